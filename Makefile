@@ -1,0 +1,50 @@
+# KQI — `make run` starts the dev cluster and the portal; `make test` runs
+# every test against that cluster. Both need root on Debian 12.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+
+DEV_DIR ?= /var/lib/kqi-dev
+export KQI_DEV_DIR := $(DEV_DIR)
+# Exports the dev cluster's settings (database, slurmrestd, sshd, keys).
+WITH_ENV := set -a && . $(DEV_DIR)/env && set +a &&
+BIN := bin
+
+.PHONY: all build run test test-unit fuzz bench lint cluster-up cluster-down cluster-status clean
+
+all: build
+
+build:
+	go build -o $(BIN)/kqi-portal ./cmd/kqi-portal
+
+cluster-up:
+	scripts/dev-cluster.sh up
+
+cluster-down:
+	scripts/dev-cluster.sh down
+
+cluster-status:
+	scripts/dev-cluster.sh status
+
+# The dev cluster, then the portal on http://localhost:8080 (KQI_LISTEN to
+# change) with a system administrator and a demo tenant.
+run: build cluster-up
+	$(WITH_ENV) scripts/run-portal.sh $(BIN)/kqi-portal
+
+# Unit and integration tests (integration tests need the dev cluster and
+# fail without it), then a short fuzz of the script quoting.
+test: lint cluster-up
+	$(WITH_ENV) go test -count=1 -timeout 25m ./...
+
+# Unit tests only: the packages that need no cluster.
+test-unit:
+	go test -count=1 -short ./portal/config/ ./portal/i18n/
+
+bench: cluster-up
+	$(WITH_ENV) go test -run '^$$' -bench . -benchtime 3x ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+clean:
+	rm -rf $(BIN)

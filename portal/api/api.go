@@ -1,0 +1,143 @@
+// Package api serves the JSON API under /api/v1 that the kqi CLI and
+// automation use. Callers authenticate with bearer tokens; there are no
+// cookies here, so no CSRF either.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/config"
+	"kqi/portal/i18n"
+	"kqi/storage"
+)
+
+// Handler carries the API's dependencies; endpoints are its methods.
+type Handler struct {
+	store *storage.Store
+	cfg   *config.Config
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New registers the API routes on router under /api/v1.
+func New(router *mux.Router, store *storage.Store, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, cfg: cfg, log: log, now: time.Now}
+	r := router.PathPrefix("/api/v1").Subrouter()
+	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
+
+	in := r.NewRoute().Subrouter()
+	in.Use(h.requireToken)
+	in.HandleFunc("/me", h.me).Methods(http.MethodGet).Name("apiMe")
+
+	admin := in.PathPrefix("/admin").Subrouter()
+	admin.Use(h.requireSystemAdmin)
+	admin.HandleFunc("/tenants", h.createTenant).Methods(http.MethodPost).Name("apiAdminTenantCreate")
+	admin.HandleFunc("/users", h.createUser).Methods(http.MethodPost).Name("apiAdminUserCreate")
+
+	r.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+	})
+	return h
+}
+
+// caller is the authenticated side of an API request.
+type caller struct {
+	User   *storage.User
+	Tenant *storage.Tenant
+	Role   storage.Role
+}
+
+type ctxKey int
+
+const callerKey ctxKey = iota
+
+func callerOf(r *http.Request) *caller { return r.Context().Value(callerKey).(*caller) }
+
+// requireToken resolves the bearer token to a user in a tenant they are
+// still a member of.
+func (h *Handler) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi"`)
+			writeError(w, http.StatusUnauthorized, "api.unauthorized")
+			return
+		}
+		ctx := r.Context()
+		t, err := h.store.APITokenByValue(ctx, token)
+		if errors.Is(err, storage.ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "api.unauthorized")
+			return
+		}
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		u, err := h.store.UserByID(ctx, t.UserID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		m, err := h.store.Membership(ctx, t.UserID, t.TenantID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		c := &caller{User: u, Tenant: &m.Tenant, Role: m.Role}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey, c)))
+	})
+}
+
+func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !callerOf(r).User.IsSystemAdmin {
+			writeError(w, http.StatusForbidden, "api.forbidden_admin")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// decode reads a JSON body of at most 1 MiB, refusing unknown fields so a
+// typo is an error rather than a silently ignored setting.
+func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%s: %v", i18n.T("en", "api.bad_json"), err)})
+		return false
+	}
+	return true
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// writeError answers {"error": "..."} with the English text of a catalog key.
+func writeError(w http.ResponseWriter, status int, key string) {
+	writeJSON(w, status, errorBody{Error: i18n.T("en", key)})
+}
+
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error; it has been logged"})
+}

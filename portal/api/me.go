@@ -1,0 +1,50 @@
+package api
+
+import (
+	"net/http"
+
+	"kqi/storage"
+)
+
+type userBody struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	SystemAdmin bool   `json:"system_admin"`
+	Language    string `json:"language"`
+}
+
+type membershipBody struct {
+	Tenant tenantRef    `json:"tenant"`
+	Role   storage.Role `json:"role"`
+}
+
+type meResponse struct {
+	User    userBody         `json:"user"`
+	Tenant  tenantRef        `json:"tenant"`
+	Role    storage.Role     `json:"role"`
+	Tenants []membershipBody `json:"tenants"`
+}
+
+func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	ms, err := h.store.MembershipsOfUser(r.Context(), c.User.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	resp := meResponse{
+		User:    userBody{ID: c.User.ID, Username: c.User.Username, SystemAdmin: c.User.IsSystemAdmin, Language: c.User.Language},
+		Tenant:  tenantRef{ID: c.Tenant.ID, Name: c.Tenant.Name},
+		Role:    c.Role,
+		Tenants: membershipBodies(ms),
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func membershipBodies(ms []storage.Membership) []membershipBody {
+	out := make([]membershipBody, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, membershipBody{Tenant: tenantRef{ID: m.Tenant.ID, Name: m.Tenant.Name}, Role: m.Role})
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"kqi/portal/config"
+	"kqi/portal/server"
+	"kqi/slurm"
+	"kqi/storage"
+)
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(string) string, _ io.Writer) error {
+	if err := cfg.RequireSlurm(); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if v, err := st.SchemaVersion(ctx); err != nil {
+		return err
+	} else if want := storage.LatestSchemaVersion(); v != want {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `kqi-portal migrate`", v, want)
+	}
+	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	cluster, err := slurm.NewREST(slurm.RESTConfig{
+		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: cfg.SlurmUser, Signer: signer,
+		Timeout: 10 * time.Second, Retries: 1,
+	})
+	if err != nil {
+		return err
+	}
+	handler, err := server.New(cfg, st, log, []server.Check{
+		{Name: "database", Fn: st.Ping},
+		{Name: "slurm", Fn: cluster.Ping},
+	})
+	if err != nil {
+		return err
+	}
+	go sweepExpired(ctx, st, log)
+	return server.Run(ctx, cfg, handler, log)
+}
+
+// sweepExpired deletes ended sessions and tokens every so often; lookups
+// already ignore them, this only keeps the tables small.
+func sweepExpired(ctx context.Context, st *storage.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping expired sessions", "error", err)
+		} else if n > 0 {
+			log.Debug("swept expired sessions and tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,135 @@
+// Package config holds the portal's one configuration struct, read from
+// flags and KQI_* environment variables and validated at start-up.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is every setting the portal reads. Flags win over the environment.
+type Config struct {
+	Listen       string        // KQI_LISTEN: address the HTTP server binds
+	BaseURL      string        // KQI_BASE_URL: how users and jobs reach the portal
+	DatabaseURL  string        // KQI_DATABASE_URL: PostgreSQL connection URL
+	SessionIdle  time.Duration // KQI_SESSION_IDLE: a browser session ends after this long unused
+	SessionMax   time.Duration // KQI_SESSION_MAX: and after this long in any case
+	APITokenTTL  time.Duration // KQI_API_TOKEN_TTL: lifetime of tokens from POST /api/v1/auth/token
+	SecureCookie bool          // KQI_SECURE_COOKIE: mark cookies Secure (portal behind HTTPS)
+	LogLevel     slog.Level    // KQI_LOG_LEVEL: debug, info, warn, error
+
+	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL
+	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38
+	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key)
+	SlurmUser       string // KQI_SLURM_USER: the cluster account jobs are submitted as
+}
+
+// Load reads the configuration from args (without the program name) and the
+// environment, then validates it.
+func Load(name string, args []string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var idle, max, ttl, level string
+	var secure string
+	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
+	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("KQI_DATABASE_URL", ""), "PostgreSQL URL (KQI_DATABASE_URL)")
+	fs.StringVar(&idle, "session-idle", env("KQI_SESSION_IDLE", "2h"), "idle timeout of a browser session (KQI_SESSION_IDLE)")
+	fs.StringVar(&max, "session-max", env("KQI_SESSION_MAX", "24h"), "maximum age of a browser session (KQI_SESSION_MAX)")
+	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
+	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", "false"), "send cookies only over HTTPS (KQI_SECURE_COOKIE)")
+	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
+	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
+	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
+	fs.StringVar(&c.SlurmJWTKeyFile, "slurm-jwt-key-file", env("KQI_SLURM_JWT_KEY_FILE", ""), "HS256 key file shared with Slurm (KQI_SLURM_JWT_KEY_FILE)")
+	fs.StringVar(&c.SlurmUser, "slurm-user", env("KQI_SLURM_USER", ""), "cluster account that submits jobs (KQI_SLURM_USER)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+
+	var errs []error
+	dur := func(key, v string, dst *time.Duration) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration like 30m or 12h", key, v))
+			return
+		}
+		*dst = d
+	}
+	dur("KQI_SESSION_IDLE", idle, &c.SessionIdle)
+	dur("KQI_SESSION_MAX", max, &c.SessionMax)
+	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
+	switch strings.ToLower(secure) {
+	case "1", "true", "yes":
+		c.SecureCookie = true
+	case "0", "false", "no", "":
+	default:
+		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		errs = append(errs, fmt.Errorf("KQI_LOG_LEVEL: %q is not debug, info, warn or error", level))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("KQI_LISTEN: %q is not host:port", c.Listen))
+	} else if c.BaseURL == "" {
+		c.BaseURL = "http://localhost:" + port
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("KQI_BASE_URL: %q is not an http(s) URL", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("KQI_DATABASE_URL is required"))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+	}
+	return c, nil
+}
+
+// RequireSlurm checks the settings only the server needs: how to reach
+// the cluster. Maintenance commands (migrate, create-admin) skip it.
+func (c *Config) RequireSlurm() error {
+	var errs []error
+	if c.SlurmRESTURL == "" {
+		errs = append(errs, errors.New("KQI_SLURM_REST_URL is required"))
+	} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {
+		errs = append(errs, fmt.Errorf("KQI_SLURM_REST_URL: %q is not a URL", c.SlurmRESTURL))
+	}
+	if c.SlurmJWTKeyFile == "" {
+		errs = append(errs, errors.New("KQI_SLURM_JWT_KEY_FILE is required"))
+	} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
+		errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
+	}
+	if c.SlurmUser == "" {
+		errs = append(errs, errors.New("KQI_SLURM_USER is required"))
+	}
+	if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
+		errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+	}
+	return nil
+}
+
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}

@@ -1,0 +1,84 @@
+// Package i18n translates every user-visible string. Pages and API errors
+// name a message by key; catalogs (English and Japanese) give the text.
+package i18n
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+//go:embed catalog/*.json
+var catalogFiles embed.FS
+
+// Default is the language used when nothing better is known.
+const Default = "en"
+
+// Languages are the supported UI languages, in display order.
+var Languages = []string{"en", "ja"}
+
+var catalogs = mustLoad()
+
+func mustLoad() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, lang := range Languages {
+		raw, err := catalogFiles.ReadFile("catalog/" + lang + ".json")
+		if err != nil {
+			panic(err)
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			panic(fmt.Sprintf("i18n: catalog %s: %v", lang, err))
+		}
+		out[lang] = m
+	}
+	return out
+}
+
+// Supported reports whether lang has a catalog.
+func Supported(lang string) bool { _, ok := catalogs[lang]; return ok }
+
+// T returns the message key in lang, formatted with args. An unknown
+// language falls back to English; an unknown key shows as the key itself so
+// a gap is visible, and the catalog test catches it before release.
+func T(lang, key string, args ...any) string {
+	msg, ok := catalogs[lang][key]
+	if !ok {
+		msg, ok = catalogs[Default][key]
+	}
+	if !ok {
+		msg = key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(msg, args...)
+	}
+	return msg
+}
+
+// Has reports whether key exists in the given language's catalog.
+func Has(lang, key string) bool { _, ok := catalogs[lang][key]; return ok }
+
+// Keys lists the keys of a language's catalog, sorted.
+func Keys(lang string) []string {
+	keys := make([]string, 0, len(catalogs[lang]))
+	for k := range catalogs[lang] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// FromAcceptLanguage picks the first supported language of an
+// Accept-Language header, or Default.
+func FromAcceptLanguage(header string) string {
+	for _, part := range strings.Split(header, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if Supported(base) {
+			return base
+		}
+	}
+	return Default
+}

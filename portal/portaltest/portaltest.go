@@ -1,0 +1,191 @@
+// Package portaltest runs the whole portal handler against a fresh database
+// for integration tests, with helpers to make users and tenants and to act
+// as a browser.
+package portaltest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"kqi/portal/accounts"
+	"kqi/portal/config"
+	"kqi/portal/server"
+	"kqi/storage"
+	"kqi/storage/storagetest"
+)
+
+// Env is a running portal on a throw-away database.
+type Env struct {
+	Store  *storage.Store
+	Config *config.Config
+	Server *httptest.Server
+	URL    string
+}
+
+// Option adjusts the configuration before the server starts.
+type Option func(*config.Config)
+
+// New starts the portal. Readiness checks are the database only: tests
+// that need Slurm talk to it directly.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	st, dbURL := storagetest.NewStore(t)
+	cfg, err := config.Load("test", nil, func(k string) string {
+		if k == "KQI_DATABASE_URL" {
+			return dbURL
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h, err := server.New(cfg, st, log, []server.Check{{Name: "database", Fn: st.Ping}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	cfg.BaseURL = srv.URL
+	return &Env{Store: st, Config: cfg, Server: srv, URL: srv.URL}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Tenant creates a tenant.
+func (e *Env) Tenant(t testing.TB, name string) *storage.Tenant {
+	t.Helper()
+	tn, err := accounts.CreateTenant(context.Background(), e.Store, name)
+	if err != nil {
+		t.Fatalf("create tenant %s: %v", name, err)
+	}
+	return tn
+}
+
+// User creates a user with a role in each tenant given ("name" or
+// "name:admin").
+func (e *Env) User(t testing.TB, name, password string, admin bool, tenants ...string) *storage.User {
+	t.Helper()
+	n := accounts.NewUser{Username: name, Password: password, IsSystemAdmin: admin}
+	for _, spec := range tenants {
+		tn, role, _ := strings.Cut(spec, ":")
+		if role == "" {
+			role = "user"
+		}
+		n.Tenants = append(n.Tenants, accounts.TenantRole{Tenant: tn, Role: storage.Role(role)})
+	}
+	u, err := accounts.CreateUser(context.Background(), e.Store, n)
+	if err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	return u
+}
+
+// Browser is an HTTP client with a cookie jar that does not follow
+// redirects, so tests see each step.
+type Browser struct {
+	t      testing.TB
+	env    *Env
+	Client *http.Client
+}
+
+// Browser returns a fresh cookie-keeping client.
+func (e *Env) Browser(t testing.TB) *Browser {
+	jar, _ := cookiejar.New(nil)
+	return &Browser{t: t, env: e, Client: &http.Client{
+		Jar:     jar,
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// Page is a fetched response with its body read.
+type Page struct {
+	Status   int
+	Location string
+	Body     string
+}
+
+// Get fetches path.
+func (b *Browser) Get(path string) Page {
+	b.t.Helper()
+	resp, err := b.Client.Get(b.env.URL + path)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", path, err)
+	}
+	return readPage(b.t, resp)
+}
+
+// Post submits a form to path as is (the caller adds csrf_token).
+func (b *Browser) Post(path string, form url.Values) Page {
+	b.t.Helper()
+	resp, err := b.Client.PostForm(b.env.URL+path, form)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", path, err)
+	}
+	return readPage(b.t, resp)
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// CSRF returns the token of the first form on the page at path.
+func (b *Browser) CSRF(path string) string {
+	b.t.Helper()
+	p := b.Get(path)
+	m := csrfInput.FindStringSubmatch(p.Body)
+	if m == nil {
+		b.t.Fatalf("no csrf_token on %s (status %d)", path, p.Status)
+	}
+	return m[1]
+}
+
+// Submit posts a form to path with the CSRF token of the page at from.
+func (b *Browser) Submit(from, path string, form url.Values) Page {
+	b.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf_token", b.CSRF(from))
+	return b.Post(path, form)
+}
+
+// Login logs in and fails the test unless it is redirected home.
+func (b *Browser) Login(username, password string) {
+	b.t.Helper()
+	p := b.Submit("/login", "/login", url.Values{"username": {username}, "password": {password}})
+	if p.Status != http.StatusSeeOther || p.Location != "/" {
+		b.t.Fatalf("login as %s: status %d location %q body %s", username, p.Status, p.Location, p.Body)
+	}
+}
+
+func readPage(t testing.TB, resp *http.Response) Page {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body)}
+}

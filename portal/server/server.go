@@ -1,0 +1,116 @@
+// Package server assembles the portal's HTTP handler (pages, API, health,
+// static files) and runs it with timeouts and a graceful shutdown.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/api"
+	"kqi/portal/config"
+	"kqi/portal/web"
+	"kqi/storage"
+	"kqi/templates"
+)
+
+// Check is one dependency /readyz asks about.
+type Check struct {
+	Name string
+	Fn   func(context.Context) error
+}
+
+// New builds the whole HTTP handler.
+func New(cfg *config.Config, store *storage.Store, log *slog.Logger, checks []Check) (http.Handler, error) {
+	router := mux.NewRouter()
+	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
+	router.HandleFunc("/readyz", readyz(checks, log)).Methods(http.MethodGet).Name("readyz")
+	static, err := fs.Sub(templates.FS, "static")
+	if err != nil {
+		return nil, err
+	}
+	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
+	api.New(router, store, cfg, log)
+	pages, err := web.New(router, store, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	router.NotFoundHandler = http.HandlerFunc(pages.NotFound)
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
+	return recoverer(log, securityHeaders(accessLog(log, router))), nil
+}
+
+func healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz runs every check with a deadline and answers 503 naming the ones
+// that failed; the details go to the log, not to the anonymous caller.
+func readyz(checks []Check, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		status := map[string]string{}
+		code := http.StatusOK
+		for _, c := range checks {
+			if err := c.Fn(ctx); err != nil {
+				log.Warn("readiness check failed", "check", c.Name, "error", err)
+				status[c.Name] = "unavailable"
+				code = http.StatusServiceUnavailable
+			} else {
+				status[c.Name] = "ok"
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(status)
+	}
+}
+
+// Run serves until ctx ends, then drains in-flight requests.
+func Run(ctx context.Context, cfg *config.Config, handler http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Uploads and log streams are long; they set their own deadlines
+		// with http.ResponseController where needed.
+		ReadTimeout:  5 * time.Minute,
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	log.Info("portal listening", "addr", ln.Addr().String(), "url", cfg.BaseURL)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

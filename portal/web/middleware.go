@@ -1,0 +1,203 @@
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"kqi/portal/auth"
+	"kqi/portal/i18n"
+	"kqi/storage"
+)
+
+const (
+	sessionCookie = "kqi_session"
+	csrfCookie    = "kqi_csrf" // double-submit token for forms shown before login
+	langCookie    = "kqi_lang"
+	csrfField     = "csrf_token"
+)
+
+// withSession loads the session named by the cookie, the user, their
+// tenants and the current tenant. An expired or unknown cookie leaves the
+// visitor anonymous and marked Expired.
+func (h *Handler) withSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := &visitor{}
+		ctx := r.Context()
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			sess, err := h.store.SessionByID(ctx, c.Value)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+				v.Expired = true
+				h.clearCookie(w, sessionCookie)
+			case err != nil:
+				h.serverError(w, r, err)
+				return
+			default:
+				if err := h.loadUser(r, v, c.Value, sess); err != nil {
+					h.serverError(w, r, err)
+					return
+				}
+			}
+		}
+		if v.User != nil {
+			v.Lang = v.User.Language
+			v.CSRF = v.Session.CSRFToken
+		} else {
+			v.Lang = anonLanguage(r)
+			v.CSRF = h.anonCSRF(w, r)
+		}
+		next.ServeHTTP(w, withVisitor(r, v))
+	})
+}
+
+func (h *Handler) loadUser(r *http.Request, v *visitor, id string, sess *storage.Session) error {
+	ctx := r.Context()
+	u, err := h.store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return err
+	}
+	ms, err := h.store.MembershipsOfUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	v.SessionID, v.Session, v.User, v.Memberships = id, sess, u, ms
+	if sess.TenantID != nil {
+		// The membership may have been removed since the session chose it.
+		for i := range ms {
+			if ms[i].Tenant.ID == *sess.TenantID {
+				v.Tenant, v.Role = &ms[i].Tenant, ms[i].Role
+			}
+		}
+	}
+	// Sliding idle timeout, capped by the maximum session age; written at
+	// most once a minute to spare the database.
+	now := h.now()
+	want := now.Add(h.cfg.SessionIdle)
+	if limit := sess.CreatedAt.Add(h.cfg.SessionMax); want.After(limit) {
+		want = limit
+	}
+	if want.Sub(sess.ExpiresAt) > time.Minute {
+		return h.store.ExtendSession(ctx, id, want)
+	}
+	return nil
+}
+
+func anonLanguage(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
+		return c.Value
+	}
+	return i18n.FromAcceptLanguage(r.Header.Get("Accept-Language"))
+}
+
+// anonCSRF returns the double-submit token of a visitor without a session,
+// setting the cookie on first sight.
+func (h *Handler) anonCSRF(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	token := auth.NewSecret()
+	h.setCookie(w, csrfCookie, token, 0)
+	return token
+}
+
+// checkCSRF refuses any state-changing request whose form token does not
+// match the session's (or, before login, the cookie's).
+func (h *Handler) checkCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		v := visitorOf(r)
+		sent := r.PostFormValue(csrfField)
+		if sent == "" {
+			sent = r.Header.Get("X-CSRF-Token")
+		}
+		if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(v.CSRF)) != 1 {
+			if v.Expired {
+				// The form was made under a session that has since ended;
+				// say so instead of blaming the token.
+				h.redirectToLogin(w, r, "flash.session_expired")
+				return
+			}
+			h.renderError(w, r, http.StatusForbidden, "error.csrf")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireLogin sends anonymous visitors to the login page, remembering
+// where they were going.
+func (h *Handler) requireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := visitorOf(r)
+		if v.User == nil {
+			msg := "flash.login_required"
+			if v.Expired {
+				msg = "flash.session_expired"
+			}
+			h.redirectToLogin(w, r, msg)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) redirectToLogin(w http.ResponseWriter, r *http.Request, msg string) {
+	h.setFlash(w, flashInfo, msg)
+	target := h.path("login")
+	if r.Method == http.MethodGet && r.URL.Path != "/" {
+		target += "?" + url.Values{"next": {r.URL.RequestURI()}}.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// requireTenant guards the pages of tenant data.
+func (h *Handler) requireTenant(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if visitorOf(r).Tenant == nil {
+			h.renderError(w, r, http.StatusForbidden, "error.no_tenant")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u := visitorOf(r).User; u == nil || !u.IsSystemAdmin {
+			h.renderError(w, r, http.StatusForbidden, "error.admin_only")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return ""
+	}
+	return next
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name: name, Value: value, Path: "/",
+		HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge > 0 {
+		c.MaxAge = int(maxAge.Seconds())
+	}
+	http.SetCookie(w, c)
+}
+
+func (h *Handler) clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+}

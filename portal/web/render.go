@@ -1,0 +1,144 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/i18n"
+	"kqi/storage"
+	"kqi/templates"
+)
+
+// views holds every page parsed once at start-up, per language, so the
+// translation function is bound without per-request parsing.
+type views struct {
+	pages map[string]map[string]*template.Template // lang → page → template
+}
+
+func parseViews(router *mux.Router) (*views, error) {
+	files, err := fs.Glob(templates.FS, "pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	v := &views{pages: map[string]map[string]*template.Template{}}
+	for _, lang := range i18n.Languages {
+		base, err := template.New("layout.html").Funcs(funcs(router, lang)).ParseFS(templates.FS, "layout.html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parse layout: %w", err)
+		}
+		v.pages[lang] = map[string]*template.Template{}
+		for _, f := range files {
+			t, err := template.Must(base.Clone()).ParseFS(templates.FS, f)
+			if err != nil {
+				return nil, fmt.Errorf("web: parse %s: %w", f, err)
+			}
+			v.pages[lang][strings.TrimSuffix(path.Base(f), ".html")] = t
+		}
+	}
+	return v, nil
+}
+
+func funcs(router *mux.Router, lang string) template.FuncMap {
+	return template.FuncMap{
+		"t": func(key string, args ...any) string { return i18n.T(lang, key, args...) },
+		"route": func(name string, pairs ...any) (string, error) {
+			r := router.Get(name)
+			if r == nil {
+				return "", fmt.Errorf("unknown route %q", name)
+			}
+			strs := make([]string, len(pairs))
+			for i, p := range pairs {
+				strs[i] = fmt.Sprint(p)
+			}
+			u, err := r.URL(strs...)
+			if err != nil {
+				return "", err
+			}
+			return u.String(), nil
+		},
+		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	}
+}
+
+// page is what every template receives: the layout's needs plus the
+// page's own Data.
+type page struct {
+	Name    string // template name
+	Nav     string // route name of the active nav section
+	Title   string // catalog key
+	Lang    string
+	User    *storage.User
+	Tenant  *storage.Tenant
+	Role    storage.Role
+	Tenants []storage.Membership
+	CSRF    string
+	Flash   *flash
+	Data    any
+}
+
+// render shows a page whose nav section is its own name.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	h.renderPage(w, r, status, page{Name: name, Nav: name, Title: title, Data: data})
+}
+
+// renderPage fills in the visitor's part of p and executes it into a buffer
+// first, so a template error never sends half a page.
+func (h *Handler) renderPage(w http.ResponseWriter, r *http.Request, status int, p page) {
+	v := visitorOf(r)
+	p.Lang, p.User, p.Tenant, p.Role, p.Tenants, p.CSRF = v.Lang, v.User, v.Tenant, v.Role, v.Memberships, v.CSRF
+	p.Flash = h.takeFlash(w, r)
+	lang := p.Lang
+	if _, ok := h.views.pages[lang]; !ok {
+		lang = i18n.Default
+	}
+	t, ok := h.views.pages[lang][p.Name]
+	if !ok {
+		h.serverError(w, r, fmt.Errorf("web: no template %q", p.Name))
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		h.serverError(w, r, fmt.Errorf("web: render %s: %w", p.Name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// renderError shows a page with a translated message and the status code.
+func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
+	h.render(w, r, status, "error", "error.title", errorData{Status: status, Message: msgKey})
+}
+
+type errorData struct {
+	Status  int
+	Message string // catalog key
+}
+
+// serverError logs the cause and shows a generic page: never a stack trace
+// or an internal message.
+func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	if h.views == nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h.renderError(w, r, http.StatusInternalServerError, "error.internal")
+}
+
+// NotFound renders the 404 page; the server uses it for unknown paths.
+func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
+	h.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+	})).ServeHTTP(w, r)
+}

@@ -1,0 +1,26 @@
+package web
+
+import "net/http"
+
+// section is one area of tenant work in the navigation. Their pages arrive
+// with the features (data, datasets, preprocessing, trainings, inferences);
+// until then each says plainly that nothing is there yet.
+type section struct {
+	route string // route name and nav key
+	path  string
+	title string // catalog key
+}
+
+var sections = []section{
+	{"data", "/data", "nav.data"},
+	{"datasets", "/datasets", "nav.datasets"},
+	{"preprocessing", "/preprocessing", "nav.preprocessing"},
+	{"trainings", "/trainings", "nav.trainings"},
+	{"inferences", "/inferences", "nav.inferences"},
+}
+
+func (h *Handler) showSection(s section) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.renderPage(w, r, http.StatusOK, page{Name: "section", Nav: s.route, Title: s.title})
+	}
+}

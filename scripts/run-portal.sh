@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Starts the portal for `make run`: migrates, makes sure the administrator
+# and a demo tenant exist, serves, and prints how to log in once the portal
+# answers. Expects the dev cluster's settings in the environment.
+set -euo pipefail
+bin=${1:?usage: run-portal.sh path/to/kqi-portal}
+: "${KQI_DEV_DIR:?run through make run (it exports the dev cluster settings)}"
+
+export KQI_LISTEN=${KQI_LISTEN:-:8080}
+export KQI_ADMIN_USER=${KQI_ADMIN_USER:-admin}
+export KQI_ADMIN_TENANT=${KQI_ADMIN_TENANT:-demo}
+# The dev administrator's password is generated once and kept (0600) in the
+# state directory, so every `make run` can print a password that works.
+pwfile=$KQI_DEV_DIR/admin-password
+if [ -z "${KQI_ADMIN_PASSWORD:-}" ]; then
+  if [ ! -s "$pwfile" ]; then
+    (umask 077; head -c 15 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
+  fi
+  KQI_ADMIN_PASSWORD=$(cat "$pwfile")
+fi
+export KQI_ADMIN_PASSWORD
+
+"$bin" migrate
+"$bin" create-admin >/dev/null
+
+"$bin" serve &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+port=${KQI_LISTEN##*:}
+for _ in $(seq 1 100); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    cat <<MSG
+
+  KQI is running: http://localhost:$port
+  log in as:      $KQI_ADMIN_USER
+  password:       $KQI_ADMIN_PASSWORD
+  tenant:         $KQI_ADMIN_TENANT
+
+  Ctrl-C stops the portal; 'make cluster-down' stops the dev cluster.
+
+MSG
+    wait $pid
+    exit $?
+  fi
+  if ! kill -0 $pid 2>/dev/null; then
+    echo "run-portal: the portal exited; see the log above" >&2
+    wait $pid
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "run-portal: the portal did not become ready on port $port (GET /readyz); see the log above" >&2
+kill $pid
+exit 1

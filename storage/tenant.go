@@ -1,0 +1,108 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Tenant is the unit of use: everything a user makes belongs to one tenant.
+type Tenant struct {
+	ID            int64
+	Name          string
+	QuotaCPU      *int // nil: no limit
+	QuotaMemoryGB *int
+	QuotaGPU      *int
+	CreatedAt     time.Time
+}
+
+const tenantColumns = `id, name, quota_cpu, quota_memory_gb, quota_gpu, created_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (*Tenant, error) {
+	var t Tenant
+	var cpu, mem, gpu sql.NullInt32
+	if err := row.Scan(&t.ID, &t.Name, &cpu, &mem, &gpu, &t.CreatedAt); err != nil {
+		return nil, err
+	}
+	t.QuotaCPU, t.QuotaMemoryGB, t.QuotaGPU = nullInt(cpu), nullInt(mem), nullInt(gpu)
+	return &t, nil
+}
+
+func nullInt(n sql.NullInt32) *int {
+	if !n.Valid {
+		return nil
+	}
+	v := int(n.Int32)
+	return &v
+}
+
+// CreateTenant inserts a tenant; ErrConflict when the name is taken.
+func (s *Store) CreateTenant(ctx context.Context, name string) (*Tenant, error) {
+	row := s.db.QueryRowContext(ctx,
+		`INSERT INTO tenants (name) VALUES ($1) RETURNING `+tenantColumns, name)
+	t, err := scanTenant(row)
+	if isUniqueViolation(err) {
+		return nil, ErrConflict
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: create tenant: %w", err)
+	}
+	return t, nil
+}
+
+// TenantByID returns the tenant or ErrNotFound.
+func (s *Store) TenantByID(ctx context.Context, id int64) (*Tenant, error) {
+	return s.tenantWhere(ctx, `id = $1`, id)
+}
+
+// TenantByName returns the tenant or ErrNotFound.
+func (s *Store) TenantByName(ctx context.Context, name string) (*Tenant, error) {
+	return s.tenantWhere(ctx, `name = $1`, name)
+}
+
+// TenantByRef resolves a tenant given by name, or by id when ref is a number
+// and no tenant has that name.
+func (s *Store) TenantByRef(ctx context.Context, ref string) (*Tenant, error) {
+	t, err := s.TenantByName(ctx, ref)
+	if !errors.Is(err, ErrNotFound) {
+		return t, err
+	}
+	id, convErr := strconv.ParseInt(ref, 10, 64)
+	if convErr != nil {
+		return nil, ErrNotFound
+	}
+	return s.TenantByID(ctx, id)
+}
+
+func (s *Store) tenantWhere(ctx context.Context, cond string, arg any) (*Tenant, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE `+cond, arg)
+	t, err := scanTenant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: tenant: %w", err)
+	}
+	return t, nil
+}
+
+// Tenants lists every tenant by name (system administrators only).
+func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: tenants: %w", err)
+		}
+		out = append(out, *t)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,163 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is a person who logs in. The password is only ever held as a bcrypt
+// hash, computed by the caller.
+type User struct {
+	ID              int64
+	Username        string
+	PasswordHash    string
+	IsSystemAdmin   bool
+	DefaultTenantID *int64
+	Language        string
+	CreatedAt       time.Time
+}
+
+const userColumns = `id, username, password_hash, is_system_admin, default_tenant_id, language, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var def sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsSystemAdmin, &def, &u.Language, &u.CreatedAt); err != nil {
+		return nil, err
+	}
+	if def.Valid {
+		u.DefaultTenantID = &def.Int64
+	}
+	return &u, nil
+}
+
+// NewUser is what CreateUser needs.
+type NewUser struct {
+	Username      string
+	PasswordHash  string
+	IsSystemAdmin bool
+	Language      string
+}
+
+// TenantRole is a membership to create with a user.
+type TenantRole struct {
+	TenantID int64
+	Role     Role
+}
+
+// CreateUser inserts a user and their first memberships in one transaction;
+// ErrConflict when the name is taken. The first tenant becomes the default.
+func (s *Store) CreateUser(ctx context.Context, n NewUser, tenants ...TenantRole) (*User, error) {
+	if n.Language == "" {
+		n.Language = "en"
+	}
+	var u *User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var defaultTenant *int64
+		if len(tenants) > 0 {
+			defaultTenant = &tenants[0].TenantID
+		}
+		row := tx.QueryRowContext(ctx,
+			`INSERT INTO users (username, password_hash, is_system_admin, language, default_tenant_id)
+			 VALUES ($1, $2, $3, $4, $5) RETURNING `+userColumns,
+			n.Username, n.PasswordHash, n.IsSystemAdmin, n.Language, defaultTenant)
+		var err error
+		if u, err = scanUser(row); err != nil {
+			if isUniqueViolation(err) {
+				return ErrConflict
+			}
+			return fmt.Errorf("storage: create user: %w", err)
+		}
+		for _, m := range tenants {
+			if !m.Role.Valid() {
+				return fmt.Errorf("storage: unknown role %q", m.Role)
+			}
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO memberships (user_id, tenant_id, role) VALUES ($1, $2, $3)
+				 ON CONFLICT (user_id, tenant_id) DO UPDATE SET role = EXCLUDED.role`,
+				u.ID, m.TenantID, string(m.Role)); err != nil {
+				return fmt.Errorf("storage: create user: membership: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UserByID returns the user or ErrNotFound.
+func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
+	return s.userWhere(ctx, `id = $1`, id)
+}
+
+// UserByName returns the user or ErrNotFound.
+func (s *Store) UserByName(ctx context.Context, username string) (*User, error) {
+	return s.userWhere(ctx, `username = $1`, username)
+}
+
+func (s *Store) userWhere(ctx context.Context, cond string, arg any) (*User, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+cond, arg)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: user: %w", err)
+	}
+	return u, nil
+}
+
+// Users lists every user by name (system administrators only).
+func (s *Store) Users(ctx context.Context) ([]User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: users: %w", err)
+		}
+		out = append(out, *u)
+	}
+	return out, rows.Err()
+}
+
+// SetPassword replaces a user's password hash and ends every other browser
+// session and API token of that user, so a changed password locks out
+// whoever knew the old one. keepSession (a session id hash) survives.
+func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keepSession []byte) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
+		if err != nil {
+			return fmt.Errorf("storage: set password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keepSession); err != nil {
+			return fmt.Errorf("storage: set password: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1`, userID); err != nil {
+			return fmt.Errorf("storage: set password: %w", err)
+		}
+		return nil
+	})
+}
+
+// SetLanguage stores the user's UI language.
+func (s *Store) SetLanguage(ctx context.Context, userID int64, lang string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE users SET language = $2 WHERE id = $1`, userID, lang)
+	if err != nil {
+		return fmt.Errorf("storage: set language: %w", err)
+	}
+	return nil
+}
