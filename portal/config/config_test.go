@@ -1,0 +1,66 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaultsAndOverrides(t *testing.T) {
+	c, err := Load("t", []string{"-listen", "127.0.0.1:9000"}, envOf(map[string]string{
+		"KQI_DATABASE_URL": "postgres://x@localhost/kqi",
+		"KQI_LISTEN":       ":7000", // the flag wins
+		"KQI_SESSION_IDLE": "45m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9000" || c.BaseURL != "http://localhost:9000" || c.SessionIdle != 45*time.Minute || c.SessionMax != 24*time.Hour {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no database", map[string]string{}, "KQI_DATABASE_URL is required"},
+		{"bad duration", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SESSION_IDLE": "soon"}, "KQI_SESSION_IDLE"},
+		{"negative duration", map[string]string{"KQI_DATABASE_URL": "x", "KQI_API_TOKEN_TTL": "-1h"}, "KQI_API_TOKEN_TTL"},
+		{"bad listen", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LISTEN": "8080"}, "KQI_LISTEN"},
+		{"bad level", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LOG_LEVEL": "loud"}, "KQI_LOG_LEVEL"},
+		{"bad bool", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SECURE_COOKIE": "maybe"}, "KQI_SECURE_COOKIE"},
+		{"bad base url", map[string]string{"KQI_DATABASE_URL": "x", "KQI_BASE_URL": "ftp://host"}, "KQI_BASE_URL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("t", nil, envOf(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want mention of %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequireSlurm(t *testing.T) {
+	c, err := Load("t", nil, envOf(map[string]string{"KQI_DATABASE_URL": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.RequireSlurm()
+	for _, want := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("RequireSlurm error %v lacks %s", err, want)
+		}
+	}
+	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser = "http://127.0.0.1:6820", "/etc/hostname", "kqi"
+	if err := c.RequireSlurm(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,90 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"kqi/portal/portaltest"
+)
+
+// A person logs in with the form, switches tenant from the user menu and
+// logs out, in a real Chromium.
+func TestBrowserLoginSwitchTenantLogout(t *testing.T) {
+	env := portaltest.New(t)
+	env.Tenant(t, "vision")
+	env.Tenant(t, "speech")
+	env.User(t, "alice", "correct-horse-9", false, "vision", "speech:admin")
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/"),
+		chromedp.WaitVisible("#username"),
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "correct-horse-9"),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#current-tenant"),
+	)
+	if err != nil {
+		t.Fatalf("log in: %v", err)
+	}
+	if got := text("#current-tenant"); got != "vision" {
+		t.Fatalf("after login the header shows tenant %q", got)
+	}
+	if got := text("#current-user"); got != "alice" {
+		t.Fatalf("header shows user %q", got)
+	}
+	portaltest.Screenshot(t, ctx, "home-vision")
+
+	err = chromedp.Do(ctx,
+		chromedp.Click("#user-menu summary"),
+		chromedp.WaitVisible(`button[data-tenant="speech"]`),
+		chromedp.Click(`button[data-tenant="speech"]`),
+		chromedp.WaitVisible(".flash"),
+	)
+	if err != nil {
+		t.Fatalf("switch tenant: %v", err)
+	}
+	if got := text("#current-tenant"); got != "speech" {
+		t.Fatalf("after switching the header shows tenant %q", got)
+	}
+	if got := text(".flash"); got != "Tenant switched." {
+		t.Fatalf("flash %q", got)
+	}
+	portaltest.Screenshot(t, ctx, "home-speech")
+
+	err = chromedp.Do(ctx,
+		chromedp.Click("#user-menu summary"),
+		chromedp.WaitVisible("#logout"),
+		chromedp.Click("#logout"),
+		chromedp.WaitVisible("#login-submit"),
+	)
+	if err != nil {
+		t.Fatalf("log out: %v", err)
+	}
+	if got := text(".flash"); got != "You have logged out." {
+		t.Fatalf("after logout the page says %q", got)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasSuffix(loc, "/login") {
+		t.Fatalf("after logout at %q (%v)", loc, err)
+	}
+	// The session is gone: home sends us back to log in.
+	if err := chromedp.Do(ctx, chromedp.Navigate(env.URL+"/"), chromedp.WaitVisible("#login-submit")); err != nil {
+		t.Fatalf("home after logout: %v", err)
+	}
+}

@@ -1,0 +1,106 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"kqi/storage"
+	"kqi/storage/storagetest"
+)
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	v, err := st.SchemaVersion(ctx)
+	if err != nil || v != storage.LatestSchemaVersion() || v < 1 {
+		t.Fatalf("version %d (want %d), %v", v, storage.LatestSchemaVersion(), err)
+	}
+	n, err := st.Migrate(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("second migrate applied %d, %v", n, err)
+	}
+}
+
+func TestTenantsUsersMemberships(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	a, err := st.CreateTenant(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateTenant(ctx, "a"); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate tenant: %v", err)
+	}
+	b, _ := st.CreateTenant(ctx, "b")
+	u, err := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "x"}, storage.TenantRole{TenantID: b.ID, Role: storage.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.DefaultTenantID == nil || *u.DefaultTenantID != b.ID {
+		t.Fatalf("default tenant %v", u.DefaultTenantID)
+	}
+	if _, err := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "y"}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate user: %v", err)
+	}
+	// A failed membership rolls the user back.
+	if _, err := st.CreateUser(ctx, storage.NewUser{Username: "bob", PasswordHash: "x"}, storage.TenantRole{TenantID: 999999, Role: storage.RoleUser}); err == nil {
+		t.Fatal("user with a missing tenant created")
+	}
+	if _, err := st.UserByName(ctx, "bob"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("half-made user left behind: %v", err)
+	}
+	if err := st.AddMembership(ctx, u.ID, a.ID, storage.RoleUser); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := st.MembershipsOfUser(ctx, u.ID)
+	if err != nil || len(ms) != 2 || ms[0].Tenant.Name != "a" || ms[1].Role != storage.RoleAdmin {
+		t.Fatalf("memberships %+v %v", ms, err)
+	}
+	if _, err := st.Membership(ctx, u.ID, 999999); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("membership of a missing tenant: %v", err)
+	}
+	if got, err := st.TenantByRef(ctx, "b"); err != nil || got.ID != b.ID {
+		t.Fatalf("by name: %v %v", got, err)
+	}
+	if _, err := st.TenantByRef(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown ref: %v", err)
+	}
+}
+
+func TestSessionsExpireAndEndWithPasswordChange(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	u, _ := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "x"})
+	live := storage.Session{UserID: u.ID, CSRFToken: "c", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := st.CreateSession(ctx, "s-live", live); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSession(ctx, "s-other", live); err != nil {
+		t.Fatal(err)
+	}
+	dead := live
+	dead.ExpiresAt = time.Now().Add(-time.Second)
+	if err := st.CreateSession(ctx, "s-dead", dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SessionByID(ctx, "s-dead"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("expired session found: %v", err)
+	}
+	if s, err := st.SessionByID(ctx, "s-live"); err != nil || s.UserID != u.ID {
+		t.Fatalf("live session: %v %v", s, err)
+	}
+	if n, err := st.DeleteExpired(ctx); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if err := st.SetPassword(ctx, u.ID, "new", storage.SessionKey("s-live")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SessionByID(ctx, "s-live"); err != nil {
+		t.Fatalf("the kept session ended: %v", err)
+	}
+	if _, err := st.SessionByID(ctx, "s-other"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("another session survived the password change: %v", err)
+	}
+}
