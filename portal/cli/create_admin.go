@@ -88,4 +88,3 @@ func createAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 	}
 	return nil
 }
-
