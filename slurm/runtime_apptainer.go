@@ -52,12 +52,30 @@ func (a Apptainer) ImageURI(ref string) (string, error) {
 		if !imageURI.MatchString(ref) {
 			return "", fmt.Errorf("image %q must be docker://, oras:// or library:// followed by letters, digits and . _ / : @ + -", ref)
 		}
+		_, name, _ := strings.Cut(ref, "://")
+		if err := checkImageParts(ref, name); err != nil {
+			return "", err
+		}
 		return ref, nil
 	case imageName.MatchString(ref):
+		if err := checkImageParts(ref, ref); err != nil {
+			return "", err
+		}
 		return "docker://" + ref, nil
 	default:
 		return "", fmt.Errorf("image %q may contain only letters, digits and . _ / : @ + -", ref)
 	}
+}
+
+// checkImageParts rejects empty, "." and ".." path parts, which no registry
+// names and which would only confuse where an image comes from.
+func checkImageParts(ref, name string) error {
+	for _, part := range strings.Split(name, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("image %q has an empty, . or .. part", ref)
+		}
+	}
+	return nil
 }
 
 // ValidateImage implements Runtime.

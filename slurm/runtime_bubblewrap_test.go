@@ -389,3 +389,33 @@ func mustRecord(t *testing.T, dir string) Record {
 func fileUID(fi os.FileInfo) int {
 	return int(fi.Sys().(*syscall.Stat_t).Uid)
 }
+
+func TestBubblewrapRootFS(t *testing.T) {
+	b := Bubblewrap{ImageRoot: "/srv/images"}
+	for ref, want := range map[string]string{
+		HostImage:                             "",
+		"python:3.12":                         "/srv/images/python/3.12",
+		"python":                              "/srv/images/python/latest",
+		"docker://python:3.12":                "/srv/images/python/3.12",
+		"registry.example.org/team/name":      "/srv/images/registry.example.org/team/name/latest",
+		"localhost:5000/name:v1":              "/srv/images/localhost:5000/name/v1",
+		"name@sha256:0123abcd":                "/srv/images/name/sha256:0123abcd",
+		"registry.example.org/ml/torch:2.4-1": "/srv/images/registry.example.org/ml/torch/2.4-1",
+	} {
+		got, err := b.RootFS(ref)
+		if err != nil || got != want {
+			t.Errorf("RootFS(%q) = %q, %v; want %q", ref, got, err, want)
+		}
+	}
+	for _, ref := range []string{"", "../etc", "a/../../etc", "./x", "a//b", "name:", "name:../x", "a b", "a/b:1/c", "x;id", "/abs"} {
+		if got, err := b.RootFS(ref); err == nil {
+			t.Errorf("RootFS(%q) = %q, want an error", ref, got)
+		}
+	}
+	if _, err := (Bubblewrap{}).RootFS("python:3.12"); err == nil {
+		t.Error("an image without an image root was accepted")
+	}
+	if _, err := (Bubblewrap{ImageRoot: "relative"}).RootFS("python:3.12"); err == nil {
+		t.Error("a relative image root was accepted")
+	}
+}

@@ -117,3 +117,105 @@ func bashSyntaxCheck(t testing.TB, script string) {
 		t.Fatalf("bash -n: %v\n%s", err, out)
 	}
 }
+
+// recordingRuntime is a Runtime that runs nothing: its kqi_container writes
+// the command word and the environment it was handed to the output
+// directory, so a test can compare them with what went into the spec.
+type recordingRuntime struct{}
+
+func (recordingRuntime) ValidateImage(string) error { return nil }
+
+func (recordingRuntime) ShellFunction(JobSpec) (string, error) {
+	return `kqi_container() {
+	if [[ $1 == : ]]; then return 0; fi
+	printf '%s' "$1" >"$kqi_job/output/command"
+	printf '%s\0' "${kqi_env[@]}" >"$kqi_job/output/env"
+}`, nil
+}
+
+// FuzzRender checks, for any command, environment value and name and
+// #SBATCH extra that pass validation, that the script is valid bash and that
+// running it hands the runtime exactly the command and value given: no
+// quoting mistake lets text run outside the intended command.
+func FuzzRender(f *testing.F) {
+	for _, seed := range []struct{ command, name, value, extra string }{
+		{"python train.py", "EPOCHS", "10", "--mail-type=END"},
+		{`echo "it's" 'quoted'`, "QUOTE", `'\''`, "--qos=normal"},
+		{"echo $(id) `id` ${HOME} $HOME", "SUBST", "$(touch /tmp/kqi-fuzz-pwned)", "--constraint=a&b|c"},
+		{"a; b && c || d | e > f < g & h", "SEMI", "; rm -rf / #", "--output=/etc/passwd"},
+		{"line1\nline2\r\nline3", "NEWLINE", "one\ntwo\n", "--mail-type=END\n#SBATCH --uid=0"},
+		{"'", "Q", "'", "--comment=x"},
+		{"'\\''", "BACKSLASH", `\`, "--outp=x"},
+		{"printf '%s\\n' 学習 ✓ \U0001F600", "UNICODE", "値=✓", "--nice"},
+		{"\x00", "NUL", "a\x00b", "--x"},
+		{"!!; !$; ~; *; ?; [a]", "GLOB", "* ? [ ] ~ ! { } ,", "--exclusive"},
+		{"exit 3", "_", "", "-o x"},
+		{"cat <<'EOF'\n$x\nEOF", "HEREDOC", "EOF\n)\n'\"", "--begin=now+1hour"},
+	} {
+		f.Add(seed.command, seed.name, seed.value, seed.extra)
+	}
+	f.Fuzz(func(t *testing.T, command, name, value, extra string) {
+		if checkEnvName(name) != nil {
+			name = "FUZZ"
+		}
+		spec := baseSpec()
+		spec.Git = GitSource{}
+		// t.TempDir would name the directory after the seed ("#" included),
+		// which job directories may not contain.
+		dir, err := os.MkdirTemp("", "kqi-fuzz-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		spec.JobDir = dir
+		spec.Command = command
+		spec.Env = []EnvVar{{name, value}}
+		spec.Extra = []string{extra}
+		if checkExtra(extra) != nil {
+			spec.Extra = nil
+		}
+		if err := spec.Validate(); err != nil {
+			// Users may type anything but NUL into a command or a value.
+			if strings.TrimSpace(command) != "" && !strings.ContainsRune(command+value, 0) {
+				t.Fatalf("Validate refused a command and value without NUL: %v", err)
+			}
+			if _, err := Render(spec, recordingRuntime{}); err == nil {
+				t.Fatal("Render accepted a spec that Validate refused")
+			}
+			return
+		}
+		script, err := Render(spec, recordingRuntime{})
+		if err != nil {
+			t.Fatalf("Render: %v", err)
+		}
+		// Every #SBATCH line is one of ours; an extra never adds a line.
+		if n := strings.Count(script, "\n#SBATCH "); n != len(spec.SbatchOptions()) {
+			t.Fatalf("%d #SBATCH lines for %d options", n, len(spec.SbatchOptions()))
+		}
+		bashSyntaxCheck(t, script)
+
+		cmd := exec.Command("bash", "-c", script)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + spec.JobDir}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			log, _ := os.ReadFile(spec.Path(LogFile))
+			t.Fatalf("script failed: %v %s\nlog:\n%s", err, out, log)
+		}
+		got, err := os.ReadFile(filepath.Join(spec.Path(OutputDir), "command"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != command {
+			t.Fatalf("the runtime got command %q, want %q", got, command)
+		}
+		env, err := os.ReadFile(filepath.Join(spec.Path(OutputDir), "env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains("\x00"+string(env), "\x00"+name+"="+value+"\x00") {
+			t.Fatalf("the runtime's environment lacks %s=%q:\n%q", name, value, env)
+		}
+		if code, err := os.ReadFile(spec.Path(ExitCodeFile)); err != nil || string(code) != "0\n" {
+			t.Fatalf("exit_code = %q, %v", code, err)
+		}
+	})
+}

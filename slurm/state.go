@@ -122,7 +122,7 @@ func Decide(o Observation) (Outcome, error) {
 	if o.Gone {
 		return fromRecord(o.Record, "job vanished from Slurm without recording an exit code")
 	}
-	base, flags := "", map[string]bool{}
+	base, flags, unknown := "", map[string]bool{}, []string(nil)
 	for _, s := range o.States {
 		s = strings.ToUpper(strings.TrimSpace(s))
 		switch {
@@ -131,8 +131,13 @@ func Decide(o Observation) (Outcome, error) {
 		case knownFlags[s] || baseStates[s]:
 			flags[s] = true
 		case s != "":
-			return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownState, s)
+			unknown = append(unknown, s)
 		}
+	}
+	// A flag added by a later Slurm only modifies a base state we know;
+	// without a base state it could mean anything.
+	if base == "" && len(unknown) > 0 {
+		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownState, unknown)
 	}
 	reason := o.Reason
 	if reason == "None" {
