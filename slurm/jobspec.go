@@ -29,7 +29,7 @@ const (
 	AttachDir    = "attach"    // files attached on the training's page: /kqi/attach
 )
 
-// ReadOnlyEnv lists the variables SPEC §5 promises the user's code and that
+// readOnlyEnv lists the variables SPEC §5 promises the user's code and that
 // user variables may never override, whether or not a given job sets them.
 var readOnlyEnv = []string{
 	"TRAINING_ID", "INFERENCE_ID", "PREPROCESSING_ID", "DATASET_ID", "PARENT_ID",

@@ -122,6 +122,14 @@ func (b Bubblewrap) ShellFunction(spec JobSpec) (string, error) {
 	}
 	w.raw("\t\t--chdir /kqi/git --clearenv\n")
 	w.raw("\t\t--setenv PATH /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --setenv HOME /root)\n")
+	if spec.GPUs > 0 {
+		// --dev gives a minimal /dev; NVIDIA's devices are added when the
+		// node has them, and CUDA_VISIBLE_DEVICES (from kqi_env) says
+		// which ones Slurm allocated.
+		w.raw("\tfor d in /dev/nvidia*; do\n")
+		w.raw("\t\tif [[ -e $d ]]; then args+=(--dev-bind \"$d\" \"$d\"); fi\n")
+		w.raw("\tdone\n")
+	}
 	w.raw("\tfor kv in \"${kqi_env[@]}\"; do args+=(--setenv \"${kv%%=*}\" \"${kv#*=}\"); done\n")
 	w.raw("\t" + w.q(bin) + " --args 3 -- \"${kqi_launch[@]}\" \"$1\" 3< <(printf '%s\\0' \"${args[@]}\")\n")
 	w.raw("}\n")

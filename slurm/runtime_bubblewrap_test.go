@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Secret values the execution tests hand to the script; none may appear in
@@ -417,5 +418,67 @@ func TestBubblewrapRootFS(t *testing.T) {
 	}
 	if _, err := (Bubblewrap{ImageRoot: "relative"}).RootFS("python:3.12"); err == nil {
 		t.Error("a relative image root was accepted")
+	}
+}
+
+// TestBubblewrapStopsOnSIGTERM stops a running job the way scancel and the
+// time limit do, with SIGTERM to its processes: the script must end promptly
+// with 143, say so in the log, leave no exit code (the status comes from
+// Slurm's CANCELLED or TIMEOUT) and remove its temporary files.
+func TestBubblewrapStopsOnSIGTERM(t *testing.T) {
+	requireTools(t)
+	spec := jobFixture(t, "")
+	spec.Git = GitSource{}
+	spec.Command = "touch /kqi/output/started; sleep 60; touch /kqi/output/finished"
+	script, err := Render(spec, Bubblewrap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, spec.Path(ScriptFile), script)
+	tmp := t.TempDir()
+	cmd := exec.Command("bash", spec.Path(ScriptFile))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	started := filepath.Join(spec.Path(OutputDir), "started")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("the command never started; log:\n%s", readFile(t, spec.Path(LogFile)))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatal("the script did not stop within 10s of SIGTERM")
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 143 {
+		t.Errorf("script ended with %v, want exit status 143", err)
+	}
+	if log := readFile(t, spec.Path(LogFile)); !strings.Contains(log, "stopped by SIGTERM") {
+		t.Errorf("log does not say the job was stopped:\n%s", log)
+	}
+	if _, err := os.Stat(spec.Path(ExitCodeFile)); !os.IsNotExist(err) {
+		t.Errorf("exit_code written for a stopped job (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(spec.Path(OutputDir), "finished")); !os.IsNotExist(err) {
+		t.Error("the command went on after SIGTERM")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 }

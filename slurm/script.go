@@ -169,6 +169,9 @@ rm -f -- "$kqi_job/exit_code" "$kqi_job/error" "$kqi_job/commit"
 mkdir -p -- "$kqi_job/input" "$kqi_job/output" "$kqi_job/attach"
 kqi_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kqi.XXXXXXXX")
 trap 'rm -rf -- "$kqi_tmp"' EXIT
+# scancel and the time limit send SIGTERM to every process of the job; end
+# through the EXIT trap so the temporary files, secrets among them, go too.
+trap 'kqi_say "stopped by SIGTERM (cancelled or out of time)"; exit 143' TERM
 
 # The container's environment, later entries winning: Slurm's view of the
 # allocation (runtimes that clean the environment would drop it), then KQI's
