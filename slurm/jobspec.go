@@ -264,6 +264,17 @@ func (g GitSource) validate() error {
 	return errors.Join(errs...)
 }
 
+// credentialURL is the scheme and server the token may be sent to, such as
+// "https://git.example.org:8443", or "" when the URL does not use HTTP,
+// where a token means nothing.
+func (g GitSource) credentialURL() string {
+	u, err := url.Parse(g.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // GRES is the generic resource request for the spec's GPUs, such as
 // "gpu:a100:2", or "" when it asks for none.
 func (s JobSpec) GRES() string {

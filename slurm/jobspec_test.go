@@ -157,3 +157,19 @@ func TestSecretsMarshal(t *testing.T) {
 		t.Error("Marshal accepted a value with a newline, which would forge another line")
 	}
 }
+
+func TestCredentialURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://git.example.org/ml/m.git":       "https://git.example.org",
+		"http://127.0.0.1:8080/m.git":            "http://127.0.0.1:8080",
+		"https://git.example.org:8443/a/b/c.git": "https://git.example.org:8443",
+		"file:///srv/git/m.git":                  "",
+		"ssh://git.example.org/m.git":            "",
+		"git://git.example.org/m.git":            "",
+		"":                                       "",
+	} {
+		if got := (GitSource{URL: raw}).credentialURL(); got != want {
+			t.Errorf("credentialURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func Render(spec JobSpec, rt Runtime) (string, error) {
 		username = "oauth2"
 	}
 	w.assign("kqi_git_username", username)
+	w.assign("kqi_git_credential_url", spec.Git.credentialURL())
 	w.assign("kqi_command", spec.Command)
 	w.raw(launchInContainer + "\n")
 	w.raw(helpers)
@@ -123,13 +124,16 @@ trap 'kqi_fail "the job script failed at line $LINENO"' ERR
 
 # kqi_git runs git with no system or global configuration and the token
 # supplied by a credential helper that reads it from this one command's
-# environment.
+# environment. The helper is scoped to the repository's server, so a
+# submodule elsewhere is never sent the token.
 kqi_git() {
+	local count=1
+	if [[ -n $kqi_git_credential_url ]]; then count=2; fi
 	GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
 		GIT_SSH_COMMAND='ssh -o BatchMode=yes' \
-		GIT_CONFIG_COUNT=2 \
+		GIT_CONFIG_COUNT=$count \
 		GIT_CONFIG_KEY_0=credential.helper GIT_CONFIG_VALUE_0= \
-		GIT_CONFIG_KEY_1=credential.helper \
+		GIT_CONFIG_KEY_1=credential.$kqi_git_credential_url.helper \
 		GIT_CONFIG_VALUE_1='!f() { test "$1" = get && test -n "$KQI_GIT_TOKEN" && printf "username=%s\npassword=%s\n" "$KQI_GIT_USERNAME" "$KQI_GIT_TOKEN"; }; f' \
 		KQI_GIT_USERNAME=$kqi_git_username KQI_GIT_TOKEN=$kqi_git_token \
 		git "$@"
