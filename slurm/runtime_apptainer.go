@@ -84,6 +84,28 @@ func (a Apptainer) ValidateImage(ref string) error {
 	return err
 }
 
+// writeEnvFile is bash that writes the kqi_env array to "$env_file" as one
+// NAME='value' line per variable, ' written as '\” — Apptainer evaluates
+// the file as shell with command execution disabled, so single quotes keep
+// every value literal, newlines included.
+const writeEnvFile = `: >"$env_file"
+for kv in "${kqi_env[@]}"; do
+	value=${kv#*=}
+	printf "%s='%s'\n" "${kv%%=*}" "${value//\'/\'\\\'\'}" >>"$env_file"
+done
+`
+
+// indent prefixes every line of s with prefix.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
 // ShellFunction implements Runtime.
 func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 	image, err := a.ImageURI(spec.Image)
@@ -102,13 +124,7 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 	w := &scriptWriter{}
 	w.raw("kqi_container() {\n")
 	w.raw("\tlocal env_file=$kqi_tmp/env kv value args\n")
-	w.raw("\t# One NAME='value' line per variable: Apptainer evaluates the file as\n")
-	w.raw("\t# shell with command execution disabled.\n")
-	w.raw("\t: >\"$env_file\"\n")
-	w.raw("\tfor kv in \"${kqi_env[@]}\"; do\n")
-	w.raw("\t\tvalue=${kv#*=}\n")
-	w.raw("\t\tprintf \"%s='%s'\\n\" \"${kv%%=*}\" \"${value//\\'/\\'\\\\\\'\\'}\" >>\"$env_file\"\n")
-	w.raw("\tdone\n")
+	w.raw(indent(writeEnvFile, "\t"))
 	w.raw("\targs=(exec --containall --cleanenv")
 	if spec.GPUs > 0 {
 		w.raw(" --nv")

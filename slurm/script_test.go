@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -100,12 +101,30 @@ func TestRenderGolden(t *testing.T) {
 					t.Fatalf("%v (run go test -update to create it)", err)
 				}
 				if got != string(want) {
-					t.Errorf("script differs from %s (run go test -update and review the diff):\n%s", path, got)
+					t.Errorf("script differs from %s (run go test -update and review the diff): %s", path, firstDiff(got, string(want)))
 				}
 				bashSyntaxCheck(t, got)
 			})
 		}
 	}
+}
+
+// firstDiff describes the first line where got and want differ.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d is\n\t%q\nwant\n\t%q", i+1, gl, wl)
+		}
+	}
+	return "no line differs"
 }
 
 // bashSyntaxCheck fails the test unless bash -n accepts the script.
@@ -120,17 +139,27 @@ func bashSyntaxCheck(t testing.TB, script string) {
 
 // recordingRuntime is a Runtime that runs nothing: its kqi_container writes
 // the command word and the environment it was handed to the output
-// directory, so a test can compare them with what went into the spec.
-type recordingRuntime struct{}
+// directory, so a test can compare them with what went into the spec. It
+// also writes Apptainer's env file and reads the fuzzed variable back from
+// it the way Apptainer does (a shell evaluating it), with only builtins so
+// that no variable in the file can break the reading.
+type recordingRuntime struct{ readBack string }
 
 func (recordingRuntime) ValidateImage(string) error { return nil }
 
-func (recordingRuntime) ShellFunction(JobSpec) (string, error) {
+func (r recordingRuntime) ShellFunction(JobSpec) (string, error) {
 	return `kqi_container() {
+	local env_file=$kqi_job/output/env_file kv value
 	if [[ $1 == : ]]; then return 0; fi
 	printf '%s' "$1" >"$kqi_job/output/command"
 	printf '%s\0' "${kqi_env[@]}" >"$kqi_job/output/env"
+` + indent(writeEnvFile, "\t") + `	env -i bash -c 'set -a; . "$1"; printf %s "${!2}"' kqi "$env_file" ` + r.readBack + ` >"$kqi_job/output/env_file_value"
 }`, nil
+}
+
+// bashReadOnly are variables bash refuses to assign or sets itself.
+var bashReadOnly = map[string]bool{
+	"BASHOPTS": true, "BASH_VERSINFO": true, "EUID": true, "PPID": true, "SHELLOPTS": true, "UID": true, "_": true,
 }
 
 // FuzzRender checks, for any command, environment value and name and
@@ -170,6 +199,12 @@ func FuzzRender(f *testing.F) {
 		spec.JobDir = dir
 		spec.Command = command
 		spec.Env = []EnvVar{{name, value}}
+		rt := recordingRuntime{readBack: name}
+		if bashReadOnly[name] {
+			// bash will not keep these as given; Apptainer's evaluator is
+			// not bash, so only the kqi_env hand-over is checked for them.
+			rt.readBack = "FUZZ_NONE"
+		}
 		spec.Extra = []string{extra}
 		if checkExtra(extra) != nil {
 			spec.Extra = nil
@@ -179,12 +214,12 @@ func FuzzRender(f *testing.F) {
 			if strings.TrimSpace(command) != "" && !strings.ContainsRune(command+value, 0) {
 				t.Fatalf("Validate refused a command and value without NUL: %v", err)
 			}
-			if _, err := Render(spec, recordingRuntime{}); err == nil {
+			if _, err := Render(spec, rt); err == nil {
 				t.Fatal("Render accepted a spec that Validate refused")
 			}
 			return
 		}
-		script, err := Render(spec, recordingRuntime{})
+		script, err := Render(spec, rt)
 		if err != nil {
 			t.Fatalf("Render: %v", err)
 		}
@@ -213,6 +248,12 @@ func FuzzRender(f *testing.F) {
 		}
 		if !strings.Contains("\x00"+string(env), "\x00"+name+"="+value+"\x00") {
 			t.Fatalf("the runtime's environment lacks %s=%q:\n%q", name, value, env)
+		}
+		if rt.readBack == name {
+			got, err := os.ReadFile(filepath.Join(spec.Path(OutputDir), "env_file_value"))
+			if err != nil || string(got) != value {
+				t.Fatalf("Apptainer's env file gives %s=%q (%v), want %q", name, got, err, value)
+			}
 		}
 		if code, err := os.ReadFile(spec.Path(ExitCodeFile)); err != nil || string(code) != "0\n" {
 			t.Fatalf("exit_code = %q, %v", code, err)
