@@ -85,9 +85,9 @@ func (a Apptainer) ValidateImage(ref string) error {
 }
 
 // writeEnvFile is bash that writes the kqi_env array to "$env_file" as one
-// NAME='value' line per variable, ' written as '\” — Apptainer evaluates
-// the file as shell with command execution disabled, so single quotes keep
-// every value literal, newlines included.
+// NAME='value' line per variable, quoted as shellQuote does. Apptainer
+// evaluates the file as shell with command execution disabled, so single
+// quotes keep every value literal, newlines included.
 const writeEnvFile = `: >"$env_file"
 for kv in "${kqi_env[@]}"; do
 	value=${kv#*=}
@@ -137,11 +137,11 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 	}
 	w.raw("\n")
 	for _, m := range binds(spec) {
-		spec := m.src + ":" + m.dst
+		arg := m.src + ":" + m.dst
 		if m.readOnly {
-			spec += ":ro"
+			arg += ":ro"
 		}
-		w.raw("\t\t--bind " + w.q(spec) + "\n")
+		w.raw("\t\t--bind " + w.q(arg) + "\n")
 	}
 	w.raw("\t\t--pwd /kqi/git --env-file \"$env_file\" " + w.q(image) + ")\n")
 	w.raw("\tif [[ -n $kqi_registry_username || -n $kqi_registry_password ]]; then\n")
