@@ -1,0 +1,312 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Permissions of what the portal creates: jobs run as the cluster user and
+// must be able to read their inputs. They are set explicitly after creation,
+// so a restrictive umask of the portal's process cannot hide data from jobs.
+const (
+	filePerm = 0o644
+	dirPerm  = 0o755
+)
+
+// Local is an FS on a directory the portal host mounts. Every access goes
+// through an os.Root, so neither "..", nor a symbolic link a job left in its
+// output, can lead outside the root.
+type Local struct {
+	root *os.Root
+	dir  string // absolute, as the compute nodes see it
+}
+
+var _ FS = (*Local)(nil)
+
+// NewLocal opens the existing directory root (an absolute path).
+func NewLocal(root string) (*Local, error) {
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("files: local root %q must be an absolute path", root)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("files: open local root: %w", err)
+	}
+	return &Local{root: r, dir: filepath.Clean(root)}, nil
+}
+
+// Close releases the root directory.
+func (l *Local) Close() error { return l.root.Close() }
+
+// Put implements FS. The data is fsynced before the rename and the directory
+// after it, so a name that exists after a crash has all its bytes.
+func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
+	if err := checkPath(p, false); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	dir, _ := splitPath(p)
+	if err := l.mkdirAll(dir); err != nil {
+		return 0, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	tmp := tempName(dir)
+	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return 0, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	n, err := writeLocal(ctx, f, r)
+	if err == nil {
+		err = l.root.Rename(tmp, p)
+	}
+	if err != nil {
+		// Best effort: the file may already be gone if rename half-failed.
+		_ = l.root.Remove(tmp)
+		return n, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	if err := l.syncDir(dir); err != nil {
+		return n, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	return n, nil
+}
+
+// writeLocal fills f from r and closes it, reporting the first failure.
+func writeLocal(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
+	var n int64
+	err := f.Chmod(filePerm)
+	if err == nil {
+		n, err = copyFull(ctx, f, r)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+func (l *Local) syncDir(dir string) error {
+	d, err := l.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mkdirAll creates dir and its missing parents with dirPerm.
+func (l *Local) mkdirAll(dir string) error {
+	if dir == "." {
+		return nil
+	}
+	if fi, err := l.root.Stat(dir); err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		return fmt.Errorf("mkdir %q: %w", dir, fs.ErrExist)
+	}
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		err := l.root.Mkdir(sub, dirPerm)
+		switch {
+		case err == nil:
+			if err := l.root.Chmod(sub, dirPerm); err != nil {
+				return err
+			}
+		case errors.Is(err, fs.ErrExist):
+			// Made by someone else, or there before; checked below.
+		default:
+			return err
+		}
+	}
+	fi, err := l.root.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mkdir %q: not a directory", dir)
+	}
+	return nil
+}
+
+// Open implements FS.
+func (l *Local) Open(ctx context.Context, p string) (File, error) {
+	if err := checkPath(p, false); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("files: open %q: %w", p, err)
+	}
+	f, err := l.root.Open(p)
+	if err != nil {
+		return nil, wrapErr("open", p, err)
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.IsDir() {
+		err = errors.New("is a directory")
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("files: open %q: %w", p, err)
+	}
+	return localFile{f}, nil
+}
+
+// localFile keeps *os.File's other methods (WriteTo, ReadAt) so callers that
+// look for them, like http.ServeContent, still get them.
+type localFile struct{ *os.File }
+
+func (f localFile) Stat() (FileInfo, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		return FileInfo{}, err
+	}
+	return toFileInfo(fi), nil
+}
+
+// Stat implements FS.
+func (l *Local) Stat(ctx context.Context, p string) (FileInfo, error) {
+	if err := checkPath(p, true); err != nil {
+		return FileInfo{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return FileInfo{}, fmt.Errorf("files: stat %q: %w", p, err)
+	}
+	fi, err := l.root.Stat(p)
+	if err != nil {
+		return FileInfo{}, wrapErr("stat", p, err)
+	}
+	return toFileInfo(fi), nil
+}
+
+// List implements FS.
+func (l *Local) List(ctx context.Context, dir string) ([]FileInfo, error) {
+	if err := checkPath(dir, true); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("files: list %q: %w", dir, err)
+	}
+	d, err := l.root.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []FileInfo{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("files: list %q: %w", dir, err)
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("files: list %q: %w", dir, err)
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the directory was read
+		}
+		if err != nil {
+			return nil, fmt.Errorf("files: list %q: %w", dir, err)
+		}
+		out = append(out, toFileInfo(fi))
+	}
+	sortByName(out)
+	return out, nil
+}
+
+// Remove implements FS.
+func (l *Local) Remove(ctx context.Context, p string) error {
+	if err := checkPath(p, false); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("files: remove %q: %w", p, err)
+	}
+	if err := l.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("files: remove %q: %w", p, err)
+	}
+	return nil
+}
+
+// RemoveAll implements FS.
+func (l *Local) RemoveAll(ctx context.Context, dir string) error {
+	if err := checkPath(dir, false); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("files: remove all %q: %w", dir, err)
+	}
+	if err := l.root.RemoveAll(dir); err != nil {
+		return fmt.Errorf("files: remove all %q: %w", dir, err)
+	}
+	return nil
+}
+
+// MkdirAll implements FS.
+func (l *Local) MkdirAll(ctx context.Context, dir string) error {
+	if err := checkPath(dir, true); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("files: mkdir %q: %w", dir, err)
+	}
+	if err := l.mkdirAll(dir); err != nil {
+		return fmt.Errorf("files: mkdir %q: %w", dir, err)
+	}
+	return nil
+}
+
+// Link implements FS. A symbolic link at oldPath is linked as itself, not
+// followed.
+func (l *Local) Link(ctx context.Context, oldPath, newPath string) error {
+	if err := checkPath(oldPath, false); err != nil {
+		return err
+	}
+	if err := checkPath(newPath, false); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("files: link %q: %w", newPath, err)
+	}
+	if err := l.root.Link(oldPath, newPath); err != nil {
+		return wrapErr("link", newPath, err)
+	}
+	return nil
+}
+
+// LocalPath implements FS.
+func (l *Local) LocalPath(p string) string {
+	if checkPath(p, true) != nil {
+		return ""
+	}
+	return filepath.Join(l.dir, filepath.FromSlash(p))
+}
+
+func toFileInfo(fi fs.FileInfo) FileInfo {
+	return FileInfo{Name: fi.Name(), Size: fi.Size(), ModTime: fi.ModTime(), IsDir: fi.IsDir()}
+}
+
+func sortByName(fis []FileInfo) {
+	slices.SortFunc(fis, func(a, b FileInfo) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// wrapErr adds ErrNotExist to a missing-file error, keeping the original.
+func wrapErr(op, p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("files: %s %q: %w: %w", op, p, ErrNotExist, err)
+	}
+	return fmt.Errorf("files: %s %q: %w", op, p, err)
+}

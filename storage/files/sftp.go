@@ -1,0 +1,640 @@
+package files
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// SFTPConfig says how to reach the shared filesystem through a login node.
+type SFTPConfig struct {
+	Addr           string // host:port of the login node's sshd
+	User           string
+	KeyFile        string // unencrypted private key for public-key auth
+	KnownHostsFile string // the server's host key must be listed here
+	// Root is the absolute path of the tree on the server, as the compute
+	// nodes see it: LocalPath is built from it.
+	Root string
+	// Timeout bounds connecting (dial and handshake) and how long the
+	// server may stay silent before the connection is considered dead.
+	// Zero means 15 seconds.
+	Timeout time.Duration
+}
+
+// sftpStageWorkers is how many links Stage has in flight at once: each is a
+// round trip, and overlapping them hides the latency.
+const sftpStageWorkers = 16
+
+// sftpMaxPacket is the payload of one SFTP write. OpenSSH accepts up to
+// 256 KiB messages; larger packets mean fewer round trips for uploads.
+const sftpMaxPacket = 255 * 1024
+
+// SFTP is an FS on a server reached over SFTP, for a portal host that does
+// not mount the shared filesystem. It needs OpenSSH's extensions
+// hardlink@openssh.com (Link, Stage) and posix-rename@openssh.com (Put's
+// atomic replace). A dropped connection is re-established on the next call;
+// calls that are safe to repeat are retried once on a fresh connection.
+//
+// The server follows symbolic links, so every path is first resolved by the
+// server (realpath) and refused unless it lies under the root; the resolved
+// path is then used. A link swapped in between those two requests could
+// still be followed: the root must not be writable by anyone but the portal
+// and the jobs it runs.
+type SFTP struct {
+	cfg      SFTPConfig
+	sshCfg   *ssh.ClientConfig
+	root     string // cfg.Root, cleaned
+	realRoot string // root as the server resolves it
+
+	mu   sync.Mutex
+	conn *sftpConn // nil until connected, and after Close
+}
+
+var _ FS = (*SFTP)(nil)
+
+// sftpConn is one SSH connection with its SFTP session.
+type sftpConn struct {
+	ssh  *ssh.Client
+	c    *sftp.Client
+	dead chan struct{} // closed when the SSH connection ends
+}
+
+func (cn *sftpConn) isDead() bool {
+	select {
+	case <-cn.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (cn *sftpConn) close() {
+	cn.c.Close()
+	cn.ssh.Close()
+}
+
+// NewSFTP connects to the server, checks the host key, the extensions it
+// needs and the root, and returns a ready store.
+func NewSFTP(cfg SFTPConfig) (*SFTP, error) {
+	switch {
+	case cfg.Addr == "" || cfg.User == "" || cfg.KeyFile == "" || cfg.KnownHostsFile == "":
+		return nil, errors.New("files: sftp needs Addr, User, KeyFile and KnownHostsFile")
+	case !path.IsAbs(cfg.Root):
+		return nil, fmt.Errorf("files: sftp root %q must be an absolute path", cfg.Root)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	key, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("files: sftp key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("files: sftp key %s: %w", cfg.KeyFile, err)
+	}
+	hostKeys, err := knownhosts.New(cfg.KnownHostsFile)
+	if err != nil {
+		return nil, fmt.Errorf("files: sftp known hosts: %w", err)
+	}
+	s := &SFTP{
+		cfg: cfg,
+		sshCfg: &ssh.ClientConfig{
+			User:              cfg.User,
+			Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback:   hostKeys,
+			HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, cfg.Addr),
+			Timeout:           cfg.Timeout,
+		},
+		root: path.Clean(cfg.Root),
+	}
+	cn, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	real, err := cn.c.RealPath(s.root)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = cn.c.Stat(real); err == nil && !fi.IsDir() {
+			err = errors.New("not a directory")
+		}
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("files: sftp root %q: %w", s.root, err)
+	}
+	s.realRoot = real
+	return s, nil
+}
+
+// hostKeyAlgorithms lists the algorithms of the keys known_hosts holds for
+// addr, so the handshake asks for a key we can check instead of the
+// server's first choice (which may be a type we have no entry for). It asks
+// the callback about a key that cannot match and reads the known keys from
+// the error. Nil (any algorithm) when the host is not listed: the handshake
+// then fails with knownhosts' own "key is unknown".
+func hostKeyAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
+	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		return nil
+	}
+	var keyErr *knownhosts.KeyError
+	if !errors.As(cb(addr, &net.TCPAddr{IP: net.IPv4zero}, probe), &keyErr) {
+		return nil
+	}
+	var algos []string
+	for _, k := range keyErr.Want {
+		switch t := k.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
+		}
+	}
+	return algos
+}
+
+// Close closes the connection. The store must not be used afterwards.
+func (s *SFTP) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		s.conn.close()
+		s.conn = nil
+	}
+	return nil
+}
+
+// client returns the live connection, dialling a new one if there is none
+// or the last one died.
+func (s *SFTP) client() (*sftpConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil && !s.conn.isDead() {
+		return s.conn, nil
+	}
+	if s.conn != nil {
+		s.conn.close()
+		s.conn = nil
+	}
+	cn, err := s.dial()
+	if err != nil {
+		return nil, err
+	}
+	s.conn = cn
+	return cn, nil
+}
+
+// dial opens the SSH connection and the SFTP session. The deadline covers
+// the handshake too, which ssh.Dial's Timeout does not.
+func (s *SFTP) dial() (*sftpConn, error) {
+	raw, err := net.DialTimeout("tcp", s.cfg.Addr, s.cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("files: sftp dial %s: %w", s.cfg.Addr, err)
+	}
+	raw.SetDeadline(time.Now().Add(s.cfg.Timeout))
+	c, chans, reqs, err := ssh.NewClientConn(raw, s.cfg.Addr, s.sshCfg)
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("files: sftp handshake %s: %w", s.cfg.Addr, err)
+	}
+	sc := ssh.NewClient(c, chans, reqs)
+	client, err := sftp.NewClient(sc,
+		sftp.UseConcurrentWrites(true),
+		sftp.MaxPacketUnchecked(sftpMaxPacket),
+	)
+	if err != nil {
+		sc.Close()
+		return nil, fmt.Errorf("files: sftp session: %w", err)
+	}
+	raw.SetDeadline(time.Time{})
+	for _, ext := range []string{"hardlink@openssh.com", "posix-rename@openssh.com"} {
+		if _, ok := client.HasExtension(ext); !ok {
+			client.Close()
+			sc.Close()
+			return nil, fmt.Errorf("files: sftp server %s lacks the %s extension", s.cfg.Addr, ext)
+		}
+	}
+	cn := &sftpConn{ssh: sc, c: client, dead: make(chan struct{})}
+	go func() {
+		sc.Wait()
+		close(cn.dead)
+	}()
+	go keepAlive(cn, s.cfg.Timeout)
+	return cn, nil
+}
+
+// keepAlive asks the server for a reply every interval and closes the
+// connection if none comes within it: a half-open TCP connection would
+// otherwise hang every request forever instead of failing over to a new one.
+func keepAlive(cn *sftpConn, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.dead:
+			return
+		case <-t.C:
+		}
+		replied := make(chan struct{})
+		go func() {
+			cn.ssh.SendRequest("keepalive@openssh.com", true, nil)
+			close(replied)
+		}()
+		select {
+		case <-replied:
+		case <-cn.dead:
+			return
+		case <-time.After(interval):
+			cn.ssh.Close()
+			return
+		}
+	}
+}
+
+// do runs fn on a live connection. If the connection was lost meanwhile it
+// is dropped, and fn is run once more on a new one when retry says repeating
+// it is harmless.
+func (s *SFTP) do(ctx context.Context, retry bool, fn func(c *sftp.Client) error) error {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cn, err := s.client()
+		if err != nil {
+			return err
+		}
+		err = fn(cn.c)
+		if err == nil || !connLost(cn, err) {
+			return err
+		}
+		s.drop(cn)
+		if !retry || attempt > 0 {
+			return fmt.Errorf("connection lost: %w", err)
+		}
+	}
+}
+
+func connLost(cn *sftpConn, err error) bool {
+	return cn.isDead() ||
+		errors.Is(err, sftp.ErrSSHFxConnectionLost) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// drop forgets cn if it is still the current connection.
+func (s *SFTP) drop(cn *sftpConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == cn {
+		cn.close()
+		s.conn = nil
+	}
+}
+
+// remote is p's path on the server, before symbolic links are resolved.
+func (s *SFTP) remote(p string) string {
+	if p == "." {
+		return s.root
+	}
+	return s.root + "/" + p
+}
+
+// resolve asks the server for p's real path (every symbolic link followed;
+// the last component may be missing) and refuses one outside the root.
+func (s *SFTP) resolve(c *sftp.Client, p string) (string, error) {
+	real, err := c.RealPath(s.remote(p))
+	if err != nil {
+		return "", err
+	}
+	if real != s.realRoot && !strings.HasPrefix(real, strings.TrimSuffix(s.realRoot, "/")+"/") {
+		return "", fmt.Errorf("%w: %q leads outside the root (to %s)", ErrInvalidPath, p, real)
+	}
+	return real, nil
+}
+
+// resolveParent resolves p's directory but not its last component, for
+// operations that act on a name itself (remove, rename, link).
+func (s *SFTP) resolveParent(c *sftp.Client, p string) (string, error) {
+	dir, base := splitPath(p)
+	real, err := s.resolve(c, dir)
+	if err != nil {
+		return "", err
+	}
+	return path.Join(real, base), nil
+}
+
+// Put implements FS. Writes are pipelined (many packets in flight), the data
+// is fsynced on the server when it supports fsync@openssh.com, and the
+// rename replaces an existing file atomically.
+func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
+	if err := checkPath(p, false); err != nil {
+		return 0, err
+	}
+	dir, base := splitPath(p)
+	if err := s.MkdirAll(ctx, dir); err != nil {
+		return 0, fmt.Errorf("files: put %q: %w", p, err)
+	}
+	var (
+		n   int64
+		tmp string
+	)
+	err := s.do(ctx, false, func(c *sftp.Client) error {
+		realDir, err := s.resolve(c, dir)
+		if err != nil {
+			return err
+		}
+		tmp = tempName(realDir)
+		f, err := c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err != nil {
+			tmp = ""
+			return err
+		}
+		n, err = writeSFTP(ctx, c, f, r)
+		if err != nil {
+			return err
+		}
+		return c.PosixRename(tmp, path.Join(realDir, base))
+	})
+	if err != nil {
+		if tmp != "" {
+			s.removeTemp(ctx, tmp)
+		}
+		return n, wrapErr("put", p, err)
+	}
+	return n, nil
+}
+
+// writeSFTP fills f from r and closes it, reporting the first failure.
+func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader) (int64, error) {
+	var n int64
+	err := f.Chmod(filePerm)
+	if err == nil {
+		// Zero means the client's maximum number of writes in flight.
+		n, err = f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0)
+	}
+	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
+}
+
+// removeTemp removes a failed upload's temporary even when ctx is already
+// cancelled (that may be why it failed), reconnecting if need be. If even
+// that fails, SweepTemp will find it.
+func (s *SFTP) removeTemp(ctx context.Context, tmp string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	defer cancel()
+	s.do(ctx, true, func(c *sftp.Client) error {
+		if err := c.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+}
+
+// Open implements FS.
+func (s *SFTP) Open(ctx context.Context, p string) (File, error) {
+	if err := checkPath(p, false); err != nil {
+		return nil, err
+	}
+	var f *sftp.File
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolve(c, p)
+		if err != nil {
+			return err
+		}
+		if f, err = c.Open(real); err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err == nil && fi.IsDir() {
+			err = errors.New("is a directory")
+		}
+		if err != nil {
+			f.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrapErr("open", p, err)
+	}
+	return sftpFile{f}, nil
+}
+
+type sftpFile struct{ *sftp.File }
+
+func (f sftpFile) Stat() (FileInfo, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		return FileInfo{}, err
+	}
+	return toFileInfo(fi), nil
+}
+
+// Stat implements FS.
+func (s *SFTP) Stat(ctx context.Context, p string) (FileInfo, error) {
+	if err := checkPath(p, true); err != nil {
+		return FileInfo{}, err
+	}
+	var fi os.FileInfo
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolve(c, p)
+		if err == nil {
+			fi, err = c.Stat(real)
+		}
+		return err
+	})
+	if err != nil {
+		return FileInfo{}, wrapErr("stat", p, err)
+	}
+	info := toFileInfo(fi)
+	info.Name = path.Base(p) // the name asked for, not a link's target
+	return info, nil
+}
+
+// List implements FS.
+func (s *SFTP) List(ctx context.Context, dir string) ([]FileInfo, error) {
+	if err := checkPath(dir, true); err != nil {
+		return nil, err
+	}
+	var out []FileInfo
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolve(c, dir)
+		if err != nil {
+			return err
+		}
+		entries, err := c.ReadDirContext(ctx, real)
+		if errors.Is(err, fs.ErrNotExist) {
+			// OpenSSH reports ENOTDIR as "no such file": tell them apart.
+			if fi, serr := c.Stat(real); serr == nil && !fi.IsDir() {
+				return fmt.Errorf("%q is not a directory", dir)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		out = make([]FileInfo, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, toFileInfo(e))
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return []FileInfo{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("files: list %q: %w", dir, err)
+	}
+	sortByName(out)
+	return out, nil
+}
+
+// Remove implements FS.
+func (s *SFTP) Remove(ctx context.Context, p string) error {
+	if err := checkPath(p, false); err != nil {
+		return err
+	}
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolveParent(c, p)
+		if err == nil {
+			err = c.Remove(real)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("files: remove %q: %w", p, err)
+	}
+	return nil
+}
+
+// RemoveAll implements FS. Symbolic links inside dir are removed, not
+// followed.
+func (s *SFTP) RemoveAll(ctx context.Context, dir string) error {
+	if err := checkPath(dir, false); err != nil {
+		return err
+	}
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolveParent(c, dir)
+		if err == nil {
+			err = c.RemoveAll(real)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("files: remove all %q: %w", dir, err)
+	}
+	return nil
+}
+
+// MkdirAll implements FS.
+func (s *SFTP) MkdirAll(ctx context.Context, dir string) error {
+	if err := checkPath(dir, true); err != nil {
+		return err
+	}
+	err := s.do(ctx, true, func(c *sftp.Client) error { return s.mkdirAll(c, dir) })
+	if err != nil {
+		return fmt.Errorf("files: mkdir %q: %w", dir, err)
+	}
+	return nil
+}
+
+// mkdirAll creates dir and its missing parents, each inside the root as the
+// server resolves it. An existing directory costs two round trips.
+func (s *SFTP) mkdirAll(c *sftp.Client, dir string) error {
+	if dir == "." {
+		return nil
+	}
+	if ok, err := s.isDir(c, dir); ok || err != nil {
+		return err
+	}
+	parent, _ := splitPath(dir)
+	if err := s.mkdirAll(c, parent); err != nil {
+		return err
+	}
+	real, err := s.resolveParent(c, dir)
+	if err != nil {
+		return err
+	}
+	if err := c.Mkdir(real); err != nil {
+		// OpenSSH reports an existing name only as a generic failure: look.
+		if ok, _ := s.isDir(c, dir); ok {
+			return nil
+		}
+		return err
+	}
+	return c.Chmod(real, dirPerm)
+}
+
+// isDir reports whether dir exists as a directory; a non-directory there is
+// an error, a missing one is not.
+func (s *SFTP) isDir(c *sftp.Client, dir string) (bool, error) {
+	real, err := s.resolve(c, dir)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = c.Stat(real)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !fi.IsDir():
+		return false, fmt.Errorf("%q is not a directory", dir)
+	}
+	return true, nil
+}
+
+// Link implements FS. The server's link(2) does not follow a symbolic link
+// at oldPath; it links the link itself. It is not retried after a dropped
+// connection: the first attempt may have succeeded.
+func (s *SFTP) Link(ctx context.Context, oldPath, newPath string) error {
+	if err := checkPath(oldPath, false); err != nil {
+		return err
+	}
+	if err := checkPath(newPath, false); err != nil {
+		return err
+	}
+	err := s.do(ctx, false, func(c *sftp.Client) error {
+		from, err := s.resolveParent(c, oldPath)
+		if err != nil {
+			return err
+		}
+		to, err := s.resolveParent(c, newPath)
+		if err != nil {
+			return err
+		}
+		return c.Link(from, to)
+	})
+	if err != nil {
+		return wrapErr("link", newPath, err)
+	}
+	return nil
+}
+
+// LocalPath implements FS.
+func (s *SFTP) LocalPath(p string) string {
+	if checkPath(p, true) != nil {
+		return ""
+	}
+	return path.Join(s.root, p)
+}
+
+func (s *SFTP) stageConcurrency() int { return sftpStageWorkers }

@@ -1,0 +1,46 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// SweepTemp removes upload temporaries (names starting with TempPrefix)
+// older than olderThan under dir, recursively, and returns how many it
+// removed. A crash or a killed process can leave them; a live upload keeps
+// its temporary's modification time fresh, so an age of a few hours never
+// hits one in progress. Symbolic links are not followed.
+func SweepTemp(ctx context.Context, fsys FS, dir string, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	removed := 0
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := fsys.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			p := e.Name
+			if dir != "." {
+				p = dir + "/" + e.Name
+			}
+			switch {
+			case e.IsDir:
+				if err := walk(p); err != nil {
+					return err
+				}
+			case IsTemp(e.Name) && e.ModTime.Before(cutoff):
+				if err := fsys.Remove(ctx, p); err != nil {
+					return err
+				}
+				removed++
+			}
+		}
+		return nil
+	}
+	if err := walk(dir); err != nil {
+		return removed, fmt.Errorf("files: sweep %q: %w", dir, err)
+	}
+	return removed, nil
+}
