@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/config"
+	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/storage"
 )
@@ -24,20 +25,33 @@ import (
 // Handler carries the API's dependencies; endpoints are its methods.
 type Handler struct {
 	store *storage.Store
+	data  *data.Service
 	cfg   *config.Config
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, data: svc, cfg: cfg, log: log, now: time.Now}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
 	in := r.NewRoute().Subrouter()
 	in.Use(h.requireToken)
 	in.HandleFunc("/me", h.me).Methods(http.MethodGet).Name("apiMe")
+
+	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
+	in.HandleFunc("/data", h.createData).Methods(post).Name("apiDataCreate")
+	in.HandleFunc("/data", h.listData).Methods(get).Name("apiDataList")
+	in.HandleFunc("/data/{id:[0-9]+}", h.getData).Methods(get).Name("apiData")
+	in.HandleFunc("/data/{id:[0-9]+}", h.deleteData).Methods(del).Name("apiDataDelete")
+	in.HandleFunc("/data/{id:[0-9]+}/files/{name}", h.downloadDataFile).Methods(get).Name("apiDataFile")
+	in.HandleFunc("/datasets", h.createDataset).Methods(post).Name("apiDatasetCreate")
+	in.HandleFunc("/datasets", h.listDatasets).Methods(get).Name("apiDatasetList")
+	in.HandleFunc("/datasets/{id:[0-9]+}", h.getDataset).Methods(get).Name("apiDataset")
+	in.HandleFunc("/datasets/{id:[0-9]+}", h.deleteDataset).Methods(del).Name("apiDatasetDelete")
+	in.HandleFunc("/datasets/{id:[0-9]+}/copy", h.copyDataset).Methods(post).Name("apiDatasetCopy")
 
 	admin := in.PathPrefix("/admin").Subrouter()
 	admin.Use(h.requireSystemAdmin)

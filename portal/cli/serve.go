@@ -11,10 +11,11 @@ import (
 	"kqi/portal/server"
 	"kqi/slurm"
 	"kqi/storage"
+	"kqi/storage/files"
 )
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(string) string, _ io.Writer) error {
-	if err := cfg.RequireSlurm(); err != nil {
+	if err := cfg.RequireCluster(); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, cfg)
@@ -38,10 +39,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	if err != nil {
 		return err
 	}
-	handler, err := server.New(cfg, st, log, []server.Check{
+	fs, err := openFiles(cfg)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
 		{Name: "slurm", Fn: cluster.Ping},
-	})
+		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, ""); return err }},
+	}})
 	if err != nil {
 		return err
 	}
@@ -66,4 +73,22 @@ func sweepExpired(ctx context.Context, st *storage.Store, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// closableFS is a file store the server closes on exit.
+type closableFS interface {
+	files.FS
+	Close() error
+}
+
+// openFiles opens the shared filesystem: directly where the portal host
+// mounts it, else through SFTP on the login node.
+func openFiles(cfg *config.Config) (closableFS, error) {
+	if cfg.FileStore == "sftp" {
+		return files.NewSFTP(files.SFTPConfig{
+			Addr: cfg.SSHAddr, User: cfg.SSHUser, KeyFile: cfg.SSHKeyFile,
+			KnownHostsFile: cfg.SSHKnownHosts, Root: cfg.SharedRoot, Timeout: 15 * time.Second,
+		})
+	}
+	return files.NewLocal(cfg.SharedRoot)
 }

@@ -29,6 +29,13 @@ type Config struct {
 	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38
 	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key)
 	SlurmUser       string // KQI_SLURM_USER: the cluster account jobs are submitted as
+
+	SharedRoot    string // KQI_SHARED_ROOT: the shared filesystem directory KQI keeps files in, as the nodes see it
+	FileStore     string // KQI_FILE_STORE: "local" (the portal host mounts SharedRoot) or "sftp" (reached through the login node)
+	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP (and the SSH Slurm backend)
+	SSHUser       string // KQI_SSH_USER
+	SSHKeyFile    string // KQI_SSH_KEY_FILE: private key for SSHUser
+	SSHKnownHosts string // KQI_SSH_KNOWN_HOSTS: known_hosts file the login node's host key is checked against
 }
 
 // Load reads the configuration from args (without the program name) and the
@@ -56,6 +63,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
 	fs.StringVar(&c.SlurmJWTKeyFile, "slurm-jwt-key-file", env("KQI_SLURM_JWT_KEY_FILE", ""), "HS256 key file shared with Slurm (KQI_SLURM_JWT_KEY_FILE)")
 	fs.StringVar(&c.SlurmUser, "slurm-user", env("KQI_SLURM_USER", ""), "cluster account that submits jobs (KQI_SLURM_USER)")
+	fs.StringVar(&c.SharedRoot, "shared-root", env("KQI_SHARED_ROOT", ""), "shared filesystem directory for data and jobs (KQI_SHARED_ROOT)")
+	fs.StringVar(&c.FileStore, "file-store", env("KQI_FILE_STORE", "local"), "local or sftp (KQI_FILE_STORE)")
+	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
+	fs.StringVar(&c.SSHUser, "ssh-user", env("KQI_SSH_USER", ""), "login node user (KQI_SSH_USER)")
+	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
+	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,16 +107,30 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("KQI_DATABASE_URL is required"))
 	}
+	if c.FileStore != "local" && c.FileStore != "sftp" {
+		errs = append(errs, fmt.Errorf("KQI_FILE_STORE: %q is not local or sftp", c.FileStore))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
 	return c, nil
 }
 
-// RequireSlurm checks the settings only the server needs: how to reach
-// the cluster. Maintenance commands (migrate, create-admin) skip it.
-func (c *Config) RequireSlurm() error {
+// RequireCluster checks the settings only the server needs: how to reach
+// the cluster and its shared filesystem. Maintenance commands (migrate,
+// create-admin) skip it.
+func (c *Config) RequireCluster() error {
 	var errs []error
+	if c.SharedRoot == "" || !strings.HasPrefix(c.SharedRoot, "/") {
+		errs = append(errs, errors.New("KQI_SHARED_ROOT is required and must be an absolute path"))
+	}
+	if c.FileStore == "sftp" {
+		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_USER", c.SSHUser}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
+			if kv[1] == "" {
+				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp", kv[0]))
+			}
+		}
+	}
 	if c.SlurmRESTURL == "" {
 		errs = append(errs, errors.New("KQI_SLURM_REST_URL is required"))
 	} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {

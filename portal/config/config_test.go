@@ -48,19 +48,23 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
-func TestRequireSlurm(t *testing.T) {
+func TestRequireCluster(t *testing.T) {
 	c, err := Load("t", nil, envOf(map[string]string{"KQI_DATABASE_URL": "x"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.RequireSlurm()
-	for _, want := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
+	err = c.RequireCluster()
+	for _, want := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER", "KQI_SHARED_ROOT"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("RequireSlurm error %v lacks %s", err, want)
+			t.Errorf("RequireCluster error %v lacks %s", err, want)
 		}
 	}
-	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser = "http://127.0.0.1:6820", "/etc/hostname", "kqi"
-	if err := c.RequireSlurm(); err != nil {
+	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser, c.SharedRoot = "http://127.0.0.1:6820", "/etc/hostname", "kqi", "/shared"
+	if err := c.RequireCluster(); err != nil {
 		t.Fatal(err)
+	}
+	c.FileStore = "sftp"
+	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp") {
+		t.Fatalf("sftp without ssh settings: %v", err)
 	}
 }

@@ -42,7 +42,8 @@ func Supported(lang string) bool { _, ok := catalogs[lang]; return ok }
 
 // T returns the message key in lang, formatted with args. An unknown
 // language falls back to English; an unknown key shows as the key itself so
-// a gap is visible, and the catalog test catches it before release.
+// a gap is visible, and the catalog test catches it before release. Args
+// are ignored by a message that takes none.
 func T(lang, key string, args ...any) string {
 	msg, ok := catalogs[lang][key]
 	if !ok {
@@ -51,7 +52,7 @@ func T(lang, key string, args ...any) string {
 	if !ok {
 		msg = key
 	}
-	if len(args) > 0 {
+	if len(args) > 0 && strings.Contains(msg, "%") {
 		return fmt.Sprintf(msg, args...)
 	}
 	return msg

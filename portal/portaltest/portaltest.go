@@ -20,12 +20,14 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/server"
 	"kqi/storage"
+	"kqi/storage/files"
 	"kqi/storage/storagetest"
 )
 
 // Env is a running portal on a throw-away database.
 type Env struct {
 	Store  *storage.Store
+	Files  *files.Local
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -55,14 +57,19 @@ func New(t testing.TB, opts ...Option) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h, err := server.New(cfg, st, log, []server.Check{{Name: "database", Fn: st.Ping}})
+	fs, err := files.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
-	return &Env{Store: st, Config: cfg, Server: srv, URL: srv.URL}
+	return &Env{Store: st, Files: fs, Config: cfg, Server: srv, URL: srv.URL}
 }
 
 type testWriter struct{ t testing.TB }

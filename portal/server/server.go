@@ -16,8 +16,10 @@ import (
 
 	"kqi/portal/api"
 	"kqi/portal/config"
+	"kqi/portal/data"
 	"kqi/portal/web"
 	"kqi/storage"
+	"kqi/storage/files"
 	"kqi/templates"
 )
 
@@ -27,8 +29,18 @@ type Check struct {
 	Fn   func(context.Context) error
 }
 
+// Deps are the services the handler is built on.
+type Deps struct {
+	Store  *storage.Store
+	Files  files.FS
+	Log    *slog.Logger
+	Checks []Check // what /readyz asks
+}
+
 // New builds the whole HTTP handler.
-func New(cfg *config.Config, store *storage.Store, log *slog.Logger, checks []Check) (http.Handler, error) {
+func New(cfg *config.Config, d Deps) (http.Handler, error) {
+	store, log, checks := d.Store, d.Log, d.Checks
+	svc := &data.Service{Store: store, Files: d.Files, Log: log}
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
 	router.HandleFunc("/readyz", readyz(checks, log)).Methods(http.MethodGet).Name("readyz")
@@ -37,8 +49,8 @@ func New(cfg *config.Config, store *storage.Store, log *slog.Logger, checks []Ch
 		return nil, err
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
-	api.New(router, store, cfg, log)
-	pages, err := web.New(router, store, cfg, log)
+	api.New(router, store, svc, cfg, log)
+	pages, err := web.New(router, store, svc, cfg, log)
 	if err != nil {
 		return nil, err
 	}

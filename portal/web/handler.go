@@ -10,12 +10,14 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/config"
+	"kqi/portal/data"
 	"kqi/storage"
 )
 
 // Handler carries what every page handler needs; handlers are its methods.
 type Handler struct {
 	store  *storage.Store
+	data   *data.Service
 	cfg    *config.Config
 	router *mux.Router
 	views  *views
@@ -24,8 +26,8 @@ type Handler struct {
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, data: svc, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {
@@ -59,6 +61,26 @@ func (h *Handler) routes() {
 	for _, s := range sections {
 		tenant.HandleFunc(s.path, h.showSection(s)).Methods(http.MethodGet).Name(s.route)
 	}
+
+	get, post := http.MethodGet, http.MethodPost
+	tenant.HandleFunc("/data", h.showDataList).Methods(get).Name("data")
+	tenant.HandleFunc("/data/new", h.showDataNew).Methods(get).Name("dataNew")
+	tenant.HandleFunc("/data", h.createData).Methods(post).Name("dataCreate")
+	tenant.HandleFunc("/data/delete", h.deleteDataBulk).Methods(post).Name("dataDeleteBulk")
+	tenant.HandleFunc("/data/{id:[0-9]+}", h.showDataDetail).Methods(get).Name("dataDetail")
+	tenant.HandleFunc("/data/{id:[0-9]+}", h.updateData).Methods(post).Name("dataUpdate")
+	tenant.HandleFunc("/data/{id:[0-9]+}/delete", h.deleteData).Methods(post).Name("dataDelete")
+	tenant.HandleFunc("/data/{id:[0-9]+}/files", h.addDataFiles).Methods(post).Name("dataFilesAdd")
+	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}", h.downloadDataFile).Methods(get).Name("dataFile")
+	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}/delete", h.removeDataFile).Methods(post).Name("dataFileRemove")
+
+	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
+	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")
+	tenant.HandleFunc("/datasets", h.createDataset).Methods(post).Name("datasetCreate")
+	tenant.HandleFunc("/datasets/{id:[0-9]+}", h.showDataset).Methods(get).Name("datasetDetail")
+	tenant.HandleFunc("/datasets/{id:[0-9]+}", h.updateDataset).Methods(post).Name("datasetUpdate")
+	tenant.HandleFunc("/datasets/{id:[0-9]+}/delete", h.deleteDataset).Methods(post).Name("datasetDelete")
+	tenant.HandleFunc("/datasets/{id:[0-9]+}/copy", h.copyDataset).Methods(post).Name("datasetCopy")
 
 	admin := in.PathPrefix("/admin").Subrouter()
 	admin.Use(h.requireSystemAdmin)

@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -113,9 +116,19 @@ func (h *Handler) checkCSRF(next http.Handler) http.Handler {
 			return
 		}
 		v := visitorOf(r)
-		sent := r.PostFormValue(csrfField)
-		if sent == "" {
-			sent = r.Header.Get("X-CSRF-Token")
+		sent := r.Header.Get("X-CSRF-Token")
+		if sent == "" && isMultipart(r) {
+			// Uploads stream: the token must be the form's first part, so
+			// checking it does not buffer the files.
+			mr, token, err := firstPartToken(r)
+			if err != nil {
+				h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
+				return
+			}
+			sent = token
+			r = r.WithContext(context.WithValue(r.Context(), multipartKey, mr))
+		} else if sent == "" {
+			sent = r.PostFormValue(csrfField)
 		}
 		if sent == "" || subtle.ConstantTimeCompare([]byte(sent), []byte(v.CSRF)) != 1 {
 			if v.Expired {
@@ -200,4 +213,40 @@ func (h *Handler) setCookie(w http.ResponseWriter, name, value string, maxAge ti
 func (h *Handler) clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: h.cfg.SecureCookie, SameSite: http.SameSiteLaxMode})
+}
+
+func isMultipart(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
+type multipartCtxKey struct{}
+
+var multipartKey = multipartCtxKey{}
+
+// firstPartToken reads the CSRF token from the first part of a multipart
+// body and returns the reader positioned after it.
+func firstPartToken(r *http.Request) (*multipart.Reader, string, error) {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		return nil, "", err
+	}
+	if p.FormName() != csrfField {
+		return mr, "", nil
+	}
+	b, err := io.ReadAll(io.LimitReader(p, 256))
+	return mr, string(b), err
+}
+
+// multipartOf returns the upload body's reader. It comes from the CSRF
+// check (token already consumed) or, when the token came as a header, is
+// opened here.
+func multipartOf(r *http.Request) (*multipart.Reader, error) {
+	if mr, ok := r.Context().Value(multipartKey).(*multipart.Reader); ok {
+		return mr, nil
+	}
+	return r.MultipartReader()
 }

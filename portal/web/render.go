@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -64,7 +65,11 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 			}
 			return u.String(), nil
 		},
-		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"datetime":    datetime,
+		"pathEscape":  url.PathEscape,
+		"bytes":       humanBytes,
+		"previewable": IsPreviewable,
+		"join":        strings.Join,
 	}
 }
 
@@ -141,4 +146,31 @@ func (h *Handler) NotFound(w http.ResponseWriter, r *http.Request) {
 	h.withSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusNotFound, "error.not_found")
 	})).ServeHTTP(w, r)
+}
+
+// humanBytes formats a size for people: 1.5 MiB, 200 B.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// datetime shows a time (or a *time.Time; nil shows as nothing) in UTC.
+func datetime(v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	case *time.Time:
+		if t != nil {
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return ""
 }

@@ -2,9 +2,9 @@ package web
 
 import "net/http"
 
-// section is one area of tenant work in the navigation. Their pages arrive
-// with the features (data, datasets, preprocessing, trainings, inferences);
-// until then each says plainly that nothing is there yet.
+// section is one area of tenant work in the navigation whose pages arrive
+// with later features (preprocessing, trainings, inferences); until then
+// each says plainly that nothing is there yet.
 type section struct {
 	route string // route name and nav key
 	path  string
@@ -12,8 +12,6 @@ type section struct {
 }
 
 var sections = []section{
-	{"data", "/data", "nav.data"},
-	{"datasets", "/datasets", "nav.datasets"},
 	{"preprocessing", "/preprocessing", "nav.preprocessing"},
 	{"trainings", "/trainings", "nav.trainings"},
 	{"inferences", "/inferences", "nav.inferences"},

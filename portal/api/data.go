@@ -1,0 +1,294 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/data"
+	"kqi/portal/i18n"
+	"kqi/portal/web"
+	"kqi/storage"
+)
+
+type fileBody struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+type dataBody struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	Memo      string     `json:"memo"`
+	Tags      []string   `json:"tags"`
+	FileCount int        `json:"file_count"`
+	TotalSize int64      `json:"total_size"`
+	Files     []fileBody `json:"files,omitempty"`
+	Frozen    bool       `json:"frozen"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+func toDataBody(d *storage.Data) dataBody {
+	b := dataBody{ID: d.ID, Name: d.Name, Memo: d.Memo, Tags: d.Tags, FileCount: d.FileCount, TotalSize: d.TotalSize,
+		Frozen: d.Frozen, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if b.Tags == nil {
+		b.Tags = []string{}
+	}
+	for _, f := range d.Files {
+		b.Files = append(b.Files, fileBody{Name: f.Name, Size: f.Size})
+	}
+	return b
+}
+
+// invalidBody answers a refusal the caller can fix, in English.
+func invalidBody(w http.ResponseWriter, status int, inv *data.InvalidError) {
+	writeJSON(w, status, errorBody{Error: i18n.T("en", inv.Key, inv.Arg)})
+}
+
+// createData registers data from a streamed multipart body.
+func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with name, memo, tags and file parts"})
+		return
+	}
+	d, _, err := h.data.Register(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, mr)
+	if inv, ok := data.AsInvalid(err); ok {
+		invalidBody(w, http.StatusUnprocessableEntity, inv)
+		return
+	}
+	if errors.Is(err, data.ErrUploadCut) {
+		writeError(w, http.StatusBadRequest, "error.bad_upload")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.log.Info("data registered", "tenant", c.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)
+	writeJSON(w, http.StatusCreated, toDataBody(d))
+}
+
+type listBody[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+}
+
+func intParam(q map[string][]string, key string) int64 {
+	v, _ := strconv.ParseInt(first(q[key]), 10, 64)
+	return v
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	q := r.URL.Query()
+	f := storage.DataFilter{Name: q.Get("name"), Memo: q.Get("memo"), Tag: q.Get("tag"),
+		IDFrom: intParam(q, "id_from"), IDTo: intParam(q, "id_to"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
+		Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))}
+	for key, dst := range map[string]*time.Time{"from": &f.CreatedFrom, "to": &f.CreatedTo} {
+		if v := q.Get(key); v != "" {
+			t, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, errorBody{Error: key + " must be a date like 2026-01-31"})
+				return
+			}
+			*dst = t
+		}
+	}
+	if !f.CreatedTo.IsZero() {
+		f.CreatedTo = f.CreatedTo.AddDate(0, 0, 1)
+	}
+	items, total, err := h.store.ListData(r.Context(), c.Tenant.ID, f)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[dataBody]{Items: []dataBody{}, Total: total}
+	for i := range items {
+		out.Items = append(out.Items, toDataBody(&items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func routeID(r *http.Request) int64 {
+	id, _ := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	return id
+}
+
+func (h *Handler) getData(w http.ResponseWriter, r *http.Request) {
+	d, err := h.store.DataByID(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, toDataBody(d))
+}
+
+// notFoundOr answers a lookup error: 404 for a missing (or foreign) object,
+// 500 otherwise. It reports whether it answered.
+func (h *Handler) notFoundOr(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, storage.ErrNotFound):
+		writeError(w, http.StatusNotFound, "api.not_found")
+	default:
+		h.serverError(w, r, err)
+	}
+	return true
+}
+
+func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
+	err := h.data.Delete(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if errors.Is(err, storage.ErrFrozen) {
+		writeError(w, http.StatusConflict, "data.frozen")
+		return
+	}
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	f, err := h.data.Open(r.Context(), callerOf(r).Tenant.ID, routeID(r), name)
+	if _, ok := data.AsInvalid(err); ok {
+		err = storage.ErrNotFound
+	}
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	defer f.Close()
+	web.ServeFile(w, r, name, f, false)
+}
+
+type datasetRequest struct {
+	Name    string             `json:"name"`
+	Memo    string             `json:"memo"`
+	Entries map[string][]int64 `json:"entries"`
+}
+
+type datasetBody struct {
+	ID        int64              `json:"id"`
+	Name      string             `json:"name"`
+	Memo      string             `json:"memo"`
+	Frozen    bool               `json:"frozen"`
+	FrozenAt  *time.Time         `json:"frozen_at"`
+	Counts    map[string]int     `json:"counts"`
+	Entries   map[string][]int64 `json:"entries,omitempty"`
+	CreatedBy string             `json:"created_by"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+func toDatasetBody(d *storage.Dataset) datasetBody {
+	b := datasetBody{ID: d.ID, Name: d.Name, Memo: d.Memo, Frozen: d.FrozenAt != nil, FrozenAt: d.FrozenAt,
+		Counts: d.Counts, CreatedBy: d.CreatedBy, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+	if d.Entries != nil {
+		b.Entries = map[string][]int64{}
+		for _, a := range storage.Areas {
+			b.Entries[a] = []int64{}
+		}
+		for _, e := range d.Entries {
+			b.Entries[e.Area] = append(b.Entries[e.Area], e.DataID)
+		}
+	}
+	return b
+}
+
+func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	var req datasetRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	form := data.DatasetForm{Name: req.Name, Memo: req.Memo}
+	for area, ids := range req.Entries {
+		for _, id := range ids {
+			form.Entries = append(form.Entries, storage.Entry{DataID: id, Area: strings.TrimSpace(area)})
+		}
+	}
+	id, err := h.data.CreateDataset(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, form)
+	if inv, ok := data.AsInvalid(err); ok {
+		invalidBody(w, http.StatusUnprocessableEntity, inv)
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.writeDataset(w, r, id, http.StatusCreated)
+}
+
+func (h *Handler) writeDataset(w http.ResponseWriter, r *http.Request, id int64, status int) {
+	d, err := h.store.DatasetByID(r.Context(), callerOf(r).Tenant.ID, id)
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	writeJSON(w, status, toDatasetBody(d))
+}
+
+func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
+	h.writeDataset(w, r, routeID(r), http.StatusOK)
+}
+
+func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	items, total, err := h.store.ListDatasets(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
+		Name: q.Get("name"), Memo: q.Get("memo"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
+		Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[datasetBody]{Items: []datasetBody{}, Total: total}
+	for i := range items {
+		out.Items = append(out.Items, toDatasetBody(&items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {
+	err := h.store.DeleteDataset(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if errors.Is(err, storage.ErrFrozen) {
+		writeError(w, http.StatusConflict, "dataset.frozen")
+		return
+	}
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type copyRequest struct {
+	Name string `json:"name"`
+}
+
+// copyDataset takes an optional {"name"}; an empty body is fine.
+func (h *Handler) copyDataset(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	var req copyRequest
+	if r.ContentLength != 0 && !decode(w, r, &req) {
+		return
+	}
+	id, err := h.data.CopyDataset(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, routeID(r), req.Name)
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	h.writeDataset(w, r, id, http.StatusCreated)
+}

@@ -1,0 +1,315 @@
+// Package data holds the rules for registering data and datasets: how an
+// upload is streamed into the file store and recorded only when complete,
+// what a valid name, memo and tag is, and how a job's inputs are staged.
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"kqi/storage"
+	"kqi/storage/files"
+)
+
+// Service registers and changes data and datasets of one tenant at a time.
+type Service struct {
+	Store *storage.Store
+	Files files.FS
+	Log   *slog.Logger
+}
+
+// InvalidError is a refusal the user can fix; Key names the catalog
+// message and Arg, if any, is shown with it (e.g. the file name).
+type InvalidError struct {
+	Key string
+	Arg string
+}
+
+func (e *InvalidError) Error() string { return "data: " + e.Key + " " + e.Arg }
+
+func invalid(key string, arg ...string) error {
+	e := &InvalidError{Key: key}
+	if len(arg) > 0 {
+		e.Arg = arg[0]
+	}
+	return e
+}
+
+// AsInvalid returns the refusal inside err, if any.
+func AsInvalid(err error) (*InvalidError, bool) {
+	var inv *InvalidError
+	ok := errors.As(err, &inv)
+	return inv, ok
+}
+
+// Limits on what users type.
+const (
+	MaxNameLen = 256
+	MaxMemoLen = 4096
+	MaxTagLen  = 64
+	MaxTags    = 32
+)
+
+// Form is the text part of a data registration or edit, kept as typed so a
+// refused form can be shown again.
+type Form struct {
+	Name string
+	Memo string
+	Tags []string
+}
+
+// TagsText joins the tags for a text input.
+func (f Form) TagsText() string { return strings.Join(f.Tags, ", ") }
+
+// AddTags splits a raw tags value (comma-separated in forms, or one tag per
+// repeated field in the API) and adds the tags not already there.
+func (f *Form) AddTags(raw string) {
+	for _, t := range strings.Split(raw, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		dup := false
+		for _, have := range f.Tags {
+			dup = dup || have == t
+		}
+		if !dup {
+			f.Tags = append(f.Tags, t)
+		}
+	}
+}
+
+// Validate checks the name, memo and tags.
+func (f Form) Validate() error {
+	name := strings.TrimSpace(f.Name)
+	switch {
+	case name == "":
+		return invalid("data.name_required")
+	case utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name):
+		return invalid("data.name_too_long")
+	case utf8.RuneCountInString(f.Memo) > MaxMemoLen || !utf8.ValidString(f.Memo):
+		return invalid("data.memo_too_long")
+	case len(f.Tags) > MaxTags:
+		return invalid("data.too_many_tags")
+	}
+	for _, t := range f.Tags {
+		if utf8.RuneCountInString(t) > MaxTagLen || !utf8.ValidString(t) {
+			return invalid("data.tag_too_long", t)
+		}
+	}
+	return nil
+}
+
+// DataDir is where a datum's files live in the file store.
+func DataDir(tenantID, dataID int64) string {
+	return "tenants/" + strconv.FormatInt(tenantID, 10) + "/data/" + strconv.FormatInt(dataID, 10)
+}
+
+// FilePath is where one file of a datum lives in the file store.
+func FilePath(tenantID, dataID int64, name string) (string, error) {
+	if err := files.CheckName(name); err != nil {
+		return "", invalid("data.bad_file_name", name)
+	}
+	return DataDir(tenantID, dataID) + "/" + name, nil
+}
+
+// Actor is who is registering: their tenant and user id.
+type Actor struct {
+	TenantID int64
+	UserID   int64
+}
+
+// Register reads a multipart body — fields `name`, `memo`, `tags`
+// (repeatable, comma-separated allowed) and one or more `file` parts — and
+// streams each file into the file store under a reserved id. The datum is
+// recorded only after the last byte arrived and everything is valid; on any
+// failure the files written so far are removed, so nothing half-registered
+// remains. The returned Form is what was typed, for showing the form again.
+func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader) (*storage.Data, Form, error) {
+	var form Form
+	id, err := s.Store.NextDataID(ctx)
+	if err != nil {
+		return nil, form, err
+	}
+	dir := DataDir(who.TenantID, id)
+	written, err := s.readParts(ctx, mr, &form, dir, nil)
+	if err == nil {
+		err = form.Validate()
+	}
+	if err == nil && len(written) == 0 {
+		err = invalid("data.file_required")
+	}
+	if err == nil {
+		err = s.Store.CreateData(ctx, storage.NewData{
+			ID: id, TenantID: who.TenantID, Name: strings.TrimSpace(form.Name), Memo: form.Memo,
+			Tags: form.Tags, CreatedBy: who.UserID, Files: written,
+		})
+	}
+	if err != nil {
+		s.discard(dir)
+		return nil, form, err
+	}
+	d, err := s.Store.DataByID(ctx, who.TenantID, id)
+	return d, form, err
+}
+
+// AddFiles streams more `file` parts into an existing datum. Names already
+// taken are refused before anything is written over them.
+func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *multipart.Reader) ([]storage.NewFile, error) {
+	d, err := s.Store.DataByID(ctx, who.TenantID, dataID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Frozen {
+		return nil, storage.ErrFrozen
+	}
+	taken := map[string]bool{}
+	for _, f := range d.Files {
+		taken[f.Name] = true
+	}
+	dir := DataDir(who.TenantID, dataID)
+	written, err := s.readParts(ctx, mr, nil, dir, taken)
+	if err == nil && len(written) == 0 {
+		err = invalid("data.file_required")
+	}
+	if err == nil {
+		err = s.Store.AddDataFiles(ctx, who.TenantID, dataID, written)
+		if errors.Is(err, storage.ErrConflict) {
+			err = invalid("data.duplicate_file", "")
+		}
+	}
+	if err != nil {
+		for _, f := range written {
+			s.Files.Remove(context.WithoutCancel(ctx), dir+"/"+f.Name)
+		}
+		return nil, err
+	}
+	return written, nil
+}
+
+// readParts walks the multipart body: text fields go into form (when not
+// nil), file parts are streamed to dir. taken lists names that may not be
+// used. It returns the files written, in order.
+func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *Form, dir string, taken map[string]bool) ([]storage.NewFile, error) {
+	var written []storage.NewFile
+	seen := map[string]bool{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, fmt.Errorf("%w: %v", ErrUploadCut, err)
+		}
+		field := part.FormName()
+		if part.FileName() == "" && field != "file" {
+			if form != nil {
+				if err := readField(part, field, form); err != nil {
+					return written, err
+				}
+			}
+			continue
+		}
+		if field != "file" {
+			return written, invalid("data.unexpected_file_field", field)
+		}
+		name := part.FileName()
+		if name == "" {
+			continue // an empty file input of a form with nothing chosen
+		}
+		if err := files.CheckName(name); err != nil {
+			return written, invalid("data.bad_file_name", name)
+		}
+		if seen[name] || taken[name] {
+			return written, invalid("data.duplicate_file", name)
+		}
+		seen[name] = true
+		size, err := s.Files.Put(ctx, dir+"/"+name, part)
+		if err != nil {
+			return written, fmt.Errorf("%w: %s: %v", ErrUploadCut, name, err)
+		}
+		written = append(written, storage.NewFile{Name: name, Size: size})
+	}
+}
+
+// ErrUploadCut means the body ended or broke before the upload was whole.
+var ErrUploadCut = errors.New("data: upload interrupted")
+
+// readField reads one small text field (at most 64 KiB).
+func readField(p *multipart.Part, field string, form *Form) error {
+	b, err := io.ReadAll(io.LimitReader(p, 64<<10+1))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUploadCut, err)
+	}
+	if len(b) > 64<<10 {
+		return invalid("data.field_too_long", field)
+	}
+	v := string(b)
+	switch field {
+	case "name":
+		form.Name = v
+	case "memo":
+		form.Memo = v
+	case "tags":
+		form.AddTags(v)
+	}
+	return nil
+}
+
+// discard removes an upload's files after a failure; the request may be
+// gone, so it does not use the request's context.
+func (s *Service) discard(dir string) {
+	if err := s.Files.RemoveAll(context.Background(), dir); err != nil {
+		s.Log.Error("removing a failed upload", "dir", dir, "error", err)
+	}
+}
+
+// Delete removes a datum (refused with storage.ErrFrozen while a frozen
+// dataset holds it), then its files.
+func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
+	if err := s.Store.DeleteData(ctx, tenantID, id); err != nil {
+		return err
+	}
+	s.discard(DataDir(tenantID, id))
+	return nil
+}
+
+// RemoveFile removes one file of a datum.
+func (s *Service) RemoveFile(ctx context.Context, tenantID, id int64, name string) error {
+	path, err := FilePath(tenantID, id, name)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.RemoveDataFile(ctx, tenantID, id, name); err != nil {
+		return err
+	}
+	if err := s.Files.Remove(context.WithoutCancel(ctx), path); err != nil {
+		s.Log.Error("removing a data file", "path", path, "error", err)
+	}
+	return nil
+}
+
+// Open opens one file of a datum of the tenant for download.
+func (s *Service) Open(ctx context.Context, tenantID, id int64, name string) (files.File, error) {
+	d, err := s.Store.DataByID(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range d.Files {
+		if f.Name == name {
+			path, err := FilePath(tenantID, id, name)
+			if err != nil {
+				return nil, err
+			}
+			return s.Files.Open(ctx, path)
+		}
+	}
+	return nil, storage.ErrNotFound
+}

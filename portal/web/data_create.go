@@ -1,0 +1,60 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"kqi/portal/data"
+)
+
+type dataFormData struct {
+	Form    data.Form
+	Error   string // catalog key
+	ErrArg  string
+	Created int64
+}
+
+func (h *Handler) showDataNew(w http.ResponseWriter, r *http.Request) {
+	h.renderPage(w, r, http.StatusOK, page{Name: "data_new", Nav: "data", Title: "data.new_title", Data: dataFormData{}})
+}
+
+// createData streams the upload into the file store; only a complete and
+// valid upload is registered.
+func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
+	v := visitorOf(r)
+	noUploadDeadline(w)
+	mr, err := multipartOf(r)
+	if err != nil {
+		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
+		return
+	}
+	d, form, err := h.data.Register(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, mr)
+	if inv, ok := data.AsInvalid(err); ok {
+		h.renderPage(w, r, http.StatusUnprocessableEntity, page{Name: "data_new", Nav: "data", Title: "data.new_title",
+			Data: dataFormData{Form: form, Error: inv.Key, ErrArg: inv.Arg}})
+		return
+	}
+	if errors.Is(err, data.ErrUploadCut) {
+		h.log.Info("upload interrupted", "user", v.User.Username, "error", err)
+		h.renderPage(w, r, http.StatusBadRequest, page{Name: "data_new", Nav: "data", Title: "data.new_title",
+			Data: dataFormData{Form: form, Error: "error.bad_upload"}})
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.log.Info("data registered", "tenant", v.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)
+	h.setFlash(w, flashInfo, "flash.data_created")
+	http.Redirect(w, r, h.path("dataDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+}
+
+// noUploadDeadline lifts the server's read/write timeouts for a request
+// that streams a large upload or download.
+func noUploadDeadline(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
+}
