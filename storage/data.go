@@ -69,7 +69,7 @@ func (s *Store) NextDataID(ctx context.Context) (int64, error) {
 func (s *Store) CreateData(ctx context.Context, n NewData) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO data (id, tenant_id, name, memo, tags, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+			`INSERT INTO data (id, tenant_id, name, memo, tags, created_by) VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0))`,
 			n.ID, n.TenantID, n.Name, n.Memo, pq.Array(nonNil(n.Tags)), n.CreatedBy)
 		if err != nil {
 			return fmt.Errorf("storage: create data: %w", err)

@@ -69,7 +69,7 @@ func (s *Store) CreateDataset(ctx context.Context, n NewDataset) (int64, error) 
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
-			`INSERT INTO datasets (tenant_id, name, memo, created_by) VALUES ($1, $2, $3, $4) RETURNING id`,
+			`INSERT INTO datasets (tenant_id, name, memo, created_by) VALUES ($1, $2, $3, NULLIF($4, 0)) RETURNING id`,
 			n.TenantID, n.Name, n.Memo, n.CreatedBy).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("storage: create dataset: %w", err)

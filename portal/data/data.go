@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"mime/multipart"
 	"strconv"
 	"strings"
@@ -209,7 +210,8 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 			return written, fmt.Errorf("%w: %v", ErrUploadCut, err)
 		}
 		field := part.FormName()
-		if part.FileName() == "" && field != "file" {
+		name := rawFileName(part)
+		if name == "" && field != "file" {
 			if form != nil {
 				if err := readField(part, field, form); err != nil {
 					return written, err
@@ -220,7 +222,6 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		if field != "file" {
 			return written, invalid("data.unexpected_file_field", field)
 		}
-		name := part.FileName()
 		if name == "" {
 			continue // an empty file input of a form with nothing chosen
 		}
@@ -237,6 +238,16 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		}
 		written = append(written, storage.NewFile{Name: name, Size: size})
 	}
+}
+
+// rawFileName is the file name exactly as sent. Part.FileName strips
+// directories silently; a name like "../x" must be refused, not renamed.
+func rawFileName(p *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FileName()
+	}
+	return params["filename"]
 }
 
 // ErrUploadCut means the body ended or broke before the upload was whole.

@@ -11,7 +11,11 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +31,7 @@ import (
 // Env is a running portal on a throw-away database.
 type Env struct {
 	Store  *storage.Store
-	Files  *files.Local
+	Files  files.FS
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -35,6 +39,10 @@ type Env struct {
 
 // Option adjusts the configuration before the server starts.
 type Option func(*config.Config)
+
+// WithSFTP makes the portal reach its file store through SFTP on the dev
+// cluster's sshd instead of a local directory.
+func WithSFTP(c *config.Config) { c.FileStore = "sftp" }
 
 // New starts the portal. Readiness checks are the database only: tests
 // that need Slurm talk to it directly.
@@ -57,11 +65,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	fs, err := files.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
+	fs := newFiles(t, cfg)
 	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,8 +146,11 @@ func (b *Browser) Get(path string) Page {
 	if err != nil {
 		b.t.Fatalf("GET %s: %v", path, err)
 	}
-	return readPage(b.t, resp)
+	return ReadPage(b.t, resp)
 }
+
+// URL is the absolute URL of path on the test server.
+func (b *Browser) URL(path string) string { return b.env.URL + path }
 
 // Post submits a form to path as is (the caller adds csrf_token).
 func (b *Browser) Post(path string, form url.Values) Page {
@@ -152,7 +159,7 @@ func (b *Browser) Post(path string, form url.Values) Page {
 	if err != nil {
 		b.t.Fatalf("POST %s: %v", path, err)
 	}
-	return readPage(b.t, resp)
+	return ReadPage(b.t, resp)
 }
 
 var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -187,7 +194,8 @@ func (b *Browser) Login(username, password string) {
 	}
 }
 
-func readPage(t testing.TB, resp *http.Response) Page {
+// ReadPage reads a response into a Page.
+func ReadPage(t testing.TB, resp *http.Response) Page {
 	t.Helper()
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -195,4 +203,59 @@ func readPage(t testing.TB, resp *http.Response) Page {
 		t.Fatal(err)
 	}
 	return Page{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Body: string(body)}
+}
+
+// newFiles opens the test's file store: a temporary directory, used
+// directly or through the dev sshd's SFTP as the cluster user.
+func newFiles(t testing.TB, cfg *config.Config) files.FS {
+	t.Helper()
+	if cfg.FileStore != "sftp" {
+		fs, err := files.NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { fs.Close() })
+		return fs
+	}
+	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SSH_USER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(root, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := files.NewSFTP(files.SFTPConfig{
+		Addr: storagetest.RequireEnv(t, "KQI_SSH_ADDR"), User: u.Username,
+		KeyFile: storagetest.RequireEnv(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: storagetest.RequireEnv(t, "KQI_SSH_KNOWN_HOSTS"),
+		Root: root, Timeout: 15 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return fs
+}
+
+// Eventually retries check until it passes or 10 seconds have gone, for
+// effects a server finishes after answering.
+func Eventually(t testing.TB, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -66,7 +65,6 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 			return u.String(), nil
 		},
 		"datetime":    datetime,
-		"pathEscape":  url.PathEscape,
 		"bytes":       humanBytes,
 		"previewable": IsPreviewable,
 		"join":        strings.Join,
