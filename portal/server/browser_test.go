@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +90,66 @@ func TestBrowserLoginSwitchTenantLogout(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(env.URL+"/"), chromedp.WaitVisible("#login-submit")); err != nil {
 		t.Fatalf("home after logout: %v", err)
 	}
+}
+
+// A person registers a file with the form, watches the progress bar reach
+// 100 %, lands on the new data's page and finds it in the list.
+func TestBrowserUploadWithProgress(t *testing.T) {
+	env := portaltest.New(t)
+	env.Tenant(t, "vision")
+	env.User(t, "alice", "correct-horse-9", false, "vision")
+	file := filepath.Join(t.TempDir(), "weights 1.bin")
+	content := make([]byte, 24<<20)
+	rand.Read(content)
+	if err := os.WriteFile(file, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/login"),
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "correct-horse-9"),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#current-tenant"),
+		chromedp.Navigate(env.URL+"/data/new"),
+		chromedp.WaitVisible("#upload-form"),
+		// Record every step of the progress bar in sessionStorage, which
+		// outlives the navigation that follows the upload.
+		chromedp.Evaluate[chromedp.Void](`(function () {
+			var bar = document.getElementById("upload-progress");
+			sessionStorage.setItem("steps", "");
+			new MutationObserver(function () {
+				sessionStorage.setItem("steps", sessionStorage.getItem("steps") + "," + bar.getAttribute("data-percent"));
+			}).observe(bar, {attributes: true, attributeFilter: ["data-percent"]});
+		})()`),
+		chromedp.SendKeys("#data-name", "weights"),
+		chromedp.SetUploadFiles("#data-files", []string{file}),
+		chromedp.Click("#upload-submit"),
+		chromedp.WaitVisible("#data-title"),
+	)
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	portaltest.Screenshot(t, ctx, "data-detail")
+	steps, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("steps")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(steps, ",100") {
+		t.Fatalf("the progress bar did not reach 100 %%: steps %q", steps)
+	}
+	if flash, _ := chromedp.Run(ctx, chromedp.Text(".flash")); strings.TrimSpace(flash) != "Data registered." {
+		t.Fatalf("flash %q", flash)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(env.URL+"/data"), chromedp.WaitVisible("#data-table")); err != nil {
+		t.Fatal(err)
+	}
+	name, err := chromedp.Run(ctx, chromedp.Text("#data-table .data-name"))
+	if err != nil || name != "weights" {
+		t.Fatalf("list shows %q (%v)", name, err)
+	}
+	portaltest.Screenshot(t, ctx, "data-list")
 }

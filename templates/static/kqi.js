@@ -35,17 +35,19 @@
       xhr.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) {
           bar.value = Math.floor((e.loaded / e.total) * 100);
+          bar.setAttribute("data-percent", String(bar.value));
           if (status) { status.textContent = bar.value + "%"; }
         }
       });
       xhr.upload.addEventListener("load", function () {
         bar.value = 100;
-        bar.setAttribute("data-done", "1");
+        bar.setAttribute("data-percent", "100");
       });
       xhr.addEventListener("load", function () {
-        if (xhr.responseURL && xhr.responseURL !== form.action && xhr.status < 300) {
-          window.location.assign(xhr.responseURL);
-          return;
+        // Show the page the server answered with (after a redirect: the new
+        // data's page, whose flash message was consumed by this request).
+        if (xhr.responseURL && xhr.responseURL !== window.location.href) {
+          window.history.replaceState(null, "", xhr.responseURL);
         }
         document.open();
         document.write(xhr.responseText);
