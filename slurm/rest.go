@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,12 +17,18 @@ import (
 
 // RESTConfig says how to reach slurmrestd.
 type RESTConfig struct {
-	URL     string       // e.g. http://127.0.0.1:6820
-	Version string       // OpenAPI plugin version, e.g. v0.0.38
-	User    string       // cluster user the calls act as (JWT `sun`)
-	Signer  *TokenSigner // signs a fresh token per call
-	Timeout time.Duration
-	Retries int
+	URL     string        // e.g. http://127.0.0.1:6820
+	Version string        // OpenAPI plugin version, e.g. v0.0.38
+	User    string        // cluster user the calls act as (JWT `sun`)
+	Signer  *TokenSigner  // signs a fresh token per call
+	Timeout time.Duration // per attempt; 15 s when 0
+	Retries int           // attempts after the first for idempotent calls; 3 when 0
+
+	// Environment is the batch script's environment. slurmrestd starts
+	// the script with exactly this (v0.0.38 refuses an empty one), where
+	// sbatch would pass the submitting shell's. Nil means a PATH with the
+	// usual system directories, LANG=C.UTF-8, USER and LOGNAME.
+	Environment []EnvVar
 }
 
 // REST talks to slurmrestd with bounded retries and timeouts.
@@ -38,6 +45,17 @@ func NewREST(cfg RESTConfig) (*REST, error) {
 	if cfg.Version == "" {
 		cfg.Version = "v0.0.38"
 	}
+	if cfg.Version != "v0.0.38" {
+		return nil, fmt.Errorf("slurm: slurmrestd plugin %s is not supported; KQI speaks v0.0.38", cfg.Version)
+	}
+	if cfg.Environment == nil {
+		cfg.Environment = []EnvVar{
+			{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+			{"LANG", "C.UTF-8"},
+			{"USER", cfg.User},
+			{"LOGNAME", cfg.User},
+		}
+	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Second
 	}
@@ -50,33 +68,133 @@ func NewREST(cfg RESTConfig) (*REST, error) {
 	hc.RetryWaitMax = 2 * time.Second
 	hc.HTTPClient.Timeout = cfg.Timeout
 	hc.Logger = nil // callers log with context; retryablehttp's logger would print URLs per attempt
+	hc.CheckRetry = retryPolicy
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
 	return &REST{cfg: cfg, http: hc}, nil
 }
 
 // apiError is one entry of the errors[] every slurmrestd response carries.
-// Field names differ between plugin versions; all are read.
+// Field names differ between plugin versions and even between endpoints of
+// one version; all are read.
 type apiError struct {
 	Error       string `json:"error"`
 	Description string `json:"description"`
-	Errno       int    `json:"errno"`
+	Source      string `json:"source"`
+	ErrorCode   int    `json:"error_code"`
 	ErrorNumber int    `json:"error_number"`
+	Errno       int    `json:"errno"`
+}
+
+// code is the Slurm error number of the entry, 0 when it has none.
+func (e apiError) code() int {
+	for _, n := range []int{e.ErrorNumber, e.ErrorCode, e.Errno} {
+		if n > 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 func (e apiError) String() string {
 	msg := e.Error
 	if e.Description != "" && e.Description != msg {
-		msg = strings.TrimSpace(msg + " " + e.Description)
+		msg = strings.TrimSpace(msg + ": " + e.Description)
 	}
-	if n := e.Errno + e.ErrorNumber; n != 0 {
-		msg = fmt.Sprintf("%s (errno %d)", msg, n)
+	if n := e.code(); n != 0 {
+		msg = fmt.Sprintf("%s (error %d)", msg, n)
 	}
 	return msg
 }
 
-// do sends one request under /slurm/{version}{path}. A 200 response whose
-// errors[] is not empty is an error too: slurmrestd reports many failures
-// that way.
+// Slurm error numbers this package reacts to (slurm_errno.h).
+const (
+	slurmInvalidJobID = 2017 // ESLURM_INVALID_JOB_ID
+	slurmJobHeld      = 2042 // ESLURM_JOB_HELD: a submit with hold succeeded
+)
+
+// RESTError is a slurmrestd call that failed: an HTTP status of 300 or more,
+// or any status with a non-empty errors[].
+type RESTError struct {
+	Method, Path string
+	Status       int
+	Errors       []apiError
+	Body         string // a snippet of a body without errors[], for the message
+}
+
+func (e *RESTError) Error() string {
+	if len(e.Errors) == 0 {
+		return fmt.Sprintf("slurm: %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, e.Body)
+	}
+	msgs := make([]string, len(e.Errors))
+	for i, x := range e.Errors {
+		msgs[i] = x.String()
+	}
+	return fmt.Sprintf("slurm: %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, strings.Join(msgs, "; "))
+}
+
+// Has reports whether Slurm gave the error number code.
+func (e *RESTError) Has(code int) bool {
+	for _, x := range e.Errors {
+		if x.code() == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Is makes errors.Is(err, ErrJobNotFound) true for "Invalid job id".
+func (e *RESTError) Is(target error) bool {
+	return target == ErrJobNotFound && e.Has(slurmInvalidJobID)
+}
+
+// noRetryKey marks a request context whose request must not be sent twice.
+type noRetryKey struct{}
+
+// withoutRetry keeps retryablehttp from repeating a request that is not
+// idempotent: a submit whose answer was lost may have created a job, and a
+// second attempt would create another. The portal finds such a job by its
+// comment instead.
+func withoutRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetryKey{}, true)
+}
+
+// retryPolicy is retryablehttp's default (connection errors, 429 and 5xx)
+// with two exceptions: requests marked withoutRetry, and answers in which
+// Slurm itself reported errors. slurmrestd answers 500 to "Invalid job id"
+// and to most refusals of slurmctld; asking again cannot change those.
+func retryPolicy(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if v, _ := ctx.Value(noRetryKey{}).(bool); v {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, err
+	}
+	if err == nil && resp != nil && resp.StatusCode >= 500 && slurmAnswered(resp) {
+		return false, nil
+	}
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+}
+
+// slurmAnswered reports whether resp carries slurmrestd's errors[]. It
+// reads the body and puts an identical one back for do.
+func slurmAnswered(resp *http.Response) bool {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if err != nil {
+		return false
+	}
+	var envelope struct {
+		Errors []apiError `json:"errors"`
+	}
+	return json.Unmarshal(raw, &envelope) == nil && len(envelope.Errors) > 0
+}
+
+// do sends one request under /slurm/{version}{path}. A response whose
+// errors[] is not empty is an error (*RESTError) even with HTTP 200:
+// slurmrestd reports many failures that way. out is still decoded from a
+// 2xx answer that carries errors, for callers that must look at both (a
+// submit that created a job and also reports a problem).
 func (c *REST) do(ctx context.Context, method, path string, body, out any) error {
 	var reader io.Reader
 	if body != nil {
@@ -86,6 +204,9 @@ func (c *REST) do(ctx context.Context, method, path string, body, out any) error
 		}
 		reader = bytes.NewReader(b)
 	}
+	// Bounds the whole call, retries and their waits included.
+	ctx, cancel := context.WithTimeout(ctx, (c.cfg.Timeout+c.http.RetryWaitMax)*time.Duration(c.cfg.Retries+1))
+	defer cancel()
 	url := c.cfg.URL + "/slurm/" + c.cfg.Version + path
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, reader)
 	if err != nil {
@@ -114,22 +235,19 @@ func (c *REST) do(ctx context.Context, method, path string, body, out any) error
 		Errors []apiError `json:"errors"`
 	}
 	_ = json.Unmarshal(raw, &envelope) // a non-JSON body is reported below by status
-	if len(envelope.Errors) > 0 {
-		msgs := make([]string, len(envelope.Errors))
-		for i, e := range envelope.Errors {
-			msgs[i] = e.String()
-		}
-		return fmt.Errorf("slurm: %s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.Join(msgs, "; "))
+	var failure error
+	switch {
+	case len(envelope.Errors) > 0:
+		failure = &RESTError{Method: method, Path: path, Status: resp.StatusCode, Errors: envelope.Errors}
+	case resp.StatusCode >= 300:
+		return &RESTError{Method: method, Path: path, Status: resp.StatusCode, Body: snippet(raw)}
 	}
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("slurm: %s %s: HTTP %d: %s", method, path, resp.StatusCode, snippet(raw))
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil && failure == nil {
 			return fmt.Errorf("slurm: %s %s: decode: %w", method, path, err)
 		}
 	}
-	return nil
+	return failure
 }
 
 func snippet(b []byte) string {
@@ -158,4 +276,144 @@ func (c *REST) Ping(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("slurm: no slurmctld answers ping (%+v)", resp.Pings)
+}
+
+var _ Cluster = (*REST)(nil)
+
+// Submit implements Cluster: POST /job/submit with the script and the
+// spec's options as fields. It is never retried (see withoutRetry). A
+// response that carries a job id is a success even if errors[] is not
+// empty: with --hold, v0.0.38 reports "Job is in held state" there, and a
+// job that exists must be tracked, not reported as failed.
+func (c *REST) Submit(ctx context.Context, script string, spec JobSpec) (string, error) {
+	if err := spec.Validate(); err != nil {
+		return "", fmt.Errorf("slurm: submit: %w", err)
+	}
+	job, err := v0038JobDesc(spec, c.cfg.Environment)
+	if err != nil {
+		return "", err
+	}
+	var resp struct {
+		JobID noVal `json:"job_id"`
+	}
+	err = c.do(withoutRetry(ctx), http.MethodPost, "/job/submit", v0038Submit{Script: script, Job: job}, &resp)
+	if id := resp.JobID.value(); id > 0 {
+		return strconv.FormatInt(id, 10), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("slurm: submit %s: %w", spec.Name, err)
+	}
+	return "", fmt.Errorf("slurm: submit %s: slurmrestd returned no job id", spec.Name)
+}
+
+// restJobs is the answer of GET /jobs.
+type restJobs struct {
+	Jobs []restJob `json:"jobs"`
+}
+
+// allJobs lists every job the controller knows. slurmrestd has no filter
+// by id or user in v0.0.38, so callers filter.
+//
+// update_time is not used: when nothing changed, slurmctld answers with no
+// jobs at all, which a stateless client cannot tell from "no jobs", and on
+// a busy cluster something has always changed since the last poll.
+func (c *REST) allJobs(ctx context.Context) ([]restJob, error) {
+	var resp restJobs
+	if err := c.do(ctx, http.MethodGet, "/jobs", nil, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Jobs, nil
+}
+
+// Jobs implements Cluster with one GET /jobs.
+func (c *REST) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error) {
+	if err := checkJobIDs(ids); err != nil {
+		return nil, err
+	}
+	out := map[string]JobInfo{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	jobs, err := c.allJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		info := j.info()
+		if want[info.ID] {
+			out[info.ID] = info
+		}
+	}
+	return out, nil
+}
+
+// FindByComment implements Cluster.
+func (c *REST) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
+	jobs, err := c.allJobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []JobInfo
+	for _, j := range jobs {
+		if j.UserName == c.cfg.User && j.Comment == comment && comment != "" {
+			out = append(out, j.info())
+		}
+	}
+	return out, nil
+}
+
+// Cancel implements Cluster: DELETE /job/{id}, which sends SIGKILL to the
+// whole job like scancel. slurmrestd itself treats an ended job as done.
+func (c *REST) Cancel(ctx context.Context, id string) error {
+	if err := checkJobIDs([]string{id}); err != nil {
+		return err
+	}
+	if err := c.do(ctx, http.MethodDelete, "/job/"+id, nil, nil); err != nil {
+		if errors.Is(err, ErrJobNotFound) {
+			return fmt.Errorf("slurm: cancel %s: %w", id, ErrJobNotFound)
+		}
+		return fmt.Errorf("slurm: cancel %s: %w", id, err)
+	}
+	return nil
+}
+
+// Partitions implements Cluster from /partitions (default flag, time
+// limit) and /nodes (CPUs, memory and GRES of each node, and its
+// partitions). Partitions without nodes are left out, as sinfo does.
+func (c *REST) Partitions(ctx context.Context) ([]Partition, error) {
+	var parts struct {
+		Partitions []restPartition `json:"partitions"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/partitions", nil, &parts); err != nil {
+		return nil, err
+	}
+	var nodes struct {
+		Nodes []restNode `json:"nodes"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/nodes", nil, &nodes); err != nil {
+		return nil, err
+	}
+	b := newPartitionBuilder()
+	for _, n := range nodes.Nodes {
+		for _, p := range n.Partitions {
+			b.node(p, n.Name, int(n.CPUs.value()), int(n.RealMemory.value()), n.GRES)
+		}
+	}
+	for _, p := range parts.Partitions {
+		bp, ok := b.parts[p.Name]
+		if !ok {
+			continue
+		}
+		for _, f := range p.Flags {
+			if strings.EqualFold(f, "default") {
+				bp.Default = true
+			}
+		}
+		bp.MaxTime = time.Duration(p.MaxTimeLimit.value()) * time.Minute
+	}
+	return b.list(), nil
 }

@@ -1,0 +1,342 @@
+package slurm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cluster is how the portal talks to Slurm. Two implementations exist:
+// REST (slurmrestd) and SSH (the Slurm commands on a login node). Both
+// report the same job in the same JobInfo, so the poller and the pages do
+// not know which one a site uses.
+type Cluster interface {
+	// Submit submits the batch script Render made from spec and returns
+	// Slurm's job id. The spec is passed too because slurmrestd ignores
+	// the script's #SBATCH lines and needs the same options as fields.
+	Submit(ctx context.Context, script string, spec JobSpec) (string, error)
+
+	// Jobs returns what the controller knows of the given jobs, in one
+	// request whatever their number. A job Slurm no longer knows (it left
+	// the controller after MinJobAge and no accounting has it) is absent
+	// from the map: that is "not found", never "finished".
+	Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error)
+
+	// FindByComment returns the jobs of the cluster user the controller
+	// knows whose --comment is exactly comment. The portal uses it to find
+	// a job whose submission succeeded but whose id was never recorded.
+	FindByComment(ctx context.Context, comment string) ([]JobInfo, error)
+
+	// Cancel stops a job. Cancelling a job that has already ended is not an
+	// error; cancelling one Slurm does not know returns ErrJobNotFound.
+	Cancel(ctx context.Context, id string) error
+
+	// Partitions lists the cluster's partitions with what one node offers.
+	Partitions(ctx context.Context) ([]Partition, error)
+}
+
+// ErrJobNotFound is returned when Slurm does not know a job id.
+var ErrJobNotFound = errors.New("slurm: job not found")
+
+// JobInfo is one job as the controller (or accounting) reports it, in
+// Slurm's own terms; Observe and Decide turn it into a KQI status.
+type JobInfo struct {
+	ID      string
+	Name    string
+	Comment string
+	// State is the job state as squeue and slurmrestd v0.0.38 show it: the
+	// base state (PENDING, RUNNING, COMPLETED, …) or, while one is set, the
+	// flag that matters most (COMPLETING, CONFIGURING, …).
+	State string
+	// Flags are further state flags, reported separately only by
+	// slurmrestd v0.0.40 and later.
+	Flags []string
+	// Reason is why the job waits or ended, such as "Resources"; "" for none.
+	Reason string
+	// Node is the node list of the allocation; "" before there is one.
+	Node string
+	// SubmitTime is when Slurm accepted the job. StartTime is zero while
+	// the job is pending (Slurm's expected start is not a start), and
+	// EndTime is zero until the job has ended (not its expected end).
+	SubmitTime, StartTime, EndTime time.Time
+	// ExitCode and Signal are the batch script's exit status and the
+	// signal that killed it, if any.
+	ExitCode, Signal int
+	// FromAccounting is set when the job had left the controller and was
+	// found in Slurm's accounting (sacct) instead.
+	FromAccounting bool
+}
+
+// Partition is one Slurm partition as the portal offers it. Per-node values
+// are those of its largest node: a job of KQI runs on one node.
+type Partition struct {
+	Name     string
+	Default  bool
+	Nodes    int
+	CPUs     int           // CPUs per node
+	MemoryMB int           // real memory per node, in MB
+	GPUs     []GPU         // GPUs per node, by type
+	MaxTime  time.Duration // 0 = no limit
+}
+
+// GPU is a count of GPUs of one GRES type, such as {"a100", 4}; Type is ""
+// for GPUs declared without a type.
+type GPU struct {
+	Type  string
+	Count int
+}
+
+// Observe builds what Decide needs from the cluster's answer for one job
+// and the job directory's record: found is false when the job was absent
+// from the answer of Jobs.
+func Observe(info JobInfo, found bool, rec Record) Observation {
+	if !found {
+		return Observation{Gone: true, Record: rec}
+	}
+	states := append([]string{info.State}, info.Flags...)
+	return Observation{States: states, Reason: info.Reason, ExitCode: info.ExitCode, Record: rec}
+}
+
+// finalStates are the base states a job never leaves.
+var finalStates = map[string]bool{
+	"COMPLETED": true, "CANCELLED": true, "FAILED": true, "TIMEOUT": true,
+	"NODE_FAIL": true, "PREEMPTED": true, "BOOT_FAIL": true, "DEADLINE": true,
+	"OUT_OF_MEMORY": true, "REVOKED": true, "SPECIAL_EXIT": true,
+}
+
+// Ended reports whether Slurm considers the job over. A job that is still
+// COMPLETING has not ended: its processes may still write.
+func (j JobInfo) Ended() bool {
+	if !finalStates[j.State] {
+		return false
+	}
+	for _, f := range j.Flags {
+		if f == "COMPLETING" {
+			return false
+		}
+	}
+	return true
+}
+
+// normalize makes the two backends' views of a job identical: Slurm prints
+// "(null)", "n/a" or "None" where slurmrestd gives "", and reports
+// expected times that are not facts.
+func (j *JobInfo) normalize() {
+	clean := func(s string) string {
+		switch strings.TrimSpace(s) {
+		case "(null)", "n/a", "N/A", "None", "None assigned":
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	j.Comment = clean(j.Comment)
+	j.Reason = clean(j.Reason)
+	j.Node = clean(j.Node)
+	j.State = strings.ToUpper(strings.TrimSpace(j.State))
+	if len(j.Flags) == 0 {
+		j.Flags = nil
+	}
+	if j.State == "PENDING" {
+		j.StartTime = time.Time{}
+	}
+	if !j.Ended() {
+		j.EndTime = time.Time{}
+	}
+}
+
+// splitStates turns a job_state list (v0.0.40 on) into the state and its
+// flags: the first base state, else the first entry.
+func splitStates(list []string) (string, []string) {
+	if len(list) == 0 {
+		return "", nil
+	}
+	at := 0
+	for i, s := range list {
+		if baseStates[strings.ToUpper(s)] {
+			at = i
+			break
+		}
+	}
+	var flags []string
+	for i, s := range list {
+		if i != at {
+			flags = append(flags, strings.ToUpper(s))
+		}
+	}
+	return strings.ToUpper(list[at]), flags
+}
+
+// waitStatus splits the raw wait(2) status Slurm stores as a job's exit
+// code into the exit code and the terminating signal.
+func waitStatus(raw int64) (code, signal int) {
+	return int(raw>>8) & 0xff, int(raw & 0x7f)
+}
+
+// epoch converts Slurm's seconds since 1970 to a time; 0 and less mean
+// "not set".
+func epoch(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
+var jobIDPattern = regexp.MustCompile(`^[0-9]{1,10}$`)
+
+// checkJobIDs rejects anything but plain numeric job ids, so they can be
+// placed on a command line or in a URL path as they are.
+func checkJobIDs(ids []string) error {
+	for _, id := range ids {
+		if !jobIDPattern.MatchString(id) {
+			return fmt.Errorf("slurm: invalid job id %q", id)
+		}
+	}
+	return nil
+}
+
+// parseGRES reads the GPUs of a node's GRES string, such as
+// "gpu:a100:4(S:0-1),mps:100" or "gpu:2".
+func parseGRES(s string) []GPU {
+	var gpus []GPU
+	depth, start := 0, 0
+	var parts []string
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	parts = append(parts, s[start:])
+	for _, p := range parts {
+		if i := strings.IndexByte(p, '('); i >= 0 {
+			p = p[:i]
+		}
+		f := strings.Split(strings.TrimSpace(p), ":")
+		if len(f) < 2 || f[0] != "gpu" {
+			continue
+		}
+		var typ, count string
+		if len(f) == 2 {
+			count = f[1]
+		} else {
+			typ, count = f[1], f[2]
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n <= 0 {
+			continue
+		}
+		gpus = append(gpus, GPU{Type: typ, Count: n})
+	}
+	return gpus
+}
+
+// parseDuration reads a Slurm time limit as sinfo prints it:
+// "[days-]hours:minutes:seconds", "minutes:seconds", "minutes", or
+// "infinite"/"UNLIMITED" (returned as 0, no limit).
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "infinite", "unlimited", "n/a", "":
+		return 0, nil
+	}
+	var days int
+	if d, rest, ok := strings.Cut(s, "-"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0, fmt.Errorf("slurm: time %q: %w", s, err)
+		}
+		days, s = n, rest
+	}
+	var nums []int
+	for _, f := range strings.Split(s, ":") {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return 0, fmt.Errorf("slurm: time %q: %w", s, err)
+		}
+		nums = append(nums, n)
+	}
+	var h, m, sec int
+	switch {
+	case len(nums) == 3:
+		h, m, sec = nums[0], nums[1], nums[2]
+	case len(nums) == 2 && days > 0:
+		h, m = nums[0], nums[1]
+	case len(nums) == 2:
+		m, sec = nums[0], nums[1]
+	case len(nums) == 1 && days > 0:
+		h = nums[0]
+	case len(nums) == 1:
+		m = nums[0]
+	default:
+		return 0, fmt.Errorf("slurm: time %q: too many fields", s)
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour +
+		time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, nil
+}
+
+// partitionBuilder gathers per-node facts into partitions the same way for
+// both backends.
+type partitionBuilder struct {
+	order []string
+	parts map[string]*Partition
+	seen  map[string]map[string]bool
+}
+
+func newPartitionBuilder() *partitionBuilder {
+	return &partitionBuilder{parts: map[string]*Partition{}, seen: map[string]map[string]bool{}}
+}
+
+func (b *partitionBuilder) partition(name string) *Partition {
+	p, ok := b.parts[name]
+	if !ok {
+		p = &Partition{Name: name}
+		b.parts[name] = p
+		b.seen[name] = map[string]bool{}
+		b.order = append(b.order, name)
+	}
+	return p
+}
+
+// node adds one node of a partition.
+func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres string) {
+	p := b.partition(partition)
+	if !b.seen[partition][node] {
+		b.seen[partition][node] = true
+		p.Nodes++
+	}
+	p.CPUs = max(p.CPUs, cpus)
+	p.MemoryMB = max(p.MemoryMB, memMB)
+	for _, g := range parseGRES(gres) {
+		found := false
+		for i := range p.GPUs {
+			if p.GPUs[i].Type == g.Type {
+				p.GPUs[i].Count = max(p.GPUs[i].Count, g.Count)
+				found = true
+			}
+		}
+		if !found {
+			p.GPUs = append(p.GPUs, g)
+		}
+	}
+}
+
+func (b *partitionBuilder) list() []Partition {
+	sort.Strings(b.order)
+	out := make([]Partition, 0, len(b.order))
+	for _, name := range b.order {
+		out = append(out, *b.parts[name])
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package slurm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// This file is the decoding side of the adapter boundary between
+// slurmrestd plugin versions. The answers of v0.0.38 to v0.0.41 differ in
+// shape more than in meaning: integers become {set, infinite, number}
+// structs from v0.0.39 on, job_state becomes a list from v0.0.40 on and
+// exit_code an object. The types below accept every shape, so one job
+// and node record serves all versions; only the request side
+// (rest_v0038.go) is written per version.
+
+// noVal is an integer slurmrestd sends as a plain number (v0.0.38), as null
+// when unset, or as {"set": …, "infinite": …, "number": …} (v0.0.39 on).
+type noVal struct {
+	Set      bool
+	Infinite bool
+	Number   int64
+}
+
+// slurmInfinite32 and slurmNoVal32 are Slurm's INFINITE and NO_VAL as
+// v0.0.38 prints them in some fields instead of null.
+const (
+	slurmInfinite32 = math.MaxUint32
+	slurmNoVal32    = math.MaxUint32 - 1
+)
+
+func (n *noVal) UnmarshalJSON(b []byte) error {
+	*n = noVal{}
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var s struct {
+			Set      bool        `json:"set"`
+			Infinite bool        `json:"infinite"`
+			Number   json.Number `json:"number"`
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("no-val number: %w", err)
+		}
+		n.Set, n.Infinite = s.Set, s.Infinite
+		if s.Number != "" {
+			v, err := parseJSONInt(s.Number)
+			if err != nil {
+				return err
+			}
+			n.Number = v
+		}
+		return nil
+	default:
+		var num json.Number
+		if err := json.Unmarshal(b, &num); err != nil {
+			return fmt.Errorf("no-val number: %w", err)
+		}
+		v, err := parseJSONInt(num)
+		if err != nil {
+			return err
+		}
+		switch v {
+		case slurmInfinite32:
+			n.Infinite = true
+		case slurmNoVal32:
+		default:
+			n.Set, n.Number = true, v
+		}
+		return nil
+	}
+}
+
+// parseJSONInt reads an integer that may be written as a float (1.0).
+func parseJSONInt(num json.Number) (int64, error) {
+	if v, err := num.Int64(); err == nil {
+		return v, nil
+	}
+	f, err := num.Float64()
+	if err != nil {
+		return 0, fmt.Errorf("number %q: %w", num, err)
+	}
+	return int64(f), nil
+}
+
+// value is the number, or 0 when it is unset or infinite.
+func (n noVal) value() int64 {
+	if !n.Set || n.Infinite {
+		return 0
+	}
+	return n.Number
+}
+
+// stateList is job_state: one string up to v0.0.39, a list of the base
+// state and its flags from v0.0.40 on.
+type stateList []string
+
+func (s *stateList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*s = nil
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var l []string
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("job_state: %w", err)
+		}
+		*s = l
+		return nil
+	default:
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return fmt.Errorf("job_state: %w", err)
+		}
+		*s = stateList{one}
+		return nil
+	}
+}
+
+// exitStatus is exit_code: the raw wait(2) status as a number up to
+// v0.0.39, an object {status, return_code, signal} from v0.0.40 on.
+type exitStatus struct {
+	Code, Signal int
+}
+
+func (e *exitStatus) UnmarshalJSON(b []byte) error {
+	*e = exitStatus{}
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var o struct {
+			ReturnCode noVal `json:"return_code"`
+			Signal     struct {
+				ID noVal `json:"id"`
+			} `json:"signal"`
+		}
+		if err := json.Unmarshal(b, &o); err != nil {
+			return fmt.Errorf("exit_code: %w", err)
+		}
+		e.Code, e.Signal = int(o.ReturnCode.value()), int(o.Signal.ID.value())
+		return nil
+	default:
+		var raw noVal
+		if err := raw.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("exit_code: %w", err)
+		}
+		e.Code, e.Signal = waitStatus(raw.value())
+		return nil
+	}
+}
+
+// restJob is the part of a job record the portal reads, in every version.
+type restJob struct {
+	JobID       noVal      `json:"job_id"`
+	Name        string     `json:"name"`
+	Comment     string     `json:"comment"`
+	UserName    string     `json:"user_name"`
+	JobState    stateList  `json:"job_state"`
+	StateReason string     `json:"state_reason"`
+	Nodes       string     `json:"nodes"`
+	SubmitTime  noVal      `json:"submit_time"`
+	StartTime   noVal      `json:"start_time"`
+	EndTime     noVal      `json:"end_time"`
+	ExitCode    exitStatus `json:"exit_code"`
+}
+
+func (j restJob) info() JobInfo {
+	state, flags := splitStates(j.JobState)
+	info := JobInfo{
+		ID:         fmt.Sprint(j.JobID.value()),
+		Name:       j.Name,
+		Comment:    j.Comment,
+		State:      state,
+		Flags:      flags,
+		Reason:     j.StateReason,
+		Node:       j.Nodes,
+		SubmitTime: epoch(j.SubmitTime.value()),
+		StartTime:  epoch(j.StartTime.value()),
+		EndTime:    epoch(j.EndTime.value()),
+		ExitCode:   j.ExitCode.Code,
+		Signal:     j.ExitCode.Signal,
+	}
+	info.normalize()
+	return info
+}
+
+// restNode is the part of a node record Partitions reads.
+type restNode struct {
+	Name       string   `json:"name"`
+	CPUs       noVal    `json:"cpus"`
+	RealMemory noVal    `json:"real_memory"`
+	GRES       string   `json:"gres"`
+	Partitions []string `json:"partitions"`
+}
+
+// restPartition is the part of a v0.0.38/v0.0.39 partition record
+// Partitions reads. (v0.0.40 nests these fields; it needs its own type.)
+type restPartition struct {
+	Name         string   `json:"name"`
+	Flags        []string `json:"flags"`
+	MaxTimeLimit noVal    `json:"max_time_limit"`
+}

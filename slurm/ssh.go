@@ -1,0 +1,563 @@
+package slurm
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// SSHConfig says how to reach a login node where sbatch, squeue, scancel,
+// sinfo and (if accounting is set up) sacct run as the cluster user.
+type SSHConfig struct {
+	Addr           string        // host:port of the login node's sshd
+	User           string        // the cluster user jobs are submitted as
+	KeyFile        string        // unencrypted private key for User
+	KnownHostsFile string        // must list the login node's host key
+	DialTimeout    time.Duration // 15 s when 0
+	CommandTimeout time.Duration // per command, when the context allows longer; 60 s when 0
+}
+
+// SSH is the Cluster backend for sites without slurmrestd: the Slurm
+// commands run on a login node over one SSH connection, reopened when it
+// breaks. Commands are fixed argument lists; the only varying parts are
+// job ids (digits, checked) and the user name, and every argument is
+// quoted by shellQuote because sshd hands the command line to the user's
+// login shell. The script goes to sbatch on stdin, never in an argument.
+type SSH struct {
+	cfg    SSHConfig
+	client *ssh.ClientConfig
+
+	mu   sync.Mutex
+	conn *ssh.Client // nil until the first command, and after a failure
+}
+
+var _ Cluster = (*SSH)(nil)
+
+// NewSSH reads the key and known_hosts files; it connects on first use.
+func NewSSH(cfg SSHConfig) (*SSH, error) {
+	if cfg.Addr == "" || cfg.User == "" || cfg.KeyFile == "" || cfg.KnownHostsFile == "" {
+		return nil, errors.New("slurm: SSH backend needs an address, a user, a key file and a known_hosts file")
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 15 * time.Second
+	}
+	if cfg.CommandTimeout == 0 {
+		cfg.CommandTimeout = 60 * time.Second
+	}
+	pem, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: ssh key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: ssh key %s: %w", cfg.KeyFile, err)
+	}
+	hostKey, err := knownhosts.New(cfg.KnownHostsFile)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: known_hosts: %w", err)
+	}
+	algos, err := knownAlgorithms(hostKey, cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	return &SSH{cfg: cfg, client: &ssh.ClientConfig{
+		User:              cfg.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback:   hostKey,
+		HostKeyAlgorithms: algos,
+		Timeout:           cfg.DialTimeout,
+	}}, nil
+}
+
+// knownAlgorithms returns the host key algorithms known_hosts has keys of
+// for addr. Offering only those makes the server present a key that can be
+// checked, instead of one of another type that would be refused as a
+// mismatch.
+func knownAlgorithms(check ssh.HostKeyCallback, addr string) ([]string, error) {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	probe, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: ssh address %s: %w", addr, err)
+	}
+	var keyErr *knownhosts.KeyError
+	if err := check(addr, remote, probe); !errors.As(err, &keyErr) || len(keyErr.Want) == 0 {
+		return nil, fmt.Errorf("slurm: %s is not in the known_hosts file", addr)
+	}
+	var algos []string
+	for _, k := range keyErr.Want {
+		switch t := k.Key.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
+		}
+	}
+	return algos, nil
+}
+
+// Close closes the connection, if one is open.
+func (c *SSH) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	err := c.conn.Close()
+	c.conn = nil
+	return err
+}
+
+// connect returns the open connection or dials a new one.
+func (c *SSH) connect(ctx context.Context) (*ssh.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		return c.conn, nil
+	}
+	d := net.Dialer{Timeout: c.cfg.DialTimeout}
+	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("slurm: ssh %s: %w", c.cfg.Addr, err)
+	}
+	deadline := time.Now().Add(c.cfg.DialTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = nc.SetDeadline(deadline)
+	sc, chans, reqs, err := ssh.NewClientConn(nc, c.cfg.Addr, c.client)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("slurm: ssh %s: %w", c.cfg.Addr, err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	c.conn = ssh.NewClient(sc, chans, reqs)
+	return c.conn, nil
+}
+
+// drop closes conn if it is still the current connection, so that the
+// next command dials again.
+func (c *SSH) drop(conn *ssh.Client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == conn {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// CommandError is a remote command that exited non-zero.
+type CommandError struct {
+	Command string // the program, not the whole command line
+	Status  int
+	Stderr  string
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("slurm: %s exited with status %d: %s", e.Command, e.Status, snippet([]byte(e.Stderr)))
+}
+
+// run runs argv on the login node with stdin, within the command timeout.
+// A command whose session could not be opened (a connection that broke
+// since the last command) is tried once more on a new connection; one
+// that started is never repeated, since it may have had its effect.
+func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, stderr []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
+	line, err := remoteCommand(argv)
+	if err != nil {
+		return nil, nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		conn, err := c.connect(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		stdout, stderr, started, err := c.attempt(ctx, conn, line, stdin)
+		if err != nil && !started && attempt == 0 && ctx.Err() == nil {
+			c.drop(conn)
+			continue
+		}
+		var exit *ssh.ExitError
+		if errors.As(err, &exit) {
+			return stdout, stderr, &CommandError{Command: argv[0], Status: exit.ExitStatus(), Stderr: string(stderr)}
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w", c.cfg.Addr, argv[0], err)
+		}
+		return stdout, stderr, nil
+	}
+}
+
+// attempt runs one command in a new session; started reports whether the
+// session was opened, i.e. whether the command may have run.
+func (c *SSH) attempt(ctx context.Context, conn *ssh.Client, line string, stdin []byte) (stdout, stderr []byte, started bool, err error) {
+	opened := make(chan struct {
+		s   *ssh.Session
+		err error
+	}, 1)
+	go func() {
+		s, err := conn.NewSession()
+		opened <- struct {
+			s   *ssh.Session
+			err error
+		}{s, err}
+	}()
+	var sess *ssh.Session
+	select {
+	case o := <-opened:
+		if o.err != nil {
+			return nil, nil, false, o.err
+		}
+		sess = o.s
+	case <-ctx.Done():
+		// A connection that cannot even open a session is dead: closing
+		// it also ends the goroutine above.
+		c.drop(conn)
+		return nil, nil, false, ctx.Err()
+	}
+	defer sess.Close()
+	var out, errOut bytes.Buffer
+	sess.Stdout, sess.Stderr = &out, &errOut
+	if stdin != nil {
+		sess.Stdin = bytes.NewReader(stdin)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(line) }()
+	select {
+	case err := <-done:
+		return out.Bytes(), errOut.Bytes(), true, err
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		_ = sess.Close()
+		// The buffers may still be written to; they are not read.
+		return nil, nil, true, ctx.Err()
+	}
+}
+
+// remoteCommand quotes each argument for the login shell.
+func remoteCommand(argv []string) (string, error) {
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		q, err := shellQuote(a)
+		if err != nil {
+			return "", fmt.Errorf("slurm: remote command argument %d: %w", i, err)
+		}
+		words[i] = q
+	}
+	return strings.Join(words, " "), nil
+}
+
+// Separators of squeue, sinfo and sacct output: ASCII unit and record
+// separators, which no job name, comment or reason contains, so the
+// output splits unambiguously.
+const (
+	unitSep   = "\x1f"
+	recordSep = "\x1e"
+)
+
+// Submit implements Cluster: `sbatch --parsable` with the script on stdin;
+// sbatch reads the options from its #SBATCH lines.
+func (c *SSH) Submit(ctx context.Context, script string, spec JobSpec) (string, error) {
+	if err := spec.Validate(); err != nil {
+		return "", fmt.Errorf("slurm: submit: %w", err)
+	}
+	out, _, err := c.run(ctx, []byte(script), "sbatch", "--parsable")
+	if err != nil {
+		return "", fmt.Errorf("slurm: submit %s: %w", spec.Name, err)
+	}
+	return parseSbatch(out)
+}
+
+// parseSbatch reads `sbatch --parsable`: "id" or "id;cluster".
+func parseSbatch(out []byte) (string, error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	id, _, _ := strings.Cut(strings.TrimSpace(line), ";")
+	if !jobIDPattern.MatchString(id) {
+		return "", fmt.Errorf("slurm: sbatch printed no job id: %q", snippet(out))
+	}
+	return id, nil
+}
+
+// squeueFields are read by parseSqueue in this order.
+var squeueFields = []string{"JobID", "Name", "Comment", "State", "Reason", "NodeList", "SubmitTime", "StartTime", "EndTime", "exit_code"}
+
+// squeueArgs lists jobs with an epoch time format, since squeue otherwise
+// prints local time without a zone.
+func squeueArgs(filter string) []string {
+	var format strings.Builder
+	for i, f := range squeueFields {
+		if i > 0 {
+			format.WriteString(",")
+		}
+		sep := unitSep
+		if i == len(squeueFields)-1 {
+			sep = recordSep
+		}
+		format.WriteString(f + ":" + sep) // no width: squeue neither pads nor truncates
+	}
+	return []string{"env", "SLURM_TIME_FORMAT=%s", "squeue", "--noheader", "--states=all", filter, "--Format=" + format.String()}
+}
+
+// Jobs implements Cluster with one squeue, plus one sacct for the jobs
+// squeue no longer shows, when the site has accounting.
+func (c *SSH) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error) {
+	if err := checkJobIDs(ids); err != nil {
+		return nil, err
+	}
+	out := map[string]JobInfo{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	stdout, stderr, err := c.run(ctx, nil, squeueArgs("--jobs="+strings.Join(ids, ","))...)
+	if err != nil && !strings.Contains(string(stderr), "Invalid job id specified") {
+		// squeue fails that way when none of the ids is known.
+		return nil, err
+	}
+	if err == nil {
+		jobs, err := parseSqueue(stdout)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if j, ok := jobs[id]; ok {
+				out[id] = j
+			}
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		for id, j := range c.accounting(ctx, missing) {
+			out[id] = j
+		}
+	}
+	return out, nil
+}
+
+// accounting asks sacct about jobs that left the controller. Accounting
+// is optional (DESIGN), so a failure, such as "accounting storage is
+// disabled", only means the jobs stay unknown; the portal then decides
+// from the job directory.
+func (c *SSH) accounting(ctx context.Context, ids []string) map[string]JobInfo {
+	stdout, _, err := c.run(ctx, nil, "env", "SLURM_TIME_FORMAT=%s", "sacct", "--noheader", "--parsable2",
+		"--delimiter="+unitSep, "--allocations", "--jobs="+strings.Join(ids, ","),
+		"--format=JobIDRaw,JobName,Comment,State,Reason,NodeList,Submit,Start,End,ExitCode")
+	if err != nil {
+		return nil
+	}
+	jobs, err := parseSacct(stdout)
+	if err != nil {
+		return nil
+	}
+	out := map[string]JobInfo{}
+	for _, id := range ids {
+		if j, ok := jobs[id]; ok {
+			out[id] = j
+		}
+	}
+	return out
+}
+
+// parseSqueue reads the output of squeueArgs.
+func parseSqueue(out []byte) (map[string]JobInfo, error) {
+	jobs := map[string]JobInfo{}
+	for _, rec := range strings.Split(string(out), recordSep) {
+		rec = strings.TrimLeft(rec, "\r\n")
+		if strings.TrimSpace(rec) == "" {
+			continue
+		}
+		f := strings.Split(rec, unitSep)
+		if len(f) != len(squeueFields) {
+			return nil, fmt.Errorf("slurm: squeue: %d fields instead of %d in %q", len(f), len(squeueFields), snippet([]byte(rec)))
+		}
+		raw, err := cliInt(f[9])
+		if err != nil {
+			return nil, fmt.Errorf("slurm: squeue: exit code of job %s: %w", f[0], err)
+		}
+		code, sig := waitStatus(raw)
+		j := JobInfo{
+			ID: strings.TrimSpace(f[0]), Name: f[1], Comment: f[2], State: f[3], Reason: f[4], Node: f[5],
+			ExitCode: code, Signal: sig,
+		}
+		for i, t := range []*time.Time{&j.SubmitTime, &j.StartTime, &j.EndTime} {
+			sec, err := cliInt(f[6+i])
+			if err != nil {
+				return nil, fmt.Errorf("slurm: squeue: time of job %s: %w", j.ID, err)
+			}
+			*t = epoch(sec)
+		}
+		j.normalize()
+		jobs[j.ID] = j
+	}
+	return jobs, nil
+}
+
+// parseSacct reads `sacct --parsable2 --delimiter=\x1f` with the fields of
+// accounting. ExitCode is "code:signal"; State may read "CANCELLED by 1000".
+func parseSacct(out []byte) (map[string]JobInfo, error) {
+	jobs := map[string]JobInfo{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Split(line, unitSep)
+		if len(f) != 10 {
+			return nil, fmt.Errorf("slurm: sacct: %d fields instead of 10 in %q", len(f), snippet([]byte(line)))
+		}
+		state, _, _ := strings.Cut(strings.TrimSpace(f[3]), " ")
+		j := JobInfo{ID: strings.TrimSpace(f[0]), Name: f[1], Comment: f[2], State: state, Reason: f[4], Node: f[5], FromAccounting: true}
+		for i, t := range []*time.Time{&j.SubmitTime, &j.StartTime, &j.EndTime} {
+			sec, err := cliInt(f[6+i])
+			if err != nil {
+				return nil, fmt.Errorf("slurm: sacct: time of job %s: %w", j.ID, err)
+			}
+			*t = epoch(sec)
+		}
+		code, sig, _ := strings.Cut(f[9], ":")
+		var err error
+		if j.ExitCode, err = strconv.Atoi(strings.TrimSpace(code)); err != nil {
+			return nil, fmt.Errorf("slurm: sacct: exit code of job %s: %w", j.ID, err)
+		}
+		if sig != "" {
+			if j.Signal, err = strconv.Atoi(strings.TrimSpace(sig)); err != nil {
+				return nil, fmt.Errorf("slurm: sacct: signal of job %s: %w", j.ID, err)
+			}
+		}
+		j.normalize()
+		jobs[j.ID] = j
+	}
+	return jobs, nil
+}
+
+// cliInt reads a number Slurm's commands print, where "N/A", "Unknown",
+// "None" and "" mean none.
+func cliInt(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "", "N/A", "n/a", "Unknown", "None":
+		return 0, nil
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+// FindByComment implements Cluster with squeue over the user's jobs.
+func (c *SSH) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
+	stdout, _, err := c.run(ctx, nil, squeueArgs("--user="+c.cfg.User)...)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := parseSqueue(stdout)
+	if err != nil {
+		return nil, err
+	}
+	var out []JobInfo
+	for _, j := range jobs {
+		if j.Comment == comment && comment != "" {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// Cancel implements Cluster with `scancel --verbose`: without --verbose,
+// scancel says nothing and exits 0 for an unknown job id.
+func (c *SSH) Cancel(ctx context.Context, id string) error {
+	if err := checkJobIDs([]string{id}); err != nil {
+		return err
+	}
+	_, stderr, err := c.run(ctx, nil, "scancel", "--verbose", id)
+	if err != nil {
+		return fmt.Errorf("slurm: cancel %s: %w", id, err)
+	}
+	return scancelResult(id, stderr)
+}
+
+// scancelResult reads scancel's verbose messages.
+func scancelResult(id string, stderr []byte) error {
+	for _, line := range strings.Split(string(stderr), "\n") {
+		if !strings.Contains(line, "error:") {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "Invalid job id specified"):
+			return fmt.Errorf("slurm: cancel %s: %w", id, ErrJobNotFound)
+		case strings.Contains(line, "already completing or completed"):
+			// Like slurmrestd: a job that has ended needs no cancelling.
+		default:
+			return fmt.Errorf("slurm: cancel %s: %s", id, strings.TrimSpace(line))
+		}
+	}
+	return nil
+}
+
+// Partitions implements Cluster with one `sinfo --Node`, one line per node
+// and partition.
+func (c *SSH) Partitions(ctx context.Context) ([]Partition, error) {
+	format := strings.Join([]string{"%N", "%P", "%c", "%m", "%G", "%l"}, unitSep) + recordSep
+	stdout, _, err := c.run(ctx, nil, "sinfo", "--noheader", "--Node", "--format="+format)
+	if err != nil {
+		return nil, err
+	}
+	return parseSinfo(stdout)
+}
+
+// parseSinfo reads the output of Partitions' sinfo.
+func parseSinfo(out []byte) ([]Partition, error) {
+	b := newPartitionBuilder()
+	limits := map[string]time.Duration{}
+	defaults := map[string]bool{}
+	for _, rec := range strings.Split(string(out), recordSep) {
+		rec = strings.TrimLeft(rec, "\r\n")
+		if strings.TrimSpace(rec) == "" {
+			continue
+		}
+		f := strings.Split(rec, unitSep)
+		if len(f) != 6 {
+			return nil, fmt.Errorf("slurm: sinfo: %d fields instead of 6 in %q", len(f), snippet([]byte(rec)))
+		}
+		name, isDefault := strings.CutSuffix(strings.TrimSpace(f[1]), "*")
+		cpus, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(f[2]), "+"))
+		if err != nil {
+			return nil, fmt.Errorf("slurm: sinfo: CPUs of node %s: %w", f[0], err)
+		}
+		mem, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(f[3]), "+"))
+		if err != nil {
+			return nil, fmt.Errorf("slurm: sinfo: memory of node %s: %w", f[0], err)
+		}
+		limit, err := parseDuration(f[5])
+		if err != nil {
+			return nil, err
+		}
+		b.node(name, strings.TrimSpace(f[0]), cpus, mem, strings.TrimSpace(f[4]))
+		limits[name] = limit
+		defaults[name] = defaults[name] || isDefault
+	}
+	parts := b.list()
+	for i := range parts {
+		parts[i].MaxTime = limits[parts[i].Name]
+		parts[i].Default = defaults[parts[i].Name]
+	}
+	return parts, nil
+}
