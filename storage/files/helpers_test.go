@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -175,3 +176,5 @@ func entries(t testing.TB, dir string) []string {
 	}
 	return out
 }
+
+func bytesReader(s string) io.Reader { return strings.NewReader(s) }

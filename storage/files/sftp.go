@@ -38,10 +38,6 @@ type SFTPConfig struct {
 // round trip, and overlapping them hides the latency.
 const sftpStageWorkers = 16
 
-// sftpMaxPacket is the payload of one SFTP write. OpenSSH accepts up to
-// 256 KiB messages; larger packets mean fewer round trips for uploads.
-const sftpMaxPacket = 255 * 1024
-
 // SFTP is an FS on a server reached over SFTP, for a portal host that does
 // not mount the shared filesystem. It needs OpenSSH's extensions
 // hardlink@openssh.com (Link, Stage) and posix-rename@openssh.com (Put's
@@ -212,10 +208,9 @@ func (s *SFTP) dial() (*sftpConn, error) {
 		return nil, fmt.Errorf("files: sftp handshake %s: %w", s.cfg.Addr, err)
 	}
 	sc := ssh.NewClient(c, chans, reqs)
-	client, err := sftp.NewClient(sc,
-		sftp.UseConcurrentWrites(true),
-		sftp.MaxPacketUnchecked(sftpMaxPacket),
-	)
+	// Packets stay at the library's safe 32 KiB: 64 to 255 KiB measured no
+	// faster against OpenSSH here, where encryption is the bottleneck.
+	client, err := sftp.NewClient(sc, sftp.UseConcurrentWrites(true))
 	if err != nil {
 		sc.Close()
 		return nil, fmt.Errorf("files: sftp session: %w", err)
@@ -637,4 +632,46 @@ func (s *SFTP) LocalPath(p string) string {
 	return path.Join(s.root, p)
 }
 
-func (s *SFTP) stageConcurrency() int { return sftpStageWorkers }
+// linkMany is Stage's fast path: each distinct directory is resolved (and
+// checked to be inside the root) once, then the links go out with
+// sftpStageWorkers in flight, one round trip each instead of three.
+func (s *SFTP) linkMany(ctx context.Context, links []Link) (int, error) {
+	real := make([]Link, len(links))
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		dirs := make(map[string]string)
+		resolve := func(p string) (string, error) {
+			dir, base := splitPath(p)
+			rd, ok := dirs[dir]
+			if !ok {
+				var err error
+				if rd, err = s.resolve(c, dir); err != nil {
+					return "", err
+				}
+				dirs[dir] = rd
+			}
+			return path.Join(rd, base), nil
+		}
+		for i, l := range links {
+			from, err := resolve(l.From)
+			if err != nil {
+				return wrapErr("link", l.To, err)
+			}
+			to, err := resolve(l.To)
+			if err != nil {
+				return wrapErr("link", l.To, err)
+			}
+			real[i] = Link{From: from, To: to}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return linkAll(ctx, len(links), sftpStageWorkers, func(ctx context.Context, i int) error {
+		err := s.do(ctx, false, func(c *sftp.Client) error { return c.Link(real[i].From, real[i].To) })
+		if err != nil {
+			return wrapErr("link", links[i].To, err)
+		}
+		return nil
+	})
+}

@@ -20,10 +20,12 @@ type StageStats struct {
 	Duration time.Duration
 }
 
-// concurrencyHint lets an FS say how many links Stage should make at once:
-// one is best where each is a fast system call, several where each is a
-// network round trip.
-type concurrencyHint interface{ stageConcurrency() int }
+// manyLinker is an FS with a faster way to make many links than one Link
+// call after another: fewer system calls (Local) or several round trips in
+// flight (SFTP). It returns how many links it made before any error.
+type manyLinker interface {
+	linkMany(ctx context.Context, links []Link) (int, error)
+}
 
 // Stage lays out hard links (no bytes copied) for a job's inputs and reports
 // how long it took and how many links it made.
@@ -49,11 +51,14 @@ func Stage(ctx context.Context, fsys FS, links []Link) (StageStats, error) {
 		}
 		st.Dirs++
 	}
-	workers := 1
-	if h, ok := fsys.(concurrencyHint); ok {
-		workers = h.stageConcurrency()
+	var n int
+	if ml, ok := fsys.(manyLinker); ok {
+		n, err = ml.linkMany(ctx, links)
+	} else {
+		n, err = linkAll(ctx, len(links), 1, func(ctx context.Context, i int) error {
+			return fsys.Link(ctx, links[i].From, links[i].To)
+		})
 	}
-	n, err := linkAll(ctx, fsys, links, workers)
 	st.Links = n
 	st.Duration = time.Since(start)
 	if err != nil {
@@ -90,20 +95,20 @@ func stagePlan(links []Link) ([]string, error) {
 	return dirs, nil
 }
 
-// linkAll makes the links with the given number of workers and returns how
-// many it made; the first error stops the rest.
-func linkAll(ctx context.Context, fsys FS, links []Link, workers int) (int, error) {
+// linkAll runs link for 0..n-1 with the given number of workers and returns
+// how many succeeded; the first error stops the rest.
+func linkAll(ctx context.Context, n, workers int, link func(ctx context.Context, i int) error) (int, error) {
 	if workers <= 1 {
-		for i, l := range links {
-			if err := fsys.Link(ctx, l.From, l.To); err != nil {
+		for i := range n {
+			if err := link(ctx, i); err != nil {
 				return i, err
 			}
 		}
-		return len(links), nil
+		return n, nil
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	jobs := make(chan Link)
+	jobs := make(chan int)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -111,8 +116,8 @@ func linkAll(ctx context.Context, fsys FS, links []Link, workers int) (int, erro
 	)
 	for range workers {
 		wg.Go(func() {
-			for l := range jobs {
-				if err := fsys.Link(ctx, l.From, l.To); err != nil {
+			for i := range jobs {
+				if err := link(ctx, i); err != nil {
 					cancel(err)
 					continue // drain, so the sender never blocks
 				}
@@ -123,9 +128,9 @@ func linkAll(ctx context.Context, fsys FS, links []Link, workers int) (int, erro
 		})
 	}
 send:
-	for _, l := range links {
+	for i := range n {
 		select {
-		case jobs <- l:
+		case jobs <- i:
 		case <-ctx.Done():
 			break send
 		}
