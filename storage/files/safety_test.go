@@ -30,8 +30,9 @@ func (r *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// cancellingReader yields endless data and cancels its context after
-// cancelAt bytes, as a client going away mid-upload does.
+// cancellingReader yields 32 MiB and cancels its context after cancelAt
+// bytes, as a client going away mid-upload does. (It ends, so a Put that
+// ignored ctx would finish and fail the test rather than hang.)
 type cancellingReader struct {
 	cancel   context.CancelFunc
 	cancelAt int
@@ -41,6 +42,9 @@ type cancellingReader struct {
 func (r *cancellingReader) Read(p []byte) (int, error) {
 	if r.off >= r.cancelAt {
 		r.cancel()
+	}
+	if r.off >= 32<<20 {
+		return 0, io.EOF
 	}
 	for i := range p {
 		p[i] = byte(r.off + i)

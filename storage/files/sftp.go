@@ -278,7 +278,7 @@ func (s *SFTP) do(ctx context.Context, retry bool, fn func(c *sftp.Client) error
 		}
 		s.drop(cn)
 		if !retry || attempt > 0 {
-			return fmt.Errorf("connection lost: %w", err)
+			return fmt.Errorf("sftp connection to %s dropped: %w", s.cfg.Addr, err)
 		}
 	}
 }

@@ -28,20 +28,10 @@ func stageFixture(t testing.TB, s testStore, n, size int) []Link {
 	return links
 }
 
-func freeBytes(t testing.TB, dir string) int64 {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Bavail) * st.Bsize
-}
-
 func TestStage10000(t *testing.T) {
-	const n, size = 10_000, 16 << 10 // 160 MiB of sources
+	const n, size = 10_000, 4 << 10
 	forEachImpl(t, func(t *testing.T, s testStore) {
 		links := stageFixture(t, s, n, size)
-		free := freeBytes(t, s.dir)
 		st, err := Stage(ctx, s.fs, links)
 		if err != nil {
 			t.Fatalf("Stage: %v", err)
@@ -50,17 +40,14 @@ func TestStage10000(t *testing.T) {
 		if st.Links != n || st.Dirs != 100 || st.Duration <= 0 {
 			t.Fatalf("stats = %+v, want %d links in 100 dirs", st, n)
 		}
-		// No bytes copied: every target is the source's inode, now with two
-		// names, and the disk did not lose the sources' size again. (Other
-		// writers share the disk, so allow half of it as noise.)
+		// No bytes copied: every target is the source's inode, which now has
+		// two names. (Free space is no witness here: other tests write to
+		// the same disk meanwhile, by hundreds of MiB.)
 		for _, l := range links {
 			src, dst := stat(t, s.fs.LocalPath(l.From)), stat(t, s.fs.LocalPath(l.To))
 			if src.Ino != dst.Ino || src.Dev != dst.Dev || dst.Nlink != 2 {
 				t.Fatalf("%s: inode %d nlink %d, source inode %d: not a hard link", l.To, dst.Ino, dst.Nlink, src.Ino)
 			}
-		}
-		if used := free - freeBytes(t, s.dir); used > int64(n*size)/2 {
-			t.Fatalf("staging used %d MiB of disk for %d MiB of sources: bytes were copied", used>>20, n*size>>20)
 		}
 		assertMode(t, filepath.Join(s.dir, "jobs/7/input/training/42"), 0o755|os.ModeDir)
 		list, err := s.fs.List(ctx, "jobs/7/input/training/42")

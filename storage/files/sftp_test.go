@@ -1,0 +1,170 @@
+package files
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+func newSFTP(t *testing.T) (*SFTP, string) {
+	t.Helper()
+	_, root, _, _, _ := sftpTestDirs(t)
+	s, err := NewSFTP(sftpConfig(t, root))
+	if err != nil {
+		t.Fatalf("NewSFTP: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, root
+}
+
+// kill cuts the store's current connection under it, as a network failure
+// or an sshd restart would.
+func kill(s *SFTP) *sftpConn {
+	s.mu.Lock()
+	cn := s.conn
+	s.mu.Unlock()
+	cn.ssh.Close()
+	<-cn.dead
+	return cn
+}
+
+func TestSFTPReconnects(t *testing.T) {
+	s, _ := newSFTP(t)
+	if _, err := s.Put(ctx, "a/f.txt", strings.NewReader("before")); err != nil {
+		t.Fatal(err)
+	}
+	old := kill(s)
+	if fi, err := s.Stat(ctx, "a/f.txt"); err != nil || fi.Size != 6 {
+		t.Fatalf("Stat after the connection dropped = %+v, %v", fi, err)
+	}
+	if s.conn == old {
+		t.Fatal("still on the dead connection")
+	}
+	kill(s)
+	if _, err := s.Put(ctx, "a/g.txt", strings.NewReader("after")); err != nil {
+		t.Fatalf("Put after the connection dropped: %v", err)
+	}
+	kill(s)
+	if list, err := s.List(ctx, "a"); err != nil || len(list) != 2 {
+		t.Fatalf("List after the connection dropped = %+v, %v", list, err)
+	}
+	if got := readAll(t, s, "a/g.txt"); got != "after" {
+		t.Fatalf("content %q", got)
+	}
+}
+
+// dropReader cuts the connection after n bytes of an upload.
+type dropReader struct {
+	s    *SFTP
+	r    io.Reader
+	n    int
+	done bool
+}
+
+func (d *dropReader) Read(p []byte) (int, error) {
+	if d.n <= 0 && !d.done {
+		d.done = true
+		kill(d.s)
+	}
+	m, err := d.r.Read(p)
+	d.n -= m
+	return m, err
+}
+
+func TestSFTPConnectionLostMidUploadLeavesNothing(t *testing.T) {
+	s, root := newSFTP(t)
+	data := randomBytes(t, 8<<20)
+	_, err := s.Put(ctx, "up/big.bin", &dropReader{s: s, r: bytes.NewReader(data), n: 2 << 20})
+	if err == nil {
+		t.Fatal("Put succeeded over a dropped connection")
+	}
+	t.Logf("Put error: %v", err)
+	if got := entries(t, root); len(got) != 1 || got[0] != "up" {
+		t.Fatalf("left behind: %v", got)
+	}
+}
+
+func TestNewSFTPRefusesBadConfig(t *testing.T) {
+	base, root, _, _, _ := sftpTestDirs(t)
+	good := sftpConfig(t, root)
+
+	otherKey := filepath.Join(base, "other_known_hosts")
+	pub := newPublicKey(t)
+	if err := os.WriteFile(otherKey, []byte("[127.0.0.1]:2222 "+string(ssh.MarshalAuthorizedKey(pub))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(base, "empty_known_hosts")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, base, map[string][]byte{"root/file": []byte("x")}, 0, 0)
+
+	for name, tc := range map[string]struct {
+		edit func(c *SFTPConfig)
+		want string
+	}{
+		"host key mismatch":   {func(c *SFTPConfig) { c.KnownHostsFile = otherKey }, "key mismatch"},
+		"host not known":      {func(c *SFTPConfig) { c.KnownHostsFile = empty }, "key is unknown"},
+		"relative root":       {func(c *SFTPConfig) { c.Root = "shared/x" }, "absolute"},
+		"missing root":        {func(c *SFTPConfig) { c.Root = root + "/nope" }, "root"},
+		"root is a file":      {func(c *SFTPConfig) { c.Root = root + "/file" }, "not a directory"},
+		"missing key file":    {func(c *SFTPConfig) { c.KeyFile = base + "/nope" }, "key"},
+		"no user":             {func(c *SFTPConfig) { c.User = "" }, "needs"},
+		"nothing listening":   {func(c *SFTPConfig) { c.Addr = "127.0.0.1:1" }, "dial"},
+		"missing known_hosts": {func(c *SFTPConfig) { c.KnownHostsFile = base + "/nope" }, "known hosts"},
+		"key file not a key":  {func(c *SFTPConfig) { c.KeyFile = empty }, "key"},
+	} {
+		cfg := good
+		tc.edit(&cfg)
+		s, err := NewSFTP(cfg)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: NewSFTP succeeded", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q does not say %q", name, err, tc.want)
+		}
+	}
+}
+
+// newPublicKey returns a fresh ed25519 public key, one no server has.
+func newPublicKey(t *testing.T) ssh.PublicKey {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
+	dir := t.TempDir()
+	pub := newPublicKey(t)
+	kh := filepath.Join(dir, "known_hosts")
+	line := func(host string) string { return host + " " + string(ssh.MarshalAuthorizedKey(pub)) }
+	if err := os.WriteFile(kh, []byte(line("[login.example]:2222")+line("other.example")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := knownhosts.New(kh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hostKeyAlgorithms(cb, "login.example:2222"); len(got) != 1 || got[0] != ssh.KeyAlgoED25519 {
+		t.Errorf("algorithms for a listed host = %v, want [%s]", got, ssh.KeyAlgoED25519)
+	}
+	if got := hostKeyAlgorithms(cb, "unknown.example:22"); got != nil {
+		t.Errorf("algorithms for an unlisted host = %v, want nil", got)
+	}
+}
