@@ -34,13 +34,16 @@ run: build cluster-up
 # fail without it), then a short fuzz of the script quoting.
 test: lint cluster-up
 	$(WITH_ENV) go test -count=1 -timeout 25m ./...
+	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s ./slurm/
 
 # Unit tests only: the packages that need no cluster.
 test-unit:
 	go test -count=1 -short ./portal/config/ ./portal/i18n/
 
-bench: cluster-up
+# Benchmarks print ratios against raw tools measured in the same run.
+bench: build cluster-up
 	$(WITH_ENV) go test -run '^$$' -bench . -benchtime 3x ./...
+	$(WITH_ENV) scripts/bench-upload.sh $(BIN)/kqi-portal
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

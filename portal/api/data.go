@@ -55,7 +55,7 @@ func invalidBody(w http.ResponseWriter, status int, inv *data.InvalidError) {
 func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	mr, err := r.MultipartReader()
+	mr, err := web.MultipartReader(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with name, memo, tags and file parts"})
 		return
