@@ -55,8 +55,9 @@ type SFTP struct {
 	root     string // cfg.Root, cleaned
 	realRoot string // root as the server resolves it
 
-	mu   sync.Mutex
-	conn *sftpConn // nil until connected, and after Close
+	mu     sync.Mutex
+	conn   *sftpConn // nil until connected, after a drop, and after Close
+	closed bool
 }
 
 var _ FS = (*SFTP)(nil)
@@ -167,6 +168,7 @@ func hostKeyAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
 func (s *SFTP) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	if s.conn != nil {
 		s.conn.close()
 		s.conn = nil
@@ -179,6 +181,9 @@ func (s *SFTP) Close() error {
 func (s *SFTP) client() (*sftpConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("files: sftp store is closed")
+	}
 	if s.conn != nil && !s.conn.isDead() {
 		return s.conn, nil
 	}
@@ -341,7 +346,7 @@ func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 		return 0, err
 	}
 	dir, base := splitPath(p)
-	if err := s.MkdirAll(ctx, dir); err != nil {
+	if err := s.do(ctx, true, func(c *sftp.Client) error { return s.mkdirAll(c, dir) }); err != nil {
 		return 0, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	var (

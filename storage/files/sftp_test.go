@@ -44,7 +44,10 @@ func TestSFTPReconnects(t *testing.T) {
 	if fi, err := s.Stat(ctx, "a/f.txt"); err != nil || fi.Size != 6 {
 		t.Fatalf("Stat after the connection dropped = %+v, %v", fi, err)
 	}
-	if s.conn == old {
+	s.mu.Lock()
+	same := s.conn == old
+	s.mu.Unlock()
+	if same {
 		t.Fatal("still on the dead connection")
 	}
 	kill(s)
@@ -57,6 +60,10 @@ func TestSFTPReconnects(t *testing.T) {
 	}
 	if got := readAll(t, s, "a/g.txt"); got != "after" {
 		t.Fatalf("content %q", got)
+	}
+	s.Close()
+	if _, err := s.Stat(ctx, "a/g.txt"); err == nil {
+		t.Fatal("Stat after Close reconnected")
 	}
 }
 
