@@ -21,8 +21,9 @@ type StageStats struct {
 }
 
 // manyLinker is an FS with a faster way to make many links than one Link
-// call after another: fewer system calls (Local) or several round trips in
-// flight (SFTP). It returns how many links it made before any error.
+// call after another: several at once (Local: links into different
+// directories proceed in parallel in the kernel; SFTP: round trips
+// overlap). It returns how many links it made before any error.
 type manyLinker interface {
 	linkMany(ctx context.Context, links []Link) (int, error)
 }
