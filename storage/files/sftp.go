@@ -288,7 +288,14 @@ func (s *SFTP) do(ctx context.Context, retry bool, fn func(c *sftp.Client) error
 	}
 }
 
+// connLost tells a dropped connection from any other failure. A request on
+// a connection that just died may fail with a plain EOF before the death is
+// noticed, so EOFs count, except from the upload's own source.
 func connLost(cn *sftpConn, err error) bool {
+	var src sourceError
+	if errors.As(err, &src) {
+		return false
+	}
 	return cn.isDead() ||
 		errors.Is(err, sftp.ErrSSHFxConnectionLost) ||
 		errors.Is(err, io.EOF) ||
@@ -384,8 +391,12 @@ func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader) (
 	var n int64
 	err := f.Chmod(filePerm)
 	if err == nil {
+		src := &sourceReader{r: ctxReader{ctx, r}}
 		// Zero means the client's maximum number of writes in flight.
-		n, err = f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0)
+		n, err = f.ReadFromWithConcurrency(src, 0)
+		if err != nil && src.err != nil && errors.Is(err, src.err) {
+			err = sourceError{err}
+		}
 	}
 	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil {
 		err = f.Sync()
@@ -395,6 +406,28 @@ func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader) (
 	}
 	return n, err
 }
+
+// sourceReader remembers its reader's error, so that a failing upload
+// source (a cut-off body ends in io.ErrUnexpectedEOF) is not mistaken for a
+// dropped connection.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// sourceError marks a failure of the upload's source, not of the store.
+type sourceError struct{ err error }
+
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
 
 // removeTemp removes a failed upload's temporary even when ctx is already
 // cancelled (that may be why it failed), reconnecting if need be. If even

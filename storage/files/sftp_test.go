@@ -3,6 +3,7 @@ package files
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,6 +65,25 @@ func TestSFTPReconnects(t *testing.T) {
 	s.Close()
 	if _, err := s.Stat(ctx, "a/g.txt"); err == nil {
 		t.Fatal("Stat after Close reconnected")
+	}
+}
+
+// A failing upload source is the client's problem, not the connection's:
+// the connection stays.
+func TestSFTPSourceErrorKeepsConnection(t *testing.T) {
+	s, _ := newSFTP(t)
+	s.mu.Lock()
+	before := s.conn
+	s.mu.Unlock()
+	_, err := s.Put(ctx, "x.bin", &failingReader{data: randomBytes(t, 1<<20), failAt: 1 << 19, err: io.ErrUnexpectedEOF})
+	if !errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "dropped") {
+		t.Fatalf("Put = %v, want the source's ErrUnexpectedEOF", err)
+	}
+	s.mu.Lock()
+	after := s.conn
+	s.mu.Unlock()
+	if after != before {
+		t.Fatal("a source error dropped the connection")
 	}
 }
 
