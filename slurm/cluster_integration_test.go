@@ -533,3 +533,93 @@ func sinfoPartitions(t *testing.T) []Partition {
 	sort.Slice(parts, func(i, j int) bool { return parts[i].Name < parts[j].Name })
 	return parts
 }
+
+// The SSH backend checks the login node's host key, survives a broken
+// connection and stops a command at its timeout.
+func TestSSHConnection(t *testing.T) {
+	d := newDevCluster(t)
+	cfg := SSHConfig{
+		Addr: d.env["KQI_SSH_ADDR"], User: d.env["KQI_SSH_USER"],
+		KeyFile: d.env["KQI_SSH_KEY_FILE"], KnownHostsFile: d.env["KQI_SSH_KNOWN_HOSTS"],
+	}
+	ctx := context.Background()
+
+	t.Run("host-key-mismatch", func(t *testing.T) {
+		known, err := os.ReadFile(cfg.KnownHostsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _, _ := strings.Cut(strings.TrimSpace(string(known)), " ")
+		other := filepath.Join(t.TempDir(), "known_hosts")
+		// Another ed25519 key for the same host.
+		line := host + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMb0JBsnLk4QvQ5RhzM9WGoKVjWMjVbS2rSc3kWnuUqw\n"
+		if err := os.WriteFile(other, []byte(line), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bad := cfg
+		bad.KnownHostsFile = other
+		c, err := NewSSH(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Partitions(ctx); err == nil || !strings.Contains(err.Error(), "key mismatch") {
+			t.Fatalf("connected despite a wrong host key: %v", err)
+		}
+	})
+
+	t.Run("unknown-host", func(t *testing.T) {
+		empty := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(empty, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bad := cfg
+		bad.KnownHostsFile = empty
+		if _, err := NewSSH(bad); err == nil || !strings.Contains(err.Error(), "not in the known_hosts") {
+			t.Fatalf("NewSSH with no key for the host: %v", err)
+		}
+	})
+
+	t.Run("reconnect", func(t *testing.T) {
+		c, err := NewSSH(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Partitions(ctx); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		broken := c.conn
+		c.mu.Unlock()
+		broken.Close() // as if the network had dropped it
+		if _, err := c.Partitions(ctx); err != nil {
+			t.Fatalf("after the connection broke: %v", err)
+		}
+		c.mu.Lock()
+		if c.conn == broken || c.conn == nil {
+			t.Error("the broken connection was not replaced")
+		}
+		c.mu.Unlock()
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		short := cfg
+		short.CommandTimeout = time.Second
+		c, err := NewSSH(short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if _, _, err := c.run(ctx, nil, "sleep", "30"); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a command past its timeout: %v", err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the timeout took %s", time.Since(start))
+		}
+		if _, err := c.Partitions(ctx); err != nil {
+			t.Fatalf("after a timeout: %v", err)
+		}
+	})
+}

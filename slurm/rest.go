@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -196,6 +197,12 @@ func slurmAnswered(resp *http.Response) bool {
 // 2xx answer that carries errors, for callers that must look at both (a
 // submit that created a job and also reports a problem).
 func (c *REST) do(ctx context.Context, method, path string, body, out any) error {
+	return c.send(ctx, method, "/slurm/"+c.cfg.Version+path, path, body, out)
+}
+
+// send is do for any path of the server: urlPath is requested, path
+// names the call in errors.
+func (c *REST) send(ctx context.Context, method, urlPath, path string, body, out any) error {
 	var reader io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -207,7 +214,7 @@ func (c *REST) do(ctx context.Context, method, path string, body, out any) error
 	// Bounds the whole call, retries and their waits included.
 	ctx, cancel := context.WithTimeout(ctx, (c.cfg.Timeout+c.http.RetryWaitMax)*time.Duration(c.cfg.Retries+1))
 	defer cancel()
-	url := c.cfg.URL + "/slurm/" + c.cfg.Version + path
+	url := c.cfg.URL + urlPath
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, reader)
 	if err != nil {
 		return fmt.Errorf("slurm: %s %s: %w", method, path, err)
@@ -279,6 +286,35 @@ func (c *REST) Ping(ctx context.Context) error {
 }
 
 var _ Cluster = (*REST)(nil)
+
+// CheckVersion fails when slurmrestd does not serve the plugin version this
+// client speaks, naming the ones it does: each Slurm release drops old
+// versions, and a portal started against a newer daemon should say so
+// rather than fail every call with "not found".
+func (c *REST) CheckVersion(ctx context.Context) error {
+	var spec struct {
+		Paths map[string]json.RawMessage `json:"paths"`
+	}
+	if err := c.send(ctx, http.MethodGet, "/openapi/v3", "/openapi/v3", nil, &spec); err != nil {
+		return err
+	}
+	served := map[string]bool{}
+	for p := range spec.Paths {
+		if rest, ok := strings.CutPrefix(p, "/slurm/"); ok {
+			v, _, _ := strings.Cut(rest, "/")
+			served[v] = true
+		}
+	}
+	if served[c.cfg.Version] {
+		return nil
+	}
+	versions := make([]string, 0, len(served))
+	for v := range served {
+		versions = append(versions, v)
+	}
+	sort.Strings(versions)
+	return fmt.Errorf("slurm: slurmrestd at %s serves %s, not %s", c.cfg.URL, strings.Join(versions, ", "), c.cfg.Version)
+}
 
 // Submit implements Cluster: POST /job/submit with the script and the
 // spec's options as fields. It is never retried (see withoutRetry). A

@@ -80,3 +80,13 @@ func TestRESTRefusesForeignToken(t *testing.T) {
 		t.Fatal("slurmrestd accepted a token signed with a foreign key")
 	}
 }
+
+// The dev cluster's slurmrestd serves the version the client speaks.
+func TestRESTCheckVersionOnDevCluster(t *testing.T) {
+	c := devREST(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.CheckVersion(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -54,6 +54,8 @@ func (n *noVal) UnmarshalJSON(b []byte) error {
 			n.Number = v
 		}
 		return nil
+	case len(b) > 0 && b[0] == '"':
+		return fmt.Errorf("no-val number: got a string %s", b)
 	default:
 		var num json.Number
 		if err := json.Unmarshal(b, &num); err != nil {
@@ -130,22 +132,8 @@ type exitStatus struct {
 func (e *exitStatus) UnmarshalJSON(b []byte) error {
 	*e = exitStatus{}
 	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		return nil
-	case len(b) > 0 && b[0] == '{':
-		var o struct {
-			ReturnCode noVal `json:"return_code"`
-			Signal     struct {
-				ID noVal `json:"id"`
-			} `json:"signal"`
-		}
-		if err := json.Unmarshal(b, &o); err != nil {
-			return fmt.Errorf("exit_code: %w", err)
-		}
-		e.Code, e.Signal = int(o.ReturnCode.value()), int(o.Signal.ID.value())
-		return nil
-	default:
+	if len(b) == 0 || b[0] != '{' {
+		// v0.0.38: the raw status as a plain number (or null).
 		var raw noVal
 		if err := raw.UnmarshalJSON(b); err != nil {
 			return fmt.Errorf("exit_code: %w", err)
@@ -153,6 +141,26 @@ func (e *exitStatus) UnmarshalJSON(b []byte) error {
 		e.Code, e.Signal = waitStatus(raw.value())
 		return nil
 	}
+	var o struct {
+		ReturnCode *noVal `json:"return_code"`
+		Signal     struct {
+			ID noVal `json:"id"`
+		} `json:"signal"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("exit_code: %w", err)
+	}
+	if o.ReturnCode == nil {
+		// v0.0.39: the raw status as a no-val struct.
+		var raw noVal
+		if err := raw.UnmarshalJSON(b); err != nil {
+			return fmt.Errorf("exit_code: %w", err)
+		}
+		e.Code, e.Signal = waitStatus(raw.value())
+		return nil
+	}
+	e.Code, e.Signal = int(o.ReturnCode.value()), int(o.Signal.ID.value())
+	return nil
 }
 
 // restJob is the part of a job record the portal reads, in every version.
