@@ -31,22 +31,25 @@ for _ in $(seq 1 100); do curl -fsS "http://$KQI_LISTEN/healthz" >/dev/null 2>&1
 
 src=$work/source.bin
 dd if=/dev/urandom of="$src" bs=1M count="$size_mib" status=none
-sync # no dirty pages of the source left to flush during the runs
-cat "$src" >/dev/null # both runs read it from the page cache
 
 token=$(curl -fsS -X POST "http://$KQI_LISTEN/api/v1/auth/token" \
   -d '{"username":"bench","password":"bench-password-1","tenant":"bench"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-
-# Page cache pages touched for the first time are slow to get on a VM;
-# warm them up once so neither side pays that alone.
-cp "$src" "$work/warm.bin" && sync "$work/warm.bin" && rm -f "$work/warm.bin"
 
 # Three rounds, the order swapped each round, medians compared: disk speed
 # wanders on shared machines. cp is followed by a sync of the copy because
 # the portal's store syncs each file before renaming it into place.
 cp_times=() up_times=()
+# Before each run: the page cache is dropped and the source read back in,
+# so both runs start from the same memory state (on a VM, pages the guest
+# never touched are several times slower to fill than recycled ones).
+settle() {
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  cat "$src" >/dev/null
+}
 run_cp() {
   local t0 t1
+  settle
   t0=$(date +%s.%N)
   cp "$src" "$work/copy.bin" && sync "$work/copy.bin"
   t1=$(date +%s.%N)
@@ -55,6 +58,7 @@ run_cp() {
 }
 run_upload() {
   local t0 t1 code id
+  settle
   t0=$(date +%s.%N)
   code=$(curl -sS -o "$work/resp.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
     -F name=bench -F "file=@$src;filename=big.bin" "http://$KQI_LISTEN/api/v1/data")
