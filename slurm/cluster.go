@@ -102,6 +102,23 @@ func Observe(info JobInfo, found bool, rec Record) Observation {
 	return Observation{States: states, Reason: info.Reason, ExitCode: info.ExitCode, Record: rec}
 }
 
+// StatusOf is the KQI status of a job from the answer of Jobs (found is
+// false when the job was absent) and, once the job has ended or vanished,
+// the record its script left in jobDir. Running jobs cost no file access,
+// which matters when the poller walks hundreds of jobs on a shared
+// filesystem. A portal that reaches the filesystem over SFTP reads the
+// record itself and calls Decide(Observe(…)).
+func StatusOf(info JobInfo, found bool, jobDir string) (Outcome, error) {
+	var rec Record
+	if !found || info.Ended() {
+		var err error
+		if rec, err = ReadRecord(jobDir); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return Decide(Observe(info, found, rec))
+}
+
 // finalStates are the base states a job never leaves.
 var finalStates = map[string]bool{
 	"COMPLETED": true, "CANCELLED": true, "FAILED": true, "TIMEOUT": true,

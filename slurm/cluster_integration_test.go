@@ -209,11 +209,7 @@ func ended(j JobInfo) bool { return j.Ended() }
 // outcome is the KQI status of a job the cluster knows.
 func outcome(t *testing.T, j JobInfo, dir string) Outcome {
 	t.Helper()
-	rec, err := ReadRecord(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := Decide(Observe(j, true, rec))
+	o, err := StatusOf(j, true, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

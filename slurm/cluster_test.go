@@ -1,6 +1,8 @@
 package slurm
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -211,5 +213,29 @@ func TestPartitionBuilder(t *testing.T) {
 	}
 	if got := b.list(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("partitions %+v\nwant %+v", got, want)
+	}
+}
+
+// StatusOf reads the job directory only once the job has ended or vanished.
+func TestStatusOf(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ExitCodeFile), []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notADir := filepath.Join(dir, ExitCodeFile) // reading below it fails
+	if o, err := StatusOf(JobInfo{State: "RUNNING"}, true, notADir); err != nil || o.Status != StatusRunning {
+		t.Fatalf("running: %+v, %v", o, err)
+	}
+	if _, err := StatusOf(JobInfo{State: "FAILED"}, true, notADir); err == nil {
+		t.Fatal("an ended job's record was not read")
+	}
+	if o, err := StatusOf(JobInfo{State: "FAILED", ExitCode: 3}, true, dir); err != nil || o.Status != StatusFailed || o.ExitCode != 3 {
+		t.Fatalf("failed: %+v, %v", o, err)
+	}
+	if o, err := StatusOf(JobInfo{}, false, dir); err != nil || o.Status != StatusFailed || o.ExitCode != 3 {
+		t.Fatalf("vanished with a record: %+v, %v", o, err)
+	}
+	if o, err := StatusOf(JobInfo{}, false, t.TempDir()); err != nil || o.Status != StatusError {
+		t.Fatalf("vanished without a record: %+v, %v", o, err)
 	}
 }

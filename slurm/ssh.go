@@ -197,10 +197,10 @@ func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, st
 		}
 		var exit *ssh.ExitError
 		if errors.As(err, &exit) {
-			return stdout, stderr, &CommandError{Command: argv[0], Status: exit.ExitStatus(), Stderr: string(stderr)}
+			return stdout, stderr, &CommandError{Command: program(argv), Status: exit.ExitStatus(), Stderr: string(stderr)}
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w", c.cfg.Addr, argv[0], err)
+			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w", c.cfg.Addr, program(argv), err)
 		}
 		return stdout, stderr, nil
 	}
@@ -250,6 +250,16 @@ func (c *SSH) attempt(ctx context.Context, conn *ssh.Client, line string, stdin 
 		// The buffers may still be written to; they are not read.
 		return nil, nil, true, ctx.Err()
 	}
+}
+
+// program names the command argv runs, past `env NAME=value`, for messages.
+func program(argv []string) string {
+	for _, a := range argv {
+		if a != "env" && !strings.Contains(a, "=") {
+			return a
+		}
+	}
+	return argv[0]
 }
 
 // remoteCommand quotes each argument for the login shell.
@@ -316,6 +326,9 @@ func squeueArgs(filter string) []string {
 	return []string{"env", "SLURM_TIME_FORMAT=%s", "squeue", "--noheader", "--states=all", filter, "--Format=" + format.String()}
 }
 
+// squeueBatch is how many job ids one squeue is given.
+const squeueBatch = 5000
+
 // Jobs implements Cluster with one squeue, plus one sacct for the jobs
 // squeue no longer shows, when the site has accounting.
 func (c *SSH) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error) {
@@ -323,20 +336,22 @@ func (c *SSH) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error
 		return nil, err
 	}
 	out := map[string]JobInfo{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	stdout, stderr, err := c.run(ctx, nil, squeueArgs("--jobs="+strings.Join(ids, ","))...)
-	if err != nil && !strings.Contains(string(stderr), "Invalid job id specified") {
-		// squeue fails that way when none of the ids is known.
-		return nil, err
-	}
-	if err == nil {
+	// One squeue for up to squeueBatch ids: the list is one argument, and
+	// Linux limits an argument to 128 KiB.
+	for start := 0; start < len(ids); start += squeueBatch {
+		batch := ids[start:min(start+squeueBatch, len(ids))]
+		stdout, stderr, err := c.run(ctx, nil, squeueArgs("--jobs="+strings.Join(batch, ","))...)
+		if err != nil {
+			if strings.Contains(string(stderr), "Invalid job id specified") {
+				continue // squeue fails that way when none of the ids is known
+			}
+			return nil, err
+		}
 		jobs, err := parseSqueue(stdout)
 		if err != nil {
 			return nil, err
 		}
-		for _, id := range ids {
+		for _, id := range batch {
 			if j, ok := jobs[id]; ok {
 				out[id] = j
 			}
@@ -361,20 +376,23 @@ func (c *SSH) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error
 // disabled", only means the jobs stay unknown; the portal then decides
 // from the job directory.
 func (c *SSH) accounting(ctx context.Context, ids []string) map[string]JobInfo {
-	stdout, _, err := c.run(ctx, nil, "env", "SLURM_TIME_FORMAT=%s", "sacct", "--noheader", "--parsable2",
-		"--delimiter="+unitSep, "--allocations", "--jobs="+strings.Join(ids, ","),
-		"--format=JobIDRaw,JobName,Comment,State,Reason,NodeList,Submit,Start,End,ExitCode")
-	if err != nil {
-		return nil
-	}
-	jobs, err := parseSacct(stdout)
-	if err != nil {
-		return nil
-	}
 	out := map[string]JobInfo{}
-	for _, id := range ids {
-		if j, ok := jobs[id]; ok {
-			out[id] = j
+	for start := 0; start < len(ids); start += squeueBatch {
+		batch := ids[start:min(start+squeueBatch, len(ids))]
+		stdout, _, err := c.run(ctx, nil, "env", "SLURM_TIME_FORMAT=%s", "sacct", "--noheader", "--parsable2",
+			"--delimiter="+unitSep, "--allocations", "--jobs="+strings.Join(batch, ","),
+			"--format=JobIDRaw,JobName,Comment,State,Reason,NodeList,Submit,Start,End,ExitCode")
+		if err != nil {
+			return out
+		}
+		jobs, err := parseSacct(stdout)
+		if err != nil {
+			return out
+		}
+		for _, id := range batch {
+			if j, ok := jobs[id]; ok {
+				out[id] = j
+			}
 		}
 	}
 	return out
