@@ -270,6 +270,20 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 		if got := readAll(t, s.fs, "ok/file"); got != "inside" {
 			t.Errorf("read through an inside link: %q", got)
 		}
+		// Removing a tree removes the links in it, not what they point to.
+		if err := os.MkdirAll(filepath.Join(s.dir, "tree/sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(s.outside, filepath.Join(s.dir, "tree/sub/esc")); err != nil {
+			t.Fatal(err)
+		}
+		chownTree(t, filepath.Join(s.dir, "tree"), s.uid, s.gid)
+		if err := s.fs.RemoveAll(ctx, "tree"); err != nil {
+			t.Errorf("RemoveAll of a tree holding a link: %v", err)
+		}
+		if _, err := os.Lstat(filepath.Join(s.dir, "tree")); err == nil {
+			t.Errorf("RemoveAll left the tree")
+		}
 		// Removing the link removes the link, not what it points to.
 		if err := s.fs.Remove(ctx, "abs"); err != nil {
 			t.Errorf("Remove of the link itself: %v", err)
