@@ -9,8 +9,9 @@ import (
 // SweepTemp removes upload temporaries (names starting with TempPrefix)
 // older than olderThan under dir, recursively, and returns how many it
 // removed. A crash or a killed process can leave them; a live upload keeps
-// its temporary's modification time fresh, so an age of a few hours never
-// hits one in progress. Symbolic links are not followed.
+// its temporary's modification time fresh with every write, so an age of a
+// few hours only hits an upload that stalled that long, which then fails
+// cleanly at its rename. Symbolic links are not followed.
 func SweepTemp(ctx context.Context, fsys FS, dir string, olderThan time.Duration) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
 	removed := 0
