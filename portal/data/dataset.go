@@ -3,7 +3,6 @@ package data
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -121,18 +120,17 @@ func (s *Service) StageData(ctx context.Context, tenantID, dataID int64, inputDi
 }
 
 func (s *Service) stage(ctx context.Context, tenantID int64, list []storage.StagedFile, inputDir string) (files.StageStats, error) {
-	links := make([]files.Link, 0, len(list))
+	in := make([]files.InputFile, 0, len(list))
 	for _, f := range list {
 		from, err := FilePath(tenantID, f.DataID, f.FileName)
 		if err != nil {
 			return files.StageStats{}, err
 		}
-		to := inputDir + "/"
-		if f.Area != "" {
-			to += f.Area + "/"
-		}
-		to += strconv.FormatInt(f.DataID, 10) + "/" + f.FileName
-		links = append(links, files.Link{From: from, To: to})
+		in = append(in, files.InputFile{Area: f.Area, DataID: f.DataID, Name: f.FileName, Path: from})
+	}
+	links, err := files.InputLinks(inputDir, in)
+	if err != nil {
+		return files.StageStats{}, err
 	}
 	return files.Stage(ctx, s.Files, links)
 }
