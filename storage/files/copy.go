@@ -23,32 +23,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// copyFull copies r to w through one fixed buffer, filling it before each
-// write so that small reads (an HTTP body arrives a few KiB at a time) still
-// make large writes. It checks ctx before every read. Unlike io.Copy it never
-// hands off to ReaderFrom/WriterTo, which would ignore the buffer.
-func copyFull(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
-	r = ctxReader{ctx, r}
-	buf := make([]byte, copyBufSize)
-	var written int64
-	for {
-		n, rerr := fill(r, buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			written += int64(m)
-			if werr != nil {
-				return written, werr
-			}
-		}
-		if rerr == io.EOF {
-			return written, nil
-		}
-		if rerr != nil {
-			return written, rerr
-		}
-	}
-}
-
 // fill reads into b until it is full or r fails. Unlike io.ReadFull it
 // returns r's error unchanged: a cut-off multipart body reports
 // io.ErrUnexpectedEOF itself, and that must not be mistaken for a short,
@@ -60,4 +34,72 @@ func fill(r io.Reader, b []byte) (n int, err error) {
 		n += m
 	}
 	return n, err
+}
+
+// pipelineBuffers is how many copyBufSize buffers copyPipelined keeps in
+// flight: one filling, one writing, and slack for uneven speeds.
+const pipelineBuffers = 4
+
+// copyPipelined copies r to w through fixed buffers, filling each before
+// it is written so that small reads (an HTTP body arrives a few KiB at a
+// time) still make large writes. Reading and writing run on two goroutines,
+// so parsing an upload and copying it into the page cache use two cores
+// instead of taking turns on one. Memory stays bounded at pipelineBuffers ×
+// copyBufSize; ctx is checked before every read. Unlike io.Copy it never
+// hands off to ReaderFrom/WriterTo, which would ignore the buffers.
+func copyPipelined(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	r = ctxReader{ctx, r}
+	type chunk struct {
+		buf []byte
+		n   int
+	}
+	free := make(chan []byte, pipelineBuffers)
+	for i := 0; i < pipelineBuffers; i++ {
+		free <- make([]byte, copyBufSize)
+	}
+	full := make(chan chunk, pipelineBuffers)
+	stop := make(chan struct{}) // closed when the writer gives up
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(full)
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-stop:
+				readErr <- nil
+				return
+			}
+			n, err := fill(r, buf)
+			if n > 0 {
+				full <- chunk{buf, n}
+			}
+			if err == io.EOF {
+				readErr <- nil
+				return
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	var written int64
+	var werr error
+	for c := range full {
+		if werr != nil {
+			continue // drain so the reader can finish
+		}
+		m, err := w.Write(c.buf[:c.n])
+		written += int64(m)
+		if err != nil {
+			werr = err
+			close(stop)
+		}
+		free <- c.buf
+	}
+	if rerr := <-readErr; werr == nil && rerr != nil {
+		return written, rerr
+	}
+	return written, werr
 }

@@ -83,7 +83,7 @@ func writeLocal(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
 	var n int64
 	err := f.Chmod(filePerm)
 	if err == nil {
-		n, err = copyFull(ctx, f, r)
+		n, err = copyPipelined(ctx, newWritebackWriter(f), r)
 	}
 	if err == nil {
 		err = f.Sync()
