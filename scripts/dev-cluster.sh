@@ -1,0 +1,641 @@
+#!/usr/bin/env bash
+# dev-cluster.sh — a real one-node cluster for KQI development and tests:
+# munge, slurmctld, slurmd, slurmrestd (Slurm 22.05, REST v0.0.38, JWT),
+# PostgreSQL 15, an sshd on 127.0.0.1:2222 and a shared filesystem root.
+#
+#   scripts/dev-cluster.sh up       install what is missing, start, wait, write $DIR/env
+#   scripts/dev-cluster.sh status   one line per service; non-zero exit if any is down
+#   scripts/dev-cluster.sh down     stop what `up` started (by pid files); keep the state
+#
+# All state (configs, keys, logs, spool, pid files) lives under one directory,
+# ${KQI_DEV_DIR:-/var/lib/kqi-dev}; the exceptions are Debian's PostgreSQL
+# cluster 15/main, munge's socket in /run/munge and the /etc/slurm/slurm.conf
+# symlink that lets plain `sinfo`/`sbatch` find our config.
+# Must run as root. The Makefile reads the environment with `set -a; . $DIR/env`.
+set -euo pipefail
+
+DIR=${KQI_DEV_DIR:-/var/lib/kqi-dev}
+NODE=$(hostname -s)
+CLUSTER=kqi-dev
+SERVICE_USER=kqi
+REST_HOST=127.0.0.1
+REST_PORT=6820
+SSH_HOST=127.0.0.1
+SSH_PORT=2222
+PG_VERSION=15
+PG_CLUSTER=main
+PG_PORT=5432
+GPU_TYPE=a100
+GPUS=4
+CPU_PARTITION=cpu
+GPU_PARTITION=gpu-a100
+
+SLURM_DIR=$DIR/slurm
+SLURM_CONF_FILE=$SLURM_DIR/slurm.conf
+JWT_KEY=$SLURM_DIR/jwt_hs256.key
+CTLD_PID=$SLURM_DIR/run/slurmctld.pid
+SLURMD_PID=$SLURM_DIR/run/slurmd.pid
+CTLD_LOG=$SLURM_DIR/log/slurmctld.log
+SLURMD_LOG=$SLURM_DIR/log/slurmd.log
+REST_DIR=$DIR/slurmrestd
+REST_PID=$REST_DIR/slurmrestd.pid
+REST_LOG=$REST_DIR/slurmrestd.log
+MUNGE_DIR=$DIR/munge
+MUNGE_PID=$MUNGE_DIR/munged.pid
+MUNGE_LOG=$MUNGE_DIR/munged.log
+SSH_DIR=$DIR/ssh
+SSHD_CONFIG=$SSH_DIR/sshd_config
+SSHD_PID=$SSH_DIR/sshd.pid
+SSHD_LOG=$SSH_DIR/sshd.log
+PG_DIR=$DIR/postgres
+PG_PASSWORD_FILE=$PG_DIR/password
+PG_STARTED_MARK=$PG_DIR/started-by-dev-cluster
+SHARED=$DIR/shared
+ENV_FILE=$DIR/env
+
+# Every Slurm command this script runs uses our config, whatever /etc/slurm holds.
+export SLURM_CONF=$SLURM_CONF_FILE
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf 'dev-cluster: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# fail_service NAME LOGFILE: the one way `up` gives up on a service.
+fail_service() {
+	log "error: $1 did not come up; last lines of $2:"
+	if [[ -r $2 ]]; then tail -n 25 "$2" >&2; else log "($2 does not exist)"; fi
+	exit 1
+}
+
+# wait_for NAME SECONDS LOGFILE CMD...: poll CMD until it succeeds or time runs out.
+wait_for() {
+	local name=$1 secs=$2 logfile=$3
+	shift 3
+	local deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || fail_service "$name" "$logfile"
+		sleep 0.2
+	done
+}
+
+# proc_is PID COMM: is PID alive and called COMM?
+proc_is() {
+	[[ -r /proc/$1/comm && $(<"/proc/$1/comm") == "$2" ]]
+}
+
+# pid_of PIDFILE COMM: print the pid if the file names a live process called COMM.
+# The name check matters: the machine is reused with old pid files, and
+# slurmctld/slurmd would SIGTERM whatever process a stale pid file names.
+pid_of() {
+	local file=$1 comm=$2 pid
+	[[ -s $file ]] || return 1
+	read -r pid <"$file" || true
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	proc_is "$pid" "$comm" || return 1
+	printf '%s\n' "$pid"
+}
+
+# drop_stale_pidfile PIDFILE COMM
+drop_stale_pidfile() {
+	if [[ -e $1 ]] && ! pid_of "$1" "$2" >/dev/null; then rm -f "$1"; fi
+}
+
+# stop_pidfile NAME PIDFILE COMM: TERM, wait up to 15 s, then KILL.
+stop_pidfile() {
+	local name=$1 file=$2 comm=$3 pid i
+	if ! pid=$(pid_of "$file" "$comm"); then
+		rm -f "$file"
+		return 0
+	fi
+	log "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 75; i++)); do
+		proc_is "$pid" "$comm" || break
+		sleep 0.2
+	done
+	if proc_is "$pid" "$comm"; then
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$file"
+}
+
+# put_file DEST MODE OWNER[:GROUP] < content: write only when the content
+# differs (so a warm `up` changes nothing); sets CHANGED=1 when it wrote.
+CHANGED=0
+put_file() {
+	local dest=$1 mode=$2 owner=$3 tmp
+	tmp=$(mktemp "$dest.XXXXXX")
+	cat >"$tmp"
+	if [[ -f $dest ]] && cmp -s "$tmp" "$dest"; then
+		rm -f "$tmp"
+	else
+		mv -f "$tmp" "$dest"
+		CHANGED=1
+	fi
+	chown "$owner" "$dest"
+	chmod "$mode" "$dest"
+}
+
+# mkdir_owned DIR MODE OWNER[:GROUP]
+mkdir_owned() {
+	mkdir -p "$1"
+	chown "$3" "$1"
+	chmod "$2" "$1"
+}
+
+# random_token BYTES: URL- and shell-safe random text.
+random_token() {
+	head -c "$1" /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+
+# ---------------------------------------------------------------- packages
+
+PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
+	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
+	postgresql-15 postgresql-client-15 git)
+
+ensure_packages() {
+	local missing=() pkg status
+	for pkg in "${PACKAGES[@]}"; do
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+		[[ $status == "install ok installed" ]] || missing+=("$pkg")
+	done
+	((${#missing[@]} == 0)) && return 0
+	log "installing ${missing[*]}"
+	# Keep maintainer scripts from starting system daemons (munge, slurmctld,
+	# postgres…) with Debian's configs; this script starts its own.
+	local policy=/usr/sbin/policy-rc.d ours=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
+		ours=1
+	fi
+	local rc=0
+	{ apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } || rc=$?
+	((ours)) && rm -f "$policy"
+	((rc == 0)) || die "apt-get install ${missing[*]} failed"
+}
+
+# ---------------------------------------------------------------- users and dirs
+
+ensure_users() {
+	if ! id -u slurm >/dev/null 2>&1; then
+		useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin slurm
+	fi
+	# slurmrestd refuses to run as root or SlurmUser.
+	if ! id -u slurmrest >/dev/null 2>&1; then
+		useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin slurmrest
+	fi
+	if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
+		useradd --system --user-group --create-home --home-dir "/home/$SERVICE_USER" --shell /bin/bash "$SERVICE_USER"
+	fi
+	local home
+	home=$(getent passwd "$SERVICE_USER" | cut -d: -f6)
+	if [[ ! -d $home ]]; then
+		mkdir_owned "$home" 0755 "$SERVICE_USER:$SERVICE_USER"
+	fi
+	# A '!' password marks the account locked and sshd (UsePAM no) would refuse
+	# even key logins; '*' means "no password" without locking.
+	if [[ $(getent shadow "$SERVICE_USER" | cut -d: -f2) == '!'* ]]; then
+		usermod -p '*' "$SERVICE_USER"
+	fi
+}
+
+ensure_dirs() {
+	mkdir_owned "$DIR" 0755 root:root
+	mkdir_owned "$SLURM_DIR" 0755 root:root
+	mkdir_owned "$SLURM_DIR/state" 0700 slurm:slurm
+	mkdir_owned "$SLURM_DIR/spool" 0755 root:root
+	mkdir_owned "$SLURM_DIR/log" 0755 slurm:slurm
+	mkdir_owned "$SLURM_DIR/run" 0755 slurm:slurm
+	mkdir_owned "$REST_DIR" 0755 slurmrest:slurmrest
+	mkdir_owned "$MUNGE_DIR" 0700 munge:munge
+	mkdir_owned "$SSH_DIR" 0755 root:root
+	mkdir_owned "$SSH_DIR/authorized_keys" 0755 root:root
+	mkdir_owned "$PG_DIR" 0700 root:root
+	mkdir_owned "$DIR/dev" 0755 root:root
+	mkdir_owned "$SHARED" 0755 "$SERVICE_USER:$SERVICE_USER"
+	mkdir_owned /run/munge 0755 munge:munge
+	mkdir_owned /run/sshd 0755 root:root
+	local d
+	for d in /var/log/munge /var/lib/munge; do
+		[[ -d $d ]] && chown munge:munge "$d"
+	done
+	# Fake GPUs: Slurm only needs device files to schedule and number them.
+	local i
+	for ((i = 0; i < GPUS; i++)); do
+		[[ -c $DIR/dev/nvidia$i ]] || { rm -f "$DIR/dev/nvidia$i"; mknod -m 0666 "$DIR/dev/nvidia$i" c 1 3; }
+	done
+}
+
+# lock: serialize `up`/`down`; several test runs may start the cluster at once.
+# Daemons are started with `9>&-`: one that inherited fd 9 would hold the lock forever.
+lock() {
+	mkdir -p "$DIR"
+	exec 9>"$DIR/.lock"
+	flock -w 600 9 || die "another dev-cluster.sh holds $DIR/.lock for too long"
+}
+
+# ---------------------------------------------------------------- munge
+
+MUNGE_KEY=
+munge_answers() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+
+start_munge() {
+	if [[ -f /etc/munge/munge.key ]]; then
+		MUNGE_KEY=/etc/munge/munge.key
+	else
+		MUNGE_KEY=$MUNGE_DIR/munge.key
+		[[ -s $MUNGE_KEY ]] || head -c 1024 /dev/urandom >"$MUNGE_KEY"
+		chown munge:munge "$MUNGE_KEY"
+		chmod 0400 "$MUNGE_KEY"
+	fi
+	if pid_of "$MUNGE_PID" munged >/dev/null; then
+		wait_for munge 10 "$MUNGE_LOG" munge_answers
+		return
+	fi
+	rm -f "$MUNGE_PID"
+	if munge_answers; then
+		log "munge: using the munged already running on /run/munge"
+		return
+	fi
+	log "starting munged"
+	runuser -u munge -- /usr/sbin/munged --force --key-file="$MUNGE_KEY" \
+		--log-file="$MUNGE_LOG" --pid-file="$MUNGE_PID" --seed-file="$MUNGE_DIR/munged.seed" 9>&- ||
+		fail_service munge "$MUNGE_LOG"
+	wait_for munge 15 "$MUNGE_LOG" munge_answers
+}
+
+# ---------------------------------------------------------------- slurm
+
+write_slurm_config() {
+	CHANGED=0
+	if [[ ! -s $JWT_KEY ]]; then
+		# Printable and without a newline: the portal signs with the file's exact bytes.
+		random_token 48 >"$JWT_KEY"
+	fi
+	chown slurm:slurm "$JWT_KEY"
+	chmod 0600 "$JWT_KEY"
+	put_file "$SLURM_CONF_FILE" 0644 root:root <<EOF
+# Written by scripts/dev-cluster.sh; edits are overwritten.
+ClusterName=$CLUSTER
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmUser=slurm
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$JWT_KEY
+StateSaveLocation=$SLURM_DIR/state
+SlurmdSpoolDir=$SLURM_DIR/spool
+SlurmctldPidFile=$CTLD_PID
+SlurmdPidFile=$SLURMD_PID
+SlurmctldLogFile=$CTLD_LOG
+SlurmdLogFile=$SLURMD_LOG
+SlurmctldDebug=info
+SlurmdDebug=info
+# No cgroups in containers: plain process tracking, no task binding.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SwitchType=switch/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+GresTypes=gpu
+# The node declares more CPUs than the machine has so tests run jobs side by side.
+SlurmdParameters=config_overrides
+ReturnToService=2
+KillWait=5
+InactiveLimit=0
+MinJobAge=300
+DefMemPerCPU=256
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 RealMemory=16000 Gres=gpu:$GPU_TYPE:$GPUS State=UNKNOWN
+PartitionName=$CPU_PARTITION Nodes=$NODE Default=YES MaxTime=1-00:00:00 State=UP
+PartitionName=$GPU_PARTITION Nodes=$NODE MaxTime=1-00:00:00 State=UP
+EOF
+	put_file "$SLURM_DIR/gres.conf" 0644 root:root <<EOF
+# Written by scripts/dev-cluster.sh. Fake GPUs: character devices (mknod c 1 3).
+AutoDetect=off
+NodeName=$NODE Name=gpu Type=$GPU_TYPE File=$DIR/dev/nvidia[0-$((GPUS - 1))]
+EOF
+	SLURM_CONF_CHANGED=$CHANGED
+
+	# Debian's commands read /etc/slurm/slurm.conf; point it at ours unless
+	# something else owns that path.
+	mkdir -p /etc/slurm
+	local etc=/etc/slurm/slurm.conf
+	if [[ ! -e $etc && ! -L $etc ]]; then
+		ln -s "$SLURM_CONF_FILE" "$etc"
+	elif [[ -L $etc && $(readlink "$etc") == "$SLURM_CONF_FILE" ]]; then
+		:
+	elif [[ -L $etc && ! -e $etc ]]; then
+		ln -sfn "$SLURM_CONF_FILE" "$etc" # dangling link, e.g. an old KQI_DEV_DIR
+	else
+		log "warning: $etc is not ours; plain Slurm commands need SLURM_CONF=$SLURM_CONF_FILE"
+	fi
+	runuser -u "$SERVICE_USER" -- test -r "$SLURM_CONF_FILE" ||
+		die "$SERVICE_USER cannot read $SLURM_CONF_FILE; KQI_DEV_DIR must be reachable by all users"
+}
+
+ctld_answers() { timeout 10 scontrol ping 2>/dev/null | grep -q 'is UP'; }
+
+node_state() { timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1; }
+
+node_ready() {
+	case $(node_state) in
+	idle | mix | alloc | comp) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+start_slurm() {
+	if ((SLURM_CONF_CHANGED)); then
+		# A new config: restart rather than trust `scontrol reconfigure` with node changes.
+		stop_pidfile slurmrestd "$REST_PID" slurmrestd
+		stop_pidfile slurmd "$SLURMD_PID" slurmd
+		stop_pidfile slurmctld "$CTLD_PID" slurmctld
+	fi
+	drop_stale_pidfile "$CTLD_PID" slurmctld
+	if ! pid_of "$CTLD_PID" slurmctld >/dev/null; then
+		log "starting slurmctld"
+		/usr/sbin/slurmctld -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
+	fi
+	wait_for slurmctld 30 "$CTLD_LOG" ctld_answers
+
+	drop_stale_pidfile "$SLURMD_PID" slurmd
+	if ! pid_of "$SLURMD_PID" slurmd >/dev/null; then
+		log "starting slurmd"
+		/usr/sbin/slurmd -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmd "$SLURMD_LOG"
+	fi
+	local deadline=$((SECONDS + 45)) resumed=0 state
+	until node_ready; do
+		state=$(node_state)
+		# down/drain without '*' means slurmd answers but the node was set aside
+		# (e.g. an unexpected reboot from a killed run): put it back.
+		if ((!resumed)) && [[ $state =~ ^(down|drain|drng|fail|failg)$ ]]; then
+			log "node $NODE is $state; resuming it"
+			scontrol update nodename="$NODE" state=resume || true
+			resumed=1
+		fi
+		((SECONDS < deadline)) || {
+			log "node $NODE state: ${state:-unknown}"
+			fail_service slurmd "$SLURMD_LOG"
+		}
+		sleep 0.3
+	done
+}
+
+rest_answers() {
+	# An HTTP status line back from slurmrestd (401 without a token is fine).
+	# shellcheck disable=SC2016 # $0/$1 expand in the inner shell
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /openapi HTTP/1.0\r\n\r\n" >&3 && IFS= read -r line <&3 && [[ $line == HTTP/* ]]' \
+		"$REST_HOST" "$REST_PORT"
+}
+
+start_slurmrestd() {
+	drop_stale_pidfile "$REST_PID" slurmrestd
+	if ! pid_of "$REST_PID" slurmrestd >/dev/null; then
+		log "starting slurmrestd on $REST_HOST:$REST_PORT"
+		# SLURM_JWT=daemon: each request carries its own token, slurmrestd has none.
+		# openapi/dbv0.0.38 is left out: without slurmdbd slurmrestd exits with
+		# "fatal: slurm_openapi_p_init: slurm not configured with slurmdbd".
+		SLURM_JWT=daemon start-stop-daemon --start --quiet --background --make-pidfile \
+			--pidfile "$REST_PID" --chuid slurmrest:slurmrest --chdir "$REST_DIR" \
+			--output "$REST_LOG" --exec /usr/sbin/slurmrestd -- \
+			-f "$SLURM_CONF_FILE" -a rest_auth/jwt -s openapi/v0.0.38 "$REST_HOST:$REST_PORT" 9>&- ||
+			fail_service slurmrestd "$REST_LOG"
+	fi
+	wait_for slurmrestd 20 "$REST_LOG" rest_answers
+}
+
+# ---------------------------------------------------------------- postgres
+
+pg_datadir() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $6 }'; }
+pg_logfile() { pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c { print $7 }'; }
+
+pg_running() {
+	local datadir
+	datadir=$(pg_datadir)
+	[[ -n $datadir ]] && pid_of "$datadir/postmaster.pid" postgres >/dev/null
+}
+
+pg_answers() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 3; }
+
+pg_login_works() {
+	local pw
+	pw=$(<"$PG_PASSWORD_FILE")
+	PGPASSWORD=$pw PGCONNECT_TIMEOUT=5 psql -X -q -t -A -h 127.0.0.1 -p "$PG_PORT" -U "$SERVICE_USER" -d kqi \
+		-c 'select 1' 2>/dev/null | grep -qx 1
+}
+
+start_postgres() {
+	if [[ -z $(pg_datadir) ]]; then
+		log "creating PostgreSQL cluster $PG_VERSION/$PG_CLUSTER"
+		pg_createcluster "$PG_VERSION" "$PG_CLUSTER" >/dev/null
+	fi
+	local datadir logfile
+	datadir=$(pg_datadir)
+	logfile=$(pg_logfile)
+	if ! pg_running; then
+		# A killed postmaster leaves lock files naming pids that may now belong
+		# to other processes; postgres would refuse to start on them.
+		drop_stale_pidfile "$datadir/postmaster.pid" postgres
+		drop_stale_pidfile "/run/postgresql/.s.PGSQL.$PG_PORT.lock" postgres
+		mkdir_owned /run/postgresql 2775 postgres:postgres
+		log "starting PostgreSQL $PG_VERSION/$PG_CLUSTER"
+		pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_CLUSTER" start 9>&- || fail_service postgres "$logfile"
+		touch "$PG_STARTED_MARK"
+	fi
+	wait_for postgres 30 "$logfile" pg_answers
+
+	if [[ ! -s $PG_PASSWORD_FILE ]]; then
+		(umask 077 && random_token 24 >"$PG_PASSWORD_FILE")
+	fi
+	chmod 0600 "$PG_PASSWORD_FILE"
+	pg_login_works && return 0
+	log "creating PostgreSQL role and database $SERVICE_USER"
+	local pw
+	pw=$(<"$PG_PASSWORD_FILE")
+	# The password goes through stdin, never argv.
+	(cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" -d postgres) <<EOF >/dev/null
+\\set pw '$pw'
+SELECT 'CREATE ROLE $SERVICE_USER' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SERVICE_USER')\\gexec
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE $SERVICE_USER WITH LOGIN CREATEDB PASSWORD :'pw';
+SELECT 'CREATE DATABASE kqi OWNER $SERVICE_USER' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'kqi')\\gexec
+EOF
+	pg_login_works || die "postgres: $SERVICE_USER cannot log in on 127.0.0.1:$PG_PORT with its password (check pg_hba.conf under /etc/postgresql/$PG_VERSION/$PG_CLUSTER)"
+}
+
+# ---------------------------------------------------------------- sshd
+
+ssh_answers() {
+	# shellcheck disable=SC2016 # $0/$1 expand in the inner shell
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" && IFS= read -r line <&3 && [[ $line == SSH-* ]]' "$SSH_HOST" "$SSH_PORT"
+}
+
+start_sshd() {
+	[[ -s $SSH_DIR/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C "kqi-dev-host" -f "$SSH_DIR/ssh_host_ed25519_key"
+	[[ -s $SSH_DIR/id_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C "kqi-portal" -f "$SSH_DIR/id_ed25519"
+	chmod 0600 "$SSH_DIR/ssh_host_ed25519_key" "$SSH_DIR/id_ed25519"
+	chown root:root "$SSH_DIR/id_ed25519"
+	CHANGED=0
+	put_file "$SSH_DIR/authorized_keys/$SERVICE_USER" 0644 root:root <"$SSH_DIR/id_ed25519.pub"
+	put_file "$SSH_DIR/known_hosts" 0644 root:root <<EOF
+[$SSH_HOST]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")
+EOF
+	put_file "$SSHD_CONFIG" 0644 root:root <<EOF
+# Written by scripts/dev-cluster.sh; the system sshd is not touched.
+Port $SSH_PORT
+ListenAddress $SSH_HOST
+HostKey $SSH_DIR/ssh_host_ed25519_key
+PidFile $SSHD_PID
+AuthorizedKeysFile $SSH_DIR/authorized_keys/%u
+AllowUsers $SERVICE_USER
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes yes
+X11Forwarding no
+PrintMotd no
+MaxStartups 64:30:128
+MaxSessions 64
+SetEnv SLURM_CONF=$SLURM_CONF_FILE
+Subsystem sftp internal-sftp
+EOF
+	/usr/sbin/sshd -t -f "$SSHD_CONFIG" || die "sshd: $SSHD_CONFIG is invalid"
+	((CHANGED)) && stop_pidfile sshd "$SSHD_PID" sshd
+	drop_stale_pidfile "$SSHD_PID" sshd
+	if ! pid_of "$SSHD_PID" sshd >/dev/null; then
+		log "starting sshd on $SSH_HOST:$SSH_PORT"
+		/usr/sbin/sshd -f "$SSHD_CONFIG" -E "$SSHD_LOG" 9>&- || fail_service sshd "$SSHD_LOG"
+	fi
+	wait_for sshd 15 "$SSHD_LOG" ssh_answers
+}
+
+# ---------------------------------------------------------------- env file
+
+write_env() {
+	local pw
+	pw=$(<"$PG_PASSWORD_FILE")
+	put_file "$ENV_FILE" 0600 root:root <<EOF
+KQI_DEV_DIR=$DIR
+SLURM_CONF=$SLURM_CONF_FILE
+KQI_DATABASE_URL=postgres://$SERVICE_USER:$pw@127.0.0.1:$PG_PORT/kqi?sslmode=disable
+KQI_SLURM_REST_URL=http://$REST_HOST:$REST_PORT
+KQI_SLURM_JWT_KEY_FILE=$JWT_KEY
+KQI_SLURM_USER=$SERVICE_USER
+KQI_SSH_ADDR=$SSH_HOST:$SSH_PORT
+KQI_SSH_USER=$SERVICE_USER
+KQI_SSH_KEY_FILE=$SSH_DIR/id_ed25519
+KQI_SSH_KNOWN_HOSTS=$SSH_DIR/known_hosts
+KQI_SHARED_ROOT=$SHARED
+KQI_DEV_NODE=$NODE
+KQI_DEV_CPU_PARTITION=$CPU_PARTITION
+KQI_DEV_GPU_PARTITION=$GPU_PARTITION
+KQI_DEV_GPU_TYPE=$GPU_TYPE
+KQI_DEV_GPUS=$GPUS
+EOF
+}
+
+# ---------------------------------------------------------------- commands
+
+cmd_up() {
+	local start=$SECONDS
+	lock
+	ensure_packages
+	ensure_users
+	ensure_dirs
+	start_munge
+	write_slurm_config
+	start_slurm
+	start_slurmrestd
+	start_postgres
+	start_sshd
+	write_env
+	log "up in $((SECONDS - start)) s; environment: $ENV_FILE"
+}
+
+cmd_down() {
+	[[ -d $DIR ]] || return 0
+	lock
+	stop_pidfile slurmrestd "$REST_PID" slurmrestd
+	stop_pidfile slurmd "$SLURMD_PID" slurmd
+	stop_pidfile slurmctld "$CTLD_PID" slurmctld
+	stop_pidfile sshd "$SSHD_PID" sshd
+	stop_pidfile munged "$MUNGE_PID" munged
+	if [[ -e $PG_STARTED_MARK ]]; then
+		if pg_running; then
+			log "stopping PostgreSQL $PG_VERSION/$PG_CLUSTER"
+			pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_CLUSTER" stop -m fast || true
+		fi
+		rm -f "$PG_STARTED_MARK"
+	fi
+}
+
+# status_line NAME RUNNING(yes/no/external) ANSWERS(yes/no)
+STATUS_RC=0
+status_line() {
+	local running=$2 answers=$3
+	case $running in
+	yes) running=running ;;
+	external) running='running(external)' ;;
+	*) running=stopped ;;
+	esac
+	printf '%-11s %-17s answers=%s\n' "$1" "$running" "$answers"
+	[[ $running != stopped && $answers == yes ]] || STATUS_RC=1
+}
+
+yes_no() { if "$@" >/dev/null 2>&1; then echo yes; else echo no; fi; }
+
+cmd_status() {
+	local run
+	local munge_ok
+	munge_ok=$(yes_no munge_answers)
+	if pid_of "$MUNGE_PID" munged >/dev/null; then run=yes; elif [[ $munge_ok == yes ]]; then run=external; else run=no; fi
+	status_line munge "$run" "$munge_ok"
+	status_line slurmctld "$(yes_no pid_of "$CTLD_PID" slurmctld)" "$(yes_no ctld_answers)"
+	status_line slurmd "$(yes_no pid_of "$SLURMD_PID" slurmd)" "$(yes_no node_ready)"
+	status_line slurmrestd "$(yes_no pid_of "$REST_PID" slurmrestd)" "$(yes_no rest_answers)"
+	if pg_running; then
+		if [[ -e $PG_STARTED_MARK ]]; then run=yes; else run=external; fi
+	else
+		run=no
+	fi
+	status_line postgres "$run" "$(yes_no pg_answers)"
+	status_line sshd "$(yes_no pid_of "$SSHD_PID" sshd)" "$(yes_no ssh_answers)"
+	printf '%-11s %s\n' bwrap "$(bwrap --version 2>/dev/null || echo missing)"
+	printf '%-11s %s\n' chromium "$(chromium --version 2>/dev/null || echo missing)"
+	if [[ -s $ENV_FILE ]]; then
+		printf '%-11s %s\n' env "$ENV_FILE"
+	else
+		printf '%-11s %s\n' env "missing ($ENV_FILE)"
+		STATUS_RC=1
+	fi
+	return "$STATUS_RC"
+}
+
+usage() {
+	echo "usage: $0 up|down|status   (state in \${KQI_DEV_DIR:-/var/lib/kqi-dev})" >&2
+	exit 2
+}
+
+main() {
+	(($# == 1)) || usage
+	((EUID == 0)) || die "must run as root"
+	[[ $DIR == /* && $DIR != *[[:space:]]* ]] || die "KQI_DEV_DIR must be an absolute path without spaces: $DIR"
+	case $1 in
+	up) cmd_up ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
