@@ -78,9 +78,11 @@ wait_for() {
 	done
 }
 
-# proc_is PID COMM: is PID alive and called COMM?
+# proc_is PID COMM: is PID alive (not a zombie waiting for init) and called COMM?
 proc_is() {
-	[[ -r /proc/$1/comm && $(<"/proc/$1/comm") == "$2" ]]
+	local comm state
+	comm=$(cat "/proc/$1/comm" 2>/dev/null) && [[ $comm == "$2" ]] || return 1
+	state=$(awk '$1 == "State:" { print $2; exit }' "/proc/$1/status" 2>/dev/null) && [[ $state != Z ]]
 }
 
 # pid_of PIDFILE COMM: print the pid if the file names a live process called COMM.
@@ -638,4 +640,7 @@ main() {
 	esac
 }
 
-main "$@"
+# Sourcing the file (to reuse a function) does not run it.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi
