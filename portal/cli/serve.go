@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/user"
+	"strconv"
 	"time"
 
 	"kqi/portal/config"
@@ -90,5 +93,17 @@ func openFiles(cfg *config.Config) (closableFS, error) {
 			KnownHostsFile: cfg.SSHKnownHosts, Root: cfg.SharedRoot, Timeout: 15 * time.Second,
 		})
 	}
-	return files.NewLocal(cfg.SharedRoot)
+	var opts []files.LocalOption
+	if os.Geteuid() == 0 {
+		// A portal running as root hands what it writes to the account
+		// jobs run as, which must read inputs and secrets.
+		u, err := user.Lookup(cfg.SlurmUser)
+		if err != nil {
+			return nil, fmt.Errorf("KQI_SLURM_USER %q: %w", cfg.SlurmUser, err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		opts = append(opts, files.WithOwner(uid, gid))
+	}
+	return files.NewLocal(cfg.SharedRoot, opts...)
 }

@@ -26,6 +26,9 @@ type FS interface {
 	// failed/cancelled/cut-off upload leaves no file and no temp file.
 	// Parent directories are created. Returns the bytes written.
 	Put(ctx context.Context, path string, r io.Reader) (int64, error)
+	// PutPrivate is Put for secrets: the file is readable by its owner only
+	// (0600) from the moment it exists, never after the fact.
+	PutPrivate(ctx context.Context, path string, r io.Reader) (int64, error)
 	// Open opens a regular file for reading.
 	Open(ctx context.Context, path string) (File, error)
 	Stat(ctx context.Context, path string) (FileInfo, error)

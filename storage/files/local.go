@@ -16,22 +16,44 @@ import (
 // must be able to read their inputs. They are set explicitly after creation,
 // so a restrictive umask of the portal's process cannot hide data from jobs.
 const (
-	filePerm = 0o644
-	dirPerm  = 0o755
+	filePerm    = 0o644
+	privatePerm = 0o600
+	dirPerm     = 0o755
 )
 
 // Local is an FS on a directory the portal host mounts. Every access goes
 // through an os.Root, so neither "..", nor a symbolic link a job left in its
 // output, can lead outside the root.
 type Local struct {
-	root *os.Root
-	dir  string // absolute, as the compute nodes see it
+	root  *os.Root
+	dir   string // absolute, as the compute nodes see it
+	owner *owner // who owns what the portal creates; nil = the portal's own user
+}
+
+type owner struct{ uid, gid int }
+
+// LocalOption configures a Local.
+type LocalOption func(*Local)
+
+// WithOwner makes every file and directory the store creates belong to
+// uid:gid — the cluster account jobs run as — when the portal runs as
+// root, so that a job can read its secrets file and write its outputs.
+func WithOwner(uid, gid int) LocalOption {
+	return func(l *Local) { l.owner = &owner{uid, gid} }
+}
+
+// chown gives a new path to the owner, if one is set.
+func (l *Local) chown(p string) error {
+	if l.owner == nil {
+		return nil
+	}
+	return l.root.Lchown(p, l.owner.uid, l.owner.gid)
 }
 
 var _ FS = (*Local)(nil)
 
 // NewLocal opens the existing directory root (an absolute path).
-func NewLocal(root string) (*Local, error) {
+func NewLocal(root string, opts ...LocalOption) (*Local, error) {
 	if !filepath.IsAbs(root) {
 		return nil, fmt.Errorf("files: local root %q must be an absolute path", root)
 	}
@@ -39,7 +61,11 @@ func NewLocal(root string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("files: open local root: %w", err)
 	}
-	return &Local{root: r, dir: filepath.Clean(root)}, nil
+	l := &Local{root: r, dir: filepath.Clean(root)}
+	for _, o := range opts {
+		o(l)
+	}
+	return l, nil
 }
 
 // Close releases the root directory.
@@ -48,6 +74,15 @@ func (l *Local) Close() error { return l.root.Close() }
 // Put implements FS. The data is fsynced before the rename and the directory
 // after it, so a name that exists after a crash has all its bytes.
 func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return l.put(ctx, p, r, filePerm)
+}
+
+// PutPrivate implements FS.
+func (l *Local) PutPrivate(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return l.put(ctx, p, r, privatePerm)
+}
+
+func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -59,11 +94,11 @@ func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 		return 0, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	tmp := tempName(dir)
-	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm&privatePerm)
 	if err != nil {
 		return 0, fmt.Errorf("files: put %q: %w", p, err)
 	}
-	n, err := writeLocal(ctx, f, r)
+	n, err := l.writeLocal(ctx, f, tmp, r, perm)
 	if err == nil {
 		err = l.root.Rename(tmp, p)
 	}
@@ -78,10 +113,14 @@ func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 	return n, nil
 }
 
-// writeLocal fills f from r and closes it, reporting the first failure.
-func writeLocal(ctx context.Context, f *os.File, r io.Reader) (int64, error) {
+// writeLocal fills f (at tmp) from r and closes it, reporting the first
+// failure. Owner and mode are set before any byte is written.
+func (l *Local) writeLocal(ctx context.Context, f *os.File, tmp string, r io.Reader, perm os.FileMode) (int64, error) {
 	var n int64
-	err := f.Chmod(filePerm)
+	err := f.Chmod(perm)
+	if err == nil {
+		err = l.chown(tmp)
+	}
 	if err == nil {
 		n, err = copyPipelined(ctx, newWritebackWriter(f), r)
 	}
@@ -124,6 +163,9 @@ func (l *Local) mkdirAll(dir string) error {
 		switch {
 		case err == nil:
 			if err := l.root.Chmod(sub, dirPerm); err != nil {
+				return err
+			}
+			if err := l.chown(sub); err != nil {
 				return err
 			}
 		case errors.Is(err, fs.ErrExist):

@@ -349,6 +349,15 @@ func (s *SFTP) resolveParent(c *sftp.Client, p string) (string, error) {
 // is fsynced on the server when it supports fsync@openssh.com, and the
 // rename replaces an existing file atomically.
 func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return s.put(ctx, p, r, filePerm)
+}
+
+// PutPrivate implements FS. The file is made 0600 while still empty.
+func (s *SFTP) PutPrivate(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return s.put(ctx, p, r, privatePerm)
+}
+
+func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -371,7 +380,7 @@ func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 			tmp = ""
 			return err
 		}
-		n, err = writeSFTP(ctx, c, f, r)
+		n, err = writeSFTP(ctx, c, f, r, perm)
 		if err != nil {
 			return err
 		}
@@ -386,10 +395,11 @@ func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 	return n, nil
 }
 
-// writeSFTP fills f from r and closes it, reporting the first failure.
-func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader) (int64, error) {
+// writeSFTP fills f from r and closes it, reporting the first failure. The
+// mode is set before any byte is written.
+func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, perm os.FileMode) (int64, error) {
 	var n int64
-	err := f.Chmod(filePerm)
+	err := f.Chmod(perm)
 	if err == nil {
 		src := &sourceReader{r: ctxReader{ctx, r}}
 		// Zero means the client's maximum number of writes in flight.
