@@ -316,11 +316,17 @@ func (s *Store) SetTrainingJobDir(ctx context.Context, id int64, dir string) err
 	return wrap("set job dir", err)
 }
 
-// SetTrainingQueued records the Slurm job id of a submitted training.
-func (s *Store) SetTrainingQueued(ctx context.Context, id int64, jobID string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE trainings SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
+// SetTrainingQueued records the Slurm job id of a submitted training. It
+// reports false when the row had already left submitting (the poller gave
+// up on it), so the caller cancels the job instead of leaving an orphan.
+func (s *Store) SetTrainingQueued(ctx context.Context, id int64, jobID string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE trainings SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
 		WHERE id = $1 AND status = 'submitting'`, id, jobID)
-	return wrap("set queued", err)
+	if err != nil {
+		return false, wrap("set queued", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // JobState is what the poller learned about a job.
