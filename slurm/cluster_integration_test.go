@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -247,7 +248,6 @@ func (d *devCluster) sameOnBoth(t *testing.T, ids ...string) map[string]JobInfo 
 // slowest case (the time limit) sets the duration.
 func TestCluster(t *testing.T) {
 	d := newDevCluster(t)
-	var gpus sync.Mutex // the GPU case needs all GPUs of the node to itself
 	for _, b := range d.backends {
 		c := b.c
 		name := func(s string) string { return b.name + "-" + s }
@@ -346,8 +346,7 @@ func TestCluster(t *testing.T) {
 
 			t.Run("gpu-wait", func(t *testing.T) {
 				t.Parallel()
-				gpus.Lock()
-				defer gpus.Unlock()
+				lockGPUs(t)
 				total, err := strconv.Atoi(d.env["KQI_DEV_GPUS"])
 				if err != nil {
 					t.Fatal(err)
@@ -355,7 +354,8 @@ func TestCluster(t *testing.T) {
 				holder := d.spec(t, name("gpu-holder"), `test -n "$CUDA_VISIBLE_DEVICES" && sleep 600`)
 				holder.Partition, holder.GPUType, holder.GPUs = d.env["KQI_DEV_GPU_PARTITION"], d.env["KQI_DEV_GPU_TYPE"], total
 				hid := submit(t, c, holder)
-				waitFor(t, c, hid, time.Minute, "running", func(j JobInfo) bool { return j.State == "RUNNING" })
+				// Other tests of the dev cluster may hold GPUs for a while.
+				waitFor(t, c, hid, 2*time.Minute, "running", func(j JobInfo) bool { return j.State == "RUNNING" })
 
 				waiter := d.spec(t, name("gpu-waiter"), "true")
 				waiter.Partition, waiter.GPUType, waiter.GPUs = holder.Partition, holder.GPUType, 2
@@ -453,6 +453,22 @@ func TestCluster(t *testing.T) {
 			})
 		})
 	}
+}
+
+// lockGPUs gives the test the node's GPUs to itself, against the other
+// backend's GPU case and against test runs of other processes on this
+// machine, until the test ends.
+func lockGPUs(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "kqi-slurm-gpu-test.lock"), os.O_CREATE|os.O_RDONLY, 0o644) // flock needs no write access
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
 
 // parallel runs f(0..n-1) on a few goroutines (sshd allows 10 sessions
