@@ -89,8 +89,11 @@ func AsInvalid(err error) (*InvalidError, bool) {
 var trainingName = regexp.MustCompile(`^[a-z0-9.-]{1,30}$`)
 
 // Comment is the --comment that ties a Slurm job to its row, so a job
-// submitted just before a crash is found again.
-func Comment(id int64) string { return "kqi:training:" + strconv.FormatInt(id, 10) }
+// submitted just before a crash is found again. instance (the database's
+// own id) keeps portals that share a cluster apart.
+func Comment(instance string, id int64) string {
+	return "kqi:" + instance + ":training:" + strconv.FormatInt(id, 10)
+}
 
 // JobDir is where a training's job directory lives in the file store.
 func JobDir(tenantID, id int64) string {
@@ -149,7 +152,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 	spec := s.spec(&storage.Training{ID: 1, TenantID: tenantID, Name: req.Name, Image: req.Image,
 		GitRepository: req.GitRepository, GitBranch: req.GitBranch, GitCommit: req.GitCommit, Command: req.Command,
 		CPU: max(req.CPU, 1), MemoryGB: max(req.MemoryGB, 1), GPU: max(req.GPU, 0), Partition: req.Partition,
-		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID}, "/validate", "")
+		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID}, "/validate", "", Comment("validate", 1))
 	if err := spec.Validate(); err != nil {
 		bad("spec", "training.invalid_spec", err.Error())
 	}
@@ -256,7 +259,11 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 			parentOut = s.Files.LocalPath(p.JobDir + "/" + slurm.OutputDir)
 		}
 	}
-	spec := s.spec(t, s.Files.LocalPath(dir), parentOut)
+	instance, err := s.Store.InstanceID(ctx)
+	if err != nil {
+		return err
+	}
+	spec := s.spec(t, s.Files.LocalPath(dir), parentOut, Comment(instance, t.ID))
 	script, err := slurm.Render(spec, s.Cfg.Runtime)
 	if err != nil {
 		return fmt.Errorf("render script: %w", err)
@@ -285,7 +292,7 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 }
 
 // spec builds the JobSpec of a training in jobDir (as the nodes see it).
-func (s *Service) spec(t *storage.Training, jobDir, parentOutput string) slurm.JobSpec {
+func (s *Service) spec(t *storage.Training, jobDir, parentOutput, comment string) slurm.JobSpec {
 	env := make([]slurm.EnvVar, len(t.Env))
 	for i, e := range t.Env {
 		env[i] = slurm.EnvVar{Name: e.Name, Value: e.Value}
@@ -296,7 +303,7 @@ func (s *Service) spec(t *storage.Training, jobDir, parentOutput string) slurm.J
 	}
 	return slurm.JobSpec{
 		Name:      "training-" + t.Name + "-" + strconv.FormatInt(t.ID, 10),
-		Comment:   Comment(t.ID),
+		Comment:   comment,
 		Partition: t.Partition,
 		CPUs:      t.CPU,
 		MemoryGiB: t.MemoryGB,

@@ -133,7 +133,12 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 // reconcile settles a row left in submitting: a job carrying its comment is
 // adopted; with none after the grace period the row becomes an error.
 func (s *Service) reconcile(ctx context.Context, t *storage.Training) {
-	jobs, err := s.Cluster.FindByComment(ctx, Comment(t.ID))
+	instance, err := s.Store.InstanceID(ctx)
+	if err != nil {
+		s.Log.Warn("reconcile", "training", t.ID, "error", err)
+		return
+	}
+	jobs, err := s.Cluster.FindByComment(ctx, Comment(instance, t.ID))
 	if err != nil {
 		s.Log.Warn("reconcile", "training", t.ID, "error", err)
 		return

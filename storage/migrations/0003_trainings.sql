@@ -65,3 +65,9 @@ CREATE INDEX trainings_active_idx ON trainings (status) WHERE status IN ('submit
 
 -- A job's KQI_TOKEN is an API token limited to its own training.
 ALTER TABLE api_tokens ADD COLUMN training_id BIGINT REFERENCES trainings(id) ON DELETE CASCADE;
+
+-- A random id of this installation, carried in every job's --comment, so
+-- that two portals (or test databases) sharing a cluster never adopt each
+-- other's jobs.
+CREATE TABLE instance (id TEXT NOT NULL);
+INSERT INTO instance (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 12));

@@ -1,0 +1,283 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"kqi/portal/data"
+	"kqi/portal/jobs"
+	"kqi/slurm"
+	"kqi/storage"
+	"kqi/storage/files"
+	"kqi/storage/storagetest"
+)
+
+// env is a jobs service on the dev cluster: real slurmrestd (or sshd),
+// real bubblewrap, a fresh database and a job root on the shared
+// filesystem owned by the cluster user.
+type env struct {
+	svc     *jobs.Service
+	store   *storage.Store
+	tenant  *storage.Tenant
+	user    *storage.User
+	dataset int64
+}
+
+func clusters(t *testing.T) map[string]slurm.Cluster {
+	t.Helper()
+	get := storagetest.RequireEnv
+	signer, err := slurm.NewTokenSigner(get(t, "KQI_SLURM_JWT_KEY_FILE"), 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := slurm.NewREST(slurm.RESTConfig{URL: get(t, "KQI_SLURM_REST_URL"), User: get(t, "KQI_SLURM_USER"), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh, err := slurm.NewSSH(slurm.SSHConfig{Addr: get(t, "KQI_SSH_ADDR"), User: get(t, "KQI_SSH_USER"),
+		KeyFile: get(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: get(t, "KQI_SSH_KNOWN_HOSTS")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ssh.Close() })
+	return map[string]slurm.Cluster{"rest": rest, "ssh": ssh}
+}
+
+func newEnv(t *testing.T, cluster slurm.Cluster) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, _ := storagetest.NewStore(t)
+	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-jobs-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	os.Chown(root, uid, gid)
+	fs, err := files.NewLocal(root, files.WithOwner(uid, gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	dsvc := &data.Service{Store: st, Files: fs, Log: log}
+	tenant, _ := st.CreateTenant(ctx, "lab")
+	usr, _ := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "x"}, storage.TenantRole{TenantID: tenant.ID, Role: storage.RoleUser})
+
+	// One datum with two files, in the training area.
+	id, _ := st.NextDataID(ctx)
+	for name, content := range map[string]string{"a.txt": "alpha", "b b.csv": "x,y\n1,2\n"} {
+		path, _ := data.FilePath(tenant.ID, id, name)
+		if _, err := fs.Put(ctx, path, strings.NewReader(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.CreateData(ctx, storage.NewData{ID: id, TenantID: tenant.ID, Name: "d", Files: []storage.NewFile{{Name: "a.txt", Size: 5}, {Name: "b b.csv", Size: 8}}})
+	ds, err := dsvc.CreateDataset(ctx, data.Actor{TenantID: tenant.ID}, data.DatasetForm{Name: "ds", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &jobs.Service{Store: st, Files: fs, Data: dsvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
+		ServerURL: "http://127.0.0.1:8080", Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage,
+		SiteEnv: []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
+		TokenTTL: time.Hour, SubmitGrace: 2 * time.Second,
+	}}
+	return &env{svc: svc, store: st, tenant: tenant, user: usr, dataset: ds}
+}
+
+func (e *env) submit(t *testing.T, name, command string, mod ...func(*jobs.Request)) *storage.Training {
+	t.Helper()
+	req := jobs.Request{Name: name, DatasetID: e.dataset, Command: command, CPU: 1, MemoryGB: 1, Partition: "cpu"}
+	for _, m := range mod {
+		m(&req)
+	}
+	tr, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, req)
+	if err != nil {
+		t.Fatalf("submit %s: %v", name, err)
+	}
+	if tr.Status != storage.StatusQueued || tr.SlurmJobID == "" {
+		t.Fatalf("submit %s: status %s (%s), job %q", name, tr.Status, tr.Reason, tr.SlurmJobID)
+	}
+	t.Cleanup(func() { e.svc.Cluster.Cancel(context.Background(), tr.SlurmJobID) })
+	return tr
+}
+
+// waitFor polls until the training reaches a status for which done is true.
+func (e *env) waitFor(t *testing.T, id int64, limit time.Duration, done func(*storage.Training) bool) *storage.Training {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		if err := e.svc.Poll(context.Background()); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		tr, err := e.store.TrainingByID(context.Background(), e.tenant.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(tr) {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("training %d still %s (%s) after %v", id, tr.Status, tr.Reason, limit)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func final(tr *storage.Training) bool { return !tr.Active() }
+
+func (e *env) file(t *testing.T, tr *storage.Training, name string) string {
+	t.Helper()
+	f, err := e.svc.Files.Open(context.Background(), tr.JobDir+"/"+name)
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+func TestTrainingsOnTheCluster(t *testing.T) {
+	for name, cluster := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, cluster)
+
+			ok := e.submit(t, "ok-"+name, `cat "/kqi/input/training/"*/a.txt > /kqi/output/seen.txt; echo "id=$TRAINING_ID ds=$DATASET_ID token=${KQI_TOKEN:+set}" >> /kqi/output/seen.txt; ls /kqi/input/training/*/`)
+			fail := e.submit(t, "fail-"+name, "echo going down; exit 2")
+			long := e.submit(t, "long-"+name, "sleep 300")
+
+			tr := e.waitFor(t, ok.ID, 2*time.Minute, final)
+			if tr.Status != storage.StatusCompleted || tr.ExitCode == nil || *tr.ExitCode != 0 {
+				t.Fatalf("ok: %s (%s) exit %v", tr.Status, tr.Reason, tr.ExitCode)
+			}
+			want := fmt.Sprintf("alphaid=%d ds=%d token=set\n", ok.ID, e.dataset)
+			if got := e.file(t, tr, "output/seen.txt"); got != want {
+				t.Fatalf("output %q, want %q", got, want)
+			}
+			if log := e.file(t, tr, "log"); !strings.Contains(log, "b b.csv") {
+				t.Fatalf("log lacks the command's output: %s", log)
+			}
+			if tr.StartedAt == nil || tr.EndedAt == nil || tr.Node == "" {
+				t.Errorf("times/node not recorded: %+v %+v %q", tr.StartedAt, tr.EndedAt, tr.Node)
+			}
+
+			tr = e.waitFor(t, fail.ID, 2*time.Minute, final)
+			if tr.Status != storage.StatusFailed || tr.ExitCode == nil || *tr.ExitCode != 2 {
+				t.Fatalf("fail: %s (%s) exit %v", tr.Status, tr.Reason, tr.ExitCode)
+			}
+
+			e.waitFor(t, long.ID, 2*time.Minute, func(tr *storage.Training) bool { return tr.Status == storage.StatusRunning })
+			if err := e.store.RequestStop(context.Background(), e.tenant.ID, long.ID); err != nil {
+				t.Fatal(err)
+			}
+			tr = e.waitFor(t, long.ID, 2*time.Minute, final)
+			if tr.Status != storage.StatusKilled || tr.Reason != "stopped by a user" {
+				t.Fatalf("stopped: %s (%s)", tr.Status, tr.Reason)
+			}
+		})
+	}
+}
+
+func TestSubmitRefusesBadRequests(t *testing.T) {
+	e := newEnv(t, clusters(t)["rest"])
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		mod   func(*jobs.Request)
+		field string
+		key   string
+	}{
+		{"invalid name", func(r *jobs.Request) { r.Name = "Bad_Name" }, "name", "training.invalid_name"},
+		{"long name", func(r *jobs.Request) { r.Name = strings.Repeat("a", 31) }, "name", "training.invalid_name"},
+		{"unknown dataset", func(r *jobs.Request) { r.DatasetID = 999999 }, "dataset_id", "training.unknown_dataset"},
+		{"unknown partition", func(r *jobs.Request) { r.Partition = "nope" }, "partition", "training.unknown_partition"},
+		{"too many CPUs", func(r *jobs.Request) { r.CPU = 1000 }, "cpu", "training.cpu_max"},
+		{"too many GPUs", func(r *jobs.Request) { r.Partition, r.GPU = "gpu-a100", 9 }, "gpu", "training.gpu_max"},
+		{"env name with =", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "A=B", Value: "1"}} }, "spec", "training.invalid_spec"},
+		{"env overriding TRAINING_ID", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "TRAINING_ID", Value: "1"}} }, "spec", "training.invalid_spec"},
+		{"denied sbatch option", func(r *jobs.Request) { r.SbatchOptions = []string{"--output=/tmp/x"} }, "spec", "training.invalid_spec"},
+		{"no command", func(r *jobs.Request) { r.Command = " " }, "command", "training.command_required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := jobs.Request{Name: "fine", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"}
+			tc.mod(&req)
+			_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, req)
+			inv, ok := jobs.AsInvalid(err)
+			if !ok {
+				t.Fatalf("not refused: %v", err)
+			}
+			found := false
+			for _, fe := range inv.Errors {
+				found = found || (fe.Field == tc.field && fe.Key == tc.key)
+			}
+			if !found {
+				t.Fatalf("refusals %+v lack %s/%s", inv.Errors, tc.field, tc.key)
+			}
+		})
+	}
+	if list, total, _ := e.store.ListTrainings(ctx, e.tenant.ID, storage.TrainingFilter{}); total != 0 {
+		t.Fatalf("refused requests were recorded: %+v", list)
+	}
+}
+
+// A crash between Slurm accepting the job and the row recording it leaves
+// a row in submitting; the poller finds the job by its comment. A row whose
+// job never reached Slurm becomes an error after the grace period.
+func TestReconcileAfterCrash(t *testing.T) {
+	e := newEnv(t, clusters(t)["rest"])
+	ctx := context.Background()
+	orphan, err := e.store.CreateTraining(ctx, storage.NewTraining{TenantID: e.tenant.ID, Name: "orphan", DatasetID: e.dataset,
+		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the crashed portal had already done: submit with the comment.
+	dir := e.svc.Files.LocalPath(jobs.JobDir(e.tenant.ID, orphan.ID))
+	e.svc.Files.MkdirAll(ctx, jobs.JobDir(e.tenant.ID, orphan.ID))
+	instance, _ := e.store.InstanceID(ctx)
+	spec := slurm.JobSpec{Name: "training-orphan", Comment: jobs.Comment(instance, orphan.ID), Partition: "cpu", CPUs: 1, MemoryGiB: 1,
+		Image: slurm.HostImage, Command: "sleep 60", JobDir: dir}
+	script, err := slurm.Render(spec, slurm.Bubblewrap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobID, err := e.svc.Cluster.Submit(ctx, script, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.svc.Cluster.Cancel(context.Background(), jobID) })
+
+	lost, _ := e.store.CreateTraining(ctx, storage.NewTraining{TenantID: e.tenant.ID, Name: "lost", DatasetID: e.dataset,
+		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+
+	time.Sleep(2500 * time.Millisecond) // past the grace period
+	if err := e.svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.store.TrainingByID(ctx, e.tenant.ID, orphan.ID)
+	if got.SlurmJobID != jobID || got.Status == storage.StatusSubmitting || got.Status == storage.StatusError {
+		t.Fatalf("orphan: %s job %q (want job %s adopted)", got.Status, got.SlurmJobID, jobID)
+	}
+	got, _ = e.store.TrainingByID(ctx, e.tenant.ID, lost.ID)
+	if got.Status != storage.StatusError || !strings.Contains(got.Reason, "interrupted") {
+		t.Fatalf("lost: %s (%s)", got.Status, got.Reason)
+	}
+}
