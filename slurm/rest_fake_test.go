@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -274,5 +276,45 @@ func TestRESTCheckVersion(t *testing.T) {
 	}
 	if _, err := NewREST(RESTConfig{URL: "http://x", User: "kqi", Signer: &TokenSigner{}, Version: "v0.0.40"}); err == nil {
 		t.Error("NewREST accepted a version it cannot speak")
+	}
+}
+
+// The REST path sends every option the script's #SBATCH lines carry, with
+// the same value: an option added to SbatchOptions fails this test until
+// v0038JobDesc sends it too.
+func TestV0038JobDescMatchesSbatchOptions(t *testing.T) {
+	spec := JobSpec{
+		Name: "train-7", Comment: "kqi:training:7", Partition: "gpu-a100", Account: "proj",
+		CPUs: 4, MemoryGiB: 8, GPUs: 2, GPUType: "a100", TimeLimit: 90 * time.Minute,
+		Image: HostImage, Command: "true", JobDir: "/shared/jobs/7",
+	}
+	job, err := v0038JobDesc(spec, []EnvVar{{"PATH", "/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{
+		"job-name": "name", "comment": "comment", "partition": "partition", "account": "account",
+		"nodes": "nodes", "ntasks": "tasks", "cpus-per-task": "cpus_per_task", "mem": "memory_per_node",
+		"gres": "gres", "time": "time_limit", "chdir": "current_working_directory",
+		"output": "standard_output", "error": "standard_error", "open-mode": "open_mode",
+	}
+	for _, opt := range spec.SbatchOptions() {
+		name, value, _ := strings.Cut(strings.TrimPrefix(opt, "--"), "=")
+		key, ok := keys[name]
+		if !ok {
+			t.Errorf("#SBATCH %s is not sent through slurmrestd", opt)
+			continue
+		}
+		got := fmt.Sprint(job[key])
+		if name == "mem" {
+			gib, err := strconv.Atoi(strings.TrimSuffix(value, "G"))
+			if err != nil {
+				t.Fatalf("#SBATCH %s: %v", opt, err)
+			}
+			value = strconv.Itoa(gib * 1024) // the script says GiB, slurmrestd takes MB
+		}
+		if got != value {
+			t.Errorf("#SBATCH %s: slurmrestd gets %s=%s", opt, key, got)
+		}
 	}
 }
