@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/jobs"
 	"kqi/portal/i18n"
 	"kqi/storage"
 )
@@ -26,14 +28,15 @@ import (
 type Handler struct {
 	store *storage.Store
 	data  *data.Service
+	jobs  *jobs.Service
 	cfg   *config.Config
 	log   *slog.Logger
 	now   func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, data: svc, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, data: svc, jobs: js, cfg: cfg, log: log, now: time.Now}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
@@ -52,6 +55,19 @@ func New(router *mux.Router, store *storage.Store, svc *data.Service, cfg *confi
 	in.HandleFunc("/datasets/{id:[0-9]+}", h.getDataset).Methods(get).Name("apiDataset")
 	in.HandleFunc("/datasets/{id:[0-9]+}", h.deleteDataset).Methods(del).Name("apiDatasetDelete")
 	in.HandleFunc("/datasets/{id:[0-9]+}/copy", h.copyDataset).Methods(post).Name("apiDatasetCopy")
+
+	if js != nil {
+		in.HandleFunc("/trainings", h.createTraining).Methods(post).Name("apiTrainingCreate")
+		in.HandleFunc("/trainings", h.listTrainings).Methods(get).Name("apiTrainingList")
+		in.HandleFunc("/trainings/{id:[0-9]+}", h.getTraining).Methods(get).Name("apiTraining")
+		in.HandleFunc("/trainings/{id:[0-9]+}", h.deleteTraining).Methods(del).Name("apiTrainingDelete")
+		in.HandleFunc("/trainings/{id:[0-9]+}/log", h.trainingLog).Methods(get).Name("apiTrainingLog")
+		in.HandleFunc("/trainings/{id:[0-9]+}/script", h.trainingScript).Methods(get).Name("apiTrainingScript")
+		in.HandleFunc("/trainings/{id:[0-9]+}/files", h.trainingFiles).Methods(get).Name("apiTrainingFiles")
+		in.HandleFunc("/trainings/{id:[0-9]+}/files/{path:.+}", h.trainingFile).Methods(get).Name("apiTrainingFile")
+		in.HandleFunc("/trainings/{id:[0-9]+}/output.zip", h.trainingZip).Methods(get).Name("apiTrainingZip")
+		in.HandleFunc("/trainings/{id:[0-9]+}/stop", h.stopTraining).Methods(post).Name("apiTrainingStop")
+	}
 
 	admin := in.PathPrefix("/admin").Subrouter()
 	admin.Use(h.requireSystemAdmin)
@@ -108,9 +124,24 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			h.serverError(w, r, err)
 			return
 		}
+		if t.TrainingID != nil && !jobTokenMayCall(r, *t.TrainingID) {
+			writeError(w, http.StatusForbidden, "api.job_token_scope")
+			return
+		}
 		c := &caller{User: u, Tenant: &m.Tenant, Role: m.Role}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey, c)))
 	})
+}
+
+// jobTokenMayCall limits a job's KQI_TOKEN to reading its own training
+// (status, log, files) and /me: a leaked job token cannot reach the rest of
+// the tenant.
+func jobTokenMayCall(r *http.Request, trainingID int64) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	own := "/api/v1/trainings/" + strconv.FormatInt(trainingID, 10)
+	return r.URL.Path == "/api/v1/me" || r.URL.Path == own || strings.HasPrefix(r.URL.Path, own+"/")
 }
 
 func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {

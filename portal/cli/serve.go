@@ -8,9 +8,12 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"time"
 
 	"kqi/portal/config"
+	"kqi/portal/data"
+	"kqi/portal/jobs"
 	"kqi/portal/server"
 	"kqi/slurm"
 	"kqi/storage"
@@ -31,14 +34,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	} else if want := storage.LatestSchemaVersion(); v != want {
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `kqi-portal migrate`", v, want)
 	}
-	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	cluster, err := slurm.NewREST(slurm.RESTConfig{
-		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: cfg.SlurmUser, Signer: signer,
-		Timeout: 10 * time.Second, Retries: 1,
-	})
+	cluster, err := openCluster(cfg)
 	if err != nil {
 		return err
 	}
@@ -47,14 +43,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	defer fs.Close()
-	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Log: log, Checks: []server.Check{
+	if err := checkImageRoot(cfg); err != nil {
+		return err
+	}
+	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
+	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
+		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
+		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 5 * time.Minute,
+	}}
+	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
-		{Name: "slurm", Fn: cluster.Ping},
+		{Name: "slurm", Fn: func(ctx context.Context) error { _, err := cluster.Partitions(ctx); return err }},
 		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, ""); return err }},
 	}})
 	if err != nil {
 		return err
 	}
+	go jobsSvc.Run(ctx, cfg.PollInterval)
 	go sweepExpired(ctx, st, log)
 	return server.Run(ctx, cfg, handler, log)
 }
@@ -106,4 +111,47 @@ func openFiles(cfg *config.Config) (closableFS, error) {
 		opts = append(opts, files.WithOwner(uid, gid))
 	}
 	return files.NewLocal(cfg.SharedRoot, opts...)
+}
+
+// openCluster connects to Slurm the way the site chose.
+func openCluster(cfg *config.Config) (slurm.Cluster, error) {
+	if cfg.SlurmBackend == "ssh" {
+		return slurm.NewSSH(slurm.SSHConfig{Addr: cfg.SSHAddr, User: cfg.SlurmUser, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+	}
+	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	return slurm.NewREST(slurm.RESTConfig{
+		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: cfg.SlurmUser, Signer: signer,
+		Timeout: 15 * time.Second, Retries: 2,
+	})
+}
+
+// runtimeOf is the container runtime jobs use.
+func runtimeOf(cfg *config.Config) slurm.Runtime {
+	if cfg.Runtime == "bubblewrap" {
+		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot}
+	}
+	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: strings.Fields(cfg.ApptainerArgs)}
+}
+
+func checkImageRoot(cfg *config.Config) error {
+	if cfg.Runtime == "bubblewrap" && cfg.ImageRoot != "" {
+		if _, err := os.Stat(cfg.ImageRoot); err != nil {
+			return fmt.Errorf("KQI_IMAGE_ROOT: %w", err)
+		}
+	}
+	return nil
+}
+
+// siteEnv is what every job's environment starts from (SPEC §5).
+func siteEnv(cfg *config.Config) []slurm.EnvVar {
+	env := []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}, {Name: "COLUMNS", Value: "200"}}
+	for name, v := range map[string]string{"HTTP_PROXY": cfg.HTTPProxy, "HTTPS_PROXY": cfg.HTTPSProxy, "NO_PROXY": cfg.NoProxy} {
+		if v != "" {
+			env = append(env, slurm.EnvVar{Name: name, Value: v}, slurm.EnvVar{Name: strings.ToLower(name), Value: v})
+		}
+	}
+	return env
 }

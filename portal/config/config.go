@@ -30,6 +30,18 @@ type Config struct {
 	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key)
 	SlurmUser       string // KQI_SLURM_USER: the cluster account jobs are submitted as
 
+	SlurmBackend string        // KQI_SLURM_BACKEND: "rest" (slurmrestd) or "ssh" (Slurm commands on the login node)
+	PollInterval time.Duration // KQI_POLL_INTERVAL: how often job states are refreshed (one Slurm call each time)
+
+	Runtime           string // KQI_RUNTIME: "apptainer" or "bubblewrap"
+	ImageRoot         string // KQI_IMAGE_ROOT: bubblewrap's directory of root filesystems
+	DefaultImage      string // KQI_DEFAULT_IMAGE: image of a training that names none
+	ApptainerFakeroot bool   // KQI_APPTAINER_FAKEROOT: run as root in the container (needs subuid/subgid)
+	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
+	HTTPSProxy        string
+	NoProxy           string
+
 	SharedRoot    string // KQI_SHARED_ROOT: the shared filesystem directory KQI keeps files in, as the nodes see it
 	FileStore     string // KQI_FILE_STORE: "local" (the portal host mounts SharedRoot) or "sftp" (reached through the login node)
 	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP (and the SSH Slurm backend)
@@ -69,6 +81,17 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHUser, "ssh-user", env("KQI_SSH_USER", ""), "login node user (KQI_SSH_USER)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
+	var poll, fakeroot string
+	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
+	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
+	fs.StringVar(&c.Runtime, "runtime", env("KQI_RUNTIME", "apptainer"), "apptainer or bubblewrap (KQI_RUNTIME)")
+	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "bubblewrap root filesystems (KQI_IMAGE_ROOT)")
+	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
+	fs.StringVar(&fakeroot, "apptainer-fakeroot", env("KQI_APPTAINER_FAKEROOT", "false"), "apptainer --fakeroot (KQI_APPTAINER_FAKEROOT)")
+	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
+	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
+	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -85,6 +108,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_SESSION_IDLE", idle, &c.SessionIdle)
 	dur("KQI_SESSION_MAX", max, &c.SessionMax)
 	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
+	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
+	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	switch strings.ToLower(secure) {
 	case "1", "true", "yes":
 		c.SecureCookie = true
@@ -124,10 +149,16 @@ func (c *Config) RequireCluster() error {
 	if c.SharedRoot == "" || !strings.HasPrefix(c.SharedRoot, "/") {
 		errs = append(errs, errors.New("KQI_SHARED_ROOT is required and must be an absolute path"))
 	}
-	if c.FileStore == "sftp" {
+	if c.SlurmBackend != "rest" && c.SlurmBackend != "ssh" {
+		errs = append(errs, fmt.Errorf("KQI_SLURM_BACKEND: %q is not rest or ssh", c.SlurmBackend))
+	}
+	if c.Runtime != "apptainer" && c.Runtime != "bubblewrap" {
+		errs = append(errs, fmt.Errorf("KQI_RUNTIME: %q is not apptainer or bubblewrap", c.Runtime))
+	}
+	if c.FileStore == "sftp" || c.SlurmBackend == "ssh" {
 		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_USER", c.SSHUser}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
 			if kv[1] == "" {
-				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp", kv[0]))
+				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh", kv[0]))
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func TestRequireCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.FileStore = "sftp"
-	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp") {
+	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh") {
 		t.Fatalf("sftp without ssh settings: %v", err)
 	}
 }

@@ -22,7 +22,10 @@ import (
 
 	"kqi/portal/accounts"
 	"kqi/portal/config"
+	"kqi/portal/data"
+	"kqi/portal/jobs"
 	"kqi/portal/server"
+	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
 	"kqi/storage/storagetest"
@@ -32,6 +35,7 @@ import (
 type Env struct {
 	Store  *storage.Store
 	Files  files.FS
+	Jobs   *jobs.Service // set by WithCluster
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -39,6 +43,19 @@ type Env struct {
 
 // Option adjusts the configuration before the server starts.
 type Option func(*config.Config)
+
+// WithCluster runs trainings on the dev cluster: slurmrestd, bubblewrap
+// with the host image, and a job root on the shared filesystem that the
+// cluster user owns. Tests drive the poller with Env.Jobs.Poll.
+func WithCluster(c *config.Config) {
+	c.SlurmBackend = "rest"
+	c.SlurmRESTURL = os.Getenv("KQI_SLURM_REST_URL")
+	c.SlurmJWTKeyFile = os.Getenv("KQI_SLURM_JWT_KEY_FILE")
+	c.SlurmUser = os.Getenv("KQI_SLURM_USER")
+	if c.SlurmRESTURL == "" {
+		c.SlurmRESTURL = "missing" // newJobs fails the test with the variable's name
+	}
+}
 
 // WithSFTP makes the portal reach its file store through SFTP on the dev
 // cluster's sshd instead of a local directory.
@@ -66,14 +83,22 @@ func New(t testing.TB, opts ...Option) *Env {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	fs := newFiles(t, cfg)
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
+	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
+	var jobsSvc *jobs.Service
+	if cfg.SlurmRESTURL != "" {
+		jobsSvc = newJobs(t, cfg, st, fs, dataSvc, log)
+	}
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
-	return &Env{Store: st, Files: fs, Config: cfg, Server: srv, URL: srv.URL}
+	if jobsSvc != nil {
+		jobsSvc.Cfg.ServerURL = srv.URL
+	}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Config: cfg, Server: srv, URL: srv.URL}
 }
 
 type testWriter struct{ t testing.TB }
@@ -209,6 +234,9 @@ func ReadPage(t testing.TB, resp *http.Response) Page {
 // directly or through the dev sshd's SFTP as the cluster user.
 func newFiles(t testing.TB, cfg *config.Config) files.FS {
 	t.Helper()
+	if cfg.SlurmRESTURL != "" {
+		return clusterFiles(t)
+	}
 	if cfg.FileStore != "sftp" {
 		fs, err := files.NewLocal(t.TempDir())
 		if err != nil {
@@ -258,4 +286,47 @@ func Eventually(t testing.TB, check func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// clusterFiles is a local store on the shared filesystem whose files belong
+// to the cluster user, as jobs need.
+func clusterFiles(t testing.TB) files.FS {
+	t.Helper()
+	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chown(root, uid, gid)
+	fs, err := files.NewLocal(root, files.WithOwner(uid, gid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return fs
+}
+
+func newJobs(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, dataSvc *data.Service, log *slog.Logger) *jobs.Service {
+	t.Helper()
+	for _, k := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
+		storagetest.RequireEnv(t, k)
+	}
+	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := slurm.NewREST(slurm.RESTConfig{URL: cfg.SlurmRESTURL, User: cfg.SlurmUser, Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
+		Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage, TokenTTL: time.Hour, SubmitGrace: time.Minute,
+		SiteEnv: []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
+	}}
 }

@@ -17,6 +17,7 @@ import (
 	"kqi/portal/api"
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/jobs"
 	"kqi/portal/web"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -33,14 +34,15 @@ type Check struct {
 type Deps struct {
 	Store  *storage.Store
 	Files  files.FS
+	Data   *data.Service
+	Jobs   *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
 	Log    *slog.Logger
 	Checks []Check // what /readyz asks
 }
 
 // New builds the whole HTTP handler.
 func New(cfg *config.Config, d Deps) (http.Handler, error) {
-	store, log, checks := d.Store, d.Log, d.Checks
-	svc := &data.Service{Store: store, Files: d.Files, Log: log}
+	store, log, checks, svc := d.Store, d.Log, d.Checks, d.Data
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
 	router.HandleFunc("/readyz", readyz(checks, log)).Methods(http.MethodGet).Name("readyz")
@@ -49,7 +51,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
-	api.New(router, store, svc, cfg, log)
+	api.New(router, store, svc, d.Jobs, cfg, log)
 	pages, err := web.New(router, store, svc, cfg, log)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,282 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/i18n"
+	"kqi/portal/jobs"
+	"kqi/portal/web"
+	"kqi/slurm"
+	"kqi/storage"
+	"kqi/storage/files"
+)
+
+type gitRef struct {
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+}
+
+type trainingRequest struct {
+	Name             string            `json:"name"`
+	DatasetID        int64             `json:"dataset_id"`
+	ParentID         *int64            `json:"parent_id"`
+	Image            string            `json:"image"`
+	Git              gitRef            `json:"git"`
+	Command          string            `json:"command"`
+	CPU              int               `json:"cpu"`
+	MemoryGB         int               `json:"memory_gb"`
+	GPU              int               `json:"gpu"`
+	Partition        string            `json:"partition"`
+	Env              map[string]string `json:"env"`
+	Memo             string            `json:"memo"`
+	SbatchOptions    []string          `json:"sbatch_options"`
+	TimeLimitMinutes int               `json:"time_limit_minutes"`
+}
+
+type fieldErrorBody struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+type invalidTrainingBody struct {
+	Error  string           `json:"error"`
+	Fields []fieldErrorBody `json:"fields"`
+}
+
+func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	var req trainingRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	jr := jobs.Request{Name: req.Name, DatasetID: req.DatasetID, ParentID: req.ParentID, Image: req.Image,
+		GitRepository: req.Git.Repository, GitBranch: req.Git.Branch, GitCommit: req.Git.Commit, Command: req.Command,
+		CPU: req.CPU, MemoryGB: req.MemoryGB, GPU: req.GPU, Partition: req.Partition, Memo: req.Memo,
+		SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMinutes}
+	// A JSON object has no order; sorted names make the job's environment
+	// the same on every submit.
+	names := make([]string, 0, len(req.Env))
+	for k := range req.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		jr.Env = append(jr.Env, storage.EnvPair{Name: k, Value: req.Env[k]})
+	}
+	t, err := h.jobs.Submit(r.Context(), jobs.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, jr)
+	if inv, ok := jobs.AsInvalid(err); ok {
+		body := invalidTrainingBody{Error: "the training request is invalid"}
+		for _, fe := range inv.Errors {
+			body.Fields = append(body.Fields, fieldErrorBody{Field: fe.Field, Message: i18n.T("en", fe.Key, fe.Arg)})
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, body)
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toTrainingBody(t))
+}
+
+type trainingBody struct {
+	ID            int64      `json:"id"`
+	Name          string     `json:"name"`
+	Status        string     `json:"status"`
+	Reason        string     `json:"reason"`
+	ExitCode      *int       `json:"exit_code"`
+	SlurmJobID    string     `json:"slurm_job_id"`
+	Node          string     `json:"node"`
+	DatasetID     int64      `json:"dataset_id"`
+	ParentID      *int64     `json:"parent_id"`
+	Image         string     `json:"image"`
+	Git           gitRef     `json:"git"`
+	Command       string     `json:"command"`
+	CPU           int        `json:"cpu"`
+	MemoryGB      int        `json:"memory_gb"`
+	GPU           int        `json:"gpu"`
+	Partition     string     `json:"partition"`
+	Env           []envBody  `json:"env"`
+	SbatchOptions []string   `json:"sbatch_options"`
+	TimeLimitMin  int        `json:"time_limit_minutes"`
+	Memo          string     `json:"memo"`
+	Tags          []string   `json:"tags"`
+	Favorite      bool       `json:"favorite"`
+	CreatedBy     string     `json:"created_by"`
+	CreatedAt     time.Time  `json:"created_at"`
+	QueuedAt      *time.Time `json:"queued_at"`
+	StartedAt     *time.Time `json:"started_at"`
+	EndedAt       *time.Time `json:"ended_at"`
+}
+
+type envBody struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func toTrainingBody(t *storage.Training) trainingBody {
+	b := trainingBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: t.Reason, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
+		Node: t.Node, DatasetID: t.DatasetID, ParentID: t.ParentID, Image: t.Image,
+		Git: gitRef{Repository: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit}, Command: t.Command,
+		CPU: t.CPU, MemoryGB: t.MemoryGB, GPU: t.GPU, Partition: t.Partition, SbatchOptions: t.SbatchOptions,
+		TimeLimitMin: t.TimeLimitMin, Memo: t.Memo, Tags: t.Tags, Favorite: t.Favorite, CreatedBy: t.CreatedBy,
+		CreatedAt: t.CreatedAt, QueuedAt: t.QueuedAt, StartedAt: t.StartedAt, EndedAt: t.EndedAt, Env: []envBody{}}
+	for _, e := range t.Env {
+		b.Env = append(b.Env, envBody{Name: e.Name, Value: e.Value})
+	}
+	if b.Tags == nil {
+		b.Tags = []string{}
+	}
+	if b.SbatchOptions == nil {
+		b.SbatchOptions = []string{}
+	}
+	return b
+}
+
+func (h *Handler) listTrainings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	items, total, err := h.store.ListTrainings(r.Context(), callerOf(r).Tenant.ID, storage.TrainingFilter{
+		Name: q.Get("name"), Status: q.Get("status"), Tag: q.Get("tag"), Favorite: q.Get("favorite") == "1" || q.Get("favorite") == "true",
+		Sort: q.Get("sort"), Desc: q.Get("desc") != "0", Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[trainingBody]{Items: []trainingBody{}, Total: total}
+	for i := range items {
+		out.Items = append(out.Items, toTrainingBody(&items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// training loads the route's training in the caller's tenant, answering
+// 404 for anyone else's.
+func (h *Handler) training(w http.ResponseWriter, r *http.Request) (*storage.Training, bool) {
+	t, err := h.store.TrainingByID(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if h.notFoundOr(w, r, err) {
+		return nil, false
+	}
+	return t, true
+}
+
+func (h *Handler) getTraining(w http.ResponseWriter, r *http.Request) {
+	if t, ok := h.training(w, r); ok {
+		writeJSON(w, http.StatusOK, toTrainingBody(t))
+	}
+}
+
+func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
+	err := h.jobs.Delete(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if errors.Is(err, storage.ErrActive) {
+		writeError(w, http.StatusConflict, "training.delete_active")
+		return
+	}
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) stopTraining(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.training(w, r)
+	if !ok {
+		return
+	}
+	if !t.Active() {
+		writeError(w, http.StatusConflict, "training.not_active")
+		return
+	}
+	if err := h.jobs.Stop(r.Context(), t.TenantID, t.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": t.ID, "status": t.Status, "stop_requested": true})
+}
+
+// sendJobFile streams one of the job directory's text files.
+func (h *Handler) sendJobFile(w http.ResponseWriter, r *http.Request, name string) {
+	t, ok := h.training(w, r)
+	if !ok {
+		return
+	}
+	f, err := h.jobs.OpenJobFile(r.Context(), t, name)
+	if errors.Is(err, files.ErrNotExist) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.Copy(w, f)
+}
+
+func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request)    { h.sendJobFile(w, r, slurm.LogFile) }
+func (h *Handler) trainingScript(w http.ResponseWriter, r *http.Request) { h.sendJobFile(w, r, slurm.ScriptFile) }
+
+type outputBody struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+func (h *Handler) trainingFiles(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.training(w, r)
+	if !ok {
+		return
+	}
+	list, err := h.jobs.Outputs(r.Context(), t)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[outputBody]{Items: []outputBody{}, Total: len(list)}
+	for _, f := range list {
+		out.Items = append(out.Items, outputBody{Path: f.Path, Size: f.Size})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) trainingFile(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.training(w, r)
+	if !ok {
+		return
+	}
+	rel := mux.Vars(r)["path"]
+	f, err := h.jobs.OpenOutput(r.Context(), t, rel)
+	if errors.Is(err, jobs.ErrBadPath) || errors.Is(err, files.ErrNotExist) || errors.Is(err, files.ErrInvalidPath) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	defer f.Close()
+	name := rel[strings.LastIndex(rel, "/")+1:]
+	web.ServeFile(w, r, name, f, false)
+}
+
+func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.training(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="output.zip"`)
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	if err := h.jobs.WriteZip(r.Context(), t, w); err != nil {
+		// The status is sent; a broken zip is all the client can be told.
+		h.log.Error("streaming output.zip", "training", t.ID, "error", err)
+	}
+}

@@ -1,0 +1,133 @@
+package jobs
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"io"
+	"path"
+	"strings"
+
+	"kqi/slurm"
+	"kqi/storage"
+	"kqi/storage/files"
+)
+
+// OutputFile is one file under a training's /kqi/output.
+type OutputFile struct {
+	Path string // relative to /kqi/output, slash-separated
+	Size int64
+}
+
+// maxOutputFiles bounds a listing: a job may write millions of files.
+const maxOutputFiles = 10000
+
+// Outputs lists the files under the training's output directory,
+// recursively, while the job runs or after.
+func (s *Service) Outputs(ctx context.Context, t *storage.Training) ([]OutputFile, error) {
+	var out []OutputFile
+	if t.JobDir == "" {
+		return out, nil
+	}
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		dir := t.JobDir + "/" + slurm.OutputDir
+		if rel != "" {
+			dir += "/" + rel
+		}
+		entries, err := s.Files.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if len(out) >= maxOutputFiles {
+				return nil
+			}
+			p := path.Join(rel, e.Name)
+			if e.IsDir {
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, OutputFile{Path: p, Size: e.Size})
+		}
+		return nil
+	}
+	return out, walk("")
+}
+
+// ErrBadPath refuses an output path that is not plainly inside /kqi/output.
+var ErrBadPath = errors.New("jobs: bad output path")
+
+// OpenOutput opens one output file by its path relative to /kqi/output.
+func (s *Service) OpenOutput(ctx context.Context, t *storage.Training, rel string) (files.File, error) {
+	if t.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
+		return nil, ErrBadPath
+	}
+	return s.Files.Open(ctx, t.JobDir+"/"+slurm.OutputDir+"/"+rel)
+}
+
+// OpenJobFile opens one of the job directory's own files (log, script).
+func (s *Service) OpenJobFile(ctx context.Context, t *storage.Training, name string) (files.File, error) {
+	if t.JobDir == "" {
+		return nil, files.ErrNotExist
+	}
+	return s.Files.Open(ctx, t.JobDir+"/"+name)
+}
+
+// WriteZip streams every output file into a zip on w, one file at a time:
+// nothing is built in memory or on disk.
+func (s *Service) WriteZip(ctx context.Context, t *storage.Training, w io.Writer) error {
+	list, err := s.Outputs(ctx, t)
+	if err != nil {
+		return err
+	}
+	zw := zip.NewWriter(w)
+	for _, f := range list {
+		src, err := s.OpenOutput(ctx, t, f.Path)
+		if err != nil {
+			return err
+		}
+		dst, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate})
+		if err == nil {
+			_, err = io.Copy(dst, src)
+		}
+		src.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// PutAttachment stores an uploaded file in the training's attach
+// directory (/kqi/attach in the job, read-only there).
+func (s *Service) PutAttachment(ctx context.Context, t *storage.Training, name string, r io.Reader) (int64, error) {
+	if err := files.CheckName(name); err != nil {
+		return 0, err
+	}
+	return s.Files.Put(ctx, t.JobDir+"/"+slurm.AttachDir+"/"+name, r)
+}
+
+// Stop asks the poller to cancel the job (while it waits or runs).
+func (s *Service) Stop(ctx context.Context, tenantID, id int64) error {
+	return s.Store.RequestStop(ctx, tenantID, id)
+}
+
+// Delete removes an ended training and its job directory.
+func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
+	t, err := s.Store.TrainingByID(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteTraining(ctx, tenantID, id); err != nil {
+		return err
+	}
+	if t.JobDir != "" {
+		if err := s.Files.RemoveAll(context.WithoutCancel(ctx), t.JobDir); err != nil {
+			s.Log.Error("removing a training's files", "training", id, "error", err)
+		}
+	}
+	return nil
+}
