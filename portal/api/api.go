@@ -19,8 +19,8 @@ import (
 
 	"kqi/portal/config"
 	"kqi/portal/data"
-	"kqi/portal/jobs"
 	"kqi/portal/i18n"
+	"kqi/portal/jobs"
 	"kqi/storage"
 )
 

@@ -222,8 +222,12 @@ func (h *Handler) sendJobFile(w http.ResponseWriter, r *http.Request, name strin
 	io.Copy(w, f)
 }
 
-func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request)    { h.sendJobFile(w, r, slurm.LogFile) }
-func (h *Handler) trainingScript(w http.ResponseWriter, r *http.Request) { h.sendJobFile(w, r, slurm.ScriptFile) }
+func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request) {
+	h.sendJobFile(w, r, slurm.LogFile)
+}
+func (h *Handler) trainingScript(w http.ResponseWriter, r *http.Request) {
+	h.sendJobFile(w, r, slurm.ScriptFile)
+}
 
 type outputBody struct {
 	Path string `json:"path"`
