@@ -7,6 +7,11 @@ bin=${1:?usage: run-portal.sh path/to/kqi-portal}
 : "${KQI_DEV_DIR:?run through make run (it exports the dev cluster settings)}"
 
 export KQI_LISTEN=${KQI_LISTEN:-:8080}
+# The dev cluster has no Apptainer: jobs run in bubblewrap, in the dev image
+# when the cluster provides one, else in the node's own root filesystem.
+export KQI_RUNTIME=${KQI_RUNTIME:-bubblewrap}
+export KQI_IMAGE_ROOT=${KQI_IMAGE_ROOT:-${KQI_DEV_IMAGE_ROOT:-}}
+export KQI_DEFAULT_IMAGE=${KQI_DEFAULT_IMAGE:-${KQI_DEV_IMAGE:-host}}
 export KQI_ADMIN_USER=${KQI_ADMIN_USER:-admin}
 export KQI_ADMIN_TENANT=${KQI_ADMIN_TENANT:-demo}
 # The dev administrator's password is generated once and kept (0600) in the
