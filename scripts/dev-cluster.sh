@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # dev-cluster.sh — a real one-node cluster for KQI development and tests:
 # munge, slurmctld, slurmd, slurmrestd (Slurm 22.05, REST v0.0.38, JWT),
-# PostgreSQL 15, an sshd on 127.0.0.1:2222 and a shared filesystem root.
+# PostgreSQL 15, an sshd on 127.0.0.1:2222, a shared filesystem root, a Git
+# server with the sample model repositories (cmd/kqi-devgit on
+# 127.0.0.1:8790) and a bubblewrap image with python3 and git.
 #
 #   scripts/dev-cluster.sh up       install what is missing, start, wait, write $DIR/env
 #   scripts/dev-cluster.sh status   one line per service; non-zero exit if any is down
@@ -52,6 +54,34 @@ PG_PASSWORD_FILE=$PG_DIR/password
 PG_STARTED_MARK=$PG_DIR/started-by-dev-cluster
 SHARED=$DIR/shared
 ENV_FILE=$DIR/env
+BIN_DIR=$DIR/bin
+# The Git server: bare repositories under $DEVGIT_REPOS/{public,private},
+# served read-only by kqi-devgit running as its own unprivileged user.
+DEVGIT_USER=kqigit
+DEVGIT_HOST=127.0.0.1
+DEVGIT_PORT=8790
+DEVGIT_URL=http://$DEVGIT_HOST:$DEVGIT_PORT
+DEVGIT_DIR=$DIR/git
+DEVGIT_BIN=$BIN_DIR/kqi-devgit
+DEVGIT_REPOS=$DEVGIT_DIR/repos
+DEVGIT_TOKEN=$DEVGIT_DIR/token
+DEVGIT_PID=$DEVGIT_DIR/kqi-devgit.pid
+DEVGIT_LOG=$DEVGIT_DIR/kqi-devgit.log
+SAMPLE_REPO=mnist
+SAMPLE_SUM=$DEVGIT_DIR/$SAMPLE_REPO.sha256
+# The dev image. slurm.Bubblewrap maps a reference name:tag to the directory
+# ImageRoot/name/tag, so local/python:3 is $IMAGE_ROOT/local/python/3: a
+# Debian root filesystem (usr, etc, var…) that bwrap binds read-only.
+IMAGE_ROOT=$DIR/images
+IMAGE_REF=local/python:3
+IMAGE_DIR=$IMAGE_ROOT/local/python/3
+# What the image was built from; a different recipe rebuilds it. The name
+# starts with a dot, which no image tag may, so it is never taken for one.
+IMAGE_STAMP=$IMAGE_ROOT/local/python/.3.recipe
+IMAGE_PACKAGES=python3,git,ca-certificates
+IMAGE_LOG=$IMAGE_ROOT/debootstrap.log
+# The repository this script belongs to: kqi-devgit and the sample model come from it.
+SRC=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 
 # Every Slurm command this script runs uses our config, whatever /etc/slurm holds.
 export SLURM_CONF=$SLURM_CONF_FILE
@@ -154,7 +184,7 @@ random_token() {
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
-	postgresql-15 postgresql-client-15 git)
+	postgresql-15 postgresql-client-15 git debootstrap)
 
 ensure_packages() {
 	local missing=() pkg status
@@ -188,6 +218,11 @@ ensure_users() {
 	if ! id -u slurmrest >/dev/null 2>&1; then
 		useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin slurmrest
 	fi
+	# kqi-devgit gets its own account: it can read the repositories and its
+	# token and nothing of the portal's or the jobs'.
+	if ! id -u "$DEVGIT_USER" >/dev/null 2>&1; then
+		useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$DEVGIT_USER"
+	fi
 	if ! id -u "$SERVICE_USER" >/dev/null 2>&1; then
 		useradd --system --user-group --create-home --home-dir "/home/$SERVICE_USER" --shell /bin/bash "$SERVICE_USER"
 	fi
@@ -217,6 +252,10 @@ ensure_dirs() {
 	mkdir_owned "$PG_DIR" 0700 root:root
 	mkdir_owned "$DIR/dev" 0755 root:root
 	mkdir_owned "$SHARED" 0755 "$SERVICE_USER:$SERVICE_USER"
+	mkdir_owned "$BIN_DIR" 0755 root:root
+	mkdir_owned "$DEVGIT_DIR" 0755 root:root
+	mkdir_owned "$DEVGIT_REPOS" 0755 root:root
+	mkdir_owned "$IMAGE_ROOT" 0755 root:root
 	mkdir_owned /run/munge 0755 munge:munge
 	mkdir_owned /run/sshd 0755 root:root
 	local d
@@ -521,6 +560,185 @@ EOF
 	wait_for sshd 15 "$SSHD_LOG" ssh_answers
 }
 
+# ---------------------------------------------------------------- git server
+
+# dgit: git without system or user configuration, so root's settings
+# (default branch, signing, hooks) change nothing that is built or checked.
+dgit() { GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null GIT_TERMINAL_PROMPT=0 git "$@"; }
+
+# build_devgit: go build into $BIN_DIR every time. A warm build takes about
+# 0.1 s from Go's cache, and without VCS stamping and with -trimpath the
+# build is reproducible, so an unchanged binary compares equal and the
+# running server is left alone; a changed one sets DEVGIT_CHANGED.
+DEVGIT_CHANGED=0
+build_devgit() {
+	local go=/usr/local/go/bin/go new=$DEVGIT_BIN.new
+	if [[ ! -x $go ]]; then
+		go=$(command -v go) || die "go is needed to build cmd/kqi-devgit (no /usr/local/go/bin/go and no go on PATH)"
+	fi
+	(cd "$SRC" && "$go" build -buildvcs=false -trimpath -o "$new" ./cmd/kqi-devgit) ||
+		die "go build ./cmd/kqi-devgit failed"
+	if [[ -x $DEVGIT_BIN ]] && cmp -s "$new" "$DEVGIT_BIN"; then
+		rm -f "$new"
+	else
+		mv -f "$new" "$DEVGIT_BIN"
+		DEVGIT_CHANGED=1
+	fi
+	chown root:root "$DEVGIT_BIN"
+	chmod 0755 "$DEVGIT_BIN"
+}
+
+# sample_sum: one checksum over the names, modes and contents of
+# scripts/sample-model and the way the repositories are built from it
+# (bump the leading version when ensure_repos changes what it commits).
+sample_sum() {
+	(
+		cd "$SRC/scripts/sample-model"
+		echo "recipe 1"
+		find . -type f -printf '%m %p\n' | LC_ALL=C sort
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+	) | sha256sum | cut -d' ' -f1
+}
+
+# ensure_repos: public/mnist.git and private/mnist.git, one commit on main
+# holding scripts/sample-model, rebuilt only when those files change. The
+# author and dates are fixed, so the same files always give the same
+# commit id. Each new repository replaces the old one with a rename.
+ensure_repos() {
+	local src=$SRC/scripts/sample-model sum tmp area dest
+	[[ -f $src/train.py ]] || die "$src/train.py is missing"
+	sum=$(sample_sum)
+	if [[ -s $SAMPLE_SUM && $(<"$SAMPLE_SUM") == "$sum" &&
+		-f $DEVGIT_REPOS/public/$SAMPLE_REPO.git/HEAD && -f $DEVGIT_REPOS/private/$SAMPLE_REPO.git/HEAD ]]; then
+		return 0
+	fi
+	log "building the $SAMPLE_REPO repositories from scripts/sample-model"
+	rm -rf "$DEVGIT_DIR"/.build.*
+	tmp=$(mktemp -d "$DEVGIT_DIR/.build.XXXXXX")
+	(
+		umask 022
+		dgit init -q -b main "$tmp/work"
+		cp -R "$src/." "$tmp/work/"
+		dgit -C "$tmp/work" add -A
+		GIT_AUTHOR_NAME='KQI dev cluster' GIT_AUTHOR_EMAIL=dev-cluster@kqi.invalid \
+			GIT_COMMITTER_NAME='KQI dev cluster' GIT_COMMITTER_EMAIL=dev-cluster@kqi.invalid \
+			GIT_AUTHOR_DATE='2026-01-01T00:00:00+0000' GIT_COMMITTER_DATE='2026-01-01T00:00:00+0000' \
+			dgit -C "$tmp/work" commit -q -m "Sample model: train.py reads /kqi/input and writes /kqi/output"
+		for area in public private; do
+			dgit init -q --bare -b main "$tmp/$area.git"
+			dgit -C "$tmp/work" push -q "$tmp/$area.git" main
+		done
+	)
+	for area in public private; do
+		mkdir_owned "$DEVGIT_REPOS/$area" 0755 root:root
+		dest=$DEVGIT_REPOS/$area/$SAMPLE_REPO.git
+		rm -rf "$dest.old"
+		if [[ -e $dest ]]; then mv "$dest" "$dest.old"; fi
+		mv "$tmp/$area.git" "$dest"
+		rm -rf "$dest.old"
+	done
+	rm -rf "$tmp"
+	printf '%s\n' "$sum" >"$SAMPLE_SUM"
+}
+
+# ensure_devgit_token: generated once; readable by kqi-devgit's account
+# (and root) only. It is never printed: tests and the portal read the file.
+ensure_devgit_token() {
+	if [[ ! -s $DEVGIT_TOKEN ]]; then
+		(umask 077 && random_token 32 >"$DEVGIT_TOKEN")
+		DEVGIT_CHANGED=1 # the server reads the token once, at start
+	fi
+	chown "$DEVGIT_USER:$DEVGIT_USER" "$DEVGIT_TOKEN"
+	chmod 0600 "$DEVGIT_TOKEN"
+}
+
+devgit_answers() {
+	timeout 5 env GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
+		git ls-remote --exit-code "$DEVGIT_URL/public/$SAMPLE_REPO.git" refs/heads/main
+}
+
+start_devgit() {
+	if ((DEVGIT_CHANGED)); then stop_pidfile kqi-devgit "$DEVGIT_PID" kqi-devgit; fi
+	drop_stale_pidfile "$DEVGIT_PID" kqi-devgit
+	if ! pid_of "$DEVGIT_PID" kqi-devgit >/dev/null; then
+		log "starting kqi-devgit on $DEVGIT_HOST:$DEVGIT_PORT"
+		start-stop-daemon --start --quiet --background --make-pidfile \
+			--pidfile "$DEVGIT_PID" --chuid "$DEVGIT_USER:$DEVGIT_USER" --chdir / \
+			--output "$DEVGIT_LOG" --exec "$DEVGIT_BIN" -- \
+			-listen "$DEVGIT_HOST:$DEVGIT_PORT" -root "$DEVGIT_REPOS" -token-file "$DEVGIT_TOKEN" 9>&- ||
+			fail_service kqi-devgit "$DEVGIT_LOG"
+	fi
+	wait_for kqi-devgit 15 "$DEVGIT_LOG" devgit_answers
+}
+
+# ---------------------------------------------------------------- dev image
+
+# debian_mirror: $KQI_DEV_DEBIAN_MIRROR, else the Debian mirror apt uses,
+# else deb.debian.org.
+debian_mirror() {
+	local uri
+	if [[ -n ${KQI_DEV_DEBIAN_MIRROR:-} ]]; then
+		printf '%s\n' "$KQI_DEV_DEBIAN_MIRROR"
+		return
+	fi
+	uri=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }')
+	if [[ -z $uri && -r /etc/apt/sources.list ]]; then
+		uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|ftp):\/\/.*\/debian\/?$/) { print $i; exit } }' /etc/apt/sources.list)
+	fi
+	printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+}
+
+# remove_tree DIR: rm -rf that first unmounts what a failed debootstrap may
+# have left mounted inside DIR (proc, sys) and never crosses into a mount.
+remove_tree() {
+	local mnt
+	[[ -e $1 ]] || return 0
+	while IFS= read -r mnt; do
+		umount -l "$mnt" 2>/dev/null || true
+	done < <(awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r)
+	rm -rf --one-file-system -- "$1"
+}
+
+image_ready() { [[ -x $IMAGE_DIR/usr/bin/python3 && -x $IMAGE_DIR/usr/bin/git ]]; }
+
+# ensure_image: the dev image local/python:3, a minimal Debian of the
+# host's release with python3 and git made by debootstrap: a real
+# distribution tree, unlike a copy of the host's own /usr, so jobs see the
+# same image on every machine. Built once (about a minute, most of it
+# downloading) into a temporary directory, checked, then renamed into place;
+# later runs only compare the recipe.
+ensure_image() {
+	local suite mirror recipe new old
+	# shellcheck source=/dev/null
+	suite=$(. /etc/os-release && printf '%s\n' "${VERSION_CODENAME:-}")
+	[[ -n $suite ]] || die "dev image: no VERSION_CODENAME in /etc/os-release"
+	recipe="debootstrap --variant=minbase --include=$IMAGE_PACKAGES $suite"
+	if image_ready && [[ -s $IMAGE_STAMP && $(<"$IMAGE_STAMP") == "$recipe" ]]; then
+		return 0
+	fi
+	mirror=$(debian_mirror)
+	new=$IMAGE_ROOT/local/python/.3.new
+	old=$IMAGE_ROOT/local/python/.3.old
+	log "building the dev image $IMAGE_REF: $recipe from $mirror (once; about a minute; log $IMAGE_LOG)"
+	mkdir_owned "$IMAGE_ROOT/local" 0755 root:root
+	mkdir_owned "$IMAGE_ROOT/local/python" 0755 root:root
+	remove_tree "$new"
+	debootstrap --variant=minbase --include="$IMAGE_PACKAGES" "$suite" "$new" "$mirror" >"$IMAGE_LOG" 2>&1 ||
+		fail_service "dev image (debootstrap)" "$IMAGE_LOG"
+	# A read-only image needs no package downloads or lists.
+	rm -rf "$new"/var/cache/apt/archives/*.deb "$new"/var/cache/apt/*.bin "$new"/var/lib/apt/lists/*
+	if ! { chroot "$new" python3 -c 'import json, hashlib' && chroot "$new" git --version; } >>"$IMAGE_LOG" 2>&1; then
+		fail_service "dev image (python3 and git in the new tree)" "$IMAGE_LOG"
+	fi
+	remove_tree "$old"
+	if [[ -e $IMAGE_DIR ]]; then mv "$IMAGE_DIR" "$old"; fi
+	mv "$new" "$IMAGE_DIR"
+	remove_tree "$old"
+	printf '%s\n' "$recipe" >"$IMAGE_STAMP"
+	log "dev image ready: $IMAGE_DIR ($(du -sh "$IMAGE_DIR" | cut -f1))"
+}
+
 # ---------------------------------------------------------------- env file
 
 write_env() {
@@ -543,6 +761,12 @@ KQI_DEV_CPU_PARTITION=$CPU_PARTITION
 KQI_DEV_GPU_PARTITION=$GPU_PARTITION
 KQI_DEV_GPU_TYPE=$GPU_TYPE
 KQI_DEV_GPUS=$GPUS
+KQI_DEV_GIT_URL=$DEVGIT_URL
+KQI_DEV_GIT_PUBLIC_REPO=$DEVGIT_URL/public/$SAMPLE_REPO.git
+KQI_DEV_GIT_PRIVATE_REPO=$DEVGIT_URL/private/$SAMPLE_REPO.git
+KQI_DEV_GIT_TOKEN_FILE=$DEVGIT_TOKEN
+KQI_DEV_IMAGE_ROOT=$IMAGE_ROOT
+KQI_DEV_IMAGE=$IMAGE_REF
 EOF
 }
 
@@ -560,6 +784,11 @@ cmd_up() {
 	start_slurmrestd
 	start_postgres
 	start_sshd
+	build_devgit
+	ensure_repos
+	ensure_devgit_token
+	start_devgit
+	ensure_image
 	write_env
 	log "up in $((SECONDS - start)) s; environment: $ENV_FILE"
 }
@@ -571,6 +800,7 @@ cmd_down() {
 	stop_pidfile slurmd "$SLURMD_PID" slurmd
 	stop_pidfile slurmctld "$CTLD_PID" slurmctld
 	stop_pidfile sshd "$SSHD_PID" sshd
+	stop_pidfile kqi-devgit "$DEVGIT_PID" kqi-devgit
 	stop_pidfile munged "$MUNGE_PID" munged
 	if [[ -e $PG_STARTED_MARK ]]; then
 		if pg_running; then
@@ -612,6 +842,13 @@ cmd_status() {
 	fi
 	status_line postgres "$run" "$(yes_no pg_answers)"
 	status_line sshd "$(yes_no pid_of "$SSHD_PID" sshd)" "$(yes_no ssh_answers)"
+	status_line kqi-devgit "$(yes_no pid_of "$DEVGIT_PID" kqi-devgit)" "$(yes_no devgit_answers)"
+	if image_ready; then
+		printf '%-11s %s\n' image "$IMAGE_REF at $IMAGE_DIR"
+	else
+		printf '%-11s %s\n' image "missing: $IMAGE_REF ($IMAGE_DIR)"
+		STATUS_RC=1
+	fi
 	printf '%-11s %s\n' bwrap "$(bwrap --version 2>/dev/null || echo missing)"
 	printf '%-11s %s\n' chromium "$(chromium --version 2>/dev/null || echo missing)"
 	if [[ -s $ENV_FILE ]]; then

@@ -1,12 +1,16 @@
 // Package scripts holds checks of the development cluster that
-// scripts/dev-cluster.sh starts: real Slurm scheduling of the fake GPUs and
-// the SSH login the portal uses. They run against the live cluster and fail,
+// scripts/dev-cluster.sh starts: real Slurm scheduling of the fake GPUs, the
+// SSH login the portal uses, the Git server with the sample model and the
+// dev image a training runs in. They run against the live cluster and fail,
 // never skip, when it is missing.
 package scripts
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -17,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kqi/slurm"
 )
 
 // devCluster is what the tests need from $KQI_DEV_DIR/env.
@@ -205,4 +211,340 @@ func TestSSHLoginRunsSlurm(t *testing.T) {
 	if !slices.Contains(strings.Fields(out), c.gpuPartition) {
 		t.Fatalf("sinfo over ssh as %s printed %q, want partition %s", c.user, out, c.gpuPartition)
 	}
+}
+
+// devGit is what the Git server and dev image tests need from $KQI_DEV_DIR/env.
+type devGit struct {
+	devCluster
+	url, publicRepo, privateRepo string
+	token                        string
+	imageRoot, image             string
+}
+
+func requireDevGit(t *testing.T) devGit {
+	t.Helper()
+	c := requireDevCluster(t)
+	get := func(key string) string {
+		v := os.Getenv(key)
+		if v == "" {
+			t.Fatalf("%s is not set: source $KQI_DEV_DIR/env written by `scripts/dev-cluster.sh up`", key)
+		}
+		return v
+	}
+	g := devGit{
+		devCluster:  c,
+		url:         get("KQI_DEV_GIT_URL"),
+		publicRepo:  get("KQI_DEV_GIT_PUBLIC_REPO"),
+		privateRepo: get("KQI_DEV_GIT_PRIVATE_REPO"),
+		imageRoot:   get("KQI_DEV_IMAGE_ROOT"),
+		image:       get("KQI_DEV_IMAGE"),
+	}
+	tokenFile := get("KQI_DEV_GIT_TOKEN_FILE")
+	fi, err := os.Stat(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Errorf("%s has mode %04o, want 0600", tokenFile, perm)
+	}
+	b, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.token = strings.TrimSpace(string(b)); len(g.token) < 32 {
+		t.Fatalf("%s holds a %d-character token, want at least 32", tokenFile, len(g.token))
+	}
+	return g
+}
+
+// gitNoConfig runs git as the tests' user with no configuration and no
+// prompts, so a missing credential fails at once.
+func gitNoConfig(args ...string) ([]byte, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
+	return cmd.CombinedOutput()
+}
+
+// infoRefs asks the Git server for a repository's refs with the given
+// password ("" = no credentials) and returns the HTTP status.
+func infoRefs(t *testing.T, repo, password string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, repo+"/info/refs?service=git-upload-pack", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if password != "" {
+		req.SetBasicAuth("oauth2", password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestDevGitServesTheSampleModel(t *testing.T) {
+	g := requireDevGit(t)
+	dst := filepath.Join(t.TempDir(), "mnist")
+	if out, err := gitNoConfig("clone", "-q", g.publicRepo, dst); err != nil {
+		t.Fatalf("clone %s without credentials: %v\n%s", g.publicRepo, err, out)
+	}
+	for _, name := range []string{"train.py", "README.md"} {
+		if _, err := os.Stat(filepath.Join(dst, name)); err != nil {
+			t.Errorf("the public sample repository lacks %s: %v", name, err)
+		}
+	}
+	out, err := gitNoConfig("-C", dst, "rev-parse", "--abbrev-ref", "HEAD")
+	if branch := strings.TrimSpace(string(out)); err != nil || branch != "main" {
+		t.Errorf("default branch = %q, %v; want main", branch, err)
+	}
+	public, _ := gitNoConfig("-C", dst, "rev-parse", "HEAD")
+
+	if resp := infoRefs(t, g.privateRepo, ""); resp.StatusCode != http.StatusUnauthorized ||
+		!strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("private repository without credentials: %s, WWW-Authenticate %q; want 401 with a Basic challenge",
+			resp.Status, resp.Header.Get("WWW-Authenticate"))
+	}
+	if resp := infoRefs(t, g.privateRepo, g.token+"x"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("private repository with a wrong token: %s, want 401", resp.Status)
+	}
+	if resp := infoRefs(t, g.privateRepo, g.token); resp.StatusCode != http.StatusOK {
+		t.Errorf("private repository with the token: %s, want 200", resp.Status)
+	}
+	if resp := infoRefs(t, g.publicRepo[:strings.LastIndex(g.publicRepo, "/")]+"/../private/mnist.git", ""); resp.StatusCode == http.StatusOK {
+		t.Errorf("the private repository was reachable through public/..: %s", resp.Status)
+	}
+	// Both repositories hold the same commit: the same files, author and date.
+	if got := strings.Fields(lsRemoteWithToken(t, g))[0]; got != strings.TrimSpace(string(public)) {
+		t.Errorf("private main is %s, public main is %s; want the same commit", got, public)
+	}
+}
+
+// lsRemoteWithToken lists the private repository's main with the token
+// handed over by a credential helper from the environment, as the job
+// script does, so it is on no command line.
+func lsRemoteWithToken(t *testing.T, g devGit) string {
+	t.Helper()
+	cmd := exec.Command("git", "-c", "credential.helper=",
+		"-c", `credential.helper=!f() { test "$1" = get && printf "username=oauth2\npassword=%s\n" "$KQI_TEST_TOKEN"; }; f`,
+		"ls-remote", g.privateRepo, "refs/heads/main")
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "KQI_TEST_TOKEN="+g.token)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(strings.Fields(string(out))) == 0 {
+		t.Fatalf("git ls-remote %s with the token: %v\n%s", g.privateRepo, err, out)
+	}
+	return string(out)
+}
+
+// sampleInput is the dataset the sample training reads, by path under /kqi/input.
+var sampleInput = map[string]string{
+	"training/7/images.bin":  "\x00\x01\x02\xfe\xff training bytes",
+	"training/7/labels.csv":  "id,label\n1,7\n2,3\n",
+	"validation/7/check.csv": "id,label\n3,1\n",
+	"testing/7/test.csv":     "id\n4\n",
+}
+
+// sampleTraining lays out a job directory on the shared filesystem as the
+// portal does for a training of the sample model from the private
+// repository (input, a parent's output, the secrets file with the Git
+// token), all owned by the service account, and renders its script for the
+// dev image.
+func (g devGit) sampleTraining(t *testing.T, name string, env []slurm.EnvVar) (slurm.JobSpec, string) {
+	t.Helper()
+	dir := g.jobDir(t)
+	job := filepath.Join(dir, "job")
+	parent := filepath.Join(dir, "parent-output")
+	write := func(path, content string, mode os.FileMode) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for rel, content := range sampleInput {
+		write(filepath.Join(job, slurm.InputDir, rel), content, 0o644)
+	}
+	write(filepath.Join(parent, "model.json"), `{"input_bytes": 12345}`+"\n", 0o644)
+	secrets, err := slurm.Secrets{GitToken: g.token, KQIToken: "kqi-devcluster-test-" + name}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(filepath.Join(job, slurm.SecretsFile), string(secrets), 0o600)
+
+	spec := slurm.JobSpec{
+		Name:      "kqi-devcluster-" + name,
+		Comment:   "kqi:devcluster-test:" + name,
+		Partition: g.cpuPartition,
+		CPUs:      1,
+		MemoryGiB: 1,
+		TimeLimit: 5 * time.Minute,
+		SiteEnv:   []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
+		System:    []slurm.EnvVar{{Name: "TRAINING_ID", Value: "1"}, {Name: "DATASET_ID", Value: "7"}},
+		Env:       env,
+		Git:       slurm.GitSource{URL: g.privateRepo, Branch: "main"},
+		Image:     g.image,
+		Command:   "python3 train.py",
+		JobDir:    job,
+		// The parent's output is bound read-only at /kqi/parent.
+		ParentOutput: parent,
+	}
+	script, err := slurm.Render(spec, slurm.Bubblewrap{ImageRoot: g.imageRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(spec.Path(slurm.ScriptFile), script, 0o644)
+
+	u, err := user.Lookup(g.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return spec, script
+}
+
+// sbatchWait submits the script as the service account and waits for the
+// job to end, returning its id and sbatch's exit status (the job's).
+func (g devGit) sbatchWait(t *testing.T, spec slurm.JobSpec) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "runuser", "-u", g.user, "--", "sbatch", "--parsable", "--wait", spec.Path(slurm.ScriptFile))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	id, _, _ := strings.Cut(strings.TrimSpace(string(out)), ";")
+	if id != "" {
+		cancelAtEnd(t, id)
+	}
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return id, 0
+	case errors.As(err, &exit) && id != "":
+		return id, exit.ExitCode()
+	default:
+		t.Fatalf("sbatch %s: %v\nstdout: %s\nstderr: %s", spec.Path(slurm.ScriptFile), err, out, stderr.String())
+		return "", 0
+	}
+}
+
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSampleModelTrainsInTheDevImage is issue 5's training path end to end
+// below the portal: a real sbatch runs the rendered script, which clones the
+// private sample repository with the token from the secrets file and runs
+// `python3 train.py` in the dev image with bubblewrap.
+func TestSampleModelTrainsInTheDevImage(t *testing.T) {
+	g := requireDevGit(t)
+	commit := strings.Fields(lsRemoteWithToken(t, g))[0]
+
+	t.Run("completes", func(t *testing.T) {
+		t.Parallel()
+		spec, script := g.sampleTraining(t, "train-ok", []slurm.EnvVar{{Name: "EPOCHS", Value: "2"}, {Name: "SLEEP_SECONDS", Value: "0.1"}})
+		id, code := g.sbatchWait(t, spec)
+		log := readText(t, spec.Path(slurm.LogFile))
+		if code != 0 {
+			t.Fatalf("job %s exited %d, want 0; log:\n%s", id, code, log)
+		}
+		t.Logf("job %s log:\n%s", id, log)
+		if got := readText(t, spec.Path(slurm.ExitCodeFile)); got != "0\n" {
+			t.Errorf("exit_code = %q, want 0", got)
+		}
+		if got := strings.TrimSpace(readText(t, spec.Path(slurm.CommitFile))); got != commit {
+			t.Errorf("checked out %s, want the private main %s", got, commit)
+		}
+		for _, want := range []string{
+			"cloning " + g.privateRepo + " (branch main)",
+			"sample model: python 3",
+			"read 2 files, ",
+			"parent: 1 files in /kqi/parent",
+			"epoch 1/2 ", "epoch 2/2 ",
+			"the command exited with code 0",
+		} {
+			if !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+		}
+
+		output := spec.Path(slurm.OutputDir)
+		total := 0
+		for _, content := range sampleInput {
+			total += len(content)
+		}
+		if got := readText(t, filepath.Join(output, "value.txt")); got != strconv.Itoa(total)+"\n" {
+			t.Errorf("value.txt = %q, want the %d input bytes", got, total)
+		}
+		if got := strings.Count(readText(t, filepath.Join(output, "metrics.csv")), "\n"); got != 3 {
+			t.Errorf("metrics.csv has %d lines, want a header and 2 epochs", got)
+		}
+		var model struct {
+			Input map[string]struct {
+				Files, Bytes int
+			}
+			InputBytes int `json:"input_bytes"`
+			Parent     struct {
+				Model struct {
+					InputBytes int `json:"input_bytes"`
+				}
+			}
+			TrainingID string `json:"training_id"`
+		}
+		if err := json.Unmarshal([]byte(readText(t, filepath.Join(output, "model.json"))), &model); err != nil {
+			t.Fatalf("model.json: %v", err)
+		}
+		if model.InputBytes != total || model.Input["training"].Files != 2 || model.Input["validation"].Files != 1 ||
+			model.Input["testing"].Files != 1 || model.Parent.Model.InputBytes != 12345 || model.TrainingID != "1" {
+			t.Errorf("model.json = %+v; want 2/1/1 files per area, %d bytes, the parent's 12345, training 1", model, total)
+		}
+
+		gitConfig := readText(t, filepath.Join(spec.Path(slurm.GitDir), ".git", "config"))
+		for what, text := range map[string]string{"script": script, "log": log, ".git/config": gitConfig} {
+			if strings.Contains(text, g.token) {
+				t.Errorf("the Git token appears in the %s", what)
+			}
+		}
+		if !strings.Contains(script, g.imageRoot+"/local/python/3") {
+			t.Errorf("the script does not run the dev image's root filesystem %s/local/python/3", g.imageRoot)
+		}
+	})
+
+	t.Run("exit code", func(t *testing.T) {
+		t.Parallel()
+		spec, _ := g.sampleTraining(t, "train-fail", []slurm.EnvVar{{Name: "EPOCHS", Value: "1"}, {Name: "EXIT_CODE", Value: "2"}})
+		id, code := g.sbatchWait(t, spec)
+		log := readText(t, spec.Path(slurm.LogFile))
+		if code != 2 {
+			t.Errorf("job %s: sbatch --wait exited %d, want the command's 2; log:\n%s", id, code, log)
+		}
+		if got := readText(t, spec.Path(slurm.ExitCodeFile)); got != "2\n" {
+			t.Errorf("exit_code = %q, want 2", got)
+		}
+		if state := run(t, 30*time.Second, "scontrol", "show", "job", "-o", id); !strings.Contains(state, "JobState=FAILED") || !strings.Contains(state, "ExitCode=2:0") {
+			t.Errorf("scontrol show job %s: %s; want FAILED with exit code 2", id, state)
+		}
+		if _, err := os.Stat(filepath.Join(spec.Path(slurm.OutputDir), "model.json")); err != nil {
+			t.Errorf("the failing run still writes its outputs first: %v", err)
+		}
+		if strings.Contains(log, g.token) {
+			t.Error("the Git token appears in the log")
+		}
+	})
 }
