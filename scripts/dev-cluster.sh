@@ -13,6 +13,9 @@
 # ${KQI_DEV_DIR:-/var/lib/kqi-dev}; the exceptions are Debian's PostgreSQL
 # cluster 15/main, munge's socket in /run/munge and the /etc/slurm/slurm.conf
 # symlink that lets plain `sinfo`/`sbatch` find our config.
+# The first `up` on a machine builds the dev image with debootstrap, about a
+# minute (KQI_DEV_DEBIAN_MIRROR overrides the mirror, http_proxy is honoured);
+# later ones take a second or two.
 # Must run as root. The Makefile reads the environment with `set -a; . $DIR/env`.
 set -euo pipefail
 
@@ -761,10 +764,14 @@ KQI_DEV_CPU_PARTITION=$CPU_PARTITION
 KQI_DEV_GPU_PARTITION=$GPU_PARTITION
 KQI_DEV_GPU_TYPE=$GPU_TYPE
 KQI_DEV_GPUS=$GPUS
+# Git server: public/ needs no credentials; private/ takes HTTP Basic auth,
+# any username, the password being the token in KQI_DEV_GIT_TOKEN_FILE.
 KQI_DEV_GIT_URL=$DEVGIT_URL
 KQI_DEV_GIT_PUBLIC_REPO=$DEVGIT_URL/public/$SAMPLE_REPO.git
 KQI_DEV_GIT_PRIVATE_REPO=$DEVGIT_URL/private/$SAMPLE_REPO.git
 KQI_DEV_GIT_TOKEN_FILE=$DEVGIT_TOKEN
+# Bubblewrap image store: reference name:tag = directory KQI_DEV_IMAGE_ROOT/name/tag,
+# so $IMAGE_REF is $IMAGE_DIR.
 KQI_DEV_IMAGE_ROOT=$IMAGE_ROOT
 KQI_DEV_IMAGE=$IMAGE_REF
 EOF
