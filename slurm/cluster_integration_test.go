@@ -615,6 +615,32 @@ func TestSSHConnection(t *testing.T) {
 		c.mu.Unlock()
 	})
 
+	t.Run("concurrent", func(t *testing.T) {
+		c, err := NewSSH(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// More commands at once than sshd's MaxSessions allows on one
+		// connection (10 by default, 64 on the dev cluster).
+		var wg sync.WaitGroup
+		errs := make(chan error, 80)
+		for i := 0; i < 80; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := c.Partitions(ctx); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("timeout", func(t *testing.T) {
 		short := cfg
 		short.CommandTimeout = time.Second

@@ -37,6 +37,10 @@ type SSHConfig struct {
 type SSH struct {
 	cfg    SSHConfig
 	client *ssh.ClientConfig
+	// sessions bounds the commands running at once: sshd refuses sessions
+	// beyond its MaxSessions (10 by default), and a refused session would
+	// look like a broken connection.
+	sessions chan struct{}
 
 	mu   sync.Mutex
 	conn *ssh.Client // nil until the first command, and after a failure
@@ -71,7 +75,7 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SSH{cfg: cfg, client: &ssh.ClientConfig{
+	return &SSH{cfg: cfg, sessions: make(chan struct{}, maxSessions), client: &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback:   hostKey,
@@ -79,6 +83,9 @@ func NewSSH(cfg SSHConfig) (*SSH, error) {
 		Timeout:           cfg.DialTimeout,
 	}}, nil
 }
+
+// maxSessions is how many commands share the connection at once.
+const maxSessions = 8
 
 // knownAlgorithms returns the host key algorithms known_hosts has keys of
 // for addr. Offering only those makes the server present a key that can be
@@ -184,6 +191,12 @@ func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, st
 	line, err := remoteCommand(argv)
 	if err != nil {
 		return nil, nil, err
+	}
+	select {
+	case c.sessions <- struct{}{}:
+		defer func() { <-c.sessions }()
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("slurm: ssh %s: %s: waiting for a session: %w", c.cfg.Addr, program(argv), ctx.Err())
 	}
 	for attempt := 0; ; attempt++ {
 		conn, err := c.connect(ctx)
