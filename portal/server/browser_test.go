@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"kqi/portal/data"
 	"kqi/portal/portaltest"
+	"kqi/storage"
 )
 
 // A person logs in with the form, switches tenant from the user menu and
@@ -152,4 +155,75 @@ func TestBrowserUploadWithProgress(t *testing.T) {
 		t.Fatalf("list shows %q (%v)", name, err)
 	}
 	portaltest.Screenshot(t, ctx, "data-list")
+}
+
+// A person fills the four sections of the training form, submits, watches
+// the status reach completed on the training page and downloads an output.
+func TestBrowserTrainingCompletes(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	lab := env.Tenant(t, "vision")
+	u := env.User(t, "alice", "correct-horse-9", false, "vision")
+	ctx0 := context.Background()
+	id, _ := env.Store.NextDataID(ctx0)
+	if _, err := env.Files.Put(ctx0, data.DataDir(lab.ID, id)+"/digits.csv", strings.NewReader("1,2,3\n")); err != nil {
+		t.Fatal(err)
+	}
+	env.Store.CreateData(ctx0, storage.NewData{ID: id, TenantID: lab.ID, Name: "digits", CreatedBy: u.ID, Files: []storage.NewFile{{Name: "digits.csv", Size: 6}}})
+	dsID, err := env.Store.CreateDataset(ctx0, storage.NewDataset{TenantID: lab.ID, Name: "digits-set", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pollCtx, stopPoll := context.WithCancel(ctx0)
+	defer stopPoll()
+	go env.Jobs.Run(pollCtx, 300*time.Millisecond)
+
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/login"),
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "correct-horse-9"),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#current-tenant"),
+		chromedp.Navigate(env.URL+"/trainings/new"),
+		chromedp.WaitVisible("#training-form"),
+		// 1. name and dataset
+		chromedp.SendKeys("#training-name", "first-run"),
+		chromedp.SetValue("#training-dataset", fmt.Sprint(dsID)),
+		// 2. command (image and repository left to the defaults)
+		chromedp.SendKeys("#training-command", `wc -c < /kqi/input/training/*/digits.csv > /kqi/output/size.txt && echo "done $TRAINING_ID"`),
+		// 3. resources keep their defaults (1 CPU, 1 GiB, 0 GPU); 4. partition
+		chromedp.SetValue("#training-partition", "cpu"),
+	)
+	if err != nil {
+		t.Fatalf("fill the form: %v", err)
+	}
+	portaltest.Screenshot(t, ctx, "training-form")
+	if err := chromedp.Do(ctx, chromedp.Click("#training-submit"), chromedp.WaitVisible("#training-status")); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	// The page follows the job and reloads itself when it ends; a check
+	// that races the reload is simply retried.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		class, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("training-status") || {}).className || ""`))
+		if err == nil && strings.Contains(class, "status-completed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never reached completed (class %q, %v)", class, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	portaltest.Screenshot(t, ctx, "training-completed")
+	logText, _ := chromedp.Run(ctx, chromedp.Text("#training-log"))
+	if !strings.Contains(logText, "done ") {
+		t.Fatalf("log on the page: %q", logText)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`fetch(document.querySelector("#output-table .output-link").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || strings.TrimSpace(got) != "6" {
+		t.Fatalf("downloaded size.txt = %q (%v)", got, err)
+	}
 }

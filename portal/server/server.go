@@ -52,7 +52,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
 	api.New(router, store, svc, d.Jobs, cfg, log)
-	pages, err := web.New(router, store, svc, cfg, log)
+	pages, err := web.New(router, store, svc, d.Jobs, cfg, log)
 	if err != nil {
 		return nil, err
 	}

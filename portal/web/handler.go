@@ -11,6 +11,7 @@ import (
 
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/jobs"
 	"kqi/storage"
 )
 
@@ -18,6 +19,7 @@ import (
 type Handler struct {
 	store  *storage.Store
 	data   *data.Service
+	jobs   *jobs.Service // nil without a cluster: the training pages say so
 	cfg    *config.Config
 	router *mux.Router
 	views  *views
@@ -26,8 +28,8 @@ type Handler struct {
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, data: svc, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, data: svc, jobs: js, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {
@@ -73,6 +75,20 @@ func (h *Handler) routes() {
 	tenant.HandleFunc("/data/{id:[0-9]+}/files", h.addDataFiles).Methods(post).Name("dataFilesAdd")
 	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}", h.downloadDataFile).Methods(get).Name("dataFile")
 	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}/delete", h.removeDataFile).Methods(post).Name("dataFileRemove")
+
+	tenant.HandleFunc("/trainings", h.showTrainingList).Methods(get).Name("trainings")
+	tenant.HandleFunc("/trainings/status", h.trainingStatuses).Methods(get).Name("trainingStatuses")
+	tenant.HandleFunc("/trainings/new", h.showTrainingNew).Methods(get).Name("trainingNew")
+	tenant.HandleFunc("/trainings", h.createTraining).Methods(post).Name("trainingCreate")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}", h.showTraining).Methods(get).Name("trainingDetail")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}", h.updateTrainingNotes).Methods(post).Name("trainingUpdate")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/stop", h.stopTraining).Methods(post).Name("trainingStop")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/delete", h.deleteTraining).Methods(post).Name("trainingDelete")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/log", h.trainingLog).Methods(get).Name("trainingLog")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/script", h.trainingScript).Methods(get).Name("trainingScript")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/output.zip", h.trainingZip).Methods(get).Name("trainingZip")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/files/{path:.+}", h.trainingFile).Methods(get).Name("trainingFile")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/attach", h.attachTrainingFiles).Methods(post).Name("trainingAttach")
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")

@@ -68,6 +68,7 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 		"bytes":       humanBytes,
 		"previewable": IsPreviewable,
 		"join":        strings.Join,
+		"statuses":    func() []string { return Statuses },
 	}
 }
 

@@ -98,3 +98,68 @@
     render();
   }
 })();
+
+// Training page: follow the log while the job may still write to it.
+(function () {
+  "use strict";
+  var pre = document.getElementById("training-log");
+  if (!pre || pre.getAttribute("data-active") !== "true") { return; }
+  var offset = parseInt(pre.getAttribute("data-offset"), 10) || 0;
+  var tick = function () {
+    fetch(pre.getAttribute("data-src") + "?offset=" + offset, {credentials: "same-origin"})
+      .then(function (resp) {
+        var status = resp.headers.get("X-Training-Status");
+        return resp.text().then(function (text) {
+          if (text) {
+            var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+            pre.textContent += text;
+            offset += new Blob([text]).size;
+            if (atBottom) { pre.scrollTop = pre.scrollHeight; }
+          }
+          if (status && ["submitting", "queued", "running"].indexOf(status) < 0) {
+            window.location.reload(); // show the final status, outputs and times
+            return;
+          }
+          window.setTimeout(tick, 2000);
+        });
+      })
+      .catch(function () { window.setTimeout(tick, 5000); });
+  };
+  window.setTimeout(tick, 2000);
+})();
+
+// Training list: refresh the status cells of the shown rows.
+(function () {
+  "use strict";
+  var table = document.getElementById("training-table");
+  if (!table) { return; }
+  var rows = table.querySelectorAll("tbody tr[data-id]");
+  if (!rows.length) { return; }
+  var ids = Array.prototype.map.call(rows, function (r) { return r.getAttribute("data-id"); });
+  var labels = {};
+  var tick = function () {
+    fetch(table.getAttribute("data-status-url") + "?ids=" + ids.join(","), {credentials: "same-origin"})
+      .then(function (resp) { return resp.json(); })
+      .then(function (states) {
+        rows.forEach(function (row) {
+          var st = states[row.getAttribute("data-id")];
+          if (!st) { return; }
+          var cell = row.querySelector("[data-status]");
+          if (cell.className !== "status status-" + st.status) {
+            // The label text comes from the server-rendered page's own
+            // translation, learned from rows already in that status.
+            cell.className = "status status-" + st.status;
+            cell.textContent = labels[st.status] || st.status;
+          }
+          row.querySelector("[data-reason]").textContent = st.reason;
+        });
+        window.setTimeout(tick, 5000);
+      })
+      .catch(function () { window.setTimeout(tick, 10000); });
+  };
+  rows.forEach(function (row) {
+    var cell = row.querySelector("[data-status]");
+    labels[cell.className.replace("status status-", "")] = cell.textContent;
+  });
+  window.setTimeout(tick, 5000);
+})();
