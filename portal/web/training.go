@@ -21,7 +21,7 @@ import (
 // refused form comes back exactly as it was.
 type trainingForm struct {
 	Name, ParentID, DatasetID, Image, GitRepository, GitBranch, GitCommit, Command string
-	CPU, MemoryGB, GPU, Partition, Env, Memo, SbatchOptions, TimeLimit         string
+	CPU, MemoryGB, GPU, Partition, Env, Memo, SbatchOptions, TimeLimit             string
 }
 
 func (f trainingForm) request() (jobs.Request, []jobs.FieldError) {
