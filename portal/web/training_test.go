@@ -1,0 +1,82 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"kqi/portal/portaltest"
+	"kqi/slurm"
+	"kqi/storage"
+)
+
+func TestTrainingFormKeepsWhatWasTyped(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	lab := env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	dsID, err := env.Store.CreateDataset(context.Background(), storage.NewDataset{TenantID: lab.ID, Name: "empty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	form := url.Values{"name": {"Bad Name"}, "dataset_id": {fmt.Sprint(dsID)}, "command": {`echo "it's" $HOME`}, "cpu": {"999"},
+		"memory_gb": {"2"}, "gpu": {"0"}, "partition": {"cpu"}, "env": {"TRAINING_ID=1\nGOOD=yes"}, "memo": {"my memo"},
+		"git_repository": {"https://example.org/m.git"}, "git_branch": {"dev"}, "sbatch_options": {"--mail-type=END"}}
+	p := b.Submit("/trainings/new", "/trainings", form)
+	if p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d", p.Status)
+	}
+	for _, want := range []string{
+		`value="Bad Name"`, `echo &#34;it&#39;s&#34; $HOME`, `value="999"`, "TRAINING_ID=1\nGOOD=yes", "my memo",
+		`value="https://example.org/m.git"`, `value="dev"`, "--mail-type=END",
+		"lower-case letters", "CPU cores at most", "TRAINING_ID",
+	} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("the refused form lacks %q", want)
+		}
+	}
+	if _, n, _ := env.Store.ListTrainings(context.Background(), lab.ID, storage.TrainingFilter{}); n != 0 {
+		t.Fatal("a refused form was recorded")
+	}
+}
+
+func TestTrainingPagesOfAnotherTenant(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	env.Tenant(t, "lab-a")
+	bTenant := env.Tenant(t, "lab-b")
+	env.User(t, "alice", pw, false, "lab-a")
+	ctx := context.Background()
+	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: bTenant.ID, Name: "b"})
+	tr, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: bTenant.ID, Name: "b-secret", DatasetID: dsID,
+		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	id := fmt.Sprint(tr.ID)
+	for _, path := range []string{"", "/log", "/log?offset=0", "/script", "/output.zip", "/files/x.txt"} {
+		if p := b.Get("/trainings/" + id + path); p.Status != http.StatusNotFound || strings.Contains(p.Body, "b-secret") {
+			t.Errorf("GET %s: %d", path, p.Status)
+		}
+	}
+	for _, path := range []string{"", "/stop", "/delete", "/attach"} {
+		if p := b.Submit("/", "/trainings/"+id+path, url.Values{"memo": {"hijack"}}); p.Status != http.StatusNotFound {
+			t.Errorf("POST %s: %d", path, p.Status)
+		}
+	}
+	if p := b.Get("/trainings/new?from=" + id); p.Status != http.StatusNotFound {
+		t.Errorf("copy-run of a foreign training: %d", p.Status)
+	}
+	if p := b.Get("/trainings/status?ids=" + id); strings.Contains(p.Body, "submitting") {
+		t.Errorf("status poll leaks: %s", p.Body)
+	}
+	got, _ := env.Store.TrainingByID(ctx, bTenant.ID, tr.ID)
+	if got.Memo != "" || got.StopRequested {
+		t.Fatalf("tenant B's training was changed: %+v", got)
+	}
+}
