@@ -25,6 +25,12 @@ if [ -z "${KQI_ADMIN_PASSWORD:-}" ]; then
 fi
 export KQI_ADMIN_PASSWORD
 
+# The key sealing users' tokens: made once, kept with the dev cluster.
+export KQI_SECRET_KEY_FILE=${KQI_SECRET_KEY_FILE:-$KQI_DEV_DIR/secret.key}
+if [ ! -s "$KQI_SECRET_KEY_FILE" ]; then
+  (umask 077; head -c 32 /dev/urandom > "$KQI_SECRET_KEY_FILE")
+fi
+
 "$bin" migrate
 "$bin" create-admin >/dev/null
 

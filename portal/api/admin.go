@@ -69,7 +69,7 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, err error) boo
 	}
 	if key, ok := accounts.MessageKey(err); ok {
 		status := http.StatusUnprocessableEntity
-		if key == "tenant.name_taken" || key == "user.name_taken" {
+		if key == "tenant.name_taken" || key == "user.name_taken" || key == "server.name_taken" {
 			status = http.StatusConflict
 		}
 		writeJSON(w, status, errorBody{Error: i18n.T("en", key)})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/accounts"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
@@ -26,17 +27,18 @@ import (
 
 // Handler carries the API's dependencies; endpoints are its methods.
 type Handler struct {
-	store *storage.Store
-	data  *data.Service
-	jobs  *jobs.Service
-	cfg   *config.Config
-	log   *slog.Logger
-	now   func() time.Time
+	store   *storage.Store
+	data    *data.Service
+	jobs    *jobs.Service
+	sources *accounts.Sources
+	cfg     *config.Config
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, data: svc, jobs: js, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, data: svc, jobs: js, sources: sources, cfg: cfg, log: log, now: time.Now}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
@@ -73,6 +75,12 @@ func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.S
 	admin.Use(h.requireSystemAdmin)
 	admin.HandleFunc("/tenants", h.createTenant).Methods(http.MethodPost).Name("apiAdminTenantCreate")
 	admin.HandleFunc("/users", h.createUser).Methods(http.MethodPost).Name("apiAdminUserCreate")
+	admin.HandleFunc("/git-servers", h.createGitServer).Methods(http.MethodPost).Name("apiAdminGitServerCreate")
+	admin.HandleFunc("/registries", h.createRegistry).Methods(http.MethodPost).Name("apiAdminRegistryCreate")
+	in.HandleFunc("/git-servers", h.listGitServers).Methods(http.MethodGet).Name("apiGitServers")
+	in.HandleFunc("/registries", h.listRegistries).Methods(http.MethodGet).Name("apiRegistries")
+	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.setCredential).Methods(http.MethodPut).Name("apiCredentialSet")
+	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.deleteCredential).Methods(http.MethodDelete).Name("apiCredentialDelete")
 
 	r.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "api.not_found")

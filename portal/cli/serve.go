@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"kqi/portal/accounts"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
 	"kqi/storage"
@@ -46,12 +48,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	if err := checkImageRoot(cfg); err != nil {
 		return err
 	}
+	sealer, err := secret.NewSealer(cfg.SecretKeyFile)
+	if err != nil {
+		return err
+	}
+	sources := &accounts.Sources{Store: st, Sealer: sealer}
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
-	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
+	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 5 * time.Minute,
 	}}
-	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
+	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
 		{Name: "slurm", Fn: func(ctx context.Context) error { _, err := cluster.Partitions(ctx); return err }},
 		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, ""); return err }},

@@ -42,6 +42,8 @@ type Config struct {
 	HTTPSProxy        string
 	NoProxy           string
 
+	SecretKeyFile string // KQI_SECRET_KEY_FILE: key (≥ 32 random bytes, mode 0600) sealing users' tokens
+
 	SharedRoot    string // KQI_SHARED_ROOT: the shared filesystem directory KQI keeps files in, as the nodes see it
 	FileStore     string // KQI_FILE_STORE: "local" (the portal host mounts SharedRoot) or "sftp" (reached through the login node)
 	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP (and the SSH Slurm backend)
@@ -75,6 +77,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
 	fs.StringVar(&c.SlurmJWTKeyFile, "slurm-jwt-key-file", env("KQI_SLURM_JWT_KEY_FILE", ""), "HS256 key file shared with Slurm (KQI_SLURM_JWT_KEY_FILE)")
 	fs.StringVar(&c.SlurmUser, "slurm-user", env("KQI_SLURM_USER", ""), "cluster account that submits jobs (KQI_SLURM_USER)")
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("KQI_SECRET_KEY_FILE", ""), "key sealing users' tokens (KQI_SECRET_KEY_FILE)")
 	fs.StringVar(&c.SharedRoot, "shared-root", env("KQI_SHARED_ROOT", ""), "shared filesystem directory for data and jobs (KQI_SHARED_ROOT)")
 	fs.StringVar(&c.FileStore, "file-store", env("KQI_FILE_STORE", "local"), "local or sftp (KQI_FILE_STORE)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
@@ -148,6 +151,9 @@ func (c *Config) RequireCluster() error {
 	var errs []error
 	if c.SharedRoot == "" || !strings.HasPrefix(c.SharedRoot, "/") {
 		errs = append(errs, errors.New("KQI_SHARED_ROOT is required and must be an absolute path"))
+	}
+	if c.SecretKeyFile == "" {
+		errs = append(errs, errors.New("KQI_SECRET_KEY_FILE is required (e.g. head -c 32 /dev/urandom > key; chmod 600 key)"))
 	}
 	if c.SlurmBackend != "rest" && c.SlurmBackend != "ssh" {
 		errs = append(errs, fmt.Errorf("KQI_SLURM_BACKEND: %q is not rest or ssh", c.SlurmBackend))

@@ -54,12 +54,12 @@ func TestRequireCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.RequireCluster()
-	for _, want := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER", "KQI_SHARED_ROOT"} {
+	for _, want := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER", "KQI_SHARED_ROOT", "KQI_SECRET_KEY_FILE"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("RequireCluster error %v lacks %s", err, want)
 		}
 	}
-	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser, c.SharedRoot = "http://127.0.0.1:6820", "/etc/hostname", "kqi", "/shared"
+	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser, c.SharedRoot, c.SecretKeyFile = "http://127.0.0.1:6820", "/etc/hostname", "kqi", "/shared", "/key"
 	if err := c.RequireCluster(); err != nil {
 		t.Fatal(err)
 	}

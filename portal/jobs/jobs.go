@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/data"
 	"kqi/slurm"
@@ -36,6 +37,7 @@ type Service struct {
 	Files   files.FS
 	Data    *data.Service
 	Cluster slurm.Cluster
+	Sources *accounts.Sources // Git servers, registries and users' tokens; nil: URLs as typed, no tokens
 	Cfg     Config
 	Log     *slog.Logger
 }
@@ -123,6 +125,16 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 	if strings.TrimSpace(req.Command) == "" {
 		bad("command", "training.command_required")
 	}
+	repoURL := req.GitRepository
+	if acc, err := s.gitAccess(ctx, 0, req.GitRepository); err == nil {
+		repoURL = acc.URL
+	} else {
+		if key, ok := accounts.MessageKey(err); ok {
+			bad("git_repository", key)
+		} else {
+			return err
+		}
+	}
 	if _, err := s.Store.DatasetByID(ctx, tenantID, req.DatasetID); errors.Is(err, storage.ErrNotFound) {
 		bad("dataset_id", "training.unknown_dataset")
 	} else if err != nil {
@@ -150,7 +162,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 	// The rest (env names, read-only variables, #SBATCH extras, quoting
 	// limits) is the slurm package's own check of the job it would run.
 	spec := s.spec(&storage.Training{ID: 1, TenantID: tenantID, Name: req.Name, Image: req.Image,
-		GitRepository: req.GitRepository, GitBranch: req.GitBranch, GitCommit: req.GitCommit, Command: req.Command,
+		GitRepository: repoURL, GitBranch: req.GitBranch, GitCommit: req.GitCommit, Command: req.Command,
 		CPU: max(req.CPU, 1), MemoryGB: max(req.MemoryGB, 1), GPU: max(req.GPU, 0), Partition: req.Partition,
 		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID}, "/validate", "", Comment("validate", 1))
 	if err := spec.Validate(); err != nil {
@@ -246,7 +258,17 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 	if err := s.Store.CreateJobToken(ctx, token, who.UserID, t.TenantID, t.ID, time.Now().Add(s.Cfg.TokenTTL)); err != nil {
 		return err
 	}
-	secrets, err := slurm.Secrets{KQIToken: token}.Marshal()
+	git, err := s.gitAccess(ctx, who.UserID, t.GitRepository)
+	if err != nil {
+		return fmt.Errorf("model repository: %w", err)
+	}
+	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
+	if s.Sources != nil {
+		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, t.Image); err != nil {
+			return fmt.Errorf("registry credentials: %w", err)
+		}
+	}
+	secrets, err := sec.Marshal()
 	if err != nil {
 		return err
 	}
@@ -264,6 +286,8 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 		return err
 	}
 	spec := s.spec(t, s.Files.LocalPath(dir), parentOut, Comment(instance, t.ID))
+	spec.Git.URL, spec.Git.Username = git.URL, git.Username
+	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
 	script, err := slurm.Render(spec, s.Cfg.Runtime)
 	if err != nil {
 		return fmt.Errorf("render script: %w", err)
@@ -326,6 +350,23 @@ func (s *Service) spec(t *storage.Training, jobDir, parentOutput, comment string
 		Command:      t.Command,
 		JobDir:       jobDir,
 		ParentOutput: parentOutput,
+	}
+}
+
+// gitAccess resolves the repository a training names (a URL, or
+// server/path of a registered Git server) and the user's token for it.
+func (s *Service) gitAccess(ctx context.Context, userID int64, repo string) (accounts.GitAccess, error) {
+	if s.Sources == nil {
+		return accounts.GitAccess{URL: repo}, nil
+	}
+	return s.Sources.ResolveGit(ctx, userID, repo)
+}
+
+func setEnv(env []slurm.EnvVar, name, value string) {
+	for i := range env {
+		if env[i].Name == name {
+			env[i].Value = value
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package portaltest
 
 import (
 	"context"
+	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
 	"kqi/storage"
@@ -84,11 +86,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	fs := newFiles(t, cfg)
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
+	key := make([]byte, 32)
+	rand.Read(key)
+	sealer, _ := secret.NewSealerFromKey(key)
+	sources := &accounts.Sources{Store: st, Sealer: sealer}
 	var jobsSvc *jobs.Service
 	if cfg.SlurmRESTURL != "" {
 		jobsSvc = newJobs(t, cfg, st, fs, dataSvc, log)
+		jobsSvc.Sources = sources
 	}
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/accounts"
 	"kqi/portal/api"
 	"kqi/portal/config"
 	"kqi/portal/data"
@@ -35,7 +36,8 @@ type Deps struct {
 	Store  *storage.Store
 	Files  files.FS
 	Data   *data.Service
-	Jobs   *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
+	Jobs    *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
+	Sources *accounts.Sources
 	Log    *slog.Logger
 	Checks []Check // what /readyz asks
 }
@@ -51,8 +53,8 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
-	api.New(router, store, svc, d.Jobs, cfg, log)
-	pages, err := web.New(router, store, svc, d.Jobs, cfg, log)
+	api.New(router, store, svc, d.Jobs, d.Sources, cfg, log)
+	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/accounts"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
@@ -19,7 +20,8 @@ import (
 type Handler struct {
 	store  *storage.Store
 	data   *data.Service
-	jobs   *jobs.Service // nil without a cluster: the training pages say so
+	jobs    *jobs.Service // nil without a cluster: the training pages say so
+	sources *accounts.Sources
 	cfg    *config.Config
 	router *mux.Router
 	views  *views
@@ -28,8 +30,8 @@ type Handler struct {
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, data: svc, jobs: js, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, data: svc, jobs: js, sources: sources, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {
@@ -57,6 +59,8 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings", h.showSettings).Methods(http.MethodGet).Name("settings")
 	in.HandleFunc("/settings/password", h.changePassword).Methods(http.MethodPost).Name("settingsPassword")
 	in.HandleFunc("/settings/language", h.setLanguage).Methods(http.MethodPost).Name("settingsLanguage")
+	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
+	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)
@@ -105,6 +109,9 @@ func (h *Handler) routes() {
 	admin.HandleFunc("/users", h.showAdminUsers).Methods(http.MethodGet).Name("adminUsers")
 	admin.HandleFunc("/users", h.createUser).Methods(http.MethodPost).Name("adminUserCreate")
 	admin.HandleFunc("/users/{id:[0-9]+}/memberships", h.addMembership).Methods(http.MethodPost).Name("adminMembershipAdd")
+	admin.HandleFunc("/sources", h.showAdminSources).Methods(http.MethodGet).Name("adminSources")
+	admin.HandleFunc("/git-servers", h.createGitServer).Methods(http.MethodPost).Name("adminGitServerCreate")
+	admin.HandleFunc("/registries", h.createRegistry).Methods(http.MethodPost).Name("adminRegistryCreate")
 }
 
 // path builds a URL from a route name; an unknown name is a programming

@@ -5,25 +5,106 @@ import (
 	"net/http"
 	"strconv"
 
+	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/i18n"
 	"kqi/storage"
 )
 
 type settingsData struct {
-	Languages     []string
-	PasswordError string // catalog key
+	Languages       []string
+	PasswordError   string // catalog key
+	CredentialError string // catalog key
+	Sections        []credentialSection
+}
+
+type credentialSection struct {
+	Title string // catalog key
+	Rows  []credentialRow
+}
+
+// credentialRow is one server and whether the user has a token for it;
+// the token itself is never shown again.
+type credentialRow struct {
+	Kind     string
+	ID       int64
+	Name     string
+	Where    string
+	Username string
+	HasToken bool
 }
 
 func (h *Handler) showSettings(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "settings", "settings.title", settingsData{Languages: i18n.Languages})
+	h.renderSettings(w, r, http.StatusOK, settingsData{})
+}
+
+func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status int, d settingsData) {
+	ctx := r.Context()
+	d.Languages = i18n.Languages
+	creds, err := h.store.Credentials(ctx, visitorOf(r).User.ID)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	row := func(kind string, id int64, name, where string) credentialRow {
+		cr := credentialRow{Kind: kind, ID: id, Name: name, Where: where}
+		for _, c := range creds {
+			if c.Kind == kind && c.ServerID == id {
+				cr.HasToken, cr.Username = true, c.Username
+			}
+		}
+		return cr
+	}
+	gits, err := h.store.GitServers(ctx)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	git := credentialSection{Title: "admin.sources.git"}
+	for _, g := range gits {
+		git.Rows = append(git.Rows, row(storage.CredentialGit, g.ID, g.Name, g.URL))
+	}
+	regs, err := h.store.Registries(ctx)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	reg := credentialSection{Title: "admin.sources.registries"}
+	for _, g := range regs {
+		reg.Rows = append(reg.Rows, row(storage.CredentialRegistry, g.ID, g.Name, g.Host))
+	}
+	d.Sections = []credentialSection{git, reg}
+	h.render(w, r, status, "settings", "settings.title", d)
+}
+
+func (h *Handler) setCredential(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(r.PostFormValue("server_id"))
+	err := h.sources.SetToken(r.Context(), visitorOf(r).User.ID, r.PostFormValue("kind"), id, r.PostFormValue("username"), r.PostFormValue("token"))
+	if key, ok := accounts.MessageKey(err); ok {
+		h.renderSettings(w, r, http.StatusUnprocessableEntity, settingsData{CredentialError: key})
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.redirect(w, r, "settings", flashInfo, "flash.token_saved")
+}
+
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(r.PostFormValue("server_id"))
+	if err := h.store.DeleteCredential(r.Context(), visitorOf(r).User.ID, r.PostFormValue("kind"), id); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.redirect(w, r, "settings", flashInfo, "flash.token_deleted")
 }
 
 // changePassword needs the current password, so a borrowed browser cannot
 // lock its owner out. Every other session and API token of the user ends.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
-	data := settingsData{Languages: i18n.Languages}
+	var data settingsData
 	current, next, confirm := r.PostFormValue("current_password"), r.PostFormValue("new_password"), r.PostFormValue("confirm_password")
 	switch {
 	case !auth.VerifyPassword(v.User, current):
@@ -46,7 +127,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if data.PasswordError != "" {
-		h.render(w, r, http.StatusUnprocessableEntity, "settings", "settings.title", data)
+		h.renderSettings(w, r, http.StatusUnprocessableEntity, data)
 		return
 	}
 	if err := h.store.SetPassword(r.Context(), v.User.ID, hash, storage.SessionKey(v.SessionID)); err != nil {

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+type serverBody struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+	Host string `json:"host,omitempty"`
+}
+
+func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	g, err := h.sources.CreateGitServer(r.Context(), req.Name, req.URL)
+	if h.refused(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusCreated, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
+}
+
+func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+		Host string `json:"host"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	reg, err := h.sources.CreateRegistry(r.Context(), req.Name, req.Host)
+	if h.refused(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusCreated, serverBody{ID: reg.ID, Name: reg.Name, Host: reg.Host})
+}
+
+func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
+	list, err := h.store.GitServers(r.Context())
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
+	for _, g := range list {
+		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) {
+	list, err := h.store.Registries(r.Context())
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
+	for _, g := range list {
+		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, Host: g.Host})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// setCredential stores the caller's token for a server; the answer never
+// repeats it.
+func (h *Handler) setCredential(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Token    string `json:"token"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	err := h.sources.SetToken(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r), req.Username, req.Token)
+	if h.refused(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	if err := h.store.DeleteCredential(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r)); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
