@@ -333,7 +333,9 @@ func newJobs(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, d
 		t.Fatal(err)
 	}
 	return &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
-		Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage, TokenTTL: time.Hour, SubmitGrace: time.Minute,
+		// The dev image store when the cluster has one (images other than
+		// the host need it).
+		Runtime: slurm.Bubblewrap{ImageRoot: os.Getenv("KQI_DEV_IMAGE_ROOT")}, DefaultImage: slurm.HostImage, TokenTTL: time.Hour, SubmitGrace: time.Minute,
 		SiteEnv: []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
 	}}
 }

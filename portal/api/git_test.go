@@ -1,0 +1,85 @@
+package api_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"kqi/portal/portaltest"
+	"kqi/storage/storagetest"
+)
+
+// The sample model in the dev Git server's private repository trains on a
+// real dataset in the dev image, cloned with the token the user stored;
+// the token shows up in no log, script or page.
+func TestPrivateRepositoryWithStoredToken(t *testing.T) {
+	gitURL := storagetest.RequireEnv(t, "KQI_DEV_GIT_URL")
+	tokenRaw, err := os.ReadFile(storagetest.RequireEnv(t, "KQI_DEV_GIT_TOKEN_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitToken := strings.TrimSpace(string(tokenRaw))
+	image := storagetest.RequireEnv(t, "KQI_DEV_IMAGE")
+
+	env := portaltest.New(t, portaltest.WithCluster)
+	env.Tenant(t, "lab")
+	env.User(t, "root", pw, true, "lab")
+	alice := env.User(t, "alice", pw, false, "lab")
+	rootTok, tok := token(t, env, "root", "lab"), token(t, env, "alice", "lab")
+	status, srv := call(t, env, "POST", "/api/v1/admin/git-servers", rootTok, map[string]string{"name": "devgit", "url": gitURL})
+	if status != 201 {
+		t.Fatalf("register git server: %d %v", status, srv)
+	}
+	srvID := int64(srv["id"].(float64))
+	ds := datasetWith(t, env, tok, []upload{{"digits.csv", []byte("1,2,3\n4,5,6\n")}})
+	train := map[string]any{"name": "sample", "dataset_id": ds, "image": image, "git": map[string]string{"repository": "devgit/private/mnist.git", "branch": "main"},
+		"command": "python3 train.py", "cpu": 1, "memory_gb": 1, "env": map[string]string{"EPOCHS": "2", "SLEEP_SECONDS": "0"}}
+
+	// Without a stored token the clone fails: error, with the cause.
+	status, noTok := call(t, env, "POST", "/api/v1/trainings", tok, train)
+	if status != 201 {
+		t.Fatalf("submit without token: %d %v", status, noTok)
+	}
+	tr := waitTraining(t, env, tok, int64(noTok["id"].(float64)), ended)
+	if tr["status"] != "error" || !strings.Contains(tr["reason"].(string), "clone") {
+		t.Fatalf("without token: %v", tr)
+	}
+
+	if resp, raw := send(t, env, "PUT", fmt.Sprintf("/api/v1/me/credentials/git/%d", srvID), tok, "application/json",
+		strings.NewReader(`{"username":"oauth2","token":"`+gitToken+`"}`)); resp.StatusCode != 204 {
+		t.Fatalf("store token: %d %s", resp.StatusCode, raw)
+	}
+	train["name"] = "sample-2"
+	status, created := call(t, env, "POST", "/api/v1/trainings", tok, train)
+	if status != 201 {
+		t.Fatalf("submit: %d %v", status, created)
+	}
+	id := int64(created["id"].(float64))
+	tr = waitTraining(t, env, tok, id, ended)
+	_, logText := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/log", id), tok, "", nil)
+	if tr["status"] != "completed" {
+		t.Fatalf("training: %v\nlog:\n%s", tr, logText)
+	}
+	if resp, model := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files/model.json", id), tok, "", nil); resp.StatusCode != 200 || !strings.Contains(string(model), "training") {
+		t.Fatalf("model.json: %d %s", resp.StatusCode, model)
+	}
+	_, script := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/script", id), tok, "", nil)
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	page := b.Get(fmt.Sprintf("/trainings/%d", id))
+	settings := b.Get("/settings")
+	for what, text := range map[string]string{"log": string(logText), "script": string(script), "training page": page.Body, "settings page": settings.Body} {
+		if strings.Contains(text, gitToken) {
+			t.Errorf("the Git token appears in the %s", what)
+		}
+	}
+	if !strings.Contains(settings.Body, "token stored") {
+		t.Error("settings do not say a token is stored")
+	}
+	// Stored sealed: the database does not hold it in clear either.
+	cred, err := env.Store.CredentialFor(t.Context(), alice.ID, "git", srvID)
+	if err != nil || len(cred.Sealed) == 0 || strings.Contains(string(cred.Sealed), gitToken) {
+		t.Errorf("stored credential: %v, sealed %d bytes, contains the token: %v", err, len(cred.Sealed), err == nil && strings.Contains(string(cred.Sealed), gitToken))
+	}
+}
