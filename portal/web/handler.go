@@ -82,6 +82,7 @@ func (h *Handler) routes() {
 
 	tenant.HandleFunc("/trainings", h.showTrainingList).Methods(get).Name("trainings")
 	tenant.HandleFunc("/trainings/status", h.trainingStatuses).Methods(get).Name("trainingStatuses")
+	tenant.HandleFunc("/trainings/bulk", h.trainingsBulk).Methods(post).Name("trainingsBulk")
 	tenant.HandleFunc("/trainings/new", h.showTrainingNew).Methods(get).Name("trainingNew")
 	tenant.HandleFunc("/trainings", h.createTraining).Methods(post).Name("trainingCreate")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}", h.showTraining).Methods(get).Name("trainingDetail")

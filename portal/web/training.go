@@ -265,6 +265,7 @@ type trainingDetailData struct {
 	Attach  []files.FileInfo
 	Log     string
 	LogSize int64
+	Script  string
 	Waited  string
 	Ran     string
 	Error   string
@@ -302,6 +303,11 @@ func (h *Handler) renderTraining(w http.ResponseWriter, r *http.Request, status 
 		b, _ := io.ReadAll(io.LimitReader(f, logTail))
 		f.Close()
 		d.Log = strings.ToValidUTF8(string(b), "?")
+	}
+	if f, err := h.jobs.OpenJobFile(ctx, t, slurm.ScriptFile); err == nil {
+		b, _ := io.ReadAll(io.LimitReader(f, 256<<10))
+		f.Close()
+		d.Script = string(b)
 	}
 	if t.QueuedAt != nil {
 		end := time.Now()
@@ -479,4 +485,80 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setFlash(w, flashInfo, "flash.files_added")
 	http.Redirect(w, r, h.path("trainingDetail", "id", strconv.FormatInt(t.ID, 10)), http.StatusSeeOther)
+}
+
+// trainingsBulk applies one action to the checked trainings: add tags,
+// remove tags, or delete (ended ones only; running ones are kept and the
+// message says so).
+func (h *Handler) trainingsBulk(w http.ResponseWriter, r *http.Request) {
+	if h.clusterMissing(w, r) {
+		return
+	}
+	v := visitorOf(r)
+	r.ParseForm()
+	var tags []string
+	for _, tag := range strings.Split(r.PostForm.Get("tags"), ",") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			tags = append(tags, tag)
+		}
+	}
+	action := r.PostForm.Get("action")
+	kept := 0
+	for _, s := range r.PostForm["ids"] {
+		id, ok := parseID(s)
+		if !ok {
+			continue
+		}
+		t, err := h.store.TrainingByID(r.Context(), v.Tenant.ID, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		switch action {
+		case "tag", "untag":
+			err = h.store.UpdateTrainingNotes(r.Context(), t.TenantID, t.ID, t.Memo, editTags(t.Tags, tags, action == "tag"), t.Favorite)
+		case "delete":
+			if err = h.jobs.Delete(r.Context(), t.TenantID, t.ID); errors.Is(err, storage.ErrActive) {
+				kept, err = kept+1, nil
+			}
+		}
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+	}
+	if kept > 0 {
+		h.redirect(w, r, "trainings", flashError, "training.some_active")
+		return
+	}
+	h.redirect(w, r, "trainings", flashInfo, "flash.training_saved")
+}
+
+// editTags adds or removes tags, keeping order and no duplicates.
+func editTags(have, change []string, add bool) []string {
+	out := []string{}
+	drop := map[string]bool{}
+	for _, c := range change {
+		drop[c] = !add
+	}
+	for _, t := range have {
+		if !drop[t] {
+			out = append(out, t)
+		}
+	}
+	if add {
+		for _, c := range change {
+			found := false
+			for _, t := range out {
+				found = found || t == c
+			}
+			if !found {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }

@@ -80,3 +80,43 @@ func TestTrainingPagesOfAnotherTenant(t *testing.T) {
 		t.Fatalf("tenant B's training was changed: %+v", got)
 	}
 }
+
+func TestTrainingListBulkTagsAndDelete(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	lab := env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	ctx := context.Background()
+	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
+	var ids []string
+	for i, final := range []bool{true, true, false} {
+		tr, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: lab.ID, Name: fmt.Sprint("t", i), DatasetID: dsID,
+			Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if final {
+			env.Store.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusFailed})
+		}
+		ids = append(ids, fmt.Sprint(tr.ID))
+	}
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	p := b.Submit("/trainings", "/trainings/bulk", url.Values{"ids": ids, "action": {"tag"}, "tags": {"exp1, best"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("bulk tag: %d", p.Status)
+	}
+	if list := b.Get("/trainings?tag=best"); strings.Count(list.Body, `class="training-name"`) != 3 {
+		t.Fatalf("tagged list: %s", list.Body)
+	}
+	b.Submit("/trainings", "/trainings/bulk", url.Values{"ids": ids[:1], "action": {"untag"}, "tags": {"best"}})
+	if list := b.Get("/trainings?tag=best"); strings.Count(list.Body, `class="training-name"`) != 2 {
+		t.Fatal("untag did not remove the tag")
+	}
+	p = b.Submit("/trainings", "/trainings/bulk", url.Values{"ids": ids, "action": {"delete"}})
+	if follow := b.Get(p.Location); !strings.Contains(follow.Body, "still running and were kept") {
+		t.Fatalf("bulk delete message: %s", follow.Body)
+	}
+	if _, n, _ := env.Store.ListTrainings(ctx, lab.ID, storage.TrainingFilter{}); n != 1 {
+		t.Fatalf("%d trainings left, want the active one", n)
+	}
+}
