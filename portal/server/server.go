@@ -33,13 +33,13 @@ type Check struct {
 
 // Deps are the services the handler is built on.
 type Deps struct {
-	Store  *storage.Store
-	Files  files.FS
-	Data   *data.Service
+	Store   *storage.Store
+	Files   files.FS
+	Data    *data.Service
 	Jobs    *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
 	Sources *accounts.Sources
-	Log    *slog.Logger
-	Checks []Check // what /readyz asks
+	Log     *slog.Logger
+	Checks  []Check // what /readyz asks
 }
 
 // New builds the whole HTTP handler.

@@ -18,15 +18,15 @@ import (
 
 // Handler carries what every page handler needs; handlers are its methods.
 type Handler struct {
-	store  *storage.Store
-	data   *data.Service
+	store   *storage.Store
+	data    *data.Service
 	jobs    *jobs.Service // nil without a cluster: the training pages say so
 	sources *accounts.Sources
-	cfg    *config.Config
-	router *mux.Router
-	views  *views
-	log    *slog.Logger
-	now    func() time.Time
+	cfg     *config.Config
+	router  *mux.Router
+	views   *views
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New parses the templates and registers every page route on router.
