@@ -34,18 +34,37 @@ fi
 "$bin" migrate
 "$bin" create-admin >/dev/null
 
+# The dev cluster's Git server and image store are registered as an
+# administrator would (a second run finds them there already).
+register_dev_sources() {
+  local api="http://127.0.0.1:$port/api/v1" token
+  token=$(curl -fsS -X POST "$api/auth/token" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$KQI_ADMIN_USER\",\"password\":\"$KQI_ADMIN_PASSWORD\",\"tenant\":\"$KQI_ADMIN_TENANT\"}" |
+    sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  if [ -n "${KQI_DEV_GIT_URL:-}" ]; then
+    curl -sS -o /dev/null -X POST "$api/admin/git-servers" -H "Authorization: Bearer $token" \
+      -d "{\"name\":\"devgit\",\"url\":\"$KQI_DEV_GIT_URL\"}"
+  fi
+  curl -sS -o /dev/null -X POST "$api/admin/registries" -H "Authorization: Bearer $token" \
+    -d '{"name":"local","host":"local"}'
+}
+
 "$bin" serve &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
 port=${KQI_LISTEN##*:}
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+    register_dev_sources
     cat <<MSG
 
   KQI is running: http://localhost:$port
   log in as:      $KQI_ADMIN_USER
   password:       $KQI_ADMIN_PASSWORD
   tenant:         $KQI_ADMIN_TENANT
+  sample model:   Git repository devgit/public/mnist.git (or devgit/private/mnist.git
+                  with the token in ${KQI_DEV_GIT_TOKEN_FILE:-the dev Git token file}),
+                  image ${KQI_DEFAULT_IMAGE}, command: python3 train.py
 
   Ctrl-C stops the portal; 'make cluster-down' stops the dev cluster.
 
