@@ -6,6 +6,8 @@
 package scripts
 
 import (
+	"kqi/slurm/slurmtest"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,6 +135,7 @@ var cudaDevices = regexp.MustCompile(`^CVD=([0-3]),([0-3])$`)
 
 func TestGPUJobGetsDevices(t *testing.T) {
 	c := requireDevCluster(t)
+	slurmtest.LockGPUs(t)
 	out := filepath.Join(c.jobDir(t), "out")
 	gres := fmt.Sprintf("gpu:%s:2", c.gpuType)
 	id := c.asUser(t, 3*time.Minute, "sbatch", "--parsable", "--wait", "-J", "kqi-devcluster-test",
@@ -155,6 +158,7 @@ func TestGPUJobGetsDevices(t *testing.T) {
 
 func TestThirdGPUJobWaitsForResources(t *testing.T) {
 	c := requireDevCluster(t)
+	slurmtest.LockGPUs(t)
 	dir := c.jobDir(t)
 	gres := fmt.Sprintf("gpu:%s:2", c.gpuType)
 	submit := func(name string) string {

@@ -1,6 +1,8 @@
 package slurm
 
 import (
+	"kqi/slurm/slurmtest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -346,7 +347,7 @@ func TestCluster(t *testing.T) {
 
 			t.Run("gpu-wait", func(t *testing.T) {
 				t.Parallel()
-				lockGPUs(t)
+				slurmtest.LockGPUs(t)
 				total, err := strconv.Atoi(d.env["KQI_DEV_GPUS"])
 				if err != nil {
 					t.Fatal(err)
@@ -453,22 +454,6 @@ func TestCluster(t *testing.T) {
 			})
 		})
 	}
-}
-
-// lockGPUs gives the test the node's GPUs to itself, against the other
-// backend's GPU case and against test runs of other processes on this
-// machine, until the test ends.
-func lockGPUs(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "kqi-slurm-gpu-test.lock"), os.O_CREATE|os.O_RDONLY, 0o644) // flock needs no write access
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
 
 // parallel runs f(0..n-1) on a few goroutines (sshd allows 10 sessions

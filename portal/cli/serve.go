@@ -61,7 +61,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
 		{Name: "slurm", Fn: func(ctx context.Context) error { _, err := cluster.Partitions(ctx); return err }},
-		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, ""); return err }},
+		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, "."); return err }},
 	}})
 	if err != nil {
 		return err

@@ -1,10 +1,9 @@
 package jobs_test
 
 import (
+	"kqi/slurm/slurmtest"
+
 	"context"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 // A training asking for more GPUs than are free waits in queued with
 // Slurm's reason, and runs once a training holding GPUs is stopped.
 func TestGPUTrainingWaitsForFreeGPUs(t *testing.T) {
-	holdGPULock(t)
+	slurmtest.LockGPUs(t)
 	partition := storagetest.RequireEnv(t, "KQI_DEV_GPU_PARTITION")
 	if n := storagetest.RequireEnv(t, "KQI_DEV_GPUS"); n != "4" {
 		t.Fatalf("KQI_DEV_GPUS=%s: this test fills a node of 4 GPUs with two trainings of 2", n)
@@ -104,19 +103,4 @@ func (e *env) awaitGPU(t *testing.T, id int64, what string, limit time.Duration,
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-// holdGPULock takes the machine-wide lock the slurm package's GPU test
-// holds (same file, same flock), so the two never compete for the GPUs.
-func holdGPULock(t *testing.T) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "kqi-slurm-gpu-test.lock"), os.O_CREATE|os.O_RDONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }
