@@ -49,6 +49,9 @@ func createAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 		return err
 	case !u.IsSystemAdmin:
 		return fmt.Errorf("user %q exists and is not a system administrator", username)
+	case password != "" && auth.VerifyPassword(u, password):
+		// Already this password: resetting would only end the
+		// administrator's sessions for nothing.
 	case password != "":
 		hash, err := auth.HashPassword(password)
 		if err != nil {
