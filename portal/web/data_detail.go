@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -26,12 +27,19 @@ type dataDetailData struct {
 // dataFromRoute loads the datum named by the route's id in the visitor's
 // tenant; another tenant's id is simply not found.
 func (h *Handler) dataFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Data, bool) {
+	return fromRoute(h, w, r, h.store.DataByID)
+}
+
+// fromRoute loads the object of the route's {id} through a tenant-scoped
+// lookup, answering 404 for a bad, missing or foreign id and 500 for a
+// failure. Every page that takes an id goes through it.
+func fromRoute[T any](h *Handler, w http.ResponseWriter, r *http.Request, byID func(ctx context.Context, tenantID, id int64) (*T, error)) (*T, bool) {
 	id, ok := parseID(mux.Vars(r)["id"])
 	if !ok {
 		h.renderError(w, r, http.StatusNotFound, "error.not_found")
 		return nil, false
 	}
-	d, err := h.store.DataByID(r.Context(), visitorOf(r).Tenant.ID, id)
+	v, err := byID(r.Context(), visitorOf(r).Tenant.ID, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		h.renderError(w, r, http.StatusNotFound, "error.not_found")
 		return nil, false
@@ -40,7 +48,7 @@ func (h *Handler) dataFromRoute(w http.ResponseWriter, r *http.Request) (*storag
 		h.serverError(w, r, err)
 		return nil, false
 	}
-	return d, true
+	return v, true
 }
 
 func (h *Handler) showDataDetail(w http.ResponseWriter, r *http.Request) {

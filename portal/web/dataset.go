@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"kqi/portal/data"
 	"kqi/storage"
 )
@@ -116,21 +114,7 @@ func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) datasetFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Dataset, bool) {
-	id, ok := parseID(mux.Vars(r)["id"])
-	if !ok {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return nil, false
-	}
-	d, err := h.store.DatasetByID(r.Context(), visitorOf(r).Tenant.ID, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return nil, false
-	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return nil, false
-	}
-	return d, true
+	return fromRoute(h, w, r, h.store.DatasetByID)
 }
 
 func formOf(d *storage.Dataset) data.DatasetForm {

@@ -242,21 +242,7 @@ func (h *Handler) trainingStatuses(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) trainingFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Training, bool) {
-	id, ok := parseID(mux.Vars(r)["id"])
-	if !ok {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return nil, false
-	}
-	t, err := h.store.TrainingByID(r.Context(), visitorOf(r).Tenant.ID, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return nil, false
-	}
-	if err != nil {
-		h.serverError(w, r, err)
-		return nil, false
-	}
-	return t, true
+	return fromRoute(h, w, r, h.store.TrainingByID)
 }
 
 type trainingDetailData struct {
