@@ -132,6 +132,11 @@ func (h *Handler) showTrainingNew(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	form := trainingForm{CPU: "1", MemoryGB: "1", GPU: "0"}
 	q := r.URL.Query()
+	if q.Get("use_parent") == "1" {
+		// "Use its settings" on the form: the chosen parent's settings
+		// become the defaults; the name typed so far is kept.
+		q.Set("parent", q.Get("parent_id"))
+	}
 	for _, key := range []string{"from", "parent"} {
 		id, ok := parseID(q.Get(key))
 		if !ok {
@@ -145,7 +150,7 @@ func (h *Handler) showTrainingNew(w http.ResponseWriter, r *http.Request) {
 		form = formFrom(src)
 		if key == "parent" {
 			form.ParentID = strconv.FormatInt(id, 10)
-			form.Name = ""
+			form.Name = q.Get("name")
 		}
 	}
 	h.renderTrainingForm(w, r, http.StatusOK, trainingFormData{Form: form})

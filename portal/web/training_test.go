@@ -120,3 +120,31 @@ func TestTrainingListBulkTagsAndDelete(t *testing.T) {
 		t.Fatalf("%d trainings left, want the active one", n)
 	}
 }
+
+// Choosing a parent and asking for its settings fills the form with them
+// (the name typed so far stays); copy-run fills everything.
+func TestTrainingFormDefaultsFromParent(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	lab := env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	ctx := context.Background()
+	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
+	parent, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: lab.ID, Name: "base", DatasetID: dsID,
+		Image: slurm.HostImage, Command: "python3 train.py --lr 0.1", CPU: 3, MemoryGB: 2, Partition: "cpu",
+		Env: []storage.EnvPair{{Name: "EPOCHS", Value: "7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	p := b.Get(fmt.Sprintf("/trainings/new?use_parent=1&parent_id=%d&name=next-try", parent.ID))
+	for _, want := range []string{`value="next-try"`, "python3 train.py --lr 0.1", `value="3"`, "EPOCHS=7", fmt.Sprintf(`<option value="%d" selected>`, parent.ID)} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("form from parent lacks %q", want)
+		}
+	}
+	p = b.Get(fmt.Sprintf("/trainings/new?from=%d", parent.ID))
+	if !strings.Contains(p.Body, `value="base"`) || !strings.Contains(p.Body, "EPOCHS=7") {
+		t.Error("copy-run form is not prefilled")
+	}
+}
