@@ -122,7 +122,11 @@ func (l *Local) writeLocal(ctx context.Context, f *os.File, tmp string, r io.Rea
 		err = l.chown(tmp)
 	}
 	if err == nil {
-		n, err = copyPipelined(ctx, newWritebackWriter(f), r)
+		pw := newPutWriter(f)
+		n, err = copyPipelined(ctx, pw, r)
+		if cerr := pw.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err == nil {
 		err = f.Sync()
