@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"kqi/portal/data"
@@ -47,8 +46,7 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("data registered", "tenant", v.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)
-	h.setFlash(w, flashInfo, "flash.data_created")
-	http.Redirect(w, r, h.path("dataDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "dataDetail", d.ID, "flash.data_created")
 }
 
 // noUploadDeadline lifts the server's read/write timeouts for a request

@@ -79,8 +79,7 @@ func (h *Handler) updateData(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.data_saved")
-	http.Redirect(w, r, h.path("dataDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "dataDetail", d.ID, "flash.data_saved")
 }
 
 func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
@@ -99,8 +98,7 @@ func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 	detail := dataDetailData{Data: d, Form: data.Form{Name: d.Name, Memo: d.Memo, Tags: d.Tags}}
 	switch inv, isInv := data.AsInvalid(err); {
 	case err == nil:
-		h.setFlash(w, flashInfo, "flash.files_added")
-		http.Redirect(w, r, h.path("dataDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+		h.redirectToID(w, r, "dataDetail", d.ID, "flash.files_added")
 	case isInv:
 		detail.Error, detail.ErrArg = inv.Key, inv.Arg
 		h.renderDataDetail(w, r, http.StatusUnprocessableEntity, detail)

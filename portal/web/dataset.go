@@ -109,8 +109,7 @@ func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.dataset_created")
-	http.Redirect(w, r, h.path("datasetDetail", "id", strconv.FormatInt(id, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "datasetDetail", id, "flash.dataset_created")
 }
 
 func (h *Handler) datasetFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Dataset, bool) {
@@ -159,8 +158,7 @@ func (h *Handler) updateDataset(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.dataset_saved")
-	http.Redirect(w, r, h.path("datasetDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "datasetDetail", d.ID, "flash.dataset_saved")
 }
 
 func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +190,5 @@ func (h *Handler) copyDataset(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.dataset_copied")
-	http.Redirect(w, r, h.path("datasetDetail", "id", strconv.FormatInt(id, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "datasetDetail", id, "flash.dataset_copied")
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"kqi/portal/i18n"
@@ -36,6 +37,13 @@ func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) *flash {
 		return nil
 	}
 	return &flash{Kind: kind, Message: key}
+}
+
+// redirectToID sends the browser to the page of one object (a route with
+// an {id}) after a change, with an info flash message.
+func (h *Handler) redirectToID(w http.ResponseWriter, r *http.Request, route string, id int64, msg string) {
+	h.setFlash(w, flashInfo, msg)
+	http.Redirect(w, r, h.path(route, "id", strconv.FormatInt(id, 10)), http.StatusSeeOther)
 }
 
 // redirect sends the browser to a named route after a change (POST →

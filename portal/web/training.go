@@ -186,8 +186,7 @@ func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 		h.renderTrainingForm(w, r, http.StatusUnprocessableEntity, trainingFormData{Form: form, Errors: byField})
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.training_submitted")
-	http.Redirect(w, r, h.path("trainingDetail", "id", strconv.FormatInt(t.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.training_submitted")
 }
 
 type trainingListData struct {
@@ -334,8 +333,7 @@ func (h *Handler) updateTrainingNotes(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.setFlash(w, flashInfo, "flash.training_saved")
-	http.Redirect(w, r, h.path("trainingDetail", "id", strconv.FormatInt(t.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.training_saved")
 }
 
 func (h *Handler) stopTraining(w http.ResponseWriter, r *http.Request) {
@@ -474,8 +472,7 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.setFlash(w, flashInfo, "flash.files_added")
-	http.Redirect(w, r, h.path("trainingDetail", "id", strconv.FormatInt(t.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.files_added")
 }
 
 // trainingsBulk applies one action to the checked trainings: add tags,
