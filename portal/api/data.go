@@ -11,7 +11,7 @@ import (
 
 	"kqi/portal/data"
 	"kqi/portal/i18n"
-	"kqi/portal/web"
+	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
@@ -54,8 +54,8 @@ func invalidBody(w http.ResponseWriter, status int, inv *data.InvalidError) {
 // createData registers data from a streamed multipart body.
 func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
-	mr, err := web.MultipartReader(r)
+	transfer.NoDeadline(w)
+	mr, err := transfer.MultipartReader(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with name, memo, tags and file parts"})
 		return
@@ -174,7 +174,7 @@ func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	web.ServeFile(w, r, name, f, false)
+	transfer.ServeFile(w, r, name, f, false)
 }
 
 type datasetRequest struct {

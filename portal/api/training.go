@@ -12,7 +12,7 @@ import (
 
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
-	"kqi/portal/web"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -268,7 +268,7 @@ func (h *Handler) trainingFile(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	name := rel[strings.LastIndex(rel, "/")+1:]
-	web.ServeFile(w, r, name, f, false)
+	transfer.ServeFile(w, r, name, f, false)
 }
 
 func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
@@ -278,7 +278,7 @@ func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="output.zip"`)
-	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	transfer.NoDeadline(w)
 	if err := h.jobs.WriteZip(r.Context(), t, w); err != nil {
 		// The status is sent; a broken zip is all the client can be told.
 		h.log.Error("streaming output.zip", "training", t.ID, "error", err)

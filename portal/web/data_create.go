@@ -3,9 +3,9 @@ package web
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"kqi/portal/data"
+	"kqi/portal/transfer"
 )
 
 type dataFormData struct {
@@ -23,7 +23,7 @@ func (h *Handler) showDataNew(w http.ResponseWriter, r *http.Request) {
 // valid upload is registered.
 func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
-	noUploadDeadline(w)
+	transfer.NoDeadline(w)
 	mr, err := multipartOf(r)
 	if err != nil {
 		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
@@ -47,12 +47,4 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("data registered", "tenant", v.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)
 	h.redirectToID(w, r, "dataDetail", d.ID, "flash.data_created")
-}
-
-// noUploadDeadline lifts the server's read/write timeouts for a request
-// that streams a large upload or download.
-func noUploadDeadline(w http.ResponseWriter) {
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
 }

@@ -3,17 +3,15 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
-	"mime"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"kqi/portal/data"
+	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
@@ -87,7 +85,7 @@ func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	noUploadDeadline(w)
+	transfer.NoDeadline(w)
 	mr, err := multipartOf(r)
 	if err != nil {
 		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
@@ -180,23 +178,5 @@ func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	ServeFile(w, r, name, f, r.URL.Query().Get("inline") == "1" && IsPreviewable(name))
-}
-
-// ServeFile sends a stored file with Range support under the user's file
-// name, as an attachment unless inline.
-func ServeFile(w http.ResponseWriter, r *http.Request, name string, f io.ReadSeeker, inline bool) {
-	noUploadDeadline(w)
-	disp := "attachment"
-	if inline {
-		disp = "inline"
-	}
-	w.Header().Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": name}))
-	ct := "application/octet-stream"
-	if t := mime.TypeByExtension(path.Ext(name)); t != "" && inline {
-		ct = t
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Cache-Control", "private, no-store")
-	http.ServeContent(w, r, "", time.Time{}, f)
+	transfer.ServeFile(w, r, name, f, r.URL.Query().Get("inline") == "1" && IsPreviewable(name))
 }

@@ -1,12 +1,10 @@
 package web
 
 import (
-	"bufio"
 	"context"
 	"crypto/subtle"
 	"errors"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 
 	"kqi/portal/auth"
 	"kqi/portal/i18n"
+	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
@@ -228,7 +227,7 @@ var multipartKey = multipartCtxKey{}
 // firstPartToken reads the CSRF token from the first part of a multipart
 // body and returns the reader positioned after it.
 func firstPartToken(r *http.Request) (*multipart.Reader, string, error) {
-	mr, err := MultipartReader(r)
+	mr, err := transfer.MultipartReader(r)
 	if err != nil {
 		return nil, "", err
 	}
@@ -250,16 +249,5 @@ func multipartOf(r *http.Request) (*multipart.Reader, error) {
 	if mr, ok := r.Context().Value(multipartKey).(*multipart.Reader); ok {
 		return mr, nil
 	}
-	return MultipartReader(r)
-}
-
-// MultipartReader streams a multipart/form-data body through a 1 MiB
-// buffer. The standard reader pulls the socket 4 KiB at a time; big reads
-// cut the system calls of a large upload by two orders of magnitude.
-func MultipartReader(r *http.Request) (*multipart.Reader, error) {
-	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
-		return nil, http.ErrNotMultipart
-	}
-	return multipart.NewReader(bufio.NewReaderSize(r.Body, 1<<20), params["boundary"]), nil
+	return transfer.MultipartReader(r)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/jobs"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -398,7 +399,7 @@ func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request) {
 		io.Copy(w, io.LimitReader(f, 1<<20))
 		return
 	}
-	ServeFile(w, r, "training-"+strconv.FormatInt(t.ID, 10)+".log", f, false)
+	transfer.ServeFile(w, r, "training-"+strconv.FormatInt(t.ID, 10)+".log", f, false)
 }
 
 func (h *Handler) trainingScript(w http.ResponseWriter, r *http.Request) {
@@ -412,7 +413,7 @@ func (h *Handler) trainingScript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	ServeFile(w, r, "training-"+strconv.FormatInt(t.ID, 10)+".sh", f, false)
+	transfer.ServeFile(w, r, "training-"+strconv.FormatInt(t.ID, 10)+".sh", f, false)
 }
 
 func (h *Handler) trainingFile(w http.ResponseWriter, r *http.Request) {
@@ -427,7 +428,7 @@ func (h *Handler) trainingFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	ServeFile(w, r, rel[strings.LastIndex(rel, "/")+1:], f, false)
+	transfer.ServeFile(w, r, rel[strings.LastIndex(rel, "/")+1:], f, false)
 }
 
 func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
@@ -435,7 +436,7 @@ func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
 	if !ok || h.clusterMissing(w, r) {
 		return
 	}
-	noUploadDeadline(w)
+	transfer.NoDeadline(w)
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", `attachment; filename="output.zip"`)
 	if err := h.jobs.WriteZip(r.Context(), t, w); err != nil {
@@ -449,7 +450,7 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 	if !ok || h.clusterMissing(w, r) {
 		return
 	}
-	noUploadDeadline(w)
+	transfer.NoDeadline(w)
 	mr, err := multipartOf(r)
 	if err != nil {
 		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
