@@ -151,9 +151,64 @@ var (
 	ErrUnknownParent  = errors.New("storage: unknown parent")
 )
 
-// CreateTraining checks the dataset and parent belong to the tenant,
-// freezes the dataset and inserts the training as submitting, all in one
-// transaction.
+// QuotaError refuses a training that would take the tenant's jobs beyond
+// its quota of a resource ("cpu", "memory_gb" or "gpu").
+type QuotaError struct {
+	Resource string
+	InUse    int // by the tenant's active trainings
+	Asked    int
+	Limit    int
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("storage: %s quota: %d in use + %d asked > %d", e.Resource, e.InUse, e.Asked, e.Limit)
+}
+
+// checkQuota locks the tenant row (so concurrent submits queue up here)
+// and compares active use plus the request with each quota.
+func checkQuota(ctx context.Context, tx *sql.Tx, n NewTraining) error {
+	var qc, qm, qg sql.NullInt32
+	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
+	}
+	if !qc.Valid && !qm.Valid && !qg.Valid {
+		return nil
+	}
+	var cpu, mem, gpu int
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(sum(cpu), 0), COALESCE(sum(memory_gb), 0), COALESCE(sum(gpu), 0)
+		FROM trainings WHERE tenant_id = $1 AND status = ANY ($2)`, n.TenantID, pq.Array(ActiveStatuses)).Scan(&cpu, &mem, &gpu)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
+	}
+	for _, q := range []struct {
+		name         string
+		limit        sql.NullInt32
+		inUse, asked int
+	}{{"cpu", qc, cpu, n.CPU}, {"memory_gb", qm, mem, n.MemoryGB}, {"gpu", qg, gpu, n.GPU}} {
+		if q.limit.Valid && q.inUse+q.asked > int(q.limit.Int32) {
+			return &QuotaError{Resource: q.name, InUse: q.inUse, Asked: q.asked, Limit: int(q.limit.Int32)}
+		}
+	}
+	return nil
+}
+
+// SetTenantQuota sets a tenant's quotas; nil means no limit.
+func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryGB, gpu *int) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET quota_cpu = $2, quota_memory_gb = $3, quota_gpu = $4 WHERE id = $1`,
+		tenantID, cpu, memoryGB, gpu)
+	if err != nil {
+		return wrap("set quota", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CreateTraining checks the tenant's quota and that the dataset and
+// parent belong to the tenant, freezes the dataset and inserts the
+// training as submitting, all in one transaction.
 func (s *Store) CreateTraining(ctx context.Context, n NewTraining) (*Training, error) {
 	if n.Kind == "" {
 		n.Kind = "training"
@@ -164,6 +219,9 @@ func (s *Store) CreateTraining(ctx context.Context, n NewTraining) (*Training, e
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, n); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx,
 			`UPDATE datasets SET frozen_at = COALESCE(frozen_at, now()) WHERE tenant_id = $1 AND id = $2`, n.TenantID, n.DatasetID)
 		if err != nil {

@@ -78,3 +78,28 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, err error) boo
 	h.serverError(w, r, err)
 	return true
 }
+
+type quotaRequest struct {
+	CPU      *int `json:"cpu"`
+	MemoryGB *int `json:"memory_gb"`
+	GPU      *int `json:"gpu"`
+}
+
+// setTenantQuota sets {"cpu", "memory_gb", "gpu"} (null or absent: no limit).
+func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
+	var req quotaRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	for _, v := range []*int{req.CPU, req.MemoryGB, req.GPU} {
+		if v != nil && *v < 0 {
+			writeError(w, http.StatusUnprocessableEntity, "admin.tenants.bad_quota")
+			return
+		}
+	}
+	err := h.store.SetTenantQuota(r.Context(), routeID(r), req.CPU, req.MemoryGB, req.GPU)
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
+}

@@ -226,6 +226,11 @@ func (s *Service) Submit(ctx context.Context, who Actor, req Request) (*storage.
 		CPU: req.CPU, MemoryGB: req.MemoryGB, GPU: req.GPU, Partition: req.Partition, Env: req.Env,
 		SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, Memo: req.Memo, CreatedBy: who.UserID,
 	})
+	var quota *storage.QuotaError
+	if errors.As(err, &quota) {
+		return nil, &InvalidError{Errors: []FieldError{{Field: quota.Resource, Key: "training.quota_exceeded",
+			Arg: fmt.Sprintf("%d + %d > %d", quota.InUse, quota.Asked, quota.Limit)}}}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -281,3 +281,30 @@ func TestReconcileAfterCrash(t *testing.T) {
 		t.Fatalf("lost: %s (%s)", got.Status, got.Reason)
 	}
 }
+
+// A tenant's quota counts what its active trainings hold: a request that
+// would go beyond it is refused with the numbers, and fits again once a
+// training has ended.
+func TestQuota(t *testing.T) {
+	e := newEnv(t, clusters(t)["rest"])
+	ctx := context.Background()
+	cpu, gpu := 4, 0
+	if err := e.store.SetTenantQuota(ctx, e.tenant.ID, &cpu, nil, &gpu); err != nil {
+		t.Fatal(err)
+	}
+	first := e.submit(t, "first", "sleep 120", func(r *jobs.Request) { r.CPU = 2 })
+	_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+		jobs.Request{Name: "second", DatasetID: e.dataset, Command: "true", CPU: 3, MemoryGB: 1, Partition: "cpu"})
+	inv, ok := jobs.AsInvalid(err)
+	if !ok || inv.Errors[0].Field != "cpu" || inv.Errors[0].Key != "training.quota_exceeded" || inv.Errors[0].Arg != "2 + 3 > 4" {
+		t.Fatalf("over quota: %v", err)
+	}
+	_, err = e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+		jobs.Request{Name: "gpu", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, GPU: 1, Partition: "gpu-a100"})
+	if inv, ok := jobs.AsInvalid(err); !ok || inv.Errors[0].Field != "gpu" || inv.Errors[0].Arg != "0 + 1 > 0" {
+		t.Fatalf("GPU over a zero quota: %v", err)
+	}
+	e.store.RequestStop(ctx, e.tenant.ID, first.ID)
+	e.waitFor(t, first.ID, 2*time.Minute, final)
+	e.submit(t, "third", "true", func(r *jobs.Request) { r.CPU = 4 })
+}

@@ -3,6 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -131,4 +133,33 @@ func (h *Handler) addMembership(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.redirect(w, r, "adminUsers", flashInfo, "flash.membership_added")
+}
+
+// setTenantQuota sets how much CPU, memory and GPU a tenant's jobs may use
+// at once; an empty field means no limit.
+func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(mux.Vars(r)["id"])
+	var q [3]*int
+	for i, field := range []string{"quota_cpu", "quota_memory_gb", "quota_gpu"} {
+		v := strings.TrimSpace(r.PostFormValue(field))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_quota"})
+			return
+		}
+		q[i] = &n
+	}
+	err := h.store.SetTenantQuota(r.Context(), id, q[0], q[1], q[2])
+	if errors.Is(err, storage.ErrNotFound) {
+		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
 }
