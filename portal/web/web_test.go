@@ -336,3 +336,25 @@ func TestSecurityHeadersAndNotFound(t *testing.T) {
 		t.Error("no nosniff")
 	}
 }
+
+func TestAdminSetsQuota(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "lab")
+	env.User(t, "root", pw, true)
+	b := env.Browser(t)
+	b.Login("root", pw)
+	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/quota"
+	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"-1"}}); p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("negative quota: %d", p.Status)
+	}
+	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"8"}, "quota_memory_gb": {""}, "quota_gpu": {"2"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("set quota: %d", p.Status)
+	}
+	got, _ := env.Store.TenantByID(t.Context(), lab.ID)
+	if got.QuotaCPU == nil || *got.QuotaCPU != 8 || got.QuotaMemoryGB != nil || got.QuotaGPU == nil || *got.QuotaGPU != 2 {
+		t.Fatalf("quota %+v", got)
+	}
+	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="quota_cpu" size="4" inputmode="numeric" value="8"`) {
+		t.Fatal("the page does not show the quota")
+	}
+}
