@@ -67,13 +67,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
-	go sweepExpired(ctx, st, log)
+	go sweep(ctx, st, dataSvc, log)
 	return server.Run(ctx, cfg, handler, log)
 }
 
-// sweepExpired deletes ended sessions and tokens every so often; lookups
-// already ignore them, this only keeps the tables small.
-func sweepExpired(ctx context.Context, st *storage.Store, log *slog.Logger) {
+// sweep deletes ended sessions and tokens, and what crashed uploads left
+// in the file store, at start and then hourly. Lookups already ignore all
+// of it; this only keeps tables and disks clean.
+func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -81,6 +82,11 @@ func sweepExpired(ctx context.Context, st *storage.Store, log *slog.Logger) {
 			log.Warn("sweeping expired sessions", "error", err)
 		} else if n > 0 {
 			log.Debug("swept expired sessions and tokens", "count", n)
+		}
+		if n, err := dataSvc.SweepOrphans(ctx, 24*time.Hour); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping upload leftovers", "error", err)
+		} else if n > 0 {
+			log.Info("swept upload leftovers", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,61 @@
+package data_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"kqi/portal/data"
+	"kqi/storage"
+	"kqi/storage/files"
+	"kqi/storage/storagetest"
+)
+
+// Files of an id reserved by an upload that crashed before recording are
+// removed once old; recorded data and fresh uploads are left alone.
+func TestSweepOrphans(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storagetest.NewStore(t)
+	fs, err := files.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &data.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	tenant, _ := st.CreateTenant(ctx, "lab")
+	put := func(id int64) string {
+		path, _ := data.FilePath(tenant.ID, id, "f.bin")
+		if _, err := fs.Put(ctx, path, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	age := func(path string) {
+		old := time.Now().Add(-48 * time.Hour)
+		for _, p := range []string{path, path[:strings.LastIndex(path, "/")]} {
+			os.Chtimes(fs.LocalPath(p), old, old)
+		}
+	}
+	kept, _ := st.NextDataID(ctx)
+	keptPath := put(kept)
+	st.CreateData(ctx, storage.NewData{ID: kept, TenantID: tenant.ID, Name: "kept", Files: []storage.NewFile{{Name: "f.bin", Size: 1}}})
+	age(keptPath)
+	orphan, _ := st.NextDataID(ctx)
+	age(put(orphan))
+	fresh, _ := st.NextDataID(ctx)
+	put(fresh)
+
+	n, err := svc.SweepOrphans(ctx, 24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	for id, want := range map[int64]bool{kept: true, orphan: false, fresh: true} {
+		_, err := fs.Stat(ctx, data.DataDir(tenant.ID, id))
+		if (err == nil) != want {
+			t.Errorf("data dir %d exists=%v, want %v", id, err == nil, want)
+		}
+	}
+}
