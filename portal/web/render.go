@@ -161,15 +161,22 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// datetime shows a time (or a *time.Time; nil shows as nothing) in UTC.
-func datetime(v any) string {
-	switch t := v.(type) {
+// datetime shows a time (or a *time.Time; nil shows as nothing) as a
+// <time> element in UTC; the page's script rewrites it in the reader's own
+// time zone, so pages without script still read correctly.
+func datetime(v any) template.HTML {
+	var t time.Time
+	switch x := v.(type) {
 	case time.Time:
-		return t.UTC().Format("2006-01-02 15:04 UTC")
+		t = x
 	case *time.Time:
-		if t != nil {
-			return t.UTC().Format("2006-01-02 15:04 UTC")
+		if x == nil {
+			return ""
 		}
+		t = *x
+	default:
+		return ""
 	}
-	return ""
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("2006-01-02 15:04 UTC") + `</time>`)
 }

@@ -163,3 +163,15 @@
   });
   window.setTimeout(tick, 5000);
 })();
+
+// Times are sent in UTC; show them in the reader's own time zone.
+(function () {
+  "use strict";
+  var lang = document.documentElement.lang || undefined;
+  document.querySelectorAll("time[datetime]").forEach(function (el) {
+    var d = new Date(el.getAttribute("datetime"));
+    if (isNaN(d.getTime())) { return; }
+    el.title = el.textContent;
+    el.textContent = d.toLocaleString(lang, {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
+  });
+})();
