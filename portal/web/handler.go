@@ -82,6 +82,12 @@ func (h *Handler) routes() {
 
 	tenant.HandleFunc("/trainings", h.showTrainingList).Methods(get).Name("trainings")
 	tenant.HandleFunc("/trainings/status", h.trainingStatuses).Methods(get).Name("trainingStatuses")
+	members := tenant.NewRoute().Subrouter()
+	members.Use(h.requireTenantAdmin)
+	members.HandleFunc("/members", h.showMembers).Methods(get).Name("members")
+	members.HandleFunc("/members", h.addMember).Methods(post).Name("memberAdd")
+	members.HandleFunc("/members/{id:[0-9]+}/remove", h.removeMember).Methods(post).Name("memberRemove")
+
 	tenant.HandleFunc("/trainings/bulk", h.trainingsBulk).Methods(post).Name("trainingsBulk")
 	tenant.HandleFunc("/trainings/new", h.showTrainingNew).Methods(get).Name("trainingNew")
 	tenant.HandleFunc("/trainings", h.createTraining).Methods(post).Name("trainingCreate")

@@ -182,6 +182,19 @@ func (h *Handler) requireTenant(next http.Handler) http.Handler {
 	})
 }
 
+// requireTenantAdmin guards the management of the current tenant; system
+// administrators may manage any tenant they work in.
+func (h *Handler) requireTenantAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := visitorOf(r)
+		if v.Role != storage.RoleAdmin && !v.User.IsSystemAdmin {
+			h.renderError(w, r, http.StatusForbidden, "error.tenant_admin_only")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := visitorOf(r).User; u == nil || !u.IsSystemAdmin {

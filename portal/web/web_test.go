@@ -358,3 +358,40 @@ func TestAdminSetsQuota(t *testing.T) {
 		t.Fatal("the page does not show the quota")
 	}
 }
+
+func TestTenantAdminManagesMembers(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "lab")
+	env.Tenant(t, "other")
+	env.User(t, "boss", pw, false, "lab:admin")
+	env.User(t, "alice", pw, false, "lab")
+	bob := env.User(t, "bob", pw, false, "other")
+
+	alice := env.Browser(t)
+	alice.Login("alice", pw)
+	if p := alice.Get("/members"); p.Status != http.StatusForbidden {
+		t.Fatalf("a tenant user opened /members: %d", p.Status)
+	}
+
+	b := env.Browser(t)
+	b.Login("boss", pw)
+	if p := b.Submit("/members", "/members", url.Values{"username": {"nobody"}, "role": {"user"}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, `value="nobody"`) {
+		t.Fatalf("unknown user: %d", p.Status)
+	}
+	if p := b.Submit("/members", "/members", url.Values{"username": {"bob"}, "role": {"user"}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("add bob: %d %s", p.Status, p.Body)
+	}
+	if _, err := env.Store.Membership(t.Context(), bob.ID, lab.ID); err != nil {
+		t.Fatalf("bob is not in lab: %v", err)
+	}
+	if p := b.Submit("/members", "/members/"+strconv.FormatInt(bob.ID, 10)+"/remove", nil); p.Status != http.StatusSeeOther {
+		t.Fatalf("remove bob: %d", p.Status)
+	}
+	if _, err := env.Store.Membership(t.Context(), bob.ID, lab.ID); err == nil {
+		t.Fatal("bob is still in lab")
+	}
+	boss, _ := env.Store.UserByName(t.Context(), "boss")
+	if p := b.Submit("/members", "/members/"+strconv.FormatInt(boss.ID, 10)+"/remove", nil); p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("removing oneself: %d", p.Status)
+	}
+}
