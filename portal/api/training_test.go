@@ -272,3 +272,46 @@ func TestTrainingAPIRefusals(t *testing.T) {
 	_ = storage.StatusError
 	_ = http.StatusOK
 }
+
+// A job that leaves a symbolic link in its output pointing at another
+// tenant's data (under the same root on the host) gets nothing from it:
+// the link is not listed, not downloadable and not zipped.
+func TestOutputSymlinkToAnotherTenant(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	env.Tenant(t, "lab-a")
+	env.Tenant(t, "lab-b")
+	env.User(t, "alice", pw, false, "lab-a")
+	env.User(t, "bob", pw, false, "lab-b")
+	aTok, bTok := token(t, env, "alice", "lab-a"), token(t, env, "bob", "lab-b")
+	datasetWith(t, env, bTok, []upload{{"secret.txt", []byte("bob's secret")}}) // tenant 2, data 1
+	ds := datasetWith(t, env, aTok, []upload{{"mine.txt", []byte("x")}})
+	// From tenants/1/jobs/{id}/output, five levels up is the store's root.
+	status, created := call(t, env, "POST", "/api/v1/trainings", aTok, map[string]any{"name": "steal", "dataset_id": ds, "cpu": 1, "memory_gb": 1,
+		"command": `ln -s ../../../../../tenants/2/data/1/secret.txt /kqi/output/steal.txt && mkdir /kqi/output/d && ln -s ../../../../../../tenants/2/data/1 /kqi/output/d/dir && echo ok > /kqi/output/real.txt`})
+	if status != 201 {
+		t.Fatalf("create: %d %v", status, created)
+	}
+	id := int64(created["id"].(float64))
+	if tr := waitTraining(t, env, aTok, id, ended); tr["status"] != "completed" {
+		t.Fatalf("training: %v", tr)
+	}
+	_, list := call(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files", id), aTok, nil)
+	if list["total"].(float64) != 1 {
+		t.Fatalf("listed %v, want only real.txt", list["items"])
+	}
+	for _, p := range []string{"steal.txt", "d/dir/secret.txt"} {
+		resp, raw := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files/%s", id, p), aTok, "", nil)
+		if resp.StatusCode != 404 || strings.Contains(string(raw), "bob's secret") {
+			t.Fatalf("%s: %d %q", p, resp.StatusCode, raw)
+		}
+	}
+	_, zipped := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/output.zip", id), aTok, "", nil)
+	if bytes.Contains(zipped, []byte("bob's secret")) {
+		t.Fatal("output.zip carries the other tenant's file")
+	}
+	// The link really pointed at bob's file: the check above is not vacuous.
+	tr, _ := env.Store.TrainingByID(context.Background(), 1, id)
+	if b, err := os.ReadFile(env.Files.LocalPath(tr.JobDir + "/output/steal.txt")); err != nil || string(b) != "bob's secret" {
+		t.Fatalf("the link did not lead to the secret (%q, %v)", b, err)
+	}
+}

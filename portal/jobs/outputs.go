@@ -43,6 +43,9 @@ func (s *Service) Outputs(ctx context.Context, t *storage.Training) ([]OutputFil
 			if len(out) >= maxOutputFiles {
 				return nil
 			}
+			if e.Symlink {
+				continue // a job's link may point anywhere under the root: never offered
+			}
 			p := path.Join(rel, e.Name)
 			if e.IsDir {
 				if err := walk(p); err != nil {
@@ -61,11 +64,13 @@ func (s *Service) Outputs(ctx context.Context, t *storage.Training) ([]OutputFil
 var ErrBadPath = errors.New("jobs: bad output path")
 
 // OpenOutput opens one output file by its path relative to /kqi/output.
+// Symbolic links the job made are refused: resolved on the host, one could
+// lead to another tenant's files.
 func (s *Service) OpenOutput(ctx context.Context, t *storage.Training, rel string) (files.File, error) {
 	if t.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
 		return nil, ErrBadPath
 	}
-	return s.Files.Open(ctx, t.JobDir+"/"+slurm.OutputDir+"/"+rel)
+	return s.Files.OpenNoFollow(ctx, t.JobDir+"/"+slurm.OutputDir+"/"+rel)
 }
 
 // OpenJobFile opens one of the job directory's own files (log, script).

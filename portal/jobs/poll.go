@@ -113,7 +113,7 @@ func (s *Service) update(ctx context.Context, t *storage.Training, info slurm.Jo
 func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, error) {
 	var r slurm.Record
 	for name, dst := range map[string]*[]byte{slurm.ExitCodeFile: &r.ExitCode, slurm.ErrorFile: &r.Error} {
-		f, err := s.Files.Open(ctx, dir+"/"+name)
+		f, err := s.Files.OpenNoFollow(ctx, dir+"/"+name)
 		if errors.Is(err, files.ErrNotExist) {
 			continue
 		}

@@ -31,6 +31,10 @@ type FS interface {
 	PutPrivate(ctx context.Context, path string, r io.Reader) (int64, error)
 	// Open opens a regular file for reading.
 	Open(ctx context.Context, path string) (File, error)
+	// OpenNoFollow opens a regular file only if no component of path is a
+	// symbolic link: for files a job wrote, where a link could point at
+	// another tenant's data elsewhere under the root.
+	OpenNoFollow(ctx context.Context, path string) (File, error)
 	Stat(ctx context.Context, path string) (FileInfo, error)
 	// List returns one level of dir, sorted by name; a missing dir is empty.
 	// Symbolic links are reported as themselves (not followed).
@@ -63,6 +67,7 @@ type FileInfo struct {
 	Size    int64
 	ModTime time.Time
 	IsDir   bool
+	Symlink bool // the entry is a symbolic link (reported as itself)
 }
 
 var (

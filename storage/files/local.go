@@ -342,7 +342,7 @@ func (l *Local) LocalPath(p string) string {
 }
 
 func toFileInfo(fi fs.FileInfo) FileInfo {
-	return FileInfo{Name: fi.Name(), Size: fi.Size(), ModTime: fi.ModTime(), IsDir: fi.IsDir()}
+	return FileInfo{Name: fi.Name(), Size: fi.Size(), ModTime: fi.ModTime(), IsDir: fi.IsDir(), Symlink: fi.Mode()&fs.ModeSymlink != 0}
 }
 
 func sortByName(fis []FileInfo) {

@@ -334,6 +334,34 @@ func (s *SFTP) resolve(c *sftp.Client, p string) (string, error) {
 	return real, nil
 }
 
+// OpenNoFollow implements FS. The server resolves the path; if that is not
+// the path itself, some component was a symbolic link and the open is
+// refused. (A link swapped in between the check and the open could still be
+// followed: SFTP has no no-follow open.)
+func (s *SFTP) OpenNoFollow(ctx context.Context, p string) (File, error) {
+	if err := checkPath(p, false); err != nil {
+		return nil, err
+	}
+	err := s.do(ctx, true, func(c *sftp.Client) error {
+		real, err := s.resolve(c, p)
+		if err != nil {
+			return err
+		}
+		if real != path.Join(s.realRoot, p) {
+			return fmt.Errorf("%w: %q goes through a symbolic link", ErrInvalidPath, p)
+		}
+		fi, err := c.Lstat(real)
+		if err == nil && !fi.Mode().IsRegular() {
+			err = fmt.Errorf("%w: %q is not a regular file", ErrInvalidPath, p)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, wrapErr("open", p, err)
+	}
+	return s.Open(ctx, p)
+}
+
 // resolveParent resolves p's directory but not its last component, for
 // operations that act on a name itself (remove, rename, link).
 func (s *SFTP) resolveParent(c *sftp.Client, p string) (string, error) {
