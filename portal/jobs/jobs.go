@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"kqi/portal/accounts"
@@ -40,6 +41,29 @@ type Service struct {
 	Sources *accounts.Sources // Git servers, registries and users' tokens; nil: URLs as typed, no tokens
 	Cfg     Config
 	Log     *slog.Logger
+
+	partsMu sync.Mutex
+	parts   []slurm.Partition
+	partsAt time.Time
+}
+
+// partitionsTTL is how long the cluster's partition list is reused: it
+// changes rarely, and asking slurmrestd twice per submit doubled its cost.
+const partitionsTTL = 30 * time.Second
+
+// Partitions lists the cluster's partitions, cached for partitionsTTL.
+func (s *Service) Partitions(ctx context.Context) ([]slurm.Partition, error) {
+	s.partsMu.Lock()
+	defer s.partsMu.Unlock()
+	if s.parts != nil && time.Since(s.partsAt) < partitionsTTL {
+		return s.parts, nil
+	}
+	parts, err := s.Cluster.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.parts, s.partsAt = parts, time.Now()
+	return parts, nil
 }
 
 // Request is a training as the user asked for it.
@@ -177,7 +201,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 // checkPartition refuses an unknown partition and resources beyond what
 // one node of it has: Slurm would otherwise queue such a job forever.
 func (s *Service) checkPartition(ctx context.Context, req *Request, bad func(field, key string, arg ...string)) error {
-	parts, err := s.Cluster.Partitions(ctx)
+	parts, err := s.Partitions(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: list partitions: %w", err)
 	}

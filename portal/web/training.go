@@ -116,7 +116,7 @@ func (h *Handler) renderTrainingForm(w http.ResponseWriter, r *http.Request, sta
 		h.serverError(w, r, err)
 		return
 	}
-	if d.Partitions, err = h.jobs.Cluster.Partitions(ctx); err != nil {
+	if d.Partitions, err = h.jobs.Partitions(ctx); err != nil {
 		// The form still shows; the partition field says the list is missing.
 		h.log.Warn("listing partitions", "error", err)
 	}
