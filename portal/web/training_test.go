@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
 	"kqi/slurm"
 	"kqi/storage"
@@ -146,5 +148,48 @@ func TestTrainingFormDefaultsFromParent(t *testing.T) {
 	p = b.Get(fmt.Sprintf("/trainings/new?from=%d", parent.ID))
 	if !strings.Contains(p.Body, `value="base"`) || !strings.Contains(p.Body, "EPOCHS=7") {
 		t.Error("copy-run form is not prefilled")
+	}
+}
+
+// A file attached on the training's page appears at /kqi/attach in the
+// running job.
+func TestAttachmentReachesTheJob(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster)
+	lab := env.Tenant(t, "lab")
+	u := env.User(t, "alice", pw, false, "lab")
+	ctx := context.Background()
+	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
+	tr, err := env.Jobs.Submit(ctx, jobs.Actor{TenantID: lab.ID, UserID: u.ID}, jobs.Request{Name: "waits", DatasetID: dsID, CPU: 1, MemoryGB: 1,
+		Command: `for i in $(seq 60); do [ -f /kqi/attach/notes.txt ] && break; sleep 0.5; done; cp /kqi/attach/notes.txt /kqi/output/seen.txt`})
+	if err != nil || tr.Status != storage.StatusQueued {
+		t.Fatalf("submit: %v %+v", err, tr)
+	}
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	path := fmt.Sprintf("/trainings/%d", tr.ID)
+	p := postUpload(t, b, path, path+"/attach", nil, map[string]string{"notes.txt": "hyper-parameters v2"})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("attach: %d %s", p.Status, p.Body)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		env.Jobs.Poll(ctx)
+		got, _ := env.Store.TrainingByID(ctx, lab.ID, tr.ID)
+		if !got.Active() {
+			if got.Status != storage.StatusCompleted {
+				t.Fatalf("training %s (%s)", got.Status, got.Reason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("training did not end")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if dl := b.Get(path + "/files/seen.txt"); dl.Status != 200 || dl.Body != "hyper-parameters v2" {
+		t.Fatalf("the job saw %q (%d)", dl.Body, dl.Status)
+	}
+	if page := b.Get(path); !strings.Contains(page.Body, "notes.txt") {
+		t.Error("the page does not list the attachment")
 	}
 }
