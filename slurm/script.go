@@ -210,6 +210,8 @@ fi
 
 const run = `
 kqi_clone
+# COMMIT_ID is the commit actually checked out, also for a branch build.
+if [[ -s $kqi_job/commit ]]; then kqi_env+=("COMMIT_ID=$(<"$kqi_job/commit")"); fi
 
 kqi_rc=0
 kqi_say "starting a container from $kqi_image"

@@ -34,7 +34,7 @@ func TestPrivateRepositoryWithStoredToken(t *testing.T) {
 	srvID := int64(srv["id"].(float64))
 	ds := datasetWith(t, env, tok, []upload{{"digits.csv", []byte("1,2,3\n4,5,6\n")}})
 	train := map[string]any{"name": "sample", "dataset_id": ds, "image": image, "git": map[string]string{"repository": "devgit/private/mnist.git", "branch": "main"},
-		"command": "python3 train.py", "cpu": 1, "memory_gb": 1, "env": map[string]string{"EPOCHS": "2", "SLEEP_SECONDS": "0"}}
+		"command": `python3 train.py && echo "$COMMIT_ID" > /kqi/output/commit.txt`, "cpu": 1, "memory_gb": 1, "env": map[string]string{"EPOCHS": "2", "SLEEP_SECONDS": "0"}}
 
 	// Without a stored token the clone fails: error, with the cause.
 	status, noTok := call(t, env, "POST", "/api/v1/trainings", tok, train)
@@ -63,6 +63,11 @@ func TestPrivateRepositoryWithStoredToken(t *testing.T) {
 	}
 	if resp, model := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files/model.json", id), tok, "", nil); resp.StatusCode != 200 || !strings.Contains(string(model), "training") {
 		t.Fatalf("model.json: %d %s", resp.StatusCode, model)
+	}
+	// COMMIT_ID is the commit the branch resolved to.
+	_, commit := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files/commit.txt", id), tok, "", nil)
+	if sha := strings.TrimSpace(string(commit)); len(sha) != 40 || strings.Trim(sha, "0123456789abcdef") != "" {
+		t.Errorf("COMMIT_ID in the job = %q, want the checked-out commit", sha)
 	}
 	_, script := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/script", id), tok, "", nil)
 	b := env.Browser(t)
