@@ -227,3 +227,48 @@ func TestBrowserTrainingCompletes(t *testing.T) {
 		t.Fatalf("downloaded size.txt = %q (%v)", got, err)
 	}
 }
+
+// On the dataset form, data move between the area lists with the buttons
+// (the keyboard's way to drag and drop); saving keeps what was arranged.
+func TestBrowserDatasetAreas(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "vision")
+	env.User(t, "alice", "correct-horse-9", false, "vision")
+	ctx0 := context.Background()
+	var ids []int64
+	for _, name := range []string{"cats", "dogs"} {
+		id, _ := env.Store.NextDataID(ctx0)
+		env.Store.CreateData(ctx0, storage.NewData{ID: id, TenantID: lab.ID, Name: name, Files: []storage.NewFile{{Name: "f", Size: 1}}})
+		ids = append(ids, id)
+	}
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(env.URL+"/login"),
+		chromedp.SendKeys("#username", "alice"),
+		chromedp.SendKeys("#password", "correct-horse-9"),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#current-tenant"),
+		chromedp.Navigate(env.URL+"/datasets/new"),
+		chromedp.WaitVisible("#area-board"),
+		chromedp.SendKeys("#dataset-name", "split"),
+		chromedp.Click(fmt.Sprintf(`#area-board li[data-id="%d"] button[data-move="training"]`, ids[0])),
+		chromedp.Click(fmt.Sprintf(`#area-board li[data-id="%d"] button[data-move="testing"]`, ids[1])),
+		chromedp.WaitVisible(fmt.Sprintf(`#area-board section[data-area="testing"] li[data-id="%d"]`, ids[1])),
+	)
+	if err != nil {
+		t.Fatalf("arrange: %v", err)
+	}
+	portaltest.Screenshot(t, ctx, "dataset-areas")
+	if err := chromedp.Do(ctx, chromedp.Click("#dataset-save"), chromedp.WaitVisible(".flash")); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	list, _, err := env.Store.ListDatasets(ctx0, lab.ID, storage.DatasetFilter{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("datasets: %v %v", list, err)
+	}
+	if c := list[0].Counts; c["training"] != 1 || c["testing"] != 1 || c["validation"] != 0 {
+		t.Fatalf("areas saved as %v", c)
+	}
+}

@@ -85,10 +85,28 @@
         var sel = row.querySelector("select");
         var li = document.createElement("li");
         li.draggable = true;
-        li.textContent = "#" + row.getAttribute("data-id") + " " + row.getAttribute("data-name");
+        var label = document.createElement("span");
+        label.textContent = "#" + row.getAttribute("data-id") + " " + row.getAttribute("data-name");
+        li.appendChild(label);
         li.setAttribute("data-id", row.getAttribute("data-id"));
         li.addEventListener("dragstart", function (e) {
           e.dataTransfer.setData("text/plain", row.getAttribute("data-id"));
+        });
+        // Buttons do what dragging does, from the keyboard.
+        Array.prototype.forEach.call(sel.options, function (opt) {
+          if (opt.value === sel.value) { return; }
+          var b = document.createElement("button");
+          b.type = "button";
+          b.className = "move";
+          b.setAttribute("data-move", opt.value);
+          b.textContent = "→ " + opt.textContent;
+          b.addEventListener("click", function () {
+            sel.value = opt.value;
+            render();
+            var moved = board.querySelector('li[data-id="' + row.getAttribute("data-id") + '"] button');
+            if (moved) { moved.focus(); }
+          });
+          li.appendChild(b);
         });
         (lists[sel.value] || lists[""]).appendChild(li);
       });
