@@ -406,7 +406,10 @@ start_slurm() {
 	drop_stale_pidfile "$CTLD_PID" slurmctld
 	if ! pid_of "$CTLD_PID" slurmctld >/dev/null; then
 		log "starting slurmctld"
-		/usr/sbin/slurmctld -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
+		# -c: a dev cluster starts empty. Jobs left by a killed session or
+		# test run would otherwise come back, hold the fake GPUs and skew
+		# the next run; the portal reports such jobs as vanished.
+		/usr/sbin/slurmctld -c -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
 	fi
 	wait_for slurmctld 30 "$CTLD_LOG" ctld_answers
 

@@ -56,13 +56,22 @@ func (s *Service) Poll(ctx context.Context) error {
 			return err
 		}
 	}
+	instance, err := s.Store.InstanceID(ctx)
+	if err != nil {
+		return err
+	}
 	for i := range active {
 		t := &active[i]
 		if t.SlurmJobID == "" {
-			s.reconcile(ctx, t)
+			s.reconcile(ctx, t, instance)
 			continue
 		}
 		info, found := infos[t.SlurmJobID]
+		if found && info.Comment != Comment(instance, t.ID) {
+			// Same number, another job: the controller's job ids started
+			// over (a cluster reset). Ours is gone.
+			found = false
+		}
 		if t.StopRequested && found && !info.Ended() {
 			if err := s.Cluster.Cancel(ctx, t.SlurmJobID); err != nil && !errors.Is(err, slurm.ErrJobNotFound) {
 				s.Log.Warn("cancel", "training", t.ID, "error", err)
@@ -132,12 +141,7 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 
 // reconcile settles a row left in submitting: a job carrying its comment is
 // adopted; with none after the grace period the row becomes an error.
-func (s *Service) reconcile(ctx context.Context, t *storage.Training) {
-	instance, err := s.Store.InstanceID(ctx)
-	if err != nil {
-		s.Log.Warn("reconcile", "training", t.ID, "error", err)
-		return
-	}
+func (s *Service) reconcile(ctx context.Context, t *storage.Training, instance string) {
 	jobs, err := s.Cluster.FindByComment(ctx, Comment(instance, t.ID))
 	if err != nil {
 		s.Log.Warn("reconcile", "training", t.ID, "error", err)
