@@ -11,16 +11,21 @@ size_mib=${KQI_BENCH_UPLOAD_MIB:-2048}
 port=18089
 
 work=$(mktemp -d /var/tmp/kqi-bench.XXXXXX)
+# psql and curl get credentials from the environment and 0600 files, not
+# their arguments (visible to every local user).
+db_url=$KQI_DATABASE_URL
+export PGPASSWORD=$(printf '%s' "$db_url" | sed -n 's|^postgres://[^:]*:\([^@]*\)@.*|\1|p')
+db_admin=$(printf '%s' "$db_url" | sed 's|^\(postgres://[^:]*\):[^@]*@|\1@|')
 db="kqi_bench_$$"
 pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  psql -q "$KQI_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  psql -q "$db_admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-psql -q "$KQI_DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
+psql -q "$db_admin" -c "CREATE DATABASE $db" >/dev/null
 export KQI_DATABASE_URL=${KQI_DATABASE_URL%/*}/$db?sslmode=disable
 export KQI_SHARED_ROOT=$work/shared KQI_FILE_STORE=local KQI_LISTEN=127.0.0.1:$port KQI_LOG_LEVEL=warn
 mkdir -p "$KQI_SHARED_ROOT"
@@ -36,6 +41,8 @@ dd if=/dev/urandom of="$src" bs=1M count="$size_mib" status=none
 
 token=$(curl -fsS -X POST "http://$KQI_LISTEN/api/v1/auth/token" \
   -d '{"username":"bench","password":"bench-password-1","tenant":"bench"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+auth=$work/auth.header
+(umask 077; printf 'Authorization: Bearer %s\n' "$token" > "$auth")
 
 # Three rounds, the order swapped each round, medians compared: disk speed
 # wanders on shared machines. cp is followed by a sync of the copy because
@@ -62,13 +69,13 @@ run_upload() {
   local t0 t1 code id
   settle
   t0=$(date +%s.%N)
-  code=$(curl -sS -o "$work/resp.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
+  code=$(curl -sS -o "$work/resp.json" -w '%{http_code}' -H @"$auth" \
     -F name=bench -F "file=@$src;filename=big.bin" "http://$KQI_LISTEN/api/v1/data")
   t1=$(date +%s.%N)
   [ "$code" = 201 ] || { echo "upload failed: HTTP $code: $(cat "$work/resp.json")" >&2; exit 1; }
   up_times+=("$(echo "$t1 - $t0" | bc)")
   id=$(sed -n 's/^{"id":\([0-9]*\).*/\1/p' "$work/resp.json")
-  curl -fsS -X DELETE -H "Authorization: Bearer $token" "http://$KQI_LISTEN/api/v1/data/$id"
+  curl -fsS -X DELETE -H @"$auth" "http://$KQI_LISTEN/api/v1/data/$id"
 }
 run_cp; run_upload
 run_upload; run_cp

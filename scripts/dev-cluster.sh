@@ -187,7 +187,7 @@ random_token() {
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
-	postgresql-15 postgresql-client-15 git debootstrap)
+	postgresql-15 postgresql-client-15 git debootstrap curl bc)
 
 ensure_packages() {
 	local missing=() pkg status
@@ -254,7 +254,8 @@ ensure_dirs() {
 	mkdir_owned "$SSH_DIR/authorized_keys" 0755 root:root
 	mkdir_owned "$PG_DIR" 0700 root:root
 	mkdir_owned "$DIR/dev" 0755 root:root
-	mkdir_owned "$SHARED" 0755 "$SERVICE_USER:$SERVICE_USER"
+	# Every tenant's data is in here: readable by the service account only.
+	mkdir_owned "$SHARED" 0750 "$SERVICE_USER:$SERVICE_USER"
 	mkdir_owned "$BIN_DIR" 0755 root:root
 	mkdir_owned "$DEVGIT_DIR" 0755 root:root
 	mkdir_owned "$DEVGIT_REPOS" 0755 root:root
@@ -316,7 +317,9 @@ write_slurm_config() {
 	CHANGED=0
 	if [[ ! -s $JWT_KEY ]]; then
 		# Printable and without a newline: the portal signs with the file's exact bytes.
-		random_token 48 >"$JWT_KEY"
+		# The key mints tokens for any user, root included: never readable
+		# by others, not even between creating and chmod-ing it.
+		(umask 077 && random_token 48 >"$JWT_KEY")
 	fi
 	chown slurm:slurm "$JWT_KEY"
 	chmod 0600 "$JWT_KEY"

@@ -7,11 +7,11 @@ bin=${1:?usage: run-portal.sh path/to/kqi-portal}
 : "${KQI_DEV_DIR:?run through make run (it exports the dev cluster settings)}"
 
 export KQI_LISTEN=${KQI_LISTEN:-:8080}
-# The dev cluster has no Apptainer: jobs run in bubblewrap, in the dev image
-# when the cluster provides one, else in the node's own root filesystem.
+# The dev cluster has no Apptainer: jobs run in bubblewrap, in the dev
+# cluster's image store (local/python:3 unless told otherwise).
 export KQI_RUNTIME=${KQI_RUNTIME:-bubblewrap}
-export KQI_IMAGE_ROOT=${KQI_IMAGE_ROOT:-${KQI_DEV_IMAGE_ROOT:-}}
-export KQI_DEFAULT_IMAGE=${KQI_DEFAULT_IMAGE:-${KQI_DEV_IMAGE:-host}}
+export KQI_IMAGE_ROOT=${KQI_IMAGE_ROOT:-${KQI_DEV_IMAGE_ROOT:?the dev cluster exports KQI_DEV_IMAGE_ROOT}}
+export KQI_DEFAULT_IMAGE=${KQI_DEFAULT_IMAGE:-${KQI_DEV_IMAGE:?the dev cluster exports KQI_DEV_IMAGE}}
 export KQI_ADMIN_USER=${KQI_ADMIN_USER:-admin}
 export KQI_ADMIN_TENANT=${KQI_ADMIN_TENANT:-demo}
 # The dev administrator's password is generated once and kept (0600) in the
@@ -37,21 +37,26 @@ fi
 # The dev cluster's Git server and image store are registered as an
 # administrator would (a second run finds them there already).
 register_dev_sources() {
-  local api="http://127.0.0.1:$port/api/v1" token
-  token=$(curl -fsS -X POST "$api/auth/token" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$KQI_ADMIN_USER\",\"password\":\"$KQI_ADMIN_PASSWORD\",\"tenant\":\"$KQI_ADMIN_TENANT\"}" |
+  local api="http://127.0.0.1:$port/api/v1" token auth
+  # Password and token go to curl on stdin or in a 0600 file, never in its
+  # arguments, which any local user can read in the process list.
+  token=$(printf '{"username":"%s","password":"%s","tenant":"%s"}' "$KQI_ADMIN_USER" "$KQI_ADMIN_PASSWORD" "$KQI_ADMIN_TENANT" |
+    curl -fsS -X POST "$api/auth/token" -H 'Content-Type: application/json' --data-binary @- |
     sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+  auth=$(mktemp)
+  printf 'Authorization: Bearer %s\n' "$token" > "$auth"
   if [ -n "${KQI_DEV_GIT_URL:-}" ]; then
-    curl -sS -o /dev/null -X POST "$api/admin/git-servers" -H "Authorization: Bearer $token" \
+    curl -sS -o /dev/null -X POST "$api/admin/git-servers" -H @"$auth" \
       -d "{\"name\":\"devgit\",\"url\":\"$KQI_DEV_GIT_URL\"}"
   fi
-  curl -sS -o /dev/null -X POST "$api/admin/registries" -H "Authorization: Bearer $token" \
-    -d '{"name":"local","host":"local"}'
+  curl -sS -o /dev/null -X POST "$api/admin/registries" -H @"$auth" -d '{"name":"local","host":"local"}'
+  rm -f "$auth"
 }
 
 "$bin" serve &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+# However this script ends, the portal ends with it.
+trap 'kill -TERM $pid 2>/dev/null; wait $pid' EXIT INT TERM HUP
 port=${KQI_LISTEN##*:}
 for _ in $(seq 1 100); do
   if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then

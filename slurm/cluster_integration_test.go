@@ -419,13 +419,13 @@ func TestCluster(t *testing.T) {
 			t.Run("extras", func(t *testing.T) {
 				t.Parallel()
 				spec := d.spec(t, name("extras"), "true")
-				spec.Extra = []string{"--hold", "--nice=10", "--mail-type=END", "--mail-user=kqi@example.org", "--kill-on-invalid-dep=yes", "--exclusive=user"}
+				spec.Extra = []string{"--hold", "--nice=10", "--mail-type=END", "--mail-user=kqi@example.org", "--kill-on-invalid-dep=yes"}
 				id := submit(t, c, spec)
 				out, err := exec.Command("scontrol", "show", "job", "--oneliner", id).CombinedOutput()
 				if err != nil {
 					t.Fatalf("scontrol: %v\n%s", err, out)
 				}
-				for _, want := range []string{"Reason=JobHeldUser", "Nice=10", "MailType=END", "MailUser=kqi@example.org", "OverSubscribe=USER", "Comment=" + spec.Comment, "TimeLimit=00:05:00"} {
+				for _, want := range []string{"Reason=JobHeldUser", "Nice=10", "MailType=END", "MailUser=kqi@example.org", "Comment=" + spec.Comment, "TimeLimit=00:05:00"} {
 					if !strings.Contains(string(out), want) {
 						t.Errorf("job %s lacks %s:\n%s", id, want, out)
 					}

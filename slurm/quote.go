@@ -116,17 +116,17 @@ func checkPath(field, p string) error {
 var sbatchOptions = map[string]string{
 	// Allowed: scheduling preferences that do not change what KQI set.
 	"acctg-freq": "", "batch": "", "begin": "", "cluster-constraint": "",
-	"constraint": "", "contiguous": "", "core-spec": "", "cores-per-socket": "",
+	"constraint": "", "contiguous": "",
 	"cpu-freq": "", "deadline": "", "delay-boot": "", "dependency": "",
-	"distribution": "", "exclude": "", "exclusive": "", "extra-node-info": "",
+	"distribution": "", "exclude": "", "extra-node-info": "",
 	"gpu-bind": "", "gpu-freq": "", "gres-flags": "", "hint": "", "hold": "",
 	"kill-on-invalid-dep": "", "licenses": "", "mail-type": "", "mail-user": "",
-	"mcs-label": "", "mem-bind": "", "mincpus": "", "network": "", "nice": "",
+	"mcs-label": "", "mem-bind": "", "network": "", "nice": "",
 	"no-kill": "", "no-requeue": "", "nodelist": "", "overcommit": "",
 	"oversubscribe": "", "power": "", "prefer": "", "priority": "", "profile": "",
 	"propagate": "", "qos": "", "reboot": "", "reservation": "", "signal": "",
-	"sockets-per-node": "", "spread-job": "", "switches": "", "thread-spec": "",
-	"threads-per-core": "", "time-min": "", "tmp": "", "use-min-nodes": "",
+	"spread-job": "", "switches": "",
+	"time-min": "", "tmp": "", "use-min-nodes": "",
 	"wait-all-nodes": "", "wckey": "",
 
 	"job-name": reasonSettings, "comment": reasonSettings, "partition": reasonSettings,
@@ -134,6 +134,12 @@ var sbatchOptions = map[string]string{
 	"mem": reasonSettings, "mem-per-cpu": reasonSettings, "mem-per-gpu": reasonSettings,
 	"gres": reasonSettings, "gpus": reasonSettings, "gpus-per-node": reasonSettings,
 	"gpus-per-socket": reasonSettings, "gpus-per-task": reasonSettings, "time": reasonSettings,
+
+	// These would give the job more of the node than it asked for, past
+	// the tenant's quota (--exclusive hands over every CPU and GPU).
+	"exclusive": reasonQuota, "mincpus": reasonQuota, "core-spec": reasonQuota,
+	"thread-spec": reasonQuota, "cores-per-socket": reasonQuota,
+	"sockets-per-node": reasonQuota, "threads-per-core": reasonQuota,
 
 	"chdir": reasonLayout, "output": reasonLayout, "error": reasonLayout,
 	"open-mode": reasonLayout, "input": reasonLayout,
@@ -155,6 +161,7 @@ var sbatchOptions = map[string]string{
 
 const (
 	reasonSettings = "KQI sets it from the job's settings"
+	reasonQuota    = "it would allocate more than the job's CPUs and GPUs, past the tenant's quota"
 	reasonLayout   = "KQI sets it for the job directory and log"
 	reasonEnv      = "KQI controls the job's environment"
 	reasonShape    = "a KQI job is one task on one node"

@@ -90,7 +90,8 @@ func TestCheckExtra(t *testing.T) {
 	}{
 		{"--mail-type=END,FAIL", ""},
 		{"--mail-user=alice@example.org", ""},
-		{"--exclusive", ""},
+		{"--exclusive", "not allowed: it would allocate more"},
+		{"--mincpus=8", "not allowed"},
 		{"--constraint=(a&b)|c*2", ""},
 		{"--qos=high", ""},
 		{"--begin=now+1hour", ""},

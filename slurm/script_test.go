@@ -46,7 +46,7 @@ func goldenSpecs() map[string]JobSpec {
 	gpu.Partition, gpu.Account = "gpu-a100", "tenant-a"
 	gpu.GPUs, gpu.GPUType, gpu.MemoryGiB, gpu.CPUs = 2, "a100", 64, 16
 	gpu.TimeLimit = 90*time.Minute + 30*time.Second
-	gpu.Extra = []string{"--mail-type=END,FAIL", "--mail-user=alice@example.org", "--constraint=intel&ib", "--exclusive"}
+	gpu.Extra = []string{"--mail-type=END,FAIL", "--mail-user=alice@example.org", "--constraint=intel&ib", "--nice=5"}
 	gpu.Image = "registry.example.org/ml/pytorch:2.4-cuda12"
 	gpu.Env = []EnvVar{
 		{"EPOCHS", "10"},
@@ -177,7 +177,7 @@ func FuzzRender(f *testing.F) {
 		{"'\\''", "BACKSLASH", `\`, "--outp=x"},
 		{"printf '%s\\n' 学習 ✓ \U0001F600", "UNICODE", "値=✓", "--nice"},
 		{"\x00", "NUL", "a\x00b", "--x"},
-		{"!!; !$; ~; *; ?; [a]", "GLOB", "* ? [ ] ~ ! { } ,", "--exclusive"},
+		{"!!; !$; ~; *; ?; [a]", "GLOB", "* ? [ ] ~ ! { } ,", "--nice=5"},
 		{"exit 3", "_", "", "-o x"},
 		{"cat <<'EOF'\n$x\nEOF", "HEREDOC", "EOF\n)\n'\"", "--begin=now+1hour"},
 	} {

@@ -468,3 +468,17 @@ func (s *Store) CreateJobToken(ctx context.Context, token string, userID, tenant
 		secretHash(token), userID, tenantID, trainingID, expires)
 	return wrap("create job token", err)
 }
+
+// FailSubmitting puts a training still submitting, with no Slurm job, in
+// error. A row a submit has meanwhile moved on is left alone.
+func (s *Store) FailSubmitting(ctx context.Context, id int64, cause string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE trainings SET status = 'error', reason = $2, ended_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'submitting' AND slurm_job_id = ''`, id, cause)
+	return wrap("fail submitting", err)
+}
+
+// DeleteJobTokens revokes the KQI_TOKEN of a training's job.
+func (s *Store) DeleteJobTokens(ctx context.Context, trainingID int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM api_tokens WHERE training_id = $1`, trainingID)
+	return wrap("delete job tokens", err)
+}

@@ -131,8 +131,9 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 }
 
 // SetPassword replaces a user's password hash and ends every other browser
-// session and API token of that user, so a changed password locks out
-// whoever knew the old one. keepSession (a session id hash) survives.
+// session and API token of that user (but not their jobs' own tokens), so
+// a changed password locks out whoever knew the old one. keepSession (a
+// session id hash) survives.
 func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keepSession []byte) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
@@ -146,7 +147,9 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keep
 			`DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keepSession); err != nil {
 			return fmt.Errorf("storage: set password: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1`, userID); err != nil {
+		// Job tokens stay: they reach only their own training, and running
+		// jobs must not break when their owner changes password.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1 AND training_id IS NULL`, userID); err != nil {
 			return fmt.Errorf("storage: set password: %w", err)
 		}
 		return nil

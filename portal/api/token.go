@@ -35,7 +35,8 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	u, err := auth.Login(ctx, h.store, req.Username, req.Password)
 	if errors.Is(err, auth.ErrBadCredentials) {
-		h.log.Info("api login refused", "username", req.Username, "remote", r.RemoteAddr)
+		// The typed name is not logged: people type passwords into it.
+		h.log.Info("api login refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "api.bad_credentials")
 		return
 	}

@@ -123,19 +123,14 @@ func TestTrainingAPIOnTheCluster(t *testing.T) {
 		t.Fatalf("zip has %d entries", len(zr.File))
 	}
 
-	// The job's token works for its own training only, and is in no
-	// script or log.
+	// The job's token is in no script or log, and is gone with the job.
 	_, script := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/script", id), aTok, "", nil)
 	_, logText := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/log", id), aTok, "", nil)
-	jobToken := jobTokenOf(t, env, id)
-	if strings.Contains(string(script), jobToken) || strings.Contains(string(logText), jobToken) || !strings.Contains(string(script), "#SBATCH") {
+	if strings.Contains(string(script), "KQI_TOKEN=") || !strings.Contains(string(script), "#SBATCH") || strings.Contains(string(logText), "KQI_TOKEN=") {
 		t.Fatal("the job token leaked into the script or log (or the script is empty)")
 	}
-	if status, _ := call(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d", id), jobToken, nil); status != 200 {
-		t.Fatalf("job token on its training: %d", status)
-	}
-	if status, _ := call(t, env, "GET", "/api/v1/data", jobToken, nil); status != 403 {
-		t.Fatalf("job token on the tenant's data: %d", status)
+	if _, err := os.Stat(env.Files.LocalPath(jobDirOf(t, env, id) + "/" + slurm.SecretsFile)); !os.IsNotExist(err) {
+		t.Fatalf("the ended job's secrets file is still there (%v)", err)
 	}
 
 	// Tenant B sees none of it.
@@ -188,6 +183,21 @@ func TestTrainingAPIOnTheCluster(t *testing.T) {
 		t.Fatal("the child could write into /kqi/parent")
 	}
 	waitTraining(t, env, aTok, longID, func(tr map[string]any) bool { return tr["status"] == "running" })
+	// While it runs, its token reads its own training only.
+	jobToken := jobTokenOf(t, env, longID)
+	if status, _ := call(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d", longID), jobToken, nil); status != 200 {
+		t.Fatalf("job token on its training: %d", status)
+	}
+	for _, p := range []string{"/api/v1/data", fmt.Sprintf("/api/v1/trainings/%d", id)} {
+		if status, _ := call(t, env, "GET", p, jobToken, nil); status != 403 {
+			t.Fatalf("job token on %s: %d", p, status)
+		}
+	}
+	for _, p := range []string{"script", "log"} {
+		if _, text := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/%s", longID, p), aTok, "", nil); strings.Contains(string(text), jobToken) {
+			t.Fatalf("the job token is in the %s", p)
+		}
+	}
 	if resp, raw := send(t, env, "DELETE", fmt.Sprintf("/api/v1/trainings/%d", longID), aTok, "", nil); resp.StatusCode != 409 {
 		t.Fatalf("delete while running: %d %s", resp.StatusCode, raw)
 	}
@@ -197,20 +207,28 @@ func TestTrainingAPIOnTheCluster(t *testing.T) {
 	if tr := waitTraining(t, env, aTok, longID, ended); tr["status"] != "killed" {
 		t.Fatalf("stopped: %v", tr)
 	}
+	if status, _ := call(t, env, "GET", "/api/v1/me", jobToken, nil); status != 401 {
+		t.Fatalf("an ended job's token still works: %d", status)
+	}
 	if resp, _ := send(t, env, "DELETE", fmt.Sprintf("/api/v1/trainings/%d", longID), aTok, "", nil); resp.StatusCode != 204 {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
 }
 
-// jobTokenOf reads KQI_TOKEN from the training's 0600 secrets file (the
-// test runs as root).
-func jobTokenOf(t *testing.T, env *portaltest.Env, id int64) string {
+func jobDirOf(t *testing.T, env *portaltest.Env, id int64) string {
 	t.Helper()
 	tr, err := env.Store.TrainingByID(context.Background(), 1, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(env.Files.LocalPath(tr.JobDir + "/" + slurm.SecretsFile))
+	return tr.JobDir
+}
+
+// jobTokenOf reads KQI_TOKEN from a running training's 0600 secrets file
+// (the test runs as root).
+func jobTokenOf(t *testing.T, env *portaltest.Env, id int64) string {
+	t.Helper()
+	raw, err := os.ReadFile(env.Files.LocalPath(jobDirOf(t, env, id) + "/" + slurm.SecretsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
 	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
-		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 5 * time.Minute,
+		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 10 * time.Minute,
+		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage,
 	}}
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},

@@ -38,6 +38,8 @@ type Config struct {
 	DefaultImage      string // KQI_DEFAULT_IMAGE: image of a training that names none
 	ApptainerFakeroot bool   // KQI_APPTAINER_FAKEROOT: run as root in the container (needs subuid/subgid)
 	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
+	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
 	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
 	HTTPSProxy        string
 	NoProxy           string
@@ -84,7 +86,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHUser, "ssh-user", env("KQI_SSH_USER", ""), "login node user (KQI_SSH_USER)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
-	var poll, fakeroot string
+	var poll, fakeroot, hostImage string
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
 	fs.StringVar(&c.Runtime, "runtime", env("KQI_RUNTIME", "apptainer"), "apptainer or bubblewrap (KQI_RUNTIME)")
@@ -92,6 +94,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
 	fs.StringVar(&fakeroot, "apptainer-fakeroot", env("KQI_APPTAINER_FAKEROOT", "false"), "apptainer --fakeroot (KQI_APPTAINER_FAKEROOT)")
 	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
+	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
@@ -113,6 +117,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
+	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"
 	switch strings.ToLower(secure) {
 	case "1", "true", "yes":
 		c.SecureCookie = true

@@ -5,6 +5,8 @@ package data
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -140,7 +142,9 @@ func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader)
 		return nil, form, err
 	}
 	dir := DataDir(who.TenantID, id)
-	written, err := s.readParts(ctx, mr, &form, dir, nil)
+	// The directory is this upload's own (a fresh id): files go straight
+	// to their names.
+	written, err := s.readParts(ctx, mr, &form, func(name string) string { return dir + "/" + name }, nil)
 	if err == nil {
 		err = form.Validate()
 	}
@@ -150,7 +154,7 @@ func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader)
 	if err == nil {
 		err = s.Store.CreateData(ctx, storage.NewData{
 			ID: id, TenantID: who.TenantID, Name: strings.TrimSpace(form.Name), Memo: form.Memo,
-			Tags: form.Tags, CreatedBy: who.UserID, Files: written,
+			Tags: form.Tags, CreatedBy: who.UserID, Files: newFiles(written),
 		})
 	}
 	if err != nil {
@@ -176,30 +180,73 @@ func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *mul
 		taken[f.Name] = true
 	}
 	dir := DataDir(who.TenantID, dataID)
-	written, err := s.readParts(ctx, mr, nil, dir, taken)
+	// Another request may add the same name at the same time: each file is
+	// written under a name of its own, then hard-linked to its real name,
+	// which fails rather than replaces when the name exists. Only then is it
+	// recorded; nothing of another request is ever overwritten or removed.
+	written, err := s.readParts(ctx, mr, nil, func(string) string { return dir + "/" + files.TempPrefix + "add-" + randomHex() }, taken)
+	defer func() {
+		for _, u := range written {
+			s.Files.Remove(context.WithoutCancel(ctx), u.path)
+		}
+	}()
 	if err == nil && len(written) == 0 {
 		err = invalid("data.file_required")
 	}
+	var linked []string
+	for _, u := range written {
+		if err != nil {
+			break
+		}
+		if err = s.Files.Link(ctx, u.path, dir+"/"+u.name); err != nil {
+			if _, statErr := s.Files.Stat(ctx, dir+"/"+u.name); statErr == nil {
+				err = invalid("data.duplicate_file", u.name)
+			}
+			break
+		}
+		linked = append(linked, dir+"/"+u.name)
+	}
 	if err == nil {
-		err = s.Store.AddDataFiles(ctx, who.TenantID, dataID, written)
+		err = s.Store.AddDataFiles(ctx, who.TenantID, dataID, newFiles(written))
 		if errors.Is(err, storage.ErrConflict) {
 			err = invalid("data.duplicate_file", "")
 		}
 	}
 	if err != nil {
-		for _, f := range written {
-			s.Files.Remove(context.WithoutCancel(ctx), dir+"/"+f.Name)
+		for _, p := range linked { // exclusively ours: the links were new
+			s.Files.Remove(context.WithoutCancel(ctx), p)
 		}
 		return nil, err
 	}
-	return written, nil
+	return newFiles(written), nil
+}
+
+// upload is one file a request wrote: its user name, size and where it is.
+type upload struct {
+	name string
+	size int64
+	path string
+}
+
+func newFiles(us []upload) []storage.NewFile {
+	out := make([]storage.NewFile, len(us))
+	for i, u := range us {
+		out[i] = storage.NewFile{Name: u.name, Size: u.size}
+	}
+	return out
+}
+
+func randomHex() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // readParts walks the multipart body: text fields go into form (when not
-// nil), file parts are streamed to dir. taken lists names that may not be
-// used. It returns the files written, in order.
-func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *Form, dir string, taken map[string]bool) ([]storage.NewFile, error) {
-	var written []storage.NewFile
+// nil), file parts are streamed to target(name). taken lists names that may
+// not be used. It returns the files written, in order.
+func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *Form, target func(string) string, taken map[string]bool) ([]upload, error) {
+	var written []upload
 	seen := map[string]bool{}
 	for {
 		part, err := mr.NextPart()
@@ -225,18 +272,20 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		if name == "" {
 			continue // an empty file input of a form with nothing chosen
 		}
-		if err := files.CheckName(name); err != nil {
+		if err := files.CheckName(name); err != nil || files.IsTemp(name) {
+			// Temporary names are the store's own (and swept away).
 			return written, invalid("data.bad_file_name", name)
 		}
 		if seen[name] || taken[name] {
 			return written, invalid("data.duplicate_file", name)
 		}
 		seen[name] = true
-		size, err := s.Files.Put(ctx, dir+"/"+name, part)
+		path := target(name)
+		size, err := s.Files.Put(ctx, path, part)
 		if err != nil {
 			return written, fmt.Errorf("%w: %s: %v", ErrUploadCut, name, err)
 		}
-		written = append(written, storage.NewFile{Name: name, Size: size})
+		written = append(written, upload{name: name, size: size, path: path})
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +32,15 @@ type Config struct {
 	SiteEnv      []slurm.EnvVar
 	TokenTTL     time.Duration // lifetime of a job's KQI_TOKEN
 	SubmitGrace  time.Duration // a row still submitting after this, with no Slurm job, is an error
+	// GitFileRoot is the one directory file:// model repositories may be
+	// in ("" = none allowed). Clones run on the node as the cluster account,
+	// which can read every tenant's files: a file:// URL anywhere else could
+	// copy another tenant's checkout. It must not be writable by jobs.
+	GitFileRoot string
+	// AllowHostImage lets jobs run in the node's own root filesystem
+	// (bubblewrap's "host" image). That exposes the node's files, shared
+	// filesystem included, to every job: for tests only.
+	AllowHostImage bool
 }
 
 // Service is the training lifecycle.
@@ -145,6 +156,8 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 	}
 	if err := s.Cfg.Runtime.ValidateImage(req.Image); err != nil {
 		bad("image", "training.invalid_image", err.Error())
+	} else if req.Image == slurm.HostImage && !s.Cfg.AllowHostImage {
+		bad("image", "training.host_image_refused")
 	}
 	if strings.TrimSpace(req.Command) == "" {
 		bad("command", "training.command_required")
@@ -152,6 +165,9 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 	repoURL := req.GitRepository
 	if acc, err := s.gitAccess(ctx, 0, req.GitRepository); err == nil {
 		repoURL = acc.URL
+		if key := s.checkRepository(repoURL); key != "" {
+			bad("git_repository", key)
+		}
 	} else {
 		if key, ok := accounts.MessageKey(err); ok {
 			bad("git_repository", key)
@@ -196,6 +212,37 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 		return &InvalidError{Errors: errs}
 	}
 	return nil
+}
+
+// checkRepository allows http(s) repositories anywhere and file:// ones
+// only inside GitFileRoot (after resolving links, where the portal sees
+// the filesystem). It returns a catalog key, or "" when allowed.
+func (s *Service) checkRepository(repo string) string {
+	if repo == "" {
+		return ""
+	}
+	u, err := url.Parse(repo)
+	if err != nil {
+		return "training.repository_scheme"
+	}
+	switch u.Scheme {
+	case "http", "https":
+		return ""
+	case "file":
+		root := s.Cfg.GitFileRoot
+		if root == "" {
+			return "training.repository_file_refused"
+		}
+		p := filepath.Clean(u.Path)
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		if p != root && !strings.HasPrefix(p, strings.TrimSuffix(root, "/")+"/") {
+			return "training.repository_file_refused"
+		}
+		return ""
+	}
+	return "training.repository_scheme"
 }
 
 // checkPartition refuses an unknown partition and resources beyond what
@@ -258,12 +305,15 @@ func (s *Service) Submit(ctx context.Context, who Actor, req Request) (*storage.
 	if err != nil {
 		return nil, err
 	}
-	if err := s.launch(ctx, who, t); err != nil {
+	// Once the row exists the submission runs to its end even if the
+	// caller goes away, so the row never waits on a reconcile needlessly.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), launchTimeout)
+	defer cancel()
+	if err := s.launch(lctx, who, t); err != nil {
 		s.Log.Error("training submit failed", "training", t.ID, "error", err)
-		// The request may be gone; the row must not stay submitting.
-		s.fail(context.WithoutCancel(ctx), t.ID, "submission failed: "+err.Error())
+		s.failSubmit(lctx, t, err)
 	}
-	return s.Store.TrainingByID(context.WithoutCancel(ctx), who.TenantID, t.ID)
+	return s.Store.TrainingByID(lctx, who.TenantID, t.ID)
 }
 
 // launch lays out the job directory and submits the job.
@@ -399,10 +449,22 @@ func setEnv(env []slurm.EnvVar, name, value string) {
 	}
 }
 
-// fail puts a training in error with a cause.
-func (s *Service) fail(ctx context.Context, id int64, cause string) {
-	now := time.Now()
-	if err := s.Store.UpdateTrainingState(ctx, id, storage.JobState{Status: storage.StatusError, Reason: cause, EndedAt: &now}); err != nil {
-		s.Log.Error("recording a failed training", "training", id, "error", err)
+// launchTimeout bounds laying out and submitting one job.
+const launchTimeout = 5 * time.Minute
+
+// failSubmit settles a submission that returned an error. Slurm may have
+// accepted the job all the same (a reply lost on the way back): a job
+// carrying the row's comment is adopted rather than orphaned.
+func (s *Service) failSubmit(ctx context.Context, t *storage.Training, cause error) {
+	if instance, err := s.Store.InstanceID(ctx); err == nil {
+		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, t.ID)); err == nil && len(found) > 0 {
+			s.Log.Info("adopting a job whose submission reported an error", "training", t.ID, "slurm_job", found[0].ID)
+			if ok, err := s.Store.SetTrainingQueued(ctx, t.ID, found[0].ID); ok && err == nil {
+				return
+			}
+		}
+	}
+	if err := s.Store.FailSubmitting(ctx, t.ID, "submission failed: "+cause.Error()); err != nil {
+		s.Log.Error("recording a failed submission", "training", t.ID, "error", err)
 	}
 }

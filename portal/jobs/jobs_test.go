@@ -96,7 +96,7 @@ func newEnv(t *testing.T, cluster slurm.Cluster) *env {
 	svc := &jobs.Service{Store: st, Files: fs, Data: dsvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
 		ServerURL: "http://127.0.0.1:8080", Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage,
 		SiteEnv:  []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
-		TokenTTL: time.Hour, SubmitGrace: 2 * time.Second,
+		TokenTTL: time.Hour, SubmitGrace: 2 * time.Second, AllowHostImage: true,
 	}}
 	return &env{svc: svc, store: st, tenant: tenant, user: usr, dataset: ds}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 
 	"kqi/slurm"
@@ -111,10 +112,36 @@ func (s *Service) update(ctx context.Context, t *storage.Training, info slurm.Jo
 		}
 		st.EndedAt = &end
 	}
-	if out.Status == slurm.StatusKilled && t.StopRequested {
-		st.Reason = "stopped by a user"
+	if out.Status == slurm.StatusKilled {
+		if t.StopRequested {
+			st.Reason = "stopped by a user"
+		} else {
+			// killed means stopped by its user; anything else that cancelled
+			// the job (an administrator, Slurm itself) is an error.
+			st.Status = storage.StatusError
+			st.Reason = strings.TrimSpace("cancelled outside KQI " + out.Reason)
+		}
 	}
-	return s.Store.UpdateTrainingState(ctx, t.ID, st)
+	if err := s.Store.UpdateTrainingState(ctx, t.ID, st); err != nil {
+		return err
+	}
+	if out.Status.Final() {
+		s.retireSecrets(ctx, t)
+	}
+	return nil
+}
+
+// retireSecrets removes what an ended job no longer needs: its secrets file
+// (Git token, registry password) and its API token.
+func (s *Service) retireSecrets(ctx context.Context, t *storage.Training) {
+	if t.JobDir != "" {
+		if err := s.Files.Remove(ctx, t.JobDir+"/"+slurm.SecretsFile); err != nil {
+			s.Log.Warn("removing an ended job's secrets", "training", t.ID, "error", err)
+		}
+	}
+	if err := s.Store.DeleteJobTokens(ctx, t.ID); err != nil {
+		s.Log.Warn("revoking an ended job's token", "training", t.ID, "error", err)
+	}
 }
 
 // readRecord reads the exit code and error files the script leaves,
@@ -155,6 +182,10 @@ func (s *Service) reconcile(ctx context.Context, t *storage.Training, instance s
 		return
 	}
 	if time.Since(t.CreatedAt) > s.Cfg.SubmitGrace {
-		s.fail(ctx, t.ID, "submission was interrupted before Slurm accepted the job")
+		// Only while still submitting with no job: a submit finishing right
+		// now wins, and its job is never left without a row.
+		if err := s.Store.FailSubmitting(ctx, t.ID, "submission was interrupted before Slurm accepted the job"); err != nil {
+			s.Log.Warn("reconcile", "training", t.ID, "error", err)
+		}
 	}
 }

@@ -63,3 +63,27 @@ func TestPollIgnoresAJobWithAnotherComment(t *testing.T) {
 		t.Fatalf("status %s node %q, want running on n1", got.Status, got.Node)
 	}
 }
+
+// A job cancelled by someone other than its user (an administrator, Slurm)
+// is an error, not "killed".
+func TestPollCancelledOutsideIsError(t *testing.T) {
+	ctx := context.Background()
+	st, _ := storagetest.NewStore(t)
+	fs, _ := files.NewLocal(t.TempDir())
+	tenant, _ := st.CreateTenant(ctx, "lab")
+	ds, _ := st.CreateDataset(ctx, storage.NewDataset{TenantID: tenant.ID, Name: "d"})
+	tr, _ := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Name: "t", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	st.SetTrainingJobDir(ctx, tr.ID, "tenants/1/jobs/1")
+	st.SetTrainingQueued(ctx, tr.ID, "90")
+	instance, _ := st.InstanceID(ctx)
+	svc := &jobs.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cluster: fakeCluster{jobs: map[string]slurm.JobInfo{
+		"90": {ID: "90", State: "CANCELLED", Comment: jobs.Comment(instance, tr.ID)},
+	}}}
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.TrainingByID(ctx, tenant.ID, tr.ID)
+	if got.Status != storage.StatusError || !strings.Contains(got.Reason, "cancelled outside KQI") {
+		t.Fatalf("status %s (%s)", got.Status, got.Reason)
+	}
+}

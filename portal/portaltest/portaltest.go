@@ -336,6 +336,7 @@ func newJobs(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, d
 		// The dev image store when the cluster has one (images other than
 		// the host need it).
 		Runtime: slurm.Bubblewrap{ImageRoot: os.Getenv("KQI_DEV_IMAGE_ROOT")}, DefaultImage: slurm.HostImage, TokenTTL: time.Hour, SubmitGrace: time.Minute,
-		SiteEnv: []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
+		AllowHostImage: true, // tests run trivial commands in the node's own root
+		SiteEnv:        []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
 	}}
 }

@@ -29,7 +29,8 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	form := loginForm{Username: r.PostFormValue("username"), Next: safeNext(r.PostFormValue("next"))}
 	u, err := auth.Login(r.Context(), h.store, form.Username, r.PostFormValue("password"))
 	if errors.Is(err, auth.ErrBadCredentials) {
-		h.log.Info("login refused", "username", form.Username, "remote", r.RemoteAddr)
+		// The typed name is not logged: people type passwords into it.
+		h.log.Info("login refused", "remote", r.RemoteAddr)
 		form.Error = "login.bad_credentials"
 		h.render(w, r, http.StatusUnauthorized, "login", "login.title", form)
 		return

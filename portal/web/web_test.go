@@ -80,7 +80,7 @@ func TestLoginLogout(t *testing.T) {
 func TestOffsiteNextIsIgnored(t *testing.T) {
 	env := portaltest.New(t)
 	env.User(t, "alice", pw, false)
-	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "/%09/x\t"} {
 		b := env.Browser(t)
 		p := b.Submit("/login", "/login", url.Values{"username": {"alice"}, "password": {pw}, "next": {next}})
 		if p.Location != "/" {
