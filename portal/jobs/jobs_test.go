@@ -214,6 +214,10 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		{"env overriding TRAINING_ID", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "TRAINING_ID", Value: "1"}} }, "spec", "training.invalid_spec"},
 		{"denied sbatch option", func(r *jobs.Request) { r.SbatchOptions = []string{"--output=/tmp/x"} }, "spec", "training.invalid_spec"},
 		{"no command", func(r *jobs.Request) { r.Command = " " }, "command", "training.command_required"},
+		{"file repository of another tenant", func(r *jobs.Request) {
+			r.GitRepository = "file:///var/lib/kqi-dev/shared/tenants/2/jobs/7/git"
+		}, "git_repository", "training.repository_file_refused"},
+		{"ssh repository", func(r *jobs.Request) { r.GitRepository = "ssh://localhost/repo.git" }, "git_repository", "training.repository_scheme"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,4 +311,17 @@ func TestQuota(t *testing.T) {
 	e.store.RequestStop(ctx, e.tenant.ID, first.ID)
 	e.waitFor(t, first.ID, 2*time.Minute, final)
 	e.submit(t, "third", "true", func(r *jobs.Request) { r.CPU = 4 })
+}
+
+// Without the site's permission the "host" image (the node's own files,
+// every tenant's included) is refused.
+func TestHostImageNeedsPermission(t *testing.T) {
+	e := newEnv(t, clusters(t)["rest"])
+	e.svc.Cfg.AllowHostImage = false
+	_, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+		jobs.Request{Name: "host", DatasetID: e.dataset, Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	inv, ok := jobs.AsInvalid(err)
+	if !ok || inv.Errors[0].Key != "training.host_image_refused" {
+		t.Fatalf("host image: %v", err)
+	}
 }
