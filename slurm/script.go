@@ -129,6 +129,9 @@ trap 'kqi_fail "the job script failed at line $LINENO"' ERR
 kqi_git() {
 	local count=1
 	if [[ -n $kqi_git_credential_url ]]; then count=2; fi
+	# Submodules may only use the repository's own scheme: an ssh:// or
+	# file:// one would read with the cluster account's keys and files.
+	GIT_ALLOW_PROTOCOL=${kqi_git_url%%://*} \
 	GIT_TERMINAL_PROMPT=0 GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
 		GIT_SSH_COMMAND='ssh -o BatchMode=yes' \
 		GIT_CONFIG_COUNT=$count \

@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"mime/multipart"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"kqi/portal/transfer"
 	"kqi/storage"
 	"kqi/storage/files"
 )
@@ -257,7 +257,7 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 			return written, fmt.Errorf("%w: %v", ErrUploadCut, err)
 		}
 		field := part.FormName()
-		name := rawFileName(part)
+		name := transfer.PartFileName(part)
 		if name == "" && field != "file" {
 			if form != nil {
 				if err := readField(part, field, form); err != nil {
@@ -287,16 +287,6 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		}
 		written = append(written, upload{name: name, size: size, path: path})
 	}
-}
-
-// rawFileName is the file name exactly as sent. Part.FileName strips
-// directories silently; a name like "../x" must be refused, not renamed.
-func rawFileName(p *multipart.Part) string {
-	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-	if err != nil {
-		return p.FileName()
-	}
-	return params["filename"]
 }
 
 // ErrUploadCut means the body ended or broke before the upload was whole.

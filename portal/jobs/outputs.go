@@ -115,6 +115,14 @@ func (s *Service) PutAttachment(ctx context.Context, t *storage.Training, name s
 	return s.Files.Put(ctx, t.JobDir+"/"+slurm.AttachDir+"/"+name, r)
 }
 
+// RemoveAttachment removes one attached file.
+func (s *Service) RemoveAttachment(ctx context.Context, t *storage.Training, name string) error {
+	if err := files.CheckName(name); err != nil {
+		return err
+	}
+	return s.Files.Remove(ctx, t.JobDir+"/"+slurm.AttachDir+"/"+name)
+}
+
 // Stop asks the poller to cancel the job (while it waits or runs).
 func (s *Service) Stop(ctx context.Context, tenantID, id int64) error {
 	return s.Store.RequestStop(ctx, tenantID, id)

@@ -49,3 +49,13 @@ func NoDeadline(w http.ResponseWriter) {
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
 }
+
+// PartFileName is a file part's name exactly as sent. Part.FileName strips
+// directories silently; a name like "../x" must be refused, not renamed.
+func PartFileName(p *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FileName()
+	}
+	return params["filename"]
+}

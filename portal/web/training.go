@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -456,22 +457,36 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
 		return
 	}
+	// An upload that fails midway takes back the files it already wrote.
+	var written []string
+	fail := func(key string) {
+		for _, name := range written {
+			h.jobs.RemoveAttachment(context.WithoutCancel(r.Context()), t, name)
+		}
+		h.renderTraining(w, r, http.StatusBadRequest, t, key)
+	}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			h.renderTraining(w, r, http.StatusBadRequest, t, "error.bad_upload")
+			fail("error.bad_upload")
 			return
 		}
-		if part.FormName() != "file" || part.FileName() == "" {
+		name := transfer.PartFileName(part)
+		if part.FormName() != "file" || name == "" {
 			continue
 		}
-		if _, err := h.jobs.PutAttachment(r.Context(), t, part.FileName(), part); err != nil {
-			h.renderTraining(w, r, http.StatusBadRequest, t, "error.bad_upload")
+		if _, err := h.jobs.PutAttachment(r.Context(), t, name, part); err != nil {
+			if errors.Is(err, files.ErrInvalidPath) {
+				fail("training.bad_attachment_name")
+			} else {
+				fail("error.bad_upload")
+			}
 			return
 		}
+		written = append(written, name)
 	}
 	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.files_added")
 }

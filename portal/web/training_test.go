@@ -192,4 +192,11 @@ func TestAttachmentReachesTheJob(t *testing.T) {
 	if page := b.Get(path); !strings.Contains(page.Body, "notes.txt") {
 		t.Error("the page does not list the attachment")
 	}
+	p = postUpload(t, b, path, path+"/attach", nil, map[string]string{"../evil.txt": "x"})
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "must not be empty") {
+		t.Fatalf("attachment named ../evil.txt: %d", p.Status)
+	}
+	if _, err := env.Files.Stat(ctx, tr.JobDir+"/evil.txt"); err == nil {
+		t.Fatal("an attachment escaped the attach directory")
+	}
 }

@@ -334,32 +334,48 @@ func (s *SFTP) resolve(c *sftp.Client, p string) (string, error) {
 	return real, nil
 }
 
-// OpenNoFollow implements FS. The server resolves the path; if that is not
-// the path itself, some component was a symbolic link and the open is
-// refused. (A link swapped in between the check and the open could still be
-// followed: SFTP has no no-follow open.)
+// OpenNoFollow implements FS. The server resolves the path before and
+// after the open; unless both times it is the path itself (no component a
+// symbolic link), the open is refused. SFTP has no no-follow open, so a link
+// swapped in and back out between those two checks is not caught: the
+// local store, which the kernel checks in one step, is the stronger one.
 func (s *SFTP) OpenNoFollow(ctx context.Context, p string) (File, error) {
 	if err := checkPath(p, false); err != nil {
 		return nil, err
 	}
+	want := path.Join(s.realRoot, p)
+	var f *sftp.File
 	err := s.do(ctx, true, func(c *sftp.Client) error {
-		real, err := s.resolve(c, p)
-		if err != nil {
+		plain := func() error {
+			real, err := s.resolve(c, p)
+			if err == nil && real != want {
+				err = fmt.Errorf("%w: %q goes through a symbolic link", ErrInvalidPath, p)
+			}
 			return err
 		}
-		if real != path.Join(s.realRoot, p) {
-			return fmt.Errorf("%w: %q goes through a symbolic link", ErrInvalidPath, p)
+		if err := plain(); err != nil {
+			return err
 		}
-		fi, err := c.Lstat(real)
+		var err error
+		if f, err = c.Open(want); err != nil {
+			return err
+		}
+		fi, err := f.Stat()
 		if err == nil && !fi.Mode().IsRegular() {
 			err = fmt.Errorf("%w: %q is not a regular file", ErrInvalidPath, p)
+		}
+		if err == nil {
+			err = plain()
+		}
+		if err != nil {
+			f.Close()
 		}
 		return err
 	})
 	if err != nil {
 		return nil, wrapErr("open", p, err)
 	}
-	return s.Open(ctx, p)
+	return sftpFile{f}, nil
 }
 
 // resolveParent resolves p's directory but not its last component, for
