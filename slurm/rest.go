@@ -191,6 +191,9 @@ func slurmAnswered(resp *http.Response) bool {
 	return json.Unmarshal(raw, &envelope) == nil && len(envelope.Errors) > 0
 }
 
+// maxResponse bounds what one slurmrestd answer may hold in memory.
+const maxResponse = 256 << 20
+
 // do sends one request under /slurm/{version}{path}. A response whose
 // errors[] is not empty is an error (*RESTError) even with HTTP 200:
 // slurmrestd reports many failures that way. out is still decoded from a
@@ -234,9 +237,14 @@ func (c *REST) send(ctx context.Context, method, urlPath, path string, body, out
 		return fmt.Errorf("slurm: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("slurm: %s %s: read: %w", method, path, err)
+	}
+	if len(raw) > maxResponse {
+		// Cut JSON would fail to decode with a puzzling message; say what
+		// happened instead. (GET /jobs lists every user's jobs.)
+		return fmt.Errorf("slurm: %s %s: the answer is larger than %d MiB", method, path, maxResponse>>20)
 	}
 	var envelope struct {
 		Errors []apiError `json:"errors"`
