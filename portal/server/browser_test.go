@@ -112,11 +112,7 @@ func TestBrowserUploadWithProgress(t *testing.T) {
 	defer cancel()
 
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(env.URL+"/login"),
-		chromedp.SendKeys("#username", "alice"),
-		chromedp.SendKeys("#password", "correct-horse-9"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#current-tenant"),
+		logIn(env, "alice", "correct-horse-9"),
 		chromedp.Navigate(env.URL+"/data/new"),
 		chromedp.WaitVisible("#upload-form"),
 		// Record every step of the progress bar in sessionStorage, which
@@ -181,11 +177,7 @@ func TestBrowserTrainingCompletes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
 	defer cancel()
 	err = chromedp.Do(ctx,
-		chromedp.Navigate(env.URL+"/login"),
-		chromedp.SendKeys("#username", "alice"),
-		chromedp.SendKeys("#password", "correct-horse-9"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#current-tenant"),
+		logIn(env, "alice", "correct-horse-9"),
 		chromedp.Navigate(env.URL+"/trainings/new"),
 		chromedp.WaitVisible("#training-form"),
 		// 1. name and dataset
@@ -245,11 +237,7 @@ func TestBrowserDatasetAreas(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
 	err := chromedp.Do(ctx,
-		chromedp.Navigate(env.URL+"/login"),
-		chromedp.SendKeys("#username", "alice"),
-		chromedp.SendKeys("#password", "correct-horse-9"),
-		chromedp.Click("#login-submit"),
-		chromedp.WaitVisible("#current-tenant"),
+		logIn(env, "alice", "correct-horse-9"),
 		chromedp.Navigate(env.URL+"/datasets/new"),
 		chromedp.WaitVisible("#area-board"),
 		chromedp.SendKeys("#dataset-name", "split"),
@@ -271,4 +259,16 @@ func TestBrowserDatasetAreas(t *testing.T) {
 	if c := list[0].Counts; c["training"] != 1 || c["testing"] != 1 || c["validation"] != 0 {
 		t.Fatalf("areas saved as %v", c)
 	}
+}
+
+// logIn fills and sends the login form, as a person would, and waits for
+// the portal's header.
+func logIn(env *portaltest.Env, user, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(env.URL+"/login"),
+		chromedp.SendKeys("#username", user),
+		chromedp.SendKeys("#password", password),
+		chromedp.Click("#login-submit"),
+		chromedp.WaitVisible("#current-tenant"),
+	)
 }
