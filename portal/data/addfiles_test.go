@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"strings"
 	"testing"
 
 	"kqi/portal/data"
 	"kqi/storage"
-	"kqi/storage/files"
-	"kqi/storage/storagetest"
 )
 
 // Two requests add the same file name to one datum at once. One wins, the
@@ -20,13 +17,8 @@ import (
 // whole: the loser neither overwrites nor removes it.
 func TestConcurrentAddOfTheSameName(t *testing.T) {
 	ctx := context.Background()
-	st, _ := storagetest.NewStore(t)
-	fs, err := files.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &data.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	tenant, _ := st.CreateTenant(ctx, "lab")
+	svc, tenant := newService(t)
+	st, fs := svc.Store, svc.Files
 	id, _ := st.NextDataID(ctx)
 	st.CreateData(ctx, storage.NewData{ID: id, TenantID: tenant.ID, Name: "d"})
 

@@ -3,8 +3,6 @@ package data_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -12,8 +10,6 @@ import (
 
 	"kqi/portal/data"
 	"kqi/storage"
-	"kqi/storage/files"
-	"kqi/storage/storagetest"
 )
 
 // datasetOfFiles registers `perData` files in each of `n` data, puts them
@@ -21,17 +17,8 @@ import (
 func datasetOfFiles(tb testing.TB, n, perData int) (*data.Service, int64, int64) {
 	tb.Helper()
 	ctx := context.Background()
-	st, _ := storagetest.NewStore(tb)
-	fs, err := files.NewLocal(tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { fs.Close() })
-	svc := &data.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	tenant, err := st.CreateTenant(ctx, "lab")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	svc, tenant := newService(tb)
+	st, fs := svc.Store, svc.Files
 	var entries []storage.Entry
 	for i := 0; i < n; i++ {
 		id, _ := st.NextDataID(ctx)

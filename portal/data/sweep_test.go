@@ -2,8 +2,6 @@ package data_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -11,21 +9,14 @@ import (
 
 	"kqi/portal/data"
 	"kqi/storage"
-	"kqi/storage/files"
-	"kqi/storage/storagetest"
 )
 
 // Files of an id reserved by an upload that crashed before recording are
 // removed once old; recorded data and fresh uploads are left alone.
 func TestSweepOrphans(t *testing.T) {
 	ctx := context.Background()
-	st, _ := storagetest.NewStore(t)
-	fs, err := files.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &data.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	tenant, _ := st.CreateTenant(ctx, "lab")
+	svc, tenant := newService(t)
+	st, fs := svc.Store, svc.Files
 	put := func(id int64) string {
 		path, _ := data.FilePath(tenant.ID, id, "f.bin")
 		if _, err := fs.Put(ctx, path, strings.NewReader("x")); err != nil {

@@ -596,37 +596,30 @@ func (s *SFTP) List(ctx context.Context, dir string) ([]FileInfo, error) {
 
 // Remove implements FS.
 func (s *SFTP) Remove(ctx context.Context, p string) error {
+	return s.remove(ctx, "remove", p, (*sftp.Client).Remove)
+}
+
+// RemoveAll implements FS. Symbolic links inside dir are removed, not
+// followed.
+func (s *SFTP) RemoveAll(ctx context.Context, dir string) error {
+	return s.remove(ctx, "remove all", dir, (*sftp.Client).RemoveAll)
+}
+
+// remove applies rm to p itself (its parent resolved, its last component
+// not followed); a missing p is no error.
+func (s *SFTP) remove(ctx context.Context, op, p string, rm func(*sftp.Client, string) error) error {
 	if err := checkPath(p, false); err != nil {
 		return err
 	}
 	err := s.do(ctx, true, func(c *sftp.Client) error {
 		real, err := s.resolveParent(c, p)
 		if err == nil {
-			err = c.Remove(real)
+			err = rm(c, real)
 		}
 		return err
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("files: remove %q: %w", p, err)
-	}
-	return nil
-}
-
-// RemoveAll implements FS. Symbolic links inside dir are removed, not
-// followed.
-func (s *SFTP) RemoveAll(ctx context.Context, dir string) error {
-	if err := checkPath(dir, false); err != nil {
-		return err
-	}
-	err := s.do(ctx, true, func(c *sftp.Client) error {
-		real, err := s.resolveParent(c, dir)
-		if err == nil {
-			err = c.RemoveAll(real)
-		}
-		return err
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("files: remove all %q: %w", dir, err)
+		return fmt.Errorf("files: %s %q: %w", op, p, err)
 	}
 	return nil
 }
