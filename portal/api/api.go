@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
+	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
@@ -31,14 +32,15 @@ type Handler struct {
 	data    *data.Service
 	jobs    *jobs.Service
 	sources *accounts.Sources
+	logins  *auth.FailureLimit
 	cfg     *config.Config
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, log: log, now: time.Now}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 

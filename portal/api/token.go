@@ -33,8 +33,14 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	client := auth.ClientOf(r)
+	if h.logins.Blocked(client) {
+		writeError(w, http.StatusTooManyRequests, "login.too_many")
+		return
+	}
 	u, err := auth.Login(ctx, h.store, req.Username, req.Password)
 	if errors.Is(err, auth.ErrBadCredentials) {
+		h.logins.Fail(client)
 		// The typed name is not logged: people type passwords into it.
 		h.log.Info("api login refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "api.bad_credentials")

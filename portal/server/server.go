@@ -16,6 +16,7 @@ import (
 
 	"kqi/portal/accounts"
 	"kqi/portal/api"
+	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
@@ -53,8 +54,11 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
-	api.New(router, store, svc, d.Jobs, d.Sources, cfg, log)
-	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, cfg, log)
+	// One limit for the pages and the API: a guesser gets no more tries
+	// by switching between them.
+	logins := auth.NewFailureLimit(10, 10*time.Minute)
+	api.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
+	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
+	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
@@ -22,6 +23,7 @@ type Handler struct {
 	data    *data.Service
 	jobs    *jobs.Service // nil without a cluster: the training pages say so
 	sources *accounts.Sources
+	logins  *auth.FailureLimit
 	cfg     *config.Config
 	router  *mux.Router
 	views   *views
@@ -30,8 +32,8 @@ type Handler struct {
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {

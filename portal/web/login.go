@@ -27,8 +27,15 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 // default tenant and sends them where they were going.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	form := loginForm{Username: r.PostFormValue("username"), Next: safeNext(r.PostFormValue("next"))}
+	client := auth.ClientOf(r)
+	if h.logins.Blocked(client) {
+		form.Error = "login.too_many"
+		h.render(w, r, http.StatusTooManyRequests, "login", "login.title", form)
+		return
+	}
 	u, err := auth.Login(r.Context(), h.store, form.Username, r.PostFormValue("password"))
 	if errors.Is(err, auth.ErrBadCredentials) {
+		h.logins.Fail(client)
 		// The typed name is not logged: people type passwords into it.
 		h.log.Info("login refused", "remote", r.RemoteAddr)
 		form.Error = "login.bad_credentials"

@@ -395,3 +395,30 @@ func TestTenantAdminManagesMembers(t *testing.T) {
 		t.Fatalf("removing oneself: %d", p.Status)
 	}
 }
+
+// After ten failed logins from one client, even the right password is
+// refused for a while, on the pages and the API alike.
+func TestLoginFailureLimit(t *testing.T) {
+	env := portaltest.New(t)
+	env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	b := env.Browser(t)
+	for i := 0; i < 10; i++ {
+		if p := b.Submit("/login", "/login", url.Values{"username": {"alice"}, "password": {"guess-" + strconv.Itoa(i)}}); p.Status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, p.Status)
+		}
+	}
+	p := b.Submit("/login", "/login", url.Values{"username": {"alice"}, "password": {pw}})
+	if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Too many failed logins") || !strings.Contains(p.Body, `value="alice"`) {
+		t.Fatalf("right password after ten failures: %d", p.Status)
+	}
+	resp, err := http.Post(env.URL+"/api/v1/auth/token", "application/json",
+		strings.NewReader(`{"username":"alice","password":"`+pw+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("API token after ten failures: %d", resp.StatusCode)
+	}
+}
