@@ -77,25 +77,10 @@ func (s *Service) Partitions(ctx context.Context) ([]slurm.Partition, error) {
 	return parts, nil
 }
 
-// Request is a training as the user asked for it.
-type Request struct {
-	Name          string
-	ParentID      *int64
-	DatasetID     int64
-	Image         string
-	GitRepository string
-	GitBranch     string
-	GitCommit     string
-	Command       string
-	CPU           int
-	MemoryGB      int
-	GPU           int
-	Partition     string
-	Env           []storage.EnvPair
-	SbatchOptions []string
-	TimeLimitMin  int
-	Memo          string
-}
+// Request is a training as the user asked for it: the row to record.
+// Submit sets TenantID, Kind and CreatedBy itself, whatever the caller put
+// there.
+type Request = storage.NewTraining
 
 // FieldError is one refusal, tied to the form field it concerns. Key is a
 // catalog key; Arg fills it in.
@@ -291,12 +276,8 @@ func (s *Service) Submit(ctx context.Context, who Actor, req Request) (*storage.
 	if err := s.Validate(ctx, who.TenantID, &req); err != nil {
 		return nil, err
 	}
-	t, err := s.Store.CreateTraining(ctx, storage.NewTraining{
-		TenantID: who.TenantID, Name: req.Name, ParentID: req.ParentID, DatasetID: req.DatasetID, Image: req.Image,
-		GitRepository: req.GitRepository, GitBranch: req.GitBranch, GitCommit: req.GitCommit, Command: req.Command,
-		CPU: req.CPU, MemoryGB: req.MemoryGB, GPU: req.GPU, Partition: req.Partition, Env: req.Env,
-		SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, Memo: req.Memo, CreatedBy: who.UserID,
-	})
+	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, "training", who.UserID
+	t, err := s.Store.CreateTraining(ctx, req)
 	var quota *storage.QuotaError
 	if errors.As(err, &quota) {
 		return nil, &InvalidError{Errors: []FieldError{{Field: quota.Resource, Key: "training.quota_exceeded",
