@@ -150,7 +150,13 @@ func (recordingRuntime) ValidateImage(string) error { return nil }
 func (r recordingRuntime) ShellFunction(JobSpec) (string, error) {
 	return `kqi_container() {
 	local env_file=$kqi_job/output/env_file kv value
-	if [[ $1 == : ]]; then return 0; fi
+	# The first call is the script's probe that the image starts; a user
+	# command may be ":" too, so the call order tells them apart.
+	if [[ -z ${kqi_probed-} ]]; then
+		kqi_probed=1
+		[[ $1 == : ]] || { echo "probe ran $1" >&2; return 99; }
+		return 0
+	fi
 	printf '%s' "$1" >"$kqi_job/output/command"
 	printf '%s\0' "${kqi_env[@]}" >"$kqi_job/output/env"
 ` + indent(writeEnvFile, "\t") + `	env -i bash -c 'set -a; . "$1"; printf %s "${!2}"' kqi "$env_file" ` + r.readBack + ` >"$kqi_job/output/env_file_value"
