@@ -104,3 +104,68 @@ func TestSessionsExpireAndEndWithPasswordChange(t *testing.T) {
 		t.Fatalf("another session survived the password change: %v", err)
 	}
 }
+
+// Slurm reports whole seconds, cut down; a job that starts at once must not
+// seem to start before the portal queued it.
+func TestTrainingTimesStayInOrder(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	tenant, err := st.CreateTenant(ctx, "times")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.NextDataID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: tenant.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: tenant.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Kind: "training", Name: "t", DatasetID: ds,
+		Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.SetTrainingQueued(ctx, tr.ID, "1"); !ok || err != nil {
+		t.Fatalf("queued: %v %v", ok, err)
+	}
+	queued, err := st.TrainingByID(ctx, tenant.ID, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := queued.QueuedAt.Add(-900 * time.Millisecond).Truncate(time.Second)
+	if err := st.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusRunning, StartedAt: &early}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusCompleted, EndedAt: &early}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.TrainingByID(ctx, tenant.ID, tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StartedAt == nil || got.StartedAt.Before(*got.QueuedAt) {
+		t.Fatalf("started %v before queued %v", got.StartedAt, got.QueuedAt)
+	}
+	if got.EndedAt == nil || got.EndedAt.Before(*got.StartedAt) {
+		t.Fatalf("ended %v before started %v", got.EndedAt, got.StartedAt)
+	}
+	// A later start Slurm reports is kept as it is.
+	later := got.StartedAt.Add(5 * time.Second)
+	tr2, err := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Kind: "training", Name: "t2", DatasetID: ds,
+		Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetTrainingQueued(ctx, tr2.ID, "2")
+	if err := st.UpdateTrainingState(ctx, tr2.ID, storage.JobState{Status: storage.StatusRunning, StartedAt: &later}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.TrainingByID(ctx, tenant.ID, tr2.ID); got.StartedAt == nil || !got.StartedAt.Equal(later) {
+		t.Fatalf("started %v, want %v", got.StartedAt, later)
+	}
+}

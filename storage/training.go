@@ -398,11 +398,16 @@ type JobState struct {
 }
 
 // UpdateTrainingState records a job's state. A final status is never
-// overwritten, so a late poll cannot resurrect an ended training.
+// overwritten, so a late poll cannot resurrect an ended training. Slurm's
+// times are whole seconds, cut down, while queued_at is the portal's clock:
+// a job that starts at once would seem to start before it was queued, so
+// the times are kept in order (queued ≤ started ≤ ended).
 func (s *Store) UpdateTrainingState(ctx context.Context, id int64, st JobState) error {
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE trainings SET status = $2, reason = $3, exit_code = $4, node = CASE WHEN $5 = '' THEN node ELSE $5 END,
-			started_at = COALESCE($6, started_at), ended_at = COALESCE($7, ended_at), updated_at = now()
+			started_at = CASE WHEN $6::timestamptz IS NULL THEN started_at ELSE GREATEST($6, queued_at) END,
+			ended_at = CASE WHEN $7::timestamptz IS NULL THEN ended_at ELSE GREATEST($7, $6, started_at, queued_at) END,
+			updated_at = now()
 		WHERE id = $1 AND status = ANY ($8)`,
 		id, st.Status, st.Reason, st.ExitCode, st.Node, st.StartedAt, st.EndedAt, pq.Array(ActiveStatuses))
 	return wrap("update state", err)
