@@ -15,8 +15,8 @@ import (
 // which ones the job sees.
 //
 // Image references: "docker://…", "oras://…" and "library://…" are used as
-// given; an absolute path is a SIF file or sandbox directory (for a site's
-// pre-pulled image store); anything else, such as
+// given; an absolute path is a SIF file or sandbox directory inside the
+// site's image store (ImageDir), never elsewhere on the node; anything else, such as
 // "registry.example.org/team/name:tag", is a Docker image and gets
 // "docker://" in front. Registry credentials from the secrets file are set
 // as APPTAINER_DOCKER_USERNAME/PASSWORD for the apptainer command only:
@@ -31,6 +31,11 @@ type Apptainer struct {
 	// "--drop-caps", "CAP_SYS_RESOURCE" on hosts where root lacks that
 	// capability.
 	ExtraArgs []string
+	// ImageDir is the site's store of pre-pulled SIF files and sandboxes.
+	// An image given as an absolute path must lie inside it, so a user
+	// cannot run a container from any directory the job account can read;
+	// "" allows no absolute paths.
+	ImageDir string
 }
 
 var (
@@ -46,6 +51,13 @@ func (a Apptainer) ImageURI(ref string) (string, error) {
 	case strings.HasPrefix(ref, "/"):
 		if err := checkPath("image path", ref); err != nil {
 			return "", err
+		}
+		// checkPath refused ".." parts, so a prefix is containment.
+		if a.ImageDir == "" || !strings.HasPrefix(ref, strings.TrimSuffix(a.ImageDir, "/")+"/") {
+			if a.ImageDir == "" {
+				return "", fmt.Errorf("image %q: this site has no image store for files; name a registry image such as docker://registry/name:tag", ref)
+			}
+			return "", fmt.Errorf("image %q: a file image must be inside the site's image store %s", ref, a.ImageDir)
 		}
 		return ref, nil
 	case strings.Contains(ref, "://"):

@@ -18,7 +18,7 @@ func TestApptainerImageURI(t *testing.T) {
 		"/shared/images/torch@sha256-abc.sif":   "/shared/images/torch@sha256-abc.sif",
 		"ubuntu@sha256:0123abcd":                "docker://ubuntu@sha256:0123abcd",
 	} {
-		got, err := Apptainer{}.ImageURI(ref)
+		got, err := Apptainer{ImageDir: "/shared/images"}.ImageURI(ref)
 		if err != nil || got != want {
 			t.Errorf("ImageURI(%q) = %q, %v; want %q", ref, got, err, want)
 		}
@@ -27,9 +27,23 @@ func TestApptainerImageURI(t *testing.T) {
 		"", "http://example.org/x", "docker://", "docker://a b", "shub://x/y", "/shared/../etc/x.sif",
 		"relative/../x", "docker://a//b", "-x", "img;id", "img'x", "/a,b.sif", "docker://x\n",
 	} {
-		if _, err := (Apptainer{}).ImageURI(ref); err == nil {
+		if _, err := (Apptainer{ImageDir: "/shared/images"}).ImageURI(ref); err == nil {
 			t.Errorf("ImageURI(%q) accepted", ref)
 		}
+	}
+	// A file image comes only from the site's image store.
+	for dir, ref := range map[string]string{
+		"":                "/shared/images/torch.sif",
+		"/shared/images":  "/etc/x.sif",
+		"/shared/images/": "/shared/imagesX/torch.sif",
+		"/shared/img":     "/shared/images/torch.sif",
+	} {
+		if _, err := (Apptainer{ImageDir: dir}).ImageURI(ref); err == nil {
+			t.Errorf("ImageDir %q: ImageURI(%q) accepted", dir, ref)
+		}
+	}
+	if got, err := (Apptainer{ImageDir: "/shared/images/"}).ImageURI("/shared/images/a/torch.sif"); err != nil || got != "/shared/images/a/torch.sif" {
+		t.Errorf("ImageDir with a trailing slash: %q, %v", got, err)
 	}
 }
 

@@ -147,7 +147,7 @@ func runtimeOf(cfg *config.Config) slurm.Runtime {
 	if cfg.Runtime == "bubblewrap" {
 		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot}
 	}
-	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: strings.Fields(cfg.ApptainerArgs)}
+	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: strings.Fields(cfg.ApptainerArgs), ImageDir: cfg.ImageRoot}
 }
 
 func checkImageRoot(cfg *config.Config) error {

@@ -34,7 +34,7 @@ type Config struct {
 	PollInterval time.Duration // KQI_POLL_INTERVAL: how often job states are refreshed (one Slurm call each time)
 
 	Runtime           string // KQI_RUNTIME: "apptainer" or "bubblewrap"
-	ImageRoot         string // KQI_IMAGE_ROOT: bubblewrap's directory of root filesystems
+	ImageRoot         string // KQI_IMAGE_ROOT: the image store (bubblewrap root filesystems; Apptainer SIF files and sandboxes)
 	DefaultImage      string // KQI_DEFAULT_IMAGE: image of a training that names none
 	ApptainerFakeroot bool   // KQI_APPTAINER_FAKEROOT: run as root in the container (needs subuid/subgid)
 	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
@@ -90,7 +90,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
 	fs.StringVar(&c.Runtime, "runtime", env("KQI_RUNTIME", "apptainer"), "apptainer or bubblewrap (KQI_RUNTIME)")
-	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "bubblewrap root filesystems (KQI_IMAGE_ROOT)")
+	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "image store: bubblewrap root filesystems or Apptainer SIF files (KQI_IMAGE_ROOT)")
 	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
 	fs.StringVar(&fakeroot, "apptainer-fakeroot", env("KQI_APPTAINER_FAKEROOT", "false"), "apptainer --fakeroot (KQI_APPTAINER_FAKEROOT)")
 	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
