@@ -16,9 +16,9 @@ import (
 //
 // Image references: "docker://…", "oras://…" and "library://…" are used as
 // given; an absolute path is a SIF file or sandbox directory inside the
-// site's image store (ImageDir), never elsewhere on the node; anything else, such as
-// "registry.example.org/team/name:tag", is a Docker image and gets
-// "docker://" in front. Registry credentials from the secrets file are set
+// site's image store (ImageDir), never elsewhere on the node; anything
+// else, such as "registry.example.org/team/name:tag", is a Docker image and
+// gets "docker://" in front. Registry credentials from the secrets file are set
 // as APPTAINER_DOCKER_USERNAME/PASSWORD for the apptainer command only:
 // Apptainer sends them to every registry it talks to.
 type Apptainer struct {
@@ -52,11 +52,11 @@ func (a Apptainer) ImageURI(ref string) (string, error) {
 		if err := checkPath("image path", ref); err != nil {
 			return "", err
 		}
+		if a.ImageDir == "" {
+			return "", fmt.Errorf("image %q: this site has no image store for files; name a registry image such as docker://registry/name:tag", ref)
+		}
 		// checkPath refused ".." parts, so a prefix is containment.
-		if a.ImageDir == "" || !strings.HasPrefix(ref, strings.TrimSuffix(a.ImageDir, "/")+"/") {
-			if a.ImageDir == "" {
-				return "", fmt.Errorf("image %q: this site has no image store for files; name a registry image such as docker://registry/name:tag", ref)
-			}
+		if !strings.HasPrefix(ref, strings.TrimSuffix(a.ImageDir, "/")+"/") {
 			return "", fmt.Errorf("image %q: a file image must be inside the site's image store %s", ref, a.ImageDir)
 		}
 		return ref, nil
