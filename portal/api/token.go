@@ -33,7 +33,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	client := auth.ClientOf(r)
+	client := h.logins.Client(r)
 	if h.logins.Blocked(client) {
 		writeError(w, http.StatusTooManyRequests, "login.too_many")
 		return

@@ -3,19 +3,50 @@ package auth
 import (
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
 
-// ClientOf names the client of a request for FailureLimit: its IP address.
-// Behind a reverse proxy every client shares the proxy's address, which
-// then limits them together (the safe side).
-func ClientOf(r *http.Request) string {
+// Client names the client of a request for the limit: its IP address. A
+// request that comes from one of the trusted reverse proxies is named by
+// the nearest address in X-Forwarded-For that is not a trusted proxy
+// itself; without that, every user behind the proxy would share one limit,
+// and one guesser could lock them all out. The header is believed only
+// from a trusted proxy: anyone else could write any address in it.
+func (l *FailureLimit) Client(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	client, err := netip.ParseAddr(host)
+	if err != nil || !l.trusted(client) {
+		return host
+	}
+	// Each proxy appends the address it saw, so the right end is nearest.
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled hop: stop at the last address known good
+		}
+		client = hop
+		if !l.trusted(hop) {
+			break
+		}
+	}
+	return client.Unmap().String()
+}
+
+func (l *FailureLimit) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range l.Proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // FailureLimit slows password guessing: after Max failed logins from one
@@ -25,6 +56,9 @@ func ClientOf(r *http.Request) string {
 type FailureLimit struct {
 	Max    int
 	Window time.Duration
+	// Proxies are the reverse proxies whose X-Forwarded-For names the
+	// client (KQI_TRUSTED_PROXIES).
+	Proxies []netip.Prefix
 
 	mu       sync.Mutex
 	failures map[string]*failures
@@ -36,9 +70,10 @@ type failures struct {
 	since time.Time
 }
 
-// NewFailureLimit allows max failures per window per client.
-func NewFailureLimit(max int, window time.Duration) *FailureLimit {
-	return &FailureLimit{Max: max, Window: window, failures: map[string]*failures{}, now: time.Now}
+// NewFailureLimit allows max failures per window per client; proxies are
+// the trusted reverse proxies in front of the portal.
+func NewFailureLimit(max int, window time.Duration, proxies []netip.Prefix) *FailureLimit {
+	return &FailureLimit{Max: max, Window: window, Proxies: proxies, failures: map[string]*failures{}, now: time.Now}
 }
 
 // Blocked reports whether client has used up its failures.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -23,7 +24,10 @@ type Config struct {
 	SessionMax   time.Duration // KQI_SESSION_MAX: and after this long in any case
 	APITokenTTL  time.Duration // KQI_API_TOKEN_TTL: lifetime of tokens from POST /api/v1/auth/token
 	SecureCookie bool          // KQI_SECURE_COOKIE: mark cookies Secure (portal behind HTTPS)
-	LogLevel     slog.Level    // KQI_LOG_LEVEL: debug, info, warn, error
+	// KQI_TRUSTED_PROXIES: reverse proxies (addresses or CIDR prefixes,
+	// comma-separated) whose X-Forwarded-For names the client
+	TrustedProxies []netip.Prefix
+	LogLevel       slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
 	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL
 	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38
@@ -66,7 +70,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return def
 	}
 	var idle, max, ttl, level string
-	var secure string
+	var secure, proxies string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("KQI_DATABASE_URL", ""), "PostgreSQL URL (KQI_DATABASE_URL)")
@@ -74,6 +78,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&max, "session-max", env("KQI_SESSION_MAX", "24h"), "maximum age of a browser session (KQI_SESSION_MAX)")
 	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
 	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", "false"), "send cookies only over HTTPS (KQI_SECURE_COOKIE)")
+	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
 	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
@@ -124,6 +129,18 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	case "0", "false", "no", "":
 	default:
 		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
+	}
+	for _, f := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("KQI_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", f))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("KQI_LOG_LEVEL: %q is not debug, info, warn or error", level))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,15 +13,19 @@ func envOf(m map[string]string) func(string) string {
 
 func TestLoadDefaultsAndOverrides(t *testing.T) {
 	c, err := Load("t", []string{"-listen", "127.0.0.1:9000"}, envOf(map[string]string{
-		"KQI_DATABASE_URL": "postgres://x@localhost/kqi",
-		"KQI_LISTEN":       ":7000", // the flag wins
-		"KQI_SESSION_IDLE": "45m",
+		"KQI_DATABASE_URL":    "postgres://x@localhost/kqi",
+		"KQI_LISTEN":          ":7000", // the flag wins
+		"KQI_SESSION_IDLE":    "45m",
+		"KQI_TRUSTED_PROXIES": "10.0.0.7, 192.168.1.0/24,::1",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:9000" || c.BaseURL != "http://localhost:9000" || c.SessionIdle != 45*time.Minute || c.SessionMax != 24*time.Hour {
 		t.Fatalf("%+v", c)
+	}
+	if fmt.Sprint(c.TrustedProxies) != "[10.0.0.7/32 192.168.1.0/24 ::1/128]" {
+		t.Fatalf("trusted proxies %v", c.TrustedProxies)
 	}
 }
 
@@ -36,6 +41,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad listen", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LISTEN": "8080"}, "KQI_LISTEN"},
 		{"bad level", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LOG_LEVEL": "loud"}, "KQI_LOG_LEVEL"},
 		{"bad bool", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SECURE_COOKIE": "maybe"}, "KQI_SECURE_COOKIE"},
+		{"bad proxy", map[string]string{"KQI_DATABASE_URL": "x", "KQI_TRUSTED_PROXIES": "10.0.0.1,proxy.example.org"}, "proxy.example.org"},
 		{"bad base url", map[string]string{"KQI_DATABASE_URL": "x", "KQI_BASE_URL": "ftp://host"}, "KQI_BASE_URL"},
 	}
 	for _, tc := range tests {

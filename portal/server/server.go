@@ -56,7 +56,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
 	// One limit for the pages and the API: a guesser gets no more tries
 	// by switching between them.
-	logins := auth.NewFailureLimit(10, 10*time.Minute)
+	logins := auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies)
 	api.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
 	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
 	if err != nil {

@@ -27,7 +27,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 // default tenant and sends them where they were going.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	form := loginForm{Username: r.PostFormValue("username"), Next: safeNext(r.PostFormValue("next"))}
-	client := auth.ClientOf(r)
+	client := h.logins.Client(r)
 	if h.logins.Blocked(client) {
 		form.Error = "login.too_many"
 		h.render(w, r, http.StatusTooManyRequests, "login", "login.title", form)

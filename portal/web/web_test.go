@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -420,5 +421,41 @@ func TestLoginFailureLimit(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("API token after ten failures: %d", resp.StatusCode)
+	}
+}
+
+// Behind a trusted reverse proxy each user keeps a limit of their own: one
+// guesser does not lock out everyone else behind the same proxy.
+func TestLoginFailureLimitBehindProxy(t *testing.T) {
+	env := portaltest.New(t, func(c *config.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	token := func(from, password string) int {
+		req, err := http.NewRequest(http.MethodPost, env.URL+"/api/v1/auth/token",
+			strings.NewReader(`{"username":"alice","password":"`+password+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; i < 10; i++ {
+		if code := token("198.51.100.66", "guess"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	if code := token("198.51.100.66", pw); code != http.StatusTooManyRequests {
+		t.Fatalf("the guesser after ten failures: %d", code)
+	}
+	if code := token("198.51.100.7", pw); code != http.StatusCreated {
+		t.Fatalf("another user behind the proxy: %d", code)
 	}
 }
