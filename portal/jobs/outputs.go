@@ -35,7 +35,13 @@ func (s *Service) Outputs(ctx context.Context, t *storage.Training) ([]OutputFil
 		if rel != "" {
 			dir += "/" + rel
 		}
-		entries, err := s.Files.List(ctx, dir)
+		// The job may swap a directory for a link between two listings:
+		// each level is listed without following links, and a directory
+		// that became a link is left out like any link.
+		entries, err := s.Files.ListNoFollow(ctx, dir)
+		if rel != "" && errors.Is(err, files.ErrInvalidPath) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -74,11 +80,12 @@ func (s *Service) OpenOutput(ctx context.Context, t *storage.Training, rel strin
 }
 
 // OpenJobFile opens one of the job directory's own files (log, script).
+// The job cannot write its directory, but links are refused all the same.
 func (s *Service) OpenJobFile(ctx context.Context, t *storage.Training, name string) (files.File, error) {
 	if t.JobDir == "" {
 		return nil, files.ErrNotExist
 	}
-	return s.Files.Open(ctx, t.JobDir+"/"+name)
+	return s.Files.OpenNoFollow(ctx, t.JobDir+"/"+name)
 }
 
 // WriteZip streams every output file into a zip on w, one file at a time:

@@ -39,6 +39,9 @@ type FS interface {
 	// List returns one level of dir, sorted by name; a missing dir is empty.
 	// Symbolic links are reported as themselves (not followed).
 	List(ctx context.Context, dir string) ([]FileInfo, error)
+	// ListNoFollow is List for directories a job wrote: refused if any
+	// component of dir is a symbolic link.
+	ListNoFollow(ctx context.Context, dir string) ([]FileInfo, error)
 	// Remove removes a file or an empty directory; a missing path is no error.
 	Remove(ctx context.Context, path string) error
 	// RemoveAll removes dir and everything under it; the root itself is

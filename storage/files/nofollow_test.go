@@ -3,9 +3,11 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,6 +54,47 @@ func TestOpenNoFollow(t *testing.T) {
 			if (e.Name == "link.txt" || e.Name == "dir") != e.Symlink {
 				t.Errorf("%s: Symlink=%v", e.Name, e.Symlink)
 			}
+		}
+	})
+}
+
+// ListNoFollow lists a plain directory, reporting links as themselves, and
+// refuses a directory reached through a link: a job that swaps one of its
+// output directories for a link to another tenant's data learns nothing.
+func TestListNoFollow(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, s testStore) {
+		ctx := context.Background()
+		for _, p := range []string{"other/data/1/weights.bin", "job/output/sub/plain.txt"} {
+			if _, err := s.fs.Put(ctx, p, strings.NewReader("content of "+p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink("../../other/data/1", filepath.Join(s.dir, "job/output/d")); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.fs.ListNoFollow(ctx, "job/output")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range list {
+			got = append(got, fmt.Sprintf("%s dir=%v link=%v", e.Name, e.IsDir, e.Symlink))
+		}
+		if want := []string{"d dir=false link=true", "sub dir=true link=false"}; !slices.Equal(got, want) {
+			t.Fatalf("listing %q, want %q", got, want)
+		}
+		if sub, err := s.fs.ListNoFollow(ctx, "job/output/sub"); err != nil || len(sub) != 1 || sub[0].Name != "plain.txt" || sub[0].Size != int64(len("content of job/output/sub/plain.txt")) {
+			t.Fatalf("sub: %+v, %v", sub, err)
+		}
+		if list, err := s.fs.ListNoFollow(ctx, "job/output/d"); !errors.Is(err, ErrInvalidPath) {
+			t.Fatalf("listed through a link: %+v, %v", list, err)
+		}
+		if list, err := s.fs.ListNoFollow(ctx, "job/missing"); err != nil || len(list) != 0 {
+			t.Fatalf("missing dir: %+v, %v", list, err)
+		}
+		// List, for the portal's own directories, still follows.
+		if list, err := s.fs.List(ctx, "job/output/d"); err != nil || len(list) != 1 {
+			t.Fatalf("List through the link: %+v, %v", list, err)
 		}
 	})
 }

@@ -559,12 +559,32 @@ func (s *SFTP) Stat(ctx context.Context, p string) (FileInfo, error) {
 
 // List implements FS.
 func (s *SFTP) List(ctx context.Context, dir string) ([]FileInfo, error) {
+	return s.list(ctx, dir, false)
+}
+
+// ListNoFollow implements FS. As with OpenNoFollow, the server resolves
+// the directory before and after reading it, and the listing is refused
+// unless both times it is the path itself; a link swapped in and back out
+// between the checks is not caught.
+func (s *SFTP) ListNoFollow(ctx context.Context, dir string) ([]FileInfo, error) {
+	return s.list(ctx, dir, true)
+}
+
+func (s *SFTP) list(ctx context.Context, dir string, noFollow bool) ([]FileInfo, error) {
 	if err := checkPath(dir, true); err != nil {
 		return nil, err
 	}
+	want := path.Join(s.realRoot, dir)
+	plain := func(c *sftp.Client) (string, error) {
+		real, err := s.resolve(c, dir)
+		if err == nil && noFollow && real != want {
+			err = fmt.Errorf("%w: %q goes through a symbolic link", ErrInvalidPath, dir)
+		}
+		return real, err
+	}
 	var out []FileInfo
 	err := s.do(ctx, true, func(c *sftp.Client) error {
-		real, err := s.resolve(c, dir)
+		real, err := plain(c)
 		if err != nil {
 			return err
 		}
@@ -582,7 +602,10 @@ func (s *SFTP) List(ctx context.Context, dir string) ([]FileInfo, error) {
 		for _, e := range entries {
 			out = append(out, toFileInfo(e))
 		}
-		return nil
+		if noFollow {
+			_, err = plain(c)
+		}
+		return err
 	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return []FileInfo{}, nil
