@@ -117,14 +117,14 @@ var sbatchOptions = map[string]string{
 	// Allowed: scheduling preferences that do not change what KQI set.
 	"acctg-freq": "", "batch": "", "begin": "", "cluster-constraint": "",
 	"constraint": "", "contiguous": "",
-	"cpu-freq": "", "deadline": "", "delay-boot": "", "dependency": "",
+	"cpu-freq": "", "deadline": "", "delay-boot": "",
 	"distribution": "", "exclude": "", "extra-node-info": "",
 	"gpu-bind": "", "gpu-freq": "", "gres-flags": "", "hint": "", "hold": "",
 	"kill-on-invalid-dep": "", "licenses": "", "mail-type": "", "mail-user": "",
 	"mcs-label": "", "mem-bind": "", "network": "", "nice": "",
 	"no-kill": "", "no-requeue": "", "nodelist": "", "overcommit": "",
 	"oversubscribe": "", "power": "", "prefer": "", "priority": "", "profile": "",
-	"propagate": "", "qos": "", "reboot": "", "reservation": "", "signal": "",
+	"propagate": "", "reboot": "", "signal": "",
 	"spread-job": "", "switches": "",
 	"time-min": "", "tmp": "", "use-min-nodes": "",
 	"wait-all-nodes": "", "wckey": "",
@@ -147,6 +147,11 @@ var sbatchOptions = map[string]string{
 	"export": reasonEnv, "export-file": reasonEnv, "get-user-env": reasonEnv,
 	"uid": "jobs run as the submitting user", "gid": "jobs run as the submitting user",
 
+	// Every tenant's jobs share one cluster account, so Slurm cannot tell
+	// whose job, reservation or QOS a tenant may name: a dependency on
+	// another tenant's job id would reveal how that job ended.
+	"dependency": reasonShared, "reservation": reasonShared, "qos": reasonShared,
+
 	"nodes": reasonShape, "ntasks": reasonShape, "ntasks-per-core": reasonShape,
 	"ntasks-per-gpu": reasonShape, "ntasks-per-node": reasonShape,
 	"ntasks-per-socket": reasonShape, "array": reasonShape,
@@ -166,6 +171,7 @@ const (
 	reasonEnv      = "KQI controls the job's environment"
 	reasonShape    = "a KQI job is one task on one node"
 	reasonSubmit   = "it changes how KQI submits or tracks the job"
+	reasonShared   = "all tenants' jobs run as one cluster account, so Slurm could not keep it to this tenant's own jobs"
 )
 
 var (

@@ -175,7 +175,7 @@ var bashReadOnly = map[string]bool{
 func FuzzRender(f *testing.F) {
 	for _, seed := range []struct{ command, name, value, extra string }{
 		{"python train.py", "EPOCHS", "10", "--mail-type=END"},
-		{`echo "it's" 'quoted'`, "QUOTE", `'\''`, "--qos=normal"},
+		{`echo "it's" 'quoted'`, "QUOTE", `'\''`, "--hold"},
 		{"echo $(id) `id` ${HOME} $HOME", "SUBST", "$(touch /tmp/kqi-fuzz-pwned)", "--constraint=a&b|c"},
 		{"a; b && c || d | e > f < g & h", "SEMI", "; rm -rf / #", "--output=/etc/passwd"},
 		{"line1\nline2\r\nline3", "NEWLINE", "one\ntwo\n", "--mail-type=END\n#SBATCH --uid=0"},
