@@ -109,7 +109,7 @@ func TestRefusals(t *testing.T) {
 		{"wrong password", "POST", "/api/v1/auth/token", "", map[string]string{"username": "alice", "password": "wrong-wrong"}, 401, "wrong user name or password"},
 		{"unknown user", "POST", "/api/v1/auth/token", "", map[string]string{"username": "nobody", "password": pw}, 401, "wrong user name or password"},
 		{"tenant of someone else", "POST", "/api/v1/auth/token", "", map[string]string{"username": "alice", "password": pw, "tenant": "lab-b"}, 403, "not a member"},
-		{"unknown tenant", "POST", "/api/v1/auth/token", "", map[string]string{"username": "alice", "password": pw, "tenant": "lab-z"}, 404, "no such tenant"},
+		{"unknown tenant", "POST", "/api/v1/auth/token", "", map[string]string{"username": "alice", "password": pw, "tenant": "lab-z"}, 403, "not a member"},
 		{"user without tenant", "POST", "/api/v1/auth/token", "", map[string]string{"username": "loner", "password": pw}, 403, "not a member of any tenant"},
 		{"malformed JSON", "POST", "/api/v1/auth/token", "", `{"username":`, 400, "not valid JSON"},
 		{"unknown field", "POST", "/api/v1/auth/token", "", `{"user":"alice","password":"x"}`, 400, "unknown field"},

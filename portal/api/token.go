@@ -73,9 +73,11 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) tokenTenant(r *http.Request, u *storage.User, ref string) (*storage.Membership, int, string) {
 	ctx := r.Context()
 	if ref != "" {
+		// A tenant that does not exist gets the answer of one the user is
+		// not in: which names exist is none of their business.
 		t, err := h.store.TenantByRef(ctx, ref)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil, http.StatusNotFound, "api.unknown_tenant"
+			return nil, http.StatusForbidden, "api.not_member"
 		}
 		if err != nil {
 			h.log.Error("token tenant", "error", err)
