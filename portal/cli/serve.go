@@ -45,6 +45,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	defer fs.Close()
+	warnOpenSharedRoot(cfg, log)
 	if err := checkImageRoot(cfg); err != nil {
 		return err
 	}
@@ -125,6 +126,19 @@ func openFiles(cfg *config.Config) (closableFS, error) {
 		opts = append(opts, files.WithOwner(uid, gid))
 	}
 	return files.NewLocal(cfg.SharedRoot, opts...)
+}
+
+// warnOpenSharedRoot warns when other accounts on the portal host can get
+// into the shared root, where every tenant's files and each job's secrets
+// file live. Only a warning: the mount's own permissions may be stricter.
+func warnOpenSharedRoot(cfg *config.Config, log *slog.Logger) {
+	if cfg.FileStore != "local" {
+		return
+	}
+	if fi, err := os.Stat(cfg.SharedRoot); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		log.Warn("KQI_SHARED_ROOT is open to every account on the host; make it 0700 (or 0750), owned by the cluster account",
+			"path", cfg.SharedRoot, "mode", fi.Mode().Perm().String())
+	}
 }
 
 // openCluster connects to Slurm the way the site chose.
