@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	_ "github.com/lib/pq" // registers the "postgres" driver
@@ -28,7 +30,7 @@ type Store struct {
 func Open(ctx context.Context, url string) (*Store, error) {
 	db, err := sql.Open("postgres", url)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open: %w", err)
+		return nil, fmt.Errorf("storage: open: %w", hideURL(err, url))
 	}
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(5)
@@ -36,9 +38,28 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s := &Store{db: db}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, hideURL(err, url)
 	}
 	return s, nil
+}
+
+// hideURL keeps the password out of an error that quotes the connection
+// URL, as lib/pq's parse errors do: start-up errors end up in logs.
+func hideURL(err error, raw string) error {
+	if raw == "" || !strings.Contains(err.Error(), raw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), raw, RedactURL(raw)))
+}
+
+// RedactURL is a connection URL fit for a log: its password replaced, or
+// nothing of it when it cannot be parsed.
+func RedactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
 }
 
 // Close releases the connection pool.

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,16 @@ func TestTrainingTimesStayInOrder(t *testing.T) {
 	}
 	if got, _ := st.TrainingByID(ctx, tenant.ID, tr2.ID); got.StartedAt == nil || !got.StartedAt.Equal(later) {
 		t.Fatalf("started %v, want %v", got.StartedAt, later)
+	}
+}
+
+// Start-up errors reach logs: a bad connection URL is never quoted with
+// its password.
+func TestOpenErrorHidesThePassword(t *testing.T) {
+	for _, u := range []string{"postgres://kqi:s3cret@local host/kqi", "postgres://kqi:s3cret@127.0.0.1:1/kqi%zz"} {
+		_, err := storage.Open(context.Background(), u)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open(%s): %v", storage.RedactURL(u), err)
+		}
 	}
 }

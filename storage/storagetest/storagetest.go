@@ -35,7 +35,7 @@ func NewStore(t testing.TB) (*storage.Store, string) {
 
 	admin, err := sql.Open("postgres", base)
 	if err != nil {
-		t.Fatalf("open %s: %v", redact(base), err)
+		t.Fatalf("open %s: %v", storage.RedactURL(base), err)
 	}
 	defer admin.Close()
 	buf := make([]byte, 6)
@@ -65,12 +65,4 @@ func NewStore(t testing.TB) (*storage.Store, string) {
 		admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 	})
 	return st, dbURL
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
 }
