@@ -557,7 +557,9 @@ PrintMotd no
 MaxStartups 64:30:128
 MaxSessions 64
 SetEnv SLURM_CONF=$SLURM_CONF_FILE
-Subsystem sftp internal-sftp
+# -u 077: files and directories are private from the moment they exist (KQI
+# sets each file's final mode itself), so no secret is ever briefly readable.
+Subsystem sftp internal-sftp -u 077
 EOF
 	/usr/sbin/sshd -t -f "$SSHD_CONFIG" || die "sshd: $SSHD_CONFIG is invalid"
 	((CHANGED)) && stop_pidfile sshd "$SSHD_PID" sshd
