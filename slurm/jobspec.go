@@ -97,6 +97,11 @@ type GitSource struct {
 	Username string
 }
 
+// CheckAccount checks the name of a Slurm account a tenant maps to.
+func CheckAccount(name string) error {
+	return checkCharset("account", name, slurmWord, 128, slurmWordChars)
+}
+
 // Validate reports every problem with the spec, each naming the field or
 // variable at fault, joined with errors.Join.
 func (s JobSpec) Validate() error {
@@ -112,7 +117,7 @@ func (s JobSpec) Validate() error {
 		add(checkCharset("partition", s.Partition, slurmWord, 128, slurmWordChars))
 	}
 	if s.Account != "" {
-		add(checkCharset("account", s.Account, slurmWord, 128, slurmWordChars))
+		add(CheckAccount(s.Account))
 	}
 	if s.CPUs < 1 {
 		add(fmt.Errorf("CPUs must be at least 1, got %d", s.CPUs))

@@ -16,15 +16,18 @@ type Tenant struct {
 	QuotaCPU      *int // nil: no limit
 	QuotaMemoryGB *int
 	QuotaGPU      *int
-	CreatedAt     time.Time
+	// SlurmAccount is the Slurm account the tenant's jobs are charged to,
+	// where the site uses accounting; "" = the cluster user's default.
+	SlurmAccount string
+	CreatedAt    time.Time
 }
 
-const tenantColumns = `id, name, quota_cpu, quota_memory_gb, quota_gpu, created_at`
+const tenantColumns = `id, name, quota_cpu, quota_memory_gb, quota_gpu, slurm_account, created_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (*Tenant, error) {
 	var t Tenant
 	var cpu, mem, gpu sql.NullInt32
-	if err := row.Scan(&t.ID, &t.Name, &cpu, &mem, &gpu, &t.CreatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &cpu, &mem, &gpu, &t.SlurmAccount, &t.CreatedAt); err != nil {
 		return nil, err
 	}
 	t.QuotaCPU, t.QuotaMemoryGB, t.QuotaGPU = nullInt(cpu), nullInt(mem), nullInt(gpu)
@@ -105,4 +108,17 @@ func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
 		out = append(out, *t)
 	}
 	return out, rows.Err()
+}
+
+// SetTenantSlurmAccount sets the Slurm account of a tenant's jobs; ""
+// means the cluster user's default.
+func (s *Store) SetTenantSlurmAccount(ctx context.Context, tenantID int64, account string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET slurm_account = $2 WHERE id = $1`, tenantID, account)
+	if err != nil {
+		return wrap("set slurm account", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

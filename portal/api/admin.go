@@ -5,6 +5,7 @@ import (
 
 	"kqi/portal/accounts"
 	"kqi/portal/i18n"
+	"kqi/slurm"
 )
 
 type createTenantRequest struct {
@@ -77,6 +78,26 @@ func (h *Handler) refused(w http.ResponseWriter, r *http.Request, err error) boo
 	}
 	h.serverError(w, r, err)
 	return true
+}
+
+// setTenantSlurmAccount sets {"account"}: the Slurm account the tenant's
+// jobs are charged to ("" = the cluster user's default).
+func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Account string `json:"account"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Account != "" && slurm.CheckAccount(req.Account) != nil {
+		writeError(w, http.StatusUnprocessableEntity, "admin.tenants.bad_account")
+		return
+	}
+	err := h.store.SetTenantSlurmAccount(r.Context(), routeID(r), req.Account)
+	if h.notFoundOr(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
 }
 
 type quotaRequest struct {

@@ -78,6 +78,7 @@ func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.S
 	admin.HandleFunc("/tenants", h.createTenant).Methods(http.MethodPost).Name("apiAdminTenantCreate")
 	admin.HandleFunc("/users", h.createUser).Methods(http.MethodPost).Name("apiAdminUserCreate")
 	admin.HandleFunc("/tenants/{id:[0-9]+}/quota", h.setTenantQuota).Methods(http.MethodPut).Name("apiAdminTenantQuota")
+	admin.HandleFunc("/tenants/{id:[0-9]+}/slurm-account", h.setTenantSlurmAccount).Methods(http.MethodPut).Name("apiAdminTenantSlurmAccount")
 	admin.HandleFunc("/git-servers", h.createGitServer).Methods(http.MethodPost).Name("apiAdminGitServerCreate")
 	admin.HandleFunc("/registries", h.createRegistry).Methods(http.MethodPost).Name("apiAdminRegistryCreate")
 	in.HandleFunc("/git-servers", h.listGitServers).Methods(http.MethodGet).Name("apiGitServers")

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -189,5 +190,24 @@ func TestAdminEndpoints(t *testing.T) {
 	bobTok := token(t, env, "bob", "nlp")
 	if _, me := call(t, env, "GET", "/api/v1/me", bobTok, nil); me["role"] != "user" {
 		t.Fatalf("bob in nlp: %v", me)
+	}
+
+	// The Slurm account a tenant's jobs are charged to.
+	nlp, _ := env.Store.TenantByName(t.Context(), "nlp")
+	accountPath := fmt.Sprintf("/api/v1/admin/tenants/%d/slurm-account", nlp.ID)
+	if status, _ := call(t, env, "PUT", accountPath, aliceTok, map[string]string{"account": "x"}); status != 403 {
+		t.Fatalf("tenant admin set an account: %d", status)
+	}
+	if status, out := call(t, env, "PUT", accountPath, rootTok, map[string]string{"account": "-rf"}); status != 422 {
+		t.Fatalf("bad account: %d %v", status, out)
+	}
+	if status, _ := call(t, env, "PUT", "/api/v1/admin/tenants/999999/slurm-account", rootTok, map[string]string{"account": "x"}); status != 404 {
+		t.Fatalf("unknown tenant: %d", status)
+	}
+	if status, out := call(t, env, "PUT", accountPath, rootTok, map[string]string{"account": "lab-nlp"}); status != 200 || out["account"] != "lab-nlp" {
+		t.Fatalf("set account: %d %v", status, out)
+	}
+	if got, _ := env.Store.TenantByID(t.Context(), nlp.ID); got.SlurmAccount != "lab-nlp" {
+		t.Fatalf("stored account %q", got.SlurmAccount)
 	}
 }

@@ -345,7 +345,12 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 	if err != nil {
 		return err
 	}
+	tenant, err := s.Store.TenantByID(ctx, t.TenantID)
+	if err != nil {
+		return err
+	}
 	spec := s.spec(t, s.Files.LocalPath(dir), parentOut, Comment(instance, t.ID))
+	spec.Account = tenant.SlurmAccount
 	spec.Git.URL, spec.Git.Username = git.URL, git.Username
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
 	script, err := slurm.Render(spec, s.Cfg.Runtime)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -323,5 +324,24 @@ func TestHostImageNeedsPermission(t *testing.T) {
 	inv, ok := jobs.AsInvalid(err)
 	if !ok || inv.Errors[0].Key != "training.host_image_refused" {
 		t.Fatalf("host image: %v", err)
+	}
+}
+
+// A tenant mapped to a Slurm account has its jobs submitted under it, on
+// both backends (slurmrestd's account field, sbatch's #SBATCH line).
+func TestTenantSlurmAccount(t *testing.T) {
+	for name, cluster := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, cluster)
+			if err := e.store.SetTenantSlurmAccount(context.Background(), e.tenant.ID, "lab-vision"); err != nil {
+				t.Fatal(err)
+			}
+			tr := e.submit(t, "charged", "true")
+			out, err := exec.Command("squeue", "-h", "-t", "all", "-j", tr.SlurmJobID, "-o", "%a").CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "lab-vision" {
+				t.Fatalf("squeue account of job %s: %q, %v", tr.SlurmJobID, out, err)
+			}
+			e.waitFor(t, tr.ID, 2*time.Minute, final)
+		})
 	}
 }

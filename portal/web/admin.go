@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
+	"kqi/slurm"
 	"kqi/storage"
 )
 
@@ -162,4 +163,25 @@ func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
+}
+
+// setTenantSlurmAccount sets the Slurm account a tenant's jobs are charged
+// to; empty means the cluster user's default.
+func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(mux.Vars(r)["id"])
+	account := strings.TrimSpace(r.PostFormValue("slurm_account"))
+	if account != "" && slurm.CheckAccount(account) != nil {
+		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_account"})
+		return
+	}
+	err := h.store.SetTenantSlurmAccount(r.Context(), id, account)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+		return
+	}
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	h.redirect(w, r, "adminTenants", flashInfo, "flash.slurm_account_saved")
 }

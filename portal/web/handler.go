@@ -116,6 +116,7 @@ func (h *Handler) routes() {
 	admin.HandleFunc("/tenants", h.showAdminTenants).Methods(http.MethodGet).Name("adminTenants")
 	admin.HandleFunc("/tenants", h.createTenant).Methods(http.MethodPost).Name("adminTenantCreate")
 	admin.HandleFunc("/tenants/{id:[0-9]+}/quota", h.setTenantQuota).Methods(http.MethodPost).Name("adminTenantQuota")
+	admin.HandleFunc("/tenants/{id:[0-9]+}/slurm-account", h.setTenantSlurmAccount).Methods(http.MethodPost).Name("adminTenantSlurmAccount")
 	admin.HandleFunc("/users", h.showAdminUsers).Methods(http.MethodGet).Name("adminUsers")
 	admin.HandleFunc("/users", h.createUser).Methods(http.MethodPost).Name("adminUserCreate")
 	admin.HandleFunc("/users/{id:[0-9]+}/memberships", h.addMembership).Methods(http.MethodPost).Name("adminMembershipAdd")

@@ -360,6 +360,33 @@ func TestAdminSetsQuota(t *testing.T) {
 	}
 }
 
+func TestAdminSetsSlurmAccount(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "lab")
+	env.User(t, "root", pw, true)
+	b := env.Browser(t)
+	b.Login("root", pw)
+	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/slurm-account"
+	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {"lab;id"}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "Slurm account name") {
+		t.Fatalf("bad account: %d", p.Status)
+	}
+	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {" lab-vision "}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("set account: %d", p.Status)
+	}
+	if got, _ := env.Store.TenantByID(t.Context(), lab.ID); got.SlurmAccount != "lab-vision" {
+		t.Fatalf("account %q", got.SlurmAccount)
+	}
+	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="slurm_account" size="12" value="lab-vision"`) {
+		t.Fatal("the page does not show the account")
+	}
+	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {""}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("clear account: %d", p.Status)
+	}
+	if got, _ := env.Store.TenantByID(t.Context(), lab.ID); got.SlurmAccount != "" {
+		t.Fatalf("account %q after clearing", got.SlurmAccount)
+	}
+}
+
 func TestTenantAdminManagesMembers(t *testing.T) {
 	env := portaltest.New(t)
 	lab := env.Tenant(t, "lab")
