@@ -244,13 +244,7 @@ func (s *Store) UpdateData(ctx context.Context, tenantID, id int64, name, memo s
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE data SET name = $3, memo = $4, tags = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, name, memo, pq.Array(nonNil(tags)))
-	if err != nil {
-		return fmt.Errorf("storage: update data: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("update data", res, err)
 }
 
 // lockDataUnfrozen locks a datum of the tenant for a change of its files,
@@ -302,11 +296,8 @@ func (s *Store) RemoveDataFile(ctx context.Context, tenantID, id int64, name str
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM data_files WHERE data_id = $1 AND name = $2`, id, name)
-		if err != nil {
-			return fmt.Errorf("storage: remove file: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := oneRow("remove file", res, err); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE data SET updated_at = now() WHERE id = $1`, id)
 		return err

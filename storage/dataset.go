@@ -261,13 +261,7 @@ func (s *Store) DeleteDataset(ctx context.Context, tenantID, id int64) error {
 func (s *Store) FreezeDataset(ctx context.Context, tenantID, id int64) error {
 	res, err := s.db.ExecContext(ctx,
 		`UPDATE datasets SET frozen_at = COALESCE(frozen_at, now()) WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err != nil {
-		return fmt.Errorf("storage: freeze dataset: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("freeze dataset", res, err)
 }
 
 // CopyDataset makes a new, unfrozen dataset with the same entries.

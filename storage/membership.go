@@ -57,11 +57,8 @@ func (s *Store) RemoveMembership(ctx context.Context, userID, tenantID int64) er
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM memberships WHERE user_id = $1 AND tenant_id = $2`, userID, tenantID)
-		if err != nil {
-			return fmt.Errorf("storage: remove membership: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := oneRow("remove membership", res, err); err != nil {
+			return err
 		}
 		// Their sessions and tokens in that tenant must not outlive the membership.
 		for _, q := range []string{

@@ -114,11 +114,5 @@ func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
 // means the cluster user's default.
 func (s *Store) SetTenantSlurmAccount(ctx context.Context, tenantID int64, account string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET slurm_account = $2 WHERE id = $1`, tenantID, account)
-	if err != nil {
-		return wrap("set slurm account", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("set slurm account", res, err)
 }

@@ -197,13 +197,7 @@ func checkQuota(ctx context.Context, tx *sql.Tx, n NewTraining) error {
 func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryGB, gpu *int) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET quota_cpu = $2, quota_memory_gb = $3, quota_gpu = $4 WHERE id = $1`,
 		tenantID, cpu, memoryGB, gpu)
-	if err != nil {
-		return wrap("set quota", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("set quota", res, err)
 }
 
 // CreateTraining checks the tenant's quota and that the dataset and
@@ -417,26 +411,14 @@ func (s *Store) UpdateTrainingState(ctx context.Context, id int64, st JobState) 
 // another tenant's.
 func (s *Store) RequestStop(ctx context.Context, tenantID, id int64) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE trainings SET stop_requested = true, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err != nil {
-		return wrap("request stop", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("request stop", res, err)
 }
 
 // UpdateTrainingNotes changes what the user may edit at any time.
 func (s *Store) UpdateTrainingNotes(ctx context.Context, tenantID, id int64, memo string, tags []string, favorite bool) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE trainings SET memo = $3, tags = $4, favorite = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
 		tenantID, id, memo, pq.Array(nonNil(tags)), favorite)
-	if err != nil {
-		return wrap("update notes", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return oneRow("update notes", res, err)
 }
 
 // ErrActive refuses deleting a training whose job may still run.
@@ -464,6 +446,19 @@ func wrap(what string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("storage: %s: %w", what, err)
+}
+
+// oneRow is the outcome of an UPDATE or DELETE of one row by id: the
+// wrapped error, or ErrNotFound when no row matched (another tenant's
+// included).
+func oneRow(what string, res sql.Result, err error) error {
+	if err != nil {
+		return wrap(what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // CreateJobToken stores an API token limited to one training.

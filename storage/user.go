@@ -137,11 +137,8 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keepSession []byte) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
-		if err != nil {
-			return fmt.Errorf("storage: set password: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrNotFound
+		if err := oneRow("set password", res, err); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx,
 			`DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keepSession); err != nil {
