@@ -28,7 +28,7 @@ trap cleanup EXIT
 psql -q "$db_admin" -c "CREATE DATABASE $db" >/dev/null
 export KQI_DATABASE_URL=${KQI_DATABASE_URL%/*}/$db?sslmode=disable
 export KQI_SHARED_ROOT=$work/shared KQI_FILE_STORE=local KQI_LISTEN=127.0.0.1:$port KQI_LOG_LEVEL=warn
-mkdir -p "$KQI_SHARED_ROOT"
+mkdir -p -m 0750 "$KQI_SHARED_ROOT"
 export KQI_SECRET_KEY_FILE=$work/secret.key
 (umask 077; head -c 32 /dev/urandom > "$KQI_SECRET_KEY_FILE")
 "$bin" migrate >/dev/null
