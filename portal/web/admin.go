@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,11 @@ type adminTenantsData struct {
 	Tenants []storage.Tenant
 	Name    string // what was typed, kept on error
 	Error   string // catalog key
+	// FormTenant is the tenant whose quota or account form was refused,
+	// and Form what was typed in it, shown again instead of the stored
+	// values.
+	FormTenant int64
+	Form       url.Values
 }
 
 func (h *Handler) showAdminTenants(w http.ResponseWriter, r *http.Request) {
@@ -148,7 +154,7 @@ func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_quota"})
+			h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_quota", FormTenant: id, Form: r.PostForm})
 			return
 		}
 		q[i] = &n
@@ -171,7 +177,7 @@ func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) 
 	id, _ := parseID(mux.Vars(r)["id"])
 	account := strings.TrimSpace(r.PostFormValue("slurm_account"))
 	if account != "" && slurm.CheckAccount(account) != nil {
-		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_account"})
+		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_account", FormTenant: id, Form: r.PostForm})
 		return
 	}
 	err := h.store.SetTenantSlurmAccount(r.Context(), id, account)

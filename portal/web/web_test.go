@@ -345,8 +345,9 @@ func TestAdminSetsQuota(t *testing.T) {
 	b := env.Browser(t)
 	b.Login("root", pw)
 	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/quota"
-	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"-1"}}); p.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("negative quota: %d", p.Status)
+	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"-1"}, "quota_memory_gb": {"64"}, "quota_gpu": {""}}); p.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.Body, `name="quota_cpu" size="4" inputmode="numeric" value="-1"`) || !strings.Contains(p.Body, `name="quota_memory_gb" size="4" inputmode="numeric" value="64"`) {
+		t.Fatalf("negative quota: %d, typed values kept: %v", p.Status, strings.Contains(p.Body, `value="-1"`))
 	}
 	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"8"}, "quota_memory_gb": {""}, "quota_gpu": {"2"}}); p.Status != http.StatusSeeOther {
 		t.Fatalf("set quota: %d", p.Status)
@@ -367,7 +368,8 @@ func TestAdminSetsSlurmAccount(t *testing.T) {
 	b := env.Browser(t)
 	b.Login("root", pw)
 	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/slurm-account"
-	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {"lab;id"}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "Slurm account name") {
+	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {"lab;id"}}); p.Status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.Body, "Slurm account name") || !strings.Contains(p.Body, `name="slurm_account" size="12" value="lab;id"`) {
 		t.Fatalf("bad account: %d", p.Status)
 	}
 	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {" lab-vision "}}); p.Status != http.StatusSeeOther {
