@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -131,12 +130,7 @@ func (h *Handler) addMembership(w http.ResponseWriter, r *http.Request) {
 		h.renderAdminUsers(w, r, http.StatusUnprocessableEntity, adminUsersData{Role: storage.RoleUser, Error: key, ErrorUserID: userID})
 		return
 	}
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.redirect(w, r, "adminUsers", flashInfo, "flash.membership_added")
@@ -160,12 +154,7 @@ func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
 		q[i] = &n
 	}
 	err := h.store.SetTenantQuota(r.Context(), id, q[0], q[1], q[2])
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
@@ -181,12 +170,7 @@ func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	err := h.store.SetTenantSlurmAccount(r.Context(), id, account)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.slurm_account_saved")

@@ -38,12 +38,7 @@ func fromRoute[T any](h *Handler, w http.ResponseWriter, r *http.Request, byID f
 		return nil, false
 	}
 	v, err := byID(r.Context(), visitorOf(r).Tenant.ID, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return nil, false
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return nil, false
 	}
 	return v, true
@@ -169,12 +164,7 @@ func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 	}
 	name := mux.Vars(r)["name"]
 	f, err := h.data.Open(r.Context(), v.Tenant.ID, id, name)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	defer f.Close()

@@ -72,12 +72,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.store.RemoveMembership(r.Context(), id, v.Tenant.ID)
-	if errors.Is(err, storage.ErrNotFound) {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.redirect(w, r, "members", flashInfo, "flash.member_removed")

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -138,6 +139,21 @@ func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 		return
 	}
 	h.renderError(w, r, http.StatusInternalServerError, "error.internal")
+}
+
+// failed answers err, if any: the 404 page for ErrNotFound (another
+// tenant's objects included), the 500 page for anything else. It reports
+// whether it answered.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, storage.ErrNotFound):
+		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+	default:
+		h.serverError(w, r, err)
+	}
+	return true
 }
 
 // NotFound renders the 404 page; the server uses it for unknown paths.
