@@ -388,7 +388,7 @@ func (g devGit) sampleTraining(t *testing.T, name string, env []slurm.EnvVar) (s
 		Command:   "python3 train.py",
 		JobDir:    job,
 		// The parent's output is bound read-only at /kqi/parent.
-		ParentOutput: parent,
+		Inputs: []slurm.Bind{{Source: parent, Target: "/kqi/parent"}},
 	}
 	script, err := slurm.Render(spec, slurm.Bubblewrap{ImageRoot: g.imageRoot})
 	if err != nil {

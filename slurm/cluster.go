@@ -38,6 +38,10 @@ type Cluster interface {
 
 	// Partitions lists the cluster's partitions with what one node offers.
 	Partitions(ctx context.Context) ([]Partition, error)
+
+	// Check reports what of a valid spec this backend cannot send (an
+	// #SBATCH option slurmrestd refuses), before anything is submitted.
+	Check(spec JobSpec) error
 }
 
 // ErrJobNotFound is returned when Slurm does not know a job id.

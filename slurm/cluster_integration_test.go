@@ -311,7 +311,10 @@ func TestCluster(t *testing.T) {
 					t.Fatal(err)
 				}
 				j := waitFor(t, c, id, time.Minute, "ended", ended)
-				if o := outcome(t, j, spec.JobDir); j.State != "CANCELLED" || o.Status != StatusKilled {
+				// Cancelled as KQI cancels a job its user stopped.
+				obs := Observe(j, true, mustRecord(t, spec.JobDir))
+				obs.StopRequested = true
+				if o, err := Decide(obs); err != nil || j.State != "CANCELLED" || o.Status != StatusKilled {
 					t.Fatalf("job %+v, outcome %+v", j, o)
 				}
 				if err := c.Cancel(context.Background(), id); err != nil {
@@ -339,7 +342,7 @@ func TestCluster(t *testing.T) {
 				id := submit(t, c, spec)
 				j := waitFor(t, c, id, 170*time.Second, "ended", ended)
 				o := outcome(t, j, spec.JobDir)
-				if j.State != "TIMEOUT" || o.Status != StatusError || !strings.Contains(o.Reason, "time limit") {
+				if j.State != "TIMEOUT" || o.Status != StatusError || o.Cause.Code != CauseTimeLimit {
 					t.Fatalf("job %+v, outcome %+v", j, o)
 				}
 				d.sameOnBoth(t, id)
@@ -362,7 +365,7 @@ func TestCluster(t *testing.T) {
 				waiter.Partition, waiter.GPUType, waiter.GPUs = holder.Partition, holder.GPUType, 2
 				wid := submit(t, c, waiter)
 				j := waitFor(t, c, wid, time.Minute, "waiting for resources", func(j JobInfo) bool { return j.Reason == "Resources" })
-				if o := outcome(t, j, waiter.JobDir); j.State != "PENDING" || o.Status != StatusQueued || o.Reason != "Resources" {
+				if o := outcome(t, j, waiter.JobDir); j.State != "PENDING" || o.Status != StatusQueued || o.Cause != (Cause{CauseSlurm, "Resources"}) {
 					t.Fatalf("job %+v, outcome %+v", j, o)
 				}
 				d.sameOnBoth(t, wid)

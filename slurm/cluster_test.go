@@ -107,27 +107,27 @@ func TestObserveDecide(t *testing.T) {
 		found  bool
 		rec    Record
 		status Status
-		reason string
+		cause  Cause
 		code   int
 	}{
-		{"pending", JobInfo{State: "PENDING", Reason: "Resources"}, true, Record{}, StatusQueued, "Resources", 0},
-		{"running", JobInfo{State: "RUNNING"}, true, Record{}, StatusRunning, "", 0},
-		{"completed", JobInfo{State: "COMPLETED"}, true, Record{ExitCode: zero}, StatusCompleted, "", 0},
-		{"failed", JobInfo{State: "FAILED", ExitCode: 3}, true, Record{ExitCode: three}, StatusFailed, "", 3},
-		{"cancelled", JobInfo{State: "CANCELLED"}, true, Record{}, StatusKilled, "cancelled", 0},
-		{"timeout", JobInfo{State: "TIMEOUT"}, true, Record{}, StatusError, "time limit reached", 0},
-		{"v0.0.40 flags", JobInfo{State: "PENDING", Flags: []string{"REQUEUED"}}, true, Record{}, StatusQueued, "requeued", 0},
-		{"gone with exit 0", JobInfo{}, false, Record{ExitCode: zero}, StatusCompleted, "", 0},
-		{"gone with exit 3", JobInfo{}, false, Record{ExitCode: three}, StatusFailed, "", 3},
-		{"gone without record", JobInfo{}, false, Record{}, StatusError, "job vanished from Slurm without recording an exit code", 0},
+		{"pending", JobInfo{State: "PENDING", Reason: "Resources"}, true, Record{}, StatusQueued, Cause{CauseSlurm, "Resources"}, 0},
+		{"running", JobInfo{State: "RUNNING"}, true, Record{}, StatusRunning, Cause{}, 0},
+		{"completed", JobInfo{State: "COMPLETED"}, true, Record{ExitCode: zero}, StatusCompleted, Cause{}, 0},
+		{"failed", JobInfo{State: "FAILED", ExitCode: 3}, true, Record{ExitCode: three}, StatusFailed, Cause{}, 3},
+		{"cancelled", JobInfo{State: "CANCELLED"}, true, Record{}, StatusError, Cause{CauseCancelledOutside, ""}, 0},
+		{"timeout", JobInfo{State: "TIMEOUT"}, true, Record{}, StatusError, Cause{CauseTimeLimit, ""}, 0},
+		{"v0.0.40 flags", JobInfo{State: "PENDING", Flags: []string{"REQUEUED"}}, true, Record{}, StatusQueued, Cause{CauseRequeued, ""}, 0},
+		{"gone with exit 0", JobInfo{}, false, Record{ExitCode: zero}, StatusCompleted, Cause{}, 0},
+		{"gone with exit 3", JobInfo{}, false, Record{ExitCode: three}, StatusFailed, Cause{}, 3},
+		{"gone without record", JobInfo{}, false, Record{}, StatusError, Cause{CauseVanished, ""}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := Decide(Observe(tc.info, tc.found, tc.rec))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.Status != tc.status || o.Reason != tc.reason || o.ExitCode != tc.code {
-				t.Fatalf("outcome %+v, want %s %q %d", o, tc.status, tc.reason, tc.code)
+			if o.Status != tc.status || o.Cause != tc.cause || o.ExitCode != tc.code {
+				t.Fatalf("outcome %+v, want %s %+v %d", o, tc.status, tc.cause, tc.code)
 			}
 		})
 	}

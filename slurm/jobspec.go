@@ -75,9 +75,39 @@ type JobSpec struct {
 	// JobDir is the job's directory on the shared filesystem, laid out as
 	// the constants above describe.
 	JobDir string
-	// ParentOutput is the parent job's output directory, bound read-only at
-	// /kqi/parent; "" = no parent.
-	ParentOutput string
+	// Inputs are further directories the container sees read-only, such as
+	// a parent's outputs at /kqi/parent: what a kind of job adds to the
+	// /kqi directories every job has.
+	Inputs []Bind
+}
+
+// Bind is one directory of the shared filesystem made visible read-only in
+// the container.
+type Bind struct {
+	Source string // as the nodes see it
+	Target string // in the container, below /kqi/
+}
+
+// coreTargets are the /kqi directories every job has; Inputs may not
+// replace them (nor sit inside one: /kqi/output must stay writable).
+var coreTargets = []string{"/kqi/git", "/kqi/input", "/kqi/output", "/kqi/attach"}
+
+func (b Bind) validate() error {
+	if err := checkPath("input source", b.Source); err != nil {
+		return err
+	}
+	if err := checkPath("input target", b.Target); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(b.Target, "/kqi/") {
+		return fmt.Errorf("input target %q must be below /kqi/", b.Target)
+	}
+	for _, c := range coreTargets {
+		if b.Target == c || strings.HasPrefix(b.Target, c+"/") {
+			return fmt.Errorf("input target %q would hide %s", b.Target, c)
+		}
+	}
+	return nil
 }
 
 // EnvVar is one environment variable for the container.
@@ -153,8 +183,13 @@ func (s JobSpec) Validate() error {
 		add(fmt.Errorf("command %w", errNUL))
 	}
 	add(checkPath("job directory", s.JobDir))
-	if s.ParentOutput != "" {
-		add(checkPath("parent output directory", s.ParentOutput))
+	seen := map[string]bool{}
+	for _, b := range s.Inputs {
+		add(b.validate())
+		if seen[b.Target] {
+			add(fmt.Errorf("input target %q is bound twice", b.Target))
+		}
+		seen[b.Target] = true
 	}
 	return errors.Join(errs...)
 }

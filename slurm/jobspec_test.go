@@ -53,7 +53,12 @@ func TestValidate(t *testing.T) {
 		{"job dir with dots", func(s *JobSpec) { s.JobDir = "/shared/../etc" }, "clean absolute path"},
 		{"job dir with comma", func(s *JobSpec) { s.JobDir = "/shared/a,b" }, "job directory"},
 		{"job dir root", func(s *JobSpec) { s.JobDir = "/" }, "must not be /"},
-		{"parent with colon", func(s *JobSpec) { s.ParentOutput = "/a:/etc" }, "parent output directory"},
+		{"input with colon", func(s *JobSpec) { s.Inputs = []Bind{{Source: "/a:/etc", Target: "/kqi/parent"}} }, "input source"},
+		{"input hiding /kqi/output", func(s *JobSpec) { s.Inputs = []Bind{{Source: "/a", Target: "/kqi/output/x"}} }, "would hide /kqi/output"},
+		{"input outside /kqi", func(s *JobSpec) { s.Inputs = []Bind{{Source: "/a", Target: "/etc"}} }, "below /kqi/"},
+		{"input bound twice", func(s *JobSpec) {
+			s.Inputs = []Bind{{Source: "/a", Target: "/kqi/parent"}, {Source: "/b", Target: "/kqi/parent"}}
+		}, "bound twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := baseSpec()

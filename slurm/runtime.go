@@ -48,8 +48,8 @@ func binds(s JobSpec) []bind {
 		{s.Path(OutputDir), "/kqi/output", false},
 		{s.Path(AttachDir), "/kqi/attach", true},
 	}
-	if s.ParentOutput != "" {
-		b = append(b, bind{s.ParentOutput, "/kqi/parent", true})
+	for _, in := range s.Inputs {
+		b = append(b, bind{in.Source, in.Target, true})
 	}
 	return b
 }

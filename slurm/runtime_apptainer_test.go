@@ -114,7 +114,7 @@ func TestApptainerRunsTheCommand(t *testing.T) {
 				" --bind " + spec.Path(InputDir) + ":/kqi/input:ro ",
 				" --bind " + spec.Path(OutputDir) + ":/kqi/output ",
 				" --bind " + spec.Path(AttachDir) + ":/kqi/attach:ro ",
-				" --bind " + spec.ParentOutput + ":/kqi/parent:ro ",
+				" --bind " + spec.Inputs[0].Source + ":/kqi/parent:ro ",
 				" --pwd /kqi/git --env-file ",
 				" docker://registry.example.org/ml/torch:2 bash -c ",
 			} {

@@ -119,7 +119,7 @@ func jobFixture(t *testing.T, gitURL string) JobSpec {
 	}
 	spec := baseSpec()
 	spec.JobDir = job
-	spec.ParentOutput = parent
+	spec.Inputs = []Bind{{Source: parent, Target: "/kqi/parent"}}
 	spec.Git = GitSource{URL: gitURL, Branch: "main"}
 	spec.System = []EnvVar{{"TRAINING_ID", "42"}, {"DATASET_ID", "7"}, {"PARENT_ID", "41"}}
 	spec.Env = []EnvVar{{"AWKWARD", "it's \"q\" $HOME `id` \\ ;\nline2"}}
@@ -293,7 +293,7 @@ func TestBubblewrapCloneFailureIsAnError(t *testing.T) {
 				t.Errorf("the token appears in the log:\n%s", log)
 			}
 			got, err := Decide(Observation{States: []string{"FAILED"}, ExitCode: 1, Record: mustRecord(t, spec.JobDir)})
-			if err != nil || got.Status != StatusError || got.Reason != strings.TrimSpace(cause) {
+			if err != nil || got.Status != StatusError || got.Cause != (Cause{CauseCloneFailed, strings.TrimPrefix(strings.TrimSpace(cause), "clone failed: ")}) {
 				t.Errorf("Decide = %+v, %v; want error with the cause %q", got, err, cause)
 			}
 		})

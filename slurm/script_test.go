@@ -61,7 +61,7 @@ func goldenSpecs() map[string]JobSpec {
 	parent.Name, parent.Comment = "inference-mnist-44", "kqi:inference:44"
 	parent.System = []EnvVar{{"INFERENCE_ID", "44"}, {"PARENT_ID", "42"}, {"DATASET_ID", "7"}}
 	parent.JobDir = "/shared/kqi/jobs/44"
-	parent.ParentOutput = "/shared/kqi/jobs/42/output"
+	parent.Inputs = []Bind{{Source: "/shared/kqi/jobs/42/output", Target: "/kqi/parent"}}
 	parent.Git = GitSource{URL: "https://git.example.org/ml/mnist.git", Username: "kqi-bot"}
 	parent.Command = "python infer.py --weights /kqi/parent/model.pt > /kqi/output/value.txt"
 

@@ -49,6 +49,10 @@ type Observation struct {
 	Gone bool
 	// Record is what the script wrote; read it once the job has ended.
 	Record Record
+	// StopRequested is set when a user asked KQI to stop the job: only
+	// then is a cancelled job "killed"; anyone else cancelling it (an
+	// administrator, Slurm itself) makes it an error.
+	StopRequested bool
 }
 
 // Record is what the batch script leaves in the job directory. A nil field
@@ -81,11 +85,55 @@ func ReadRecord(dir string) (Record, error) {
 // Outcome is the KQI status for an observation.
 type Outcome struct {
 	Status Status
-	// Reason is Slurm's reason while queued, the cause for error and
-	// killed, and empty otherwise.
-	Reason string
+	// Cause is Slurm's reason while queued, why the job ended for error
+	// and killed, and empty otherwise.
+	Cause Cause
 	// ExitCode is the command's exit code, for completed and failed.
 	ExitCode int
+}
+
+// Cause says why a job waits or why it ended in error or killed: a code
+// that pages translate (catalog key "cause."+Code) and an argument shown
+// as it is (Slurm's own reason, a detail of the script's).
+type Cause struct {
+	Code string
+	Arg  string
+}
+
+// Cause codes.
+const (
+	CauseSlurm              = "slurm"                // Arg: Slurm's reason while pending, such as "Resources"
+	CauseNodesStarting      = "nodes_starting"       // the allocation's nodes are booting
+	CauseRequeued           = "requeued"             // Arg: Slurm's reason
+	CauseSuspended          = "suspended"            // suspended by Slurm
+	CauseRevoked            = "revoked"              // started on another cluster of a federation
+	CauseSpecialExit        = "special_exit"         // Arg: Slurm's reason
+	CauseLaunchFailed       = "launch_failed"        // Arg: Slurm's reason
+	CauseStoppedByUser      = "stopped_by_user"      // the user asked KQI to stop it
+	CauseCancelledOutside   = "cancelled_outside"    // Arg: Slurm's reason; an administrator or Slurm cancelled it
+	CauseTimeLimit          = "time_limit"           // the job's time limit was reached
+	CauseOutOfMemory        = "out_of_memory"        // the job used more memory than it asked for
+	CauseNodeFail           = "node_fail"            // Arg: Slurm's reason
+	CauseBootFail           = "boot_fail"            // Arg: Slurm's reason
+	CauseDeadline           = "deadline"             // the deadline passed
+	CausePreempted          = "preempted"            // by a higher-priority job
+	CausePreemptedRequeued  = "preempted_requeued"   // preempted and waiting again
+	CauseScriptFailed       = "script_failed"        // Arg: the script's exit code and Slurm's reason
+	CauseNoExitCode         = "no_exit_code"         // the job ended without recording an exit code
+	CauseVanished           = "vanished"             // Slurm forgot the job before it recorded an exit code
+	CauseUnreadableExitCode = "unreadable_exit_code" // Arg: the file's content
+	CauseCloneFailed        = "clone_failed"         // Arg: the script's detail
+	CauseImageFailed        = "image_failed"         // Arg: the script's detail
+	CauseJobError           = "job_error"            // Arg: the script's message
+	CauseSubmitFailed       = "submit_failed"        // Arg: the error Slurm (or the portal) gave
+	CauseSubmitInterrupted  = "submit_interrupted"   // the portal stopped before Slurm accepted the job
+)
+
+// scriptCauses are the prefixes the batch script's kqi_fail writes into
+// the error file, with the code each stands for.
+var scriptCauses = []struct{ prefix, code string }{
+	{"clone failed: ", CauseCloneFailed},
+	{"image failed: ", CauseImageFailed},
 }
 
 // ErrUnknownState is returned for a Slurm state this package does not
@@ -120,7 +168,7 @@ var knownFlags = map[string]bool{
 // cut the command short.
 func Decide(o Observation) (Outcome, error) {
 	if o.Gone {
-		return fromRecord(o.Record, "job vanished from Slurm without recording an exit code")
+		return fromRecord(o.Record, Cause{Code: CauseVanished})
 	}
 	base, flags, unknown := "", map[string]bool{}, []string(nil)
 	for _, s := range o.States {
@@ -151,78 +199,86 @@ func Decide(o Observation) (Outcome, error) {
 		case len(flags) == 0:
 			return Outcome{}, fmt.Errorf("%w: no state in %q", ErrUnknownState, o.States)
 		case flags["CONFIGURING"]:
-			return Outcome{Status: StatusQueued, Reason: "nodes are starting"}, nil
+			return Outcome{Status: StatusQueued, Cause: Cause{Code: CauseNodesStarting}}, nil
 		case requeued:
-			return Outcome{Status: StatusQueued, Reason: join("requeued", reason)}, nil
+			return Outcome{Status: StatusQueued, Cause: Cause{CauseRequeued, reason}}, nil
 		case flags["COMPLETING"], flags["STAGE_OUT"], flags["SIGNALING"], flags["RESIZING"], flags["STOPPED"]:
 			// Still on its node: the result is not final until the base
 			// state says so.
 			return Outcome{Status: StatusRunning}, nil
 		case flags["REVOKED"]:
-			return Outcome{Status: StatusError, Reason: "revoked: the job was started on another cluster of the federation"}, nil
+			return Outcome{Status: StatusError, Cause: Cause{Code: CauseRevoked}}, nil
 		case flags["SPECIAL_EXIT"]:
-			return Outcome{Status: StatusError, Reason: join("held by Slurm after a special exit", reason)}, nil
+			return Outcome{Status: StatusError, Cause: Cause{CauseSpecialExit, reason}}, nil
 		case flags["LAUNCH_FAILED"]:
-			return Outcome{Status: StatusError, Reason: join("Slurm could not launch the job", reason)}, nil
+			return Outcome{Status: StatusError, Cause: Cause{CauseLaunchFailed, reason}}, nil
 		default:
-			return Outcome{Status: StatusQueued, Reason: reason}, nil
+			return Outcome{Status: StatusQueued, Cause: pending(reason)}, nil
 		}
 	case "PENDING":
 		if requeued {
-			reason = join("requeued", reason)
+			return Outcome{Status: StatusQueued, Cause: Cause{CauseRequeued, reason}}, nil
 		}
-		return Outcome{Status: StatusQueued, Reason: reason}, nil
+		return Outcome{Status: StatusQueued, Cause: pending(reason)}, nil
 	case "RUNNING":
 		if flags["CONFIGURING"] {
-			return Outcome{Status: StatusQueued, Reason: "nodes are starting"}, nil
+			return Outcome{Status: StatusQueued, Cause: Cause{Code: CauseNodesStarting}}, nil
 		}
 		return Outcome{Status: StatusRunning}, nil
 	case "SUSPENDED":
-		return Outcome{Status: StatusRunning, Reason: "suspended by Slurm"}, nil
+		return Outcome{Status: StatusRunning, Cause: Cause{Code: CauseSuspended}}, nil
 	case "COMPLETED":
-		return fromRecord(o.Record, "job ended without recording an exit code")
+		return fromRecord(o.Record, Cause{Code: CauseNoExitCode})
 	case "FAILED":
-		return fromRecord(o.Record, join(fmt.Sprintf("the job script failed before the command ended (exit code %d)", o.ExitCode), reason))
+		return fromRecord(o.Record, Cause{CauseScriptFailed, strings.TrimSpace(fmt.Sprintf("%d %s", o.ExitCode, reason))})
 	case "CANCELLED":
-		return Outcome{Status: StatusKilled, Reason: join("cancelled", reason)}, nil
+		if o.StopRequested {
+			return Outcome{Status: StatusKilled, Cause: Cause{Code: CauseStoppedByUser}}, nil
+		}
+		return Outcome{Status: StatusError, Cause: Cause{CauseCancelledOutside, reason}}, nil
 	case "TIMEOUT":
-		return Outcome{Status: StatusError, Reason: "time limit reached"}, nil
+		return Outcome{Status: StatusError, Cause: Cause{Code: CauseTimeLimit}}, nil
 	case "OUT_OF_MEMORY":
-		return Outcome{Status: StatusError, Reason: "out of memory"}, nil
+		return Outcome{Status: StatusError, Cause: Cause{Code: CauseOutOfMemory}}, nil
 	case "NODE_FAIL":
-		return Outcome{Status: StatusError, Reason: join("node failure", reason)}, nil
+		return Outcome{Status: StatusError, Cause: Cause{CauseNodeFail, reason}}, nil
 	case "BOOT_FAIL":
-		return Outcome{Status: StatusError, Reason: join("the node failed to boot", reason)}, nil
+		return Outcome{Status: StatusError, Cause: Cause{CauseBootFail, reason}}, nil
 	case "DEADLINE":
-		return Outcome{Status: StatusError, Reason: "deadline passed before the job could finish"}, nil
+		return Outcome{Status: StatusError, Cause: Cause{Code: CauseDeadline}}, nil
 	case "PREEMPTED":
 		if requeued {
-			return Outcome{Status: StatusQueued, Reason: "preempted, requeued"}, nil
+			return Outcome{Status: StatusQueued, Cause: Cause{Code: CausePreemptedRequeued}}, nil
 		}
-		return Outcome{Status: StatusError, Reason: "preempted by a higher-priority job"}, nil
+		return Outcome{Status: StatusError, Cause: Cause{Code: CausePreempted}}, nil
 	}
 	return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownState, base)
 }
 
 // fromRecord decides a job that has ended from what its script wrote;
 // missing is the cause when it wrote nothing.
-func fromRecord(r Record, missing string) (Outcome, error) {
+func fromRecord(r Record, missing Cause) (Outcome, error) {
 	if r.Error != nil {
-		cause, _, _ := strings.Cut(strings.TrimSpace(string(r.Error)), "\n")
-		if cause == "" {
-			cause = "the job script reported an error without a cause"
+		msg, _, _ := strings.Cut(strings.TrimSpace(string(r.Error)), "\n")
+		if len(msg) > 500 {
+			msg = msg[:500]
 		}
-		if len(cause) > 500 {
-			cause = cause[:500]
+		if msg == "" {
+			return Outcome{Status: StatusError, Cause: Cause{Code: CauseJobError}}, nil
 		}
-		return Outcome{Status: StatusError, Reason: cause}, nil
+		for _, c := range scriptCauses {
+			if detail, ok := strings.CutPrefix(msg, c.prefix); ok {
+				return Outcome{Status: StatusError, Cause: Cause{c.code, detail}}, nil
+			}
+		}
+		return Outcome{Status: StatusError, Cause: Cause{CauseJobError, msg}}, nil
 	}
 	if r.ExitCode == nil {
-		return Outcome{Status: StatusError, Reason: missing}, nil
+		return Outcome{Status: StatusError, Cause: missing}, nil
 	}
 	code, err := strconv.Atoi(strings.TrimSpace(string(r.ExitCode)))
 	if err != nil || code < 0 {
-		return Outcome{Status: StatusError, Reason: fmt.Sprintf("unreadable %s file: %q", ExitCodeFile, r.ExitCode)}, nil
+		return Outcome{Status: StatusError, Cause: Cause{CauseUnreadableExitCode, fmt.Sprintf("%q", r.ExitCode)}}, nil
 	}
 	if code == 0 {
 		return Outcome{Status: StatusCompleted}, nil
@@ -230,9 +286,10 @@ func fromRecord(r Record, missing string) (Outcome, error) {
 	return Outcome{Status: StatusFailed, ExitCode: code}, nil
 }
 
-func join(what, reason string) string {
+// pending is the cause of a job Slurm holds back: Slurm's own reason.
+func pending(reason string) Cause {
 	if reason == "" {
-		return what
+		return Cause{}
 	}
-	return what + " (" + reason + ")"
+	return Cause{CauseSlurm, reason}
 }

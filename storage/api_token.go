@@ -14,9 +14,9 @@ type APIToken struct {
 	ID       int64
 	UserID   int64
 	TenantID int64
-	// TrainingID, when set, limits the token to that training: it is the
-	// KQI_TOKEN of the training's job.
-	TrainingID *int64
+	// JobID, when set, limits the token to that job: it is the job's
+	// KQI_TOKEN.
+	JobID *int64
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 }
@@ -38,21 +38,21 @@ func (s *Store) CreateAPIToken(ctx context.Context, token string, userID, tenant
 // of its tenant, or ErrNotFound.
 func (s *Store) APITokenByValue(ctx context.Context, token string) (*APIToken, error) {
 	var t APIToken
-	var training sql.NullInt64
+	var job sql.NullInt64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT a.id, a.user_id, a.tenant_id, a.training_id, a.created_at, a.expires_at
+		`SELECT a.id, a.user_id, a.tenant_id, a.job_id, a.created_at, a.expires_at
 		 FROM api_tokens a
 		 JOIN memberships m ON m.user_id = a.user_id AND m.tenant_id = a.tenant_id
 		 WHERE a.token_hash = $1 AND a.expires_at > now()`, secretHash(token)).
-		Scan(&t.ID, &t.UserID, &t.TenantID, &training, &t.CreatedAt, &t.ExpiresAt)
+		Scan(&t.ID, &t.UserID, &t.TenantID, &job, &t.CreatedAt, &t.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: api token: %w", err)
 	}
-	if training.Valid {
-		t.TrainingID = &training.Int64
+	if job.Valid {
+		t.JobID = &job.Int64
 	}
 	return &t, nil
 }

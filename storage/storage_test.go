@@ -126,26 +126,26 @@ func TestTrainingTimesStayInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Kind: "training", Name: "t", DatasetID: ds,
+	tr, err := st.CreateJob(ctx, storage.NewJob{TenantID: tenant.ID, Kind: "training", Name: "t", DatasetID: ds,
 		Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := st.SetTrainingQueued(ctx, tr.ID, "1"); !ok || err != nil {
+	if ok, err := st.SetJobQueued(ctx, tr.ID, "1"); !ok || err != nil {
 		t.Fatalf("queued: %v %v", ok, err)
 	}
-	queued, err := st.TrainingByID(ctx, tenant.ID, tr.ID)
+	queued, err := st.JobByID(ctx, tenant.ID, tr.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	early := queued.QueuedAt.Add(-900 * time.Millisecond).Truncate(time.Second)
-	if err := st.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusRunning, StartedAt: &early}); err != nil {
+	if err := st.UpdateJobState(ctx, tr.ID, storage.JobState{Status: "running", StartedAt: &early}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusCompleted, EndedAt: &early}); err != nil {
+	if err := st.UpdateJobState(ctx, tr.ID, storage.JobState{Status: "completed", EndedAt: &early}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.TrainingByID(ctx, tenant.ID, tr.ID)
+	got, err := st.JobByID(ctx, tenant.ID, tr.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,16 +157,16 @@ func TestTrainingTimesStayInOrder(t *testing.T) {
 	}
 	// A later start Slurm reports is kept as it is.
 	later := got.StartedAt.Add(5 * time.Second)
-	tr2, err := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Kind: "training", Name: "t2", DatasetID: ds,
+	tr2, err := st.CreateJob(ctx, storage.NewJob{TenantID: tenant.ID, Kind: "training", Name: "t2", DatasetID: ds,
 		Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetTrainingQueued(ctx, tr2.ID, "2")
-	if err := st.UpdateTrainingState(ctx, tr2.ID, storage.JobState{Status: storage.StatusRunning, StartedAt: &later}); err != nil {
+	st.SetJobQueued(ctx, tr2.ID, "2")
+	if err := st.UpdateJobState(ctx, tr2.ID, storage.JobState{Status: "running", StartedAt: &later}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := st.TrainingByID(ctx, tenant.ID, tr2.ID); got.StartedAt == nil || !got.StartedAt.Equal(later) {
+	if got, _ := st.JobByID(ctx, tenant.ID, tr2.ID); got.StartedAt == nil || !got.StartedAt.Equal(later) {
 		t.Fatalf("started %v, want %v", got.StartedAt, later)
 	}
 }

@@ -146,7 +146,7 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keep
 		}
 		// Job tokens stay: they reach only their own training, and running
 		// jobs must not break when their owner changes password.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1 AND training_id IS NULL`, userID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1 AND job_id IS NULL`, userID); err != nil {
 			return fmt.Errorf("storage: set password: %w", err)
 		}
 		return nil

@@ -136,7 +136,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			h.serverError(w, r, err)
 			return
 		}
-		if t.TrainingID != nil && !jobTokenMayCall(r, *t.TrainingID) {
+		if t.JobID != nil && !jobTokenMayCall(r, *t.JobID) {
 			writeError(w, http.StatusForbidden, "api.job_token_scope")
 			return
 		}
@@ -145,15 +145,24 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 	})
 }
 
-// jobTokenMayCall limits a job's KQI_TOKEN to reading its own training
-// (status, log, files) and /me: a leaked job token cannot reach the rest of
-// the tenant.
-func jobTokenMayCall(r *http.Request, trainingID int64) bool {
+// jobCollections are the API collections whose items are jobs. Job ids
+// are unique across kinds, and each collection's routes load only their
+// own kind.
+var jobCollections = map[string]bool{"trainings": true}
+
+// jobTokenMayCall limits a job's KQI_TOKEN to reading its own job (status,
+// log, files) and /me: a leaked job token cannot reach the rest of the
+// tenant.
+func jobTokenMayCall(r *http.Request, jobID int64) bool {
 	if r.Method != http.MethodGet {
 		return false
 	}
-	own := "/api/v1/trainings/" + strconv.FormatInt(trainingID, 10)
-	return r.URL.Path == "/api/v1/me" || r.URL.Path == own || strings.HasPrefix(r.URL.Path, own+"/")
+	if r.URL.Path == "/api/v1/me" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/")
+	parts := strings.SplitN(rest, "/", 3)
+	return ok && len(parts) >= 2 && jobCollections[parts[0]] && parts[1] == strconv.FormatInt(jobID, 10)
 }
 
 func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {

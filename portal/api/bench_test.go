@@ -71,7 +71,7 @@ func BenchmarkTrainingSubmit(b *testing.B) {
 		status, out := benchPost(b, env.URL+"/api/v1/trainings", tok, body)
 		portalTimes = append(portalTimes, time.Since(start))
 		id, _ := out["slurm_job_id"].(string)
-		if status != http.StatusCreated || out["status"] != storage.StatusQueued || id == "" {
+		if status != http.StatusCreated || out["status"] != string(slurm.StatusQueued) || id == "" {
 			b.Fatalf("POST /api/v1/trainings: %d %v", status, out)
 		}
 		forget(id)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,34 +11,12 @@ import (
 
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
 )
-
-type gitRef struct {
-	Repository string `json:"repository"`
-	Branch     string `json:"branch"`
-	Commit     string `json:"commit"`
-}
-
-type trainingRequest struct {
-	Name             string            `json:"name"`
-	DatasetID        int64             `json:"dataset_id"`
-	ParentID         *int64            `json:"parent_id"`
-	Image            string            `json:"image"`
-	Git              gitRef            `json:"git"`
-	Command          string            `json:"command"`
-	CPU              int               `json:"cpu"`
-	MemoryGB         int               `json:"memory_gb"`
-	GPU              int               `json:"gpu"`
-	Partition        string            `json:"partition"`
-	Env              map[string]string `json:"env"`
-	Memo             string            `json:"memo"`
-	SbatchOptions    []string          `json:"sbatch_options"`
-	TimeLimitMinutes int               `json:"time_limit_minutes"`
-}
 
 type fieldErrorBody struct {
 	Field   string `json:"field"`
@@ -53,28 +30,14 @@ type invalidTrainingBody struct {
 
 func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	var req trainingRequest
+	var req jobs.TrainingJSON
 	if !decode(w, r, &req) {
 		return
 	}
-	jr := jobs.Request{Name: req.Name, DatasetID: req.DatasetID, ParentID: req.ParentID, Image: req.Image,
-		GitRepository: req.Git.Repository, GitBranch: req.Git.Branch, GitCommit: req.Git.Commit, Command: req.Command,
-		CPU: req.CPU, MemoryGB: req.MemoryGB, GPU: req.GPU, Partition: req.Partition, Memo: req.Memo,
-		SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMinutes}
-	// A JSON object has no order; sorted names make the job's environment
-	// the same on every submit.
-	names := make([]string, 0, len(req.Env))
-	for k := range req.Env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		jr.Env = append(jr.Env, storage.EnvPair{Name: k, Value: req.Env[k]})
-	}
-	t, err := h.jobs.Submit(r.Context(), jobs.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, jr)
-	if inv, ok := jobs.AsInvalid(err); ok {
+	t, err := h.jobs.Submit(r.Context(), jobs.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, jobs.Training, req.Request())
+	if ref, ok := refusal.Of(err); ok && ref.Kind == refusal.Invalid {
 		body := invalidTrainingBody{Error: "the training request is invalid"}
-		for _, fe := range inv.Errors {
+		for _, fe := range ref.Fields {
 			body.Fields = append(body.Fields, fieldErrorBody{Field: fe.Field, Message: i18n.T("en", fe.Key, fe.Arg)})
 		}
 		writeJSON(w, http.StatusUnprocessableEntity, body)
@@ -88,33 +51,35 @@ func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 }
 
 type trainingBody struct {
-	ID            int64      `json:"id"`
-	Name          string     `json:"name"`
-	Status        string     `json:"status"`
-	Reason        string     `json:"reason"`
-	ExitCode      *int       `json:"exit_code"`
-	SlurmJobID    string     `json:"slurm_job_id"`
-	Node          string     `json:"node"`
-	DatasetID     int64      `json:"dataset_id"`
-	ParentID      *int64     `json:"parent_id"`
-	Image         string     `json:"image"`
-	Git           gitRef     `json:"git"`
-	Command       string     `json:"command"`
-	CPU           int        `json:"cpu"`
-	MemoryGB      int        `json:"memory_gb"`
-	GPU           int        `json:"gpu"`
-	Partition     string     `json:"partition"`
-	Env           []envBody  `json:"env"`
-	SbatchOptions []string   `json:"sbatch_options"`
-	TimeLimitMin  int        `json:"time_limit_minutes"`
-	Memo          string     `json:"memo"`
-	Tags          []string   `json:"tags"`
-	Favorite      bool       `json:"favorite"`
-	CreatedBy     string     `json:"created_by"`
-	CreatedAt     time.Time  `json:"created_at"`
-	QueuedAt      *time.Time `json:"queued_at"`
-	StartedAt     *time.Time `json:"started_at"`
-	EndedAt       *time.Time `json:"ended_at"`
+	ID            int64       `json:"id"`
+	Name          string      `json:"name"`
+	Status        string      `json:"status"`
+	Reason        string      `json:"reason"`      // in English
+	ReasonCode    string      `json:"reason_code"` // the cause's code (see docs/api.md), "" for none
+	ReasonArg     string      `json:"reason_arg"`
+	ExitCode      *int        `json:"exit_code"`
+	SlurmJobID    string      `json:"slurm_job_id"`
+	Node          string      `json:"node"`
+	DatasetID     int64       `json:"dataset_id"`
+	ParentID      *int64      `json:"parent_id"`
+	Image         string      `json:"image"`
+	Git           jobs.GitRef `json:"git"`
+	Command       string      `json:"command"`
+	CPU           int         `json:"cpu"`
+	MemoryGB      int         `json:"memory_gb"`
+	GPU           int         `json:"gpu"`
+	Partition     string      `json:"partition"`
+	Env           []envBody   `json:"env"`
+	SbatchOptions []string    `json:"sbatch_options"`
+	TimeLimitMin  int         `json:"time_limit_minutes"`
+	Memo          string      `json:"memo"`
+	Tags          []string    `json:"tags"`
+	Favorite      bool        `json:"favorite"`
+	CreatedBy     string      `json:"created_by"`
+	CreatedAt     time.Time   `json:"created_at"`
+	QueuedAt      *time.Time  `json:"queued_at"`
+	StartedAt     *time.Time  `json:"started_at"`
+	EndedAt       *time.Time  `json:"ended_at"`
 }
 
 type envBody struct {
@@ -122,10 +87,10 @@ type envBody struct {
 	Value string `json:"value"`
 }
 
-func toTrainingBody(t *storage.Training) trainingBody {
-	b := trainingBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: t.Reason, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
-		Node: t.Node, DatasetID: t.DatasetID, ParentID: t.ParentID, Image: t.Image,
-		Git: gitRef{Repository: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit}, Command: t.Command,
+func toTrainingBody(t *storage.Job) trainingBody {
+	b := trainingBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: causeText(t.Reason, t.ReasonArg), ReasonCode: t.Reason, ReasonArg: t.ReasonArg, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
+		Node: t.Node, DatasetID: t.DatasetID, ParentID: t.ParentID(), Image: t.Image,
+		Git: jobs.GitRef{Repository: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit}, Command: t.Command,
 		CPU: t.CPU, MemoryGB: t.MemoryGB, GPU: t.GPU, Partition: t.Partition, SbatchOptions: t.SbatchOptions,
 		TimeLimitMin: t.TimeLimitMin, Memo: t.Memo, Tags: t.Tags, Favorite: t.Favorite, CreatedBy: t.CreatedBy,
 		CreatedAt: t.CreatedAt, QueuedAt: t.QueuedAt, StartedAt: t.StartedAt, EndedAt: t.EndedAt, Env: []envBody{}}
@@ -143,7 +108,7 @@ func toTrainingBody(t *storage.Training) trainingBody {
 
 func (h *Handler) listTrainings(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := h.store.ListTrainings(r.Context(), callerOf(r).Tenant.ID, storage.TrainingFilter{
+	items, total, err := h.jobs.List(r.Context(), callerOf(r).Tenant.ID, jobs.Training, storage.JobFilter{
 		Name: q.Get("name"), Status: q.Get("status"), Tag: q.Get("tag"), Favorite: q.Get("favorite") == "1" || q.Get("favorite") == "true",
 		Sort: q.Get("sort"), Desc: q.Get("desc") != "0", Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
 	if err != nil {
@@ -159,8 +124,8 @@ func (h *Handler) listTrainings(w http.ResponseWriter, r *http.Request) {
 
 // training loads the route's training in the caller's tenant, answering
 // 404 for anyone else's.
-func (h *Handler) training(w http.ResponseWriter, r *http.Request) (*storage.Training, bool) {
-	t, err := h.store.TrainingByID(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+func (h *Handler) training(w http.ResponseWriter, r *http.Request) (*storage.Job, bool) {
+	t, err := h.jobs.Job(r.Context(), callerOf(r).Tenant.ID, jobs.Training, routeID(r))
 	if h.notFoundOr(w, r, err) {
 		return nil, false
 	}
@@ -174,7 +139,7 @@ func (h *Handler) getTraining(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
-	err := h.jobs.Delete(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	err := h.jobs.Delete(r.Context(), callerOf(r).Tenant.ID, jobs.Training, routeID(r))
 	if errors.Is(err, storage.ErrActive) {
 		writeError(w, http.StatusConflict, "training.delete_active")
 		return
@@ -194,7 +159,7 @@ func (h *Handler) stopTraining(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "training.not_active")
 		return
 	}
-	if err := h.jobs.Stop(r.Context(), t.TenantID, t.ID); err != nil {
+	if err := h.jobs.Stop(r.Context(), t.TenantID, jobs.Training, t.ID); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
@@ -281,6 +246,14 @@ func (h *Handler) trainingZip(w http.ResponseWriter, r *http.Request) {
 	transfer.NoDeadline(w)
 	if err := h.jobs.WriteZip(r.Context(), t, w); err != nil {
 		// The status is sent; a broken zip is all the client can be told.
-		h.log.Error("streaming output.zip", "training", t.ID, "error", err)
+		h.log.Error("streaming output.zip", "job", t.ID, "error", err)
 	}
+}
+
+// causeText is a job's cause in English, "" for none.
+func causeText(code, arg string) string {
+	if code == "" {
+		return ""
+	}
+	return strings.TrimSpace(i18n.T("en", "cause."+code, arg))
 }

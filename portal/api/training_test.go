@@ -15,7 +15,6 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
 	"kqi/slurm"
-	"kqi/storage"
 )
 
 // datasetWith registers one datum (via the API) in a dataset and returns
@@ -217,7 +216,7 @@ func TestTrainingAPIOnTheCluster(t *testing.T) {
 
 func jobDirOf(t *testing.T, env *portaltest.Env, id int64) string {
 	t.Helper()
-	tr, err := env.Store.TrainingByID(context.Background(), 1, id)
+	tr, err := env.Store.JobByID(context.Background(), 1, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +286,7 @@ func TestTrainingAPIRefusals(t *testing.T) {
 		t.Fatal("refused trainings were recorded")
 	}
 	_ = jobs.Comment
-	_ = storage.StatusError
+	_ = string(slurm.StatusError)
 	_ = http.StatusOK
 }
 
@@ -328,7 +327,7 @@ func TestOutputSymlinkToAnotherTenant(t *testing.T) {
 		t.Fatal("output.zip carries the other tenant's file")
 	}
 	// The link really pointed at bob's file: the check above is not vacuous.
-	tr, _ := env.Store.TrainingByID(context.Background(), 1, id)
+	tr, _ := env.Store.JobByID(context.Background(), 1, id)
 	if b, err := os.ReadFile(env.Files.LocalPath(tr.JobDir + "/output/steal.txt")); err != nil || string(b) != "bob's secret" {
 		t.Fatalf("the link did not lead to the secret (%q, %v)", b, err)
 	}

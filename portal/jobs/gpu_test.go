@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"kqi/slurm"
 	"kqi/slurm/slurmtest"
 
 	"context"
@@ -35,22 +36,22 @@ func TestGPUTrainingWaitsForFreeGPUs(t *testing.T) {
 			third := e.submit(t, "gpu-third-"+name, "sleep 120", twoGPUs)
 			// Resources, or Priority while a GPU job of a test that does not
 			// take the lock waits ahead of it.
-			tr := e.awaitGPU(t, third.ID, "the third training to wait with Slurm's reason Resources", time.Minute, func(tr *storage.Training) bool {
-				return tr.Status == storage.StatusQueued && (tr.Reason == "Resources" || tr.Reason == "Priority")
+			tr := e.awaitGPU(t, third.ID, "the third training to wait with Slurm's reason Resources", time.Minute, func(tr *storage.Job) bool {
+				return tr.Status == string(slurm.StatusQueued) && (tr.ReasonArg == "Resources" || tr.ReasonArg == "Priority")
 			})
 			t.Logf("third training queued with reason %q", tr.Reason)
 			if tr.StartedAt != nil || tr.Node != "" {
 				t.Fatalf("queued training has a start %v or node %q", tr.StartedAt, tr.Node)
 			}
 			for _, id := range []int64{first.ID, second.ID} {
-				if got, _ := e.store.TrainingByID(context.Background(), e.tenant.ID, id); got.Status != storage.StatusRunning {
+				if got, _ := e.store.JobByID(context.Background(), e.tenant.ID, id); got.Status != string(slurm.StatusRunning) {
 					t.Fatalf("training %d holding GPUs is %s (%s) while the third waits", id, got.Status, got.Reason)
 				}
 			}
 
 			e.stop(t, first.ID)
 			tr = e.awaitGPU(t, first.ID, "the stopped first training to end", 2*time.Minute, final)
-			if tr.Status != storage.StatusKilled {
+			if tr.Status != string(slurm.StatusKilled) {
 				t.Fatalf("stopped first training: %s (%s)", tr.Status, tr.Reason)
 			}
 			tr = e.awaitGPU(t, third.ID, "the third training to run on the freed GPUs", 2*time.Minute, isRunning)
@@ -62,7 +63,7 @@ func TestGPUTrainingWaitsForFreeGPUs(t *testing.T) {
 				e.stop(t, id)
 			}
 			for _, id := range []int64{second.ID, third.ID} {
-				if tr := e.awaitGPU(t, id, "a stopped training to end", 2*time.Minute, final); tr.Status != storage.StatusKilled {
+				if tr := e.awaitGPU(t, id, "a stopped training to end", 2*time.Minute, final); tr.Status != string(slurm.StatusKilled) {
 					t.Fatalf("stopped training %d: %s (%s)", id, tr.Status, tr.Reason)
 				}
 			}
@@ -70,7 +71,7 @@ func TestGPUTrainingWaitsForFreeGPUs(t *testing.T) {
 	}
 }
 
-func isRunning(tr *storage.Training) bool { return tr.Status == storage.StatusRunning }
+func isRunning(tr *storage.Job) bool { return tr.Status == string(slurm.StatusRunning) }
 
 func (e *env) stop(t *testing.T, id int64) {
 	t.Helper()
@@ -81,14 +82,14 @@ func (e *env) stop(t *testing.T, id int64) {
 
 // awaitGPU polls like waitFor, failing with what it waited for; a training
 // that ends while it should wait or run fails at once.
-func (e *env) awaitGPU(t *testing.T, id int64, what string, limit time.Duration, done func(*storage.Training) bool) *storage.Training {
+func (e *env) awaitGPU(t *testing.T, id int64, what string, limit time.Duration, done func(*storage.Job) bool) *storage.Job {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		if err := e.svc.Poll(context.Background()); err != nil {
 			t.Fatalf("waiting for %s: poll: %v", what, err)
 		}
-		tr, err := e.store.TrainingByID(context.Background(), e.tenant.ID, id)
+		tr, err := e.store.JobByID(context.Background(), e.tenant.ID, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
-// Package jobs runs trainings on the cluster: it validates a request,
-// records it, lays out the job directory, renders and submits the batch
-// script, and keeps every active job's status current (the poller).
+// Package jobs runs every kind of job on the cluster (training, inference,
+// preprocessing run, TensorBoard) through one lifecycle: validate, record
+// as submitting, lay out the job directory, render and submit the batch
+// script, poll, finish, stop and delete. A Kind says only what differs.
 package jobs
 
 import (
@@ -19,6 +20,7 @@ import (
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -43,7 +45,7 @@ type Config struct {
 	AllowHostImage bool
 }
 
-// Service is the training lifecycle.
+// Service is the job lifecycle.
 type Service struct {
 	Store   *storage.Store
 	Files   files.FS
@@ -52,10 +54,20 @@ type Service struct {
 	Sources *accounts.Sources // Git servers, registries and users' tokens; nil: URLs as typed, no tokens
 	Cfg     Config
 	Log     *slog.Logger
+	// Now is the clock (time.Now when nil); tests move it instead of
+	// sleeping.
+	Now func() time.Time
 
 	partsMu sync.Mutex
 	parts   []slurm.Partition
 	partsAt time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // partitionsTTL is how long the cluster's partition list is reused: it
@@ -66,137 +78,100 @@ const partitionsTTL = 30 * time.Second
 func (s *Service) Partitions(ctx context.Context) ([]slurm.Partition, error) {
 	s.partsMu.Lock()
 	defer s.partsMu.Unlock()
-	if s.parts != nil && time.Since(s.partsAt) < partitionsTTL {
+	if s.parts != nil && s.now().Sub(s.partsAt) < partitionsTTL {
 		return s.parts, nil
 	}
 	parts, err := s.Cluster.Partitions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.parts, s.partsAt = parts, time.Now()
+	s.parts, s.partsAt = parts, s.now()
 	return parts, nil
 }
 
-// Request is a training as the user asked for it: the row to record.
-// Submit sets TenantID, Kind and CreatedBy itself, whatever the caller put
-// there.
-type Request = storage.NewTraining
+// Request is a job as the user asked for it: the row to record. Submit
+// sets TenantID, Kind and CreatedBy itself, whatever the caller put there.
+type Request = storage.NewJob
 
-// FieldError is one refusal, tied to the form field it concerns. Key is a
-// catalog key; Arg fills it in.
-type FieldError struct {
-	Field string
-	Key   string
-	Arg   string
+// Actor is who submits: tenant and user.
+type Actor struct {
+	TenantID int64
+	UserID   int64
 }
 
-// InvalidError lists every refusal of a request, so a form can show them
-// all at once.
-type InvalidError struct{ Errors []FieldError }
-
-func (e *InvalidError) Error() string {
-	parts := make([]string, len(e.Errors))
-	for i, f := range e.Errors {
-		parts[i] = f.Field + ": " + f.Key + " " + f.Arg
-	}
-	return "jobs: invalid request: " + strings.Join(parts, "; ")
-}
-
-// AsInvalid returns the refusals inside err, if any.
-func AsInvalid(err error) (*InvalidError, bool) {
-	var inv *InvalidError
-	return inv, errors.As(err, &inv)
-}
-
-var trainingName = regexp.MustCompile(`^[a-z0-9.-]{1,30}$`)
+var jobName = regexp.MustCompile(`^[a-z0-9.-]{1,30}$`)
 
 // Comment is the --comment that ties a Slurm job to its row, so a job
 // submitted just before a crash is found again. instance (the database's
 // own id) keeps portals that share a cluster apart.
-func Comment(instance string, id int64) string {
-	return "kqi:" + instance + ":training:" + strconv.FormatInt(id, 10)
+func Comment(instance, kind string, id int64) string {
+	return "kqi:" + instance + ":" + kind + ":" + strconv.FormatInt(id, 10)
 }
 
-// JobDir is where a training's job directory lives in the file store.
+// JobDir is where a job's directory lives in the file store.
 func JobDir(tenantID, id int64) string {
 	return "tenants/" + strconv.FormatInt(tenantID, 10) + "/jobs/" + strconv.FormatInt(id, 10)
 }
 
-// Validate checks a request against the tenant's data and the cluster's
-// partitions, before anything is recorded.
-func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) error {
-	var errs []FieldError
-	bad := func(field, key string, arg ...string) {
-		fe := FieldError{Field: field, Key: key}
-		if len(arg) > 0 {
-			fe.Arg = arg[0]
-		}
-		errs = append(errs, fe)
-	}
-	if !trainingName.MatchString(req.Name) {
-		bad("name", "training.invalid_name")
+// Validate checks a request of kind against the tenant's data and the
+// cluster, before anything is recorded. Refusals are a *refusal.Error.
+func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *Request) error {
+	var bad refusal.Fields
+	if !jobName.MatchString(req.Name) {
+		bad.Add("name", "training.invalid_name")
 	}
 	if req.Image == "" {
 		req.Image = s.Cfg.DefaultImage
 	}
 	if err := s.Cfg.Runtime.ValidateImage(req.Image); err != nil {
-		bad("image", "training.invalid_image", err.Error())
+		bad.Add("image", "training.invalid_image", err.Error())
 	} else if req.Image == slurm.HostImage && !s.Cfg.AllowHostImage {
-		bad("image", "training.host_image_refused")
+		bad.Add("image", "training.host_image_refused")
 	}
 	if strings.TrimSpace(req.Command) == "" {
-		bad("command", "training.command_required")
+		bad.Add("command", "training.command_required")
 	}
 	repoURL := req.GitRepository
 	if acc, err := s.gitAccess(ctx, 0, req.GitRepository); err == nil {
 		repoURL = acc.URL
 		if key := s.checkRepository(repoURL); key != "" {
-			bad("git_repository", key)
+			bad.Add("git_repository", key)
 		}
+	} else if r, ok := refusal.Of(err); ok {
+		key, arg := r.Key()
+		bad.Add("git_repository", key, arg)
 	} else {
-		if key, ok := accounts.MessageKey(err); ok {
-			bad("git_repository", key)
-		} else {
-			return err
-		}
-	}
-	if _, err := s.Store.DatasetByID(ctx, tenantID, req.DatasetID); errors.Is(err, storage.ErrNotFound) {
-		bad("dataset_id", "training.unknown_dataset")
-	} else if err != nil {
 		return err
 	}
-	if req.ParentID != nil {
-		if _, err := s.Store.TrainingByID(ctx, tenantID, *req.ParentID); errors.Is(err, storage.ErrNotFound) {
-			bad("parent_id", "training.unknown_parent")
-		} else if err != nil {
-			return err
-		}
+	if err := kind.Check(ctx, s, tenantID, req, &bad); err != nil {
+		return err
 	}
 	if req.CPU < 1 {
-		bad("cpu", "training.cpu_min")
+		bad.Add("cpu", "training.cpu_min")
 	}
 	if req.MemoryGB < 1 {
-		bad("memory_gb", "training.memory_min")
+		bad.Add("memory_gb", "training.memory_min")
 	}
 	if req.GPU < 0 {
-		bad("gpu", "training.gpu_min")
+		bad.Add("gpu", "training.gpu_min")
 	}
-	if err := s.checkPartition(ctx, req, bad); err != nil {
+	if err := s.checkPartition(ctx, req, &bad); err != nil {
 		return err
 	}
 	// The rest (env names, read-only variables, #SBATCH extras, quoting
-	// limits) is the slurm package's own check of the job it would run.
-	spec := s.spec(&storage.Training{ID: 1, TenantID: tenantID, Name: req.Name, Image: req.Image,
+	// limits) is the slurm package's own check of the job it would run,
+	// then the backend's: slurmrestd cannot send every #SBATCH option.
+	j := storage.Job{ID: 1, TenantID: tenantID, Kind: kind.Name(), Name: req.Name, Image: req.Image,
 		GitRepository: repoURL, GitBranch: req.GitBranch, GitCommit: req.GitCommit, Command: req.Command,
 		CPU: max(req.CPU, 1), MemoryGB: max(req.MemoryGB, 1), GPU: max(req.GPU, 0), Partition: req.Partition,
-		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID}, "/validate", "", Comment("validate", 1))
+		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID, ParentIDs: req.ParentIDs}
+	spec := s.spec(kind, &j, "/validate", Staged{}, Comment("validate", kind.Name(), 1))
 	if err := spec.Validate(); err != nil {
-		bad("spec", "training.invalid_spec", err.Error())
+		bad.Add("spec", "training.invalid_spec", err.Error())
+	} else if err := s.Cluster.Check(spec); err != nil {
+		bad.Add("sbatch_options", "training.backend_refuses", err.Error())
 	}
-	if len(errs) > 0 {
-		return &InvalidError{Errors: errs}
-	}
-	return nil
+	return bad.Err()
 }
 
 // checkRepository allows http(s) repositories anywhere and file:// ones
@@ -232,7 +207,7 @@ func (s *Service) checkRepository(repo string) string {
 
 // checkPartition refuses an unknown partition and resources beyond what
 // one node of it has: Slurm would otherwise queue such a job forever.
-func (s *Service) checkPartition(ctx context.Context, req *Request, bad func(field, key string, arg ...string)) error {
+func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal.Fields) error {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
 		return fmt.Errorf("jobs: list partitions: %w", err)
@@ -244,87 +219,97 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad func(fie
 		}
 	}
 	if p == nil {
-		bad("partition", "training.unknown_partition", req.Partition)
+		bad.Add("partition", "training.unknown_partition", req.Partition)
 		return nil
 	}
 	req.Partition = p.Name
 	if req.CPU > p.CPUs {
-		bad("cpu", "training.cpu_max", strconv.Itoa(p.CPUs))
+		bad.Add("cpu", "training.cpu_max", strconv.Itoa(p.CPUs))
 	}
 	if req.MemoryGB*1024 > p.MemoryMB {
-		bad("memory_gb", "training.memory_max", strconv.Itoa(p.MemoryMB/1024))
+		bad.Add("memory_gb", "training.memory_max", strconv.Itoa(p.MemoryMB/1024))
 	}
 	gpus := 0
 	for _, g := range p.GPUs {
 		gpus += g.Count
 	}
 	if req.GPU > gpus {
-		bad("gpu", "training.gpu_max", strconv.Itoa(gpus))
+		bad.Add("gpu", "training.gpu_max", strconv.Itoa(gpus))
 	}
 	return nil
 }
 
-// Actor is who submits: tenant and user.
-type Actor struct {
-	TenantID int64
-	UserID   int64
-}
-
-// Submit validates, records and submits a training. Once the row exists,
-// any failure leaves it in `error` with the cause, never `submitting`.
-func (s *Service) Submit(ctx context.Context, who Actor, req Request) (*storage.Training, error) {
-	if err := s.Validate(ctx, who.TenantID, &req); err != nil {
+// Submit validates, records and submits a job of kind. Once the row
+// exists, any failure leaves it in `error` with the cause, never
+// `submitting`, and without its secrets.
+func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
+	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
 		return nil, err
 	}
-	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, "training", who.UserID
-	t, err := s.Store.CreateTraining(ctx, req)
+	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID
+	j, err := s.Store.CreateJob(ctx, req)
 	var quota *storage.QuotaError
-	if errors.As(err, &quota) {
-		return nil, &InvalidError{Errors: []FieldError{{Field: quota.Resource, Key: "training.quota_exceeded",
-			Arg: fmt.Sprintf("%d + %d > %d", quota.InUse, quota.Asked, quota.Limit)}}}
-	}
-	if err != nil {
+	switch {
+	case errors.As(err, &quota):
+		return nil, refusal.Invalidf(quota.Resource, "training.quota_exceeded", fmt.Sprintf("%d + %d > %d", quota.InUse, quota.Asked, quota.Limit))
+	case errors.Is(err, storage.ErrUnknownDataset): // deleted since Validate
+		return nil, refusal.Invalidf("dataset_id", "training.unknown_dataset")
+	case errors.Is(err, storage.ErrUnknownParent):
+		return nil, refusal.Invalidf("parent_id", "training.unknown_parent")
+	case err != nil:
 		return nil, err
 	}
 	// Once the row exists the submission runs to its end even if the
 	// caller goes away, so the row never waits on a reconcile needlessly.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), launchTimeout)
 	defer cancel()
-	if err := s.launch(lctx, who, t); err != nil {
-		s.Log.Error("training submit failed", "training", t.ID, "error", err)
-		s.failSubmit(lctx, t, err)
+	if err := s.launch(lctx, who, kind, j); err != nil {
+		s.Log.Error("job submit failed", "job", j.ID, "kind", j.Kind, "error", err)
+		s.failSubmit(lctx, j, err)
 	}
-	return s.Store.TrainingByID(lctx, who.TenantID, t.ID)
+	return s.Store.JobByID(lctx, who.TenantID, j.ID)
+}
+
+// Staged is what a kind adds to a job's container: read-only inputs and
+// environment variables (read-only too).
+type Staged struct {
+	Inputs []slurm.Bind
+	Env    []slurm.EnvVar
 }
 
 // launch lays out the job directory and submits the job.
-func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) error {
-	dir := JobDir(t.TenantID, t.ID)
-	if err := s.Store.SetTrainingJobDir(ctx, t.ID, dir); err != nil {
+func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.Job) error {
+	dir := JobDir(j.TenantID, j.ID)
+	if err := s.Store.SetJobDir(ctx, j.ID, dir); err != nil {
 		return err
 	}
+	j.JobDir = dir
 	for _, sub := range []string{slurm.OutputDir, slurm.AttachDir, slurm.InputDir} {
 		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
 			return err
 		}
 	}
-	stats, err := s.Data.StageDataset(ctx, t.TenantID, t.DatasetID, dir+"/"+slurm.InputDir)
+	staged, err := kind.Stage(ctx, s, j)
 	if err != nil {
-		return fmt.Errorf("stage dataset: %w", err)
+		return fmt.Errorf("stage inputs: %w", err)
 	}
-	s.Log.Info("dataset staged", "training", t.ID, "links", stats.Links, "duration", stats.Duration)
-
-	token := auth.NewSecret()
-	if err := s.Store.CreateJobToken(ctx, token, who.UserID, t.TenantID, t.ID, time.Now().Add(s.Cfg.TokenTTL)); err != nil {
+	parents, err := s.parentInputs(ctx, j)
+	if err != nil {
 		return err
 	}
-	git, err := s.gitAccess(ctx, who.UserID, t.GitRepository)
+	staged.Inputs = append(parents, staged.Inputs...)
+
+	token := auth.NewSecret()
+	if err := s.Store.CreateJobToken(ctx, token, who.UserID, j.TenantID, j.ID, s.now().Add(s.Cfg.TokenTTL)); err != nil {
+		return err
+	}
+	git, err := s.gitAccess(ctx, who.UserID, j.GitRepository)
 	if err != nil {
 		return fmt.Errorf("model repository: %w", err)
 	}
 	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
 	if s.Sources != nil {
-		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, t.Image); err != nil {
+		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, j.Image); err != nil {
 			return fmt.Errorf("registry credentials: %w", err)
 		}
 	}
@@ -335,21 +320,15 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 	if _, err := s.Files.PutPrivate(ctx, dir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
 		return fmt.Errorf("write secrets: %w", err)
 	}
-	parentOut := ""
-	if t.ParentID != nil {
-		if p, err := s.Store.TrainingByID(ctx, t.TenantID, *t.ParentID); err == nil && p.JobDir != "" {
-			parentOut = s.Files.LocalPath(p.JobDir + "/" + slurm.OutputDir)
-		}
-	}
 	instance, err := s.Store.InstanceID(ctx)
 	if err != nil {
 		return err
 	}
-	tenant, err := s.Store.TenantByID(ctx, t.TenantID)
+	tenant, err := s.Store.TenantByID(ctx, j.TenantID)
 	if err != nil {
 		return err
 	}
-	spec := s.spec(t, s.Files.LocalPath(dir), parentOut, Comment(instance, t.ID))
+	spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, Comment(instance, j.Kind, j.ID))
 	spec.Account = tenant.SlurmAccount
 	spec.Git.URL, spec.Git.Username = git.URL, git.Username
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
@@ -364,9 +343,9 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 	if err != nil {
 		return err
 	}
-	s.Log.Info("training submitted", "training", t.ID, "slurm_job", jobID)
+	s.Log.Info("job submitted", "job", j.ID, "kind", j.Kind, "slurm_job", jobID)
 	ctx = context.WithoutCancel(ctx)
-	ok, err := s.Store.SetTrainingQueued(ctx, t.ID, jobID)
+	ok, err := s.Store.SetJobQueued(ctx, j.ID, jobID)
 	if err == nil && !ok {
 		// The poller already gave up on this row: no job may run for it.
 		err = errors.New("the submission took too long and was abandoned")
@@ -380,46 +359,75 @@ func (s *Service) launch(ctx context.Context, who Actor, t *storage.Training) er
 	return nil
 }
 
-// spec builds the JobSpec of a training in jobDir (as the nodes see it).
-func (s *Service) spec(t *storage.Training, jobDir, parentOutput, comment string) slurm.JobSpec {
-	env := make([]slurm.EnvVar, len(t.Env))
-	for i, e := range t.Env {
+// parentInputs binds the parents' outputs read-only: one parent at
+// /kqi/parent (the training contract), several at /kqi/parent/{id}.
+func (s *Service) parentInputs(ctx context.Context, j *storage.Job) ([]slurm.Bind, error) {
+	var out []slurm.Bind
+	for _, id := range j.ParentIDs {
+		p, err := s.Store.JobByID(ctx, j.TenantID, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // deleted since: the job runs without it, as PARENT_ID still says
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.JobDir == "" {
+			continue
+		}
+		target := "/kqi/parent"
+		if len(j.ParentIDs) > 1 {
+			target += "/" + strconv.FormatInt(id, 10)
+		}
+		out = append(out, slurm.Bind{Source: s.Files.LocalPath(p.JobDir + "/" + slurm.OutputDir), Target: target})
+	}
+	return out, nil
+}
+
+// spec builds the JobSpec of a job in jobDir (as the nodes see it).
+func (s *Service) spec(kind Kind, j *storage.Job, jobDir string, staged Staged, comment string) slurm.JobSpec {
+	env := make([]slurm.EnvVar, len(j.Env))
+	for i, e := range j.Env {
 		env[i] = slurm.EnvVar{Name: e.Name, Value: e.Value}
 	}
-	parentID := ""
-	if t.ParentID != nil {
-		parentID = strconv.FormatInt(*t.ParentID, 10)
+	parents := make([]string, len(j.ParentIDs))
+	for i, id := range j.ParentIDs {
+		parents[i] = strconv.FormatInt(id, 10)
+	}
+	dataset := ""
+	if j.DatasetID != 0 {
+		dataset = strconv.FormatInt(j.DatasetID, 10)
+	}
+	system := []slurm.EnvVar{
+		{Name: kind.IDVariable(), Value: strconv.FormatInt(j.ID, 10)},
+		{Name: "DATASET_ID", Value: dataset},
+		{Name: "PARENT_ID", Value: strings.Join(parents, ",")},
+		{Name: "MODEL_REPOSITORY", Value: j.GitRepository},
+		{Name: "COMMIT_ID", Value: j.GitCommit},
+		{Name: "KQI_SERVER", Value: s.Cfg.ServerURL},
+		{Name: "ENTRY_POINT", Value: j.Command},
 	}
 	return slurm.JobSpec{
-		Name:      "training-" + t.Name + "-" + strconv.FormatInt(t.ID, 10),
+		Name:      j.Kind + "-" + j.Name + "-" + strconv.FormatInt(j.ID, 10),
 		Comment:   comment,
-		Partition: t.Partition,
-		CPUs:      t.CPU,
-		MemoryGiB: t.MemoryGB,
-		GPUs:      t.GPU,
-		TimeLimit: time.Duration(t.TimeLimitMin) * time.Minute,
-		Extra:     t.SbatchOptions,
+		Partition: j.Partition,
+		CPUs:      j.CPU,
+		MemoryGiB: j.MemoryGB,
+		GPUs:      j.GPU,
+		TimeLimit: time.Duration(j.TimeLimitMin) * time.Minute,
+		Extra:     j.SbatchOptions,
 		SiteEnv:   s.Cfg.SiteEnv,
-		System: []slurm.EnvVar{
-			{Name: "TRAINING_ID", Value: strconv.FormatInt(t.ID, 10)},
-			{Name: "DATASET_ID", Value: strconv.FormatInt(t.DatasetID, 10)},
-			{Name: "PARENT_ID", Value: parentID},
-			{Name: "MODEL_REPOSITORY", Value: t.GitRepository},
-			{Name: "COMMIT_ID", Value: t.GitCommit},
-			{Name: "KQI_SERVER", Value: s.Cfg.ServerURL},
-			{Name: "ENTRY_POINT", Value: t.Command},
-		},
-		Env:          env,
-		Git:          slurm.GitSource{URL: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit},
-		Image:        t.Image,
-		Command:      t.Command,
-		JobDir:       jobDir,
-		ParentOutput: parentOutput,
+		System:    append(system, staged.Env...),
+		Env:       env,
+		Git:       slurm.GitSource{URL: j.GitRepository, Branch: j.GitBranch, Commit: j.GitCommit},
+		Image:     j.Image,
+		Command:   j.Command,
+		JobDir:    jobDir,
+		Inputs:    staged.Inputs,
 	}
 }
 
-// gitAccess resolves the repository a training names (a URL, or
-// server/path of a registered Git server) and the user's token for it.
+// gitAccess resolves the repository a job names (a URL, or server/path
+// of a registered Git server) and the user's token for it.
 func (s *Service) gitAccess(ctx context.Context, userID int64, repo string) (accounts.GitAccess, error) {
 	if s.Sources == nil {
 		return accounts.GitAccess{URL: repo}, nil
@@ -440,17 +448,32 @@ const launchTimeout = 5 * time.Minute
 
 // failSubmit settles a submission that returned an error. Slurm may have
 // accepted the job all the same (a reply lost on the way back): a job
-// carrying the row's comment is adopted rather than orphaned.
-func (s *Service) failSubmit(ctx context.Context, t *storage.Training, cause error) {
+// carrying the row's comment is adopted rather than orphaned. A row that
+// ends here loses its secrets and token like any ended job.
+func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 	if instance, err := s.Store.InstanceID(ctx); err == nil {
-		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, t.ID)); err == nil && len(found) > 0 {
-			s.Log.Info("adopting a job whose submission reported an error", "training", t.ID, "slurm_job", found[0].ID)
-			if ok, err := s.Store.SetTrainingQueued(ctx, t.ID, found[0].ID); ok && err == nil {
+		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID)); err == nil && len(found) > 0 {
+			s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
+			if ok, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); ok && err == nil {
 				return
 			}
 		}
 	}
-	if err := s.Store.FailSubmitting(ctx, t.ID, "submission failed: "+cause.Error()); err != nil {
-		s.Log.Error("recording a failed submission", "training", t.ID, "error", err)
+	if err := s.Store.FailSubmitting(ctx, j.ID, slurm.CauseSubmitFailed, cause.Error()); err != nil {
+		s.Log.Error("recording a failed submission", "job", j.ID, "error", err)
+	}
+	s.retireIfEnded(ctx, j)
+}
+
+// retireIfEnded retires the secrets of a job whose row has ended; a row
+// another path moved on (a job adopted meanwhile) keeps them.
+func (s *Service) retireIfEnded(ctx context.Context, j *storage.Job) {
+	now, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+	if err != nil {
+		s.Log.Warn("reading a job to retire its secrets", "job", j.ID, "error", err)
+		return
+	}
+	if !now.Active() {
+		s.retireSecrets(ctx, now)
 	}
 }

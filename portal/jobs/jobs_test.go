@@ -16,6 +16,7 @@ import (
 
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -102,17 +103,17 @@ func newEnv(t *testing.T, cluster slurm.Cluster) *env {
 	return &env{svc: svc, store: st, tenant: tenant, user: usr, dataset: ds}
 }
 
-func (e *env) submit(t *testing.T, name, command string, mod ...func(*jobs.Request)) *storage.Training {
+func (e *env) submit(t *testing.T, name, command string, mod ...func(*jobs.Request)) *storage.Job {
 	t.Helper()
 	req := jobs.Request{Name: name, DatasetID: e.dataset, Command: command, CPU: 1, MemoryGB: 1, Partition: "cpu"}
 	for _, m := range mod {
 		m(&req)
 	}
-	tr, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, req)
+	tr, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training, req)
 	if err != nil {
 		t.Fatalf("submit %s: %v", name, err)
 	}
-	if tr.Status != storage.StatusQueued || tr.SlurmJobID == "" {
+	if tr.Status != string(slurm.StatusQueued) || tr.SlurmJobID == "" {
 		t.Fatalf("submit %s: status %s (%s), job %q", name, tr.Status, tr.Reason, tr.SlurmJobID)
 	}
 	t.Cleanup(func() { e.svc.Cluster.Cancel(context.Background(), tr.SlurmJobID) })
@@ -120,14 +121,14 @@ func (e *env) submit(t *testing.T, name, command string, mod ...func(*jobs.Reque
 }
 
 // waitFor polls until the training reaches a status for which done is true.
-func (e *env) waitFor(t *testing.T, id int64, limit time.Duration, done func(*storage.Training) bool) *storage.Training {
+func (e *env) waitFor(t *testing.T, id int64, limit time.Duration, done func(*storage.Job) bool) *storage.Job {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		if err := e.svc.Poll(context.Background()); err != nil {
 			t.Fatalf("poll: %v", err)
 		}
-		tr, err := e.store.TrainingByID(context.Background(), e.tenant.ID, id)
+		tr, err := e.store.JobByID(context.Background(), e.tenant.ID, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,9 +142,9 @@ func (e *env) waitFor(t *testing.T, id int64, limit time.Duration, done func(*st
 	}
 }
 
-func final(tr *storage.Training) bool { return !tr.Active() }
+func final(tr *storage.Job) bool { return !tr.Active() }
 
-func (e *env) file(t *testing.T, tr *storage.Training, name string) string {
+func (e *env) file(t *testing.T, tr *storage.Job, name string) string {
 	t.Helper()
 	f, err := e.svc.Files.Open(context.Background(), tr.JobDir+"/"+name)
 	if err != nil {
@@ -165,7 +166,7 @@ func TestTrainingsOnTheCluster(t *testing.T) {
 			long := e.submit(t, "long-"+name, "sleep 300")
 
 			tr := e.waitFor(t, ok.ID, 2*time.Minute, final)
-			if tr.Status != storage.StatusCompleted || tr.ExitCode == nil || *tr.ExitCode != 0 {
+			if tr.Status != string(slurm.StatusCompleted) || tr.ExitCode == nil || *tr.ExitCode != 0 {
 				t.Fatalf("ok: %s (%s) exit %v", tr.Status, tr.Reason, tr.ExitCode)
 			}
 			want := fmt.Sprintf("alphaid=%d ds=%d token=set\n", ok.ID, e.dataset)
@@ -180,16 +181,16 @@ func TestTrainingsOnTheCluster(t *testing.T) {
 			}
 
 			tr = e.waitFor(t, fail.ID, 2*time.Minute, final)
-			if tr.Status != storage.StatusFailed || tr.ExitCode == nil || *tr.ExitCode != 2 {
+			if tr.Status != string(slurm.StatusFailed) || tr.ExitCode == nil || *tr.ExitCode != 2 {
 				t.Fatalf("fail: %s (%s) exit %v", tr.Status, tr.Reason, tr.ExitCode)
 			}
 
-			e.waitFor(t, long.ID, 2*time.Minute, func(tr *storage.Training) bool { return tr.Status == storage.StatusRunning })
+			e.waitFor(t, long.ID, 2*time.Minute, func(tr *storage.Job) bool { return tr.Status == string(slurm.StatusRunning) })
 			if err := e.store.RequestStop(context.Background(), e.tenant.ID, long.ID); err != nil {
 				t.Fatal(err)
 			}
 			tr = e.waitFor(t, long.ID, 2*time.Minute, final)
-			if tr.Status != storage.StatusKilled || tr.Reason != "stopped by a user" {
+			if tr.Status != string(slurm.StatusKilled) || tr.Reason != slurm.CauseStoppedByUser {
 				t.Fatalf("stopped: %s (%s)", tr.Status, tr.Reason)
 			}
 		})
@@ -224,21 +225,21 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := jobs.Request{Name: "fine", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"}
 			tc.mod(&req)
-			_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, req)
-			inv, ok := jobs.AsInvalid(err)
+			_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training, req)
+			inv, ok := refusal.Of(err)
 			if !ok {
 				t.Fatalf("not refused: %v", err)
 			}
 			found := false
-			for _, fe := range inv.Errors {
+			for _, fe := range inv.Fields {
 				found = found || (fe.Field == tc.field && fe.Key == tc.key)
 			}
 			if !found {
-				t.Fatalf("refusals %+v lack %s/%s", inv.Errors, tc.field, tc.key)
+				t.Fatalf("refusals %+v lack %s/%s", inv.Fields, tc.field, tc.key)
 			}
 		})
 	}
-	if list, total, _ := e.store.ListTrainings(ctx, e.tenant.ID, storage.TrainingFilter{}); total != 0 {
+	if list, total, _ := e.store.ListJobs(ctx, e.tenant.ID, storage.JobFilter{Kind: "training"}); total != 0 {
 		t.Fatalf("refused requests were recorded: %+v", list)
 	}
 }
@@ -249,7 +250,7 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 func TestReconcileAfterCrash(t *testing.T) {
 	e := newEnv(t, clusters(t)["rest"])
 	ctx := context.Background()
-	orphan, err := e.store.CreateTraining(ctx, storage.NewTraining{TenantID: e.tenant.ID, Name: "orphan", DatasetID: e.dataset,
+	orphan, err := e.store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: e.tenant.ID, Name: "orphan", DatasetID: e.dataset,
 		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestReconcileAfterCrash(t *testing.T) {
 	dir := e.svc.Files.LocalPath(jobs.JobDir(e.tenant.ID, orphan.ID))
 	e.svc.Files.MkdirAll(ctx, jobs.JobDir(e.tenant.ID, orphan.ID))
 	instance, _ := e.store.InstanceID(ctx)
-	spec := slurm.JobSpec{Name: "training-orphan", Comment: jobs.Comment(instance, orphan.ID), Partition: "cpu", CPUs: 1, MemoryGiB: 1,
+	spec := slurm.JobSpec{Name: "training-orphan", Comment: jobs.Comment(instance, "training", orphan.ID), Partition: "cpu", CPUs: 1, MemoryGiB: 1,
 		Image: slurm.HostImage, Command: "sleep 60", JobDir: dir}
 	script, err := slurm.Render(spec, slurm.Bubblewrap{})
 	if err != nil {
@@ -270,19 +271,19 @@ func TestReconcileAfterCrash(t *testing.T) {
 	}
 	t.Cleanup(func() { e.svc.Cluster.Cancel(context.Background(), jobID) })
 
-	lost, _ := e.store.CreateTraining(ctx, storage.NewTraining{TenantID: e.tenant.ID, Name: "lost", DatasetID: e.dataset,
+	lost, _ := e.store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: e.tenant.ID, Name: "lost", DatasetID: e.dataset,
 		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 
 	time.Sleep(2500 * time.Millisecond) // past the grace period
 	if err := e.svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := e.store.TrainingByID(ctx, e.tenant.ID, orphan.ID)
-	if got.SlurmJobID != jobID || got.Status == storage.StatusSubmitting || got.Status == storage.StatusError {
+	got, _ := e.store.JobByID(ctx, e.tenant.ID, orphan.ID)
+	if got.SlurmJobID != jobID || got.Status == string(slurm.StatusSubmitting) || got.Status == string(slurm.StatusError) {
 		t.Fatalf("orphan: %s job %q (want job %s adopted)", got.Status, got.SlurmJobID, jobID)
 	}
-	got, _ = e.store.TrainingByID(ctx, e.tenant.ID, lost.ID)
-	if got.Status != storage.StatusError || !strings.Contains(got.Reason, "interrupted") {
+	got, _ = e.store.JobByID(ctx, e.tenant.ID, lost.ID)
+	if got.Status != string(slurm.StatusError) || got.Reason != slurm.CauseSubmitInterrupted {
 		t.Fatalf("lost: %s (%s)", got.Status, got.Reason)
 	}
 }
@@ -298,15 +299,15 @@ func TestQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := e.submit(t, "first", "sleep 120", func(r *jobs.Request) { r.CPU = 2 })
-	_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+	_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training,
 		jobs.Request{Name: "second", DatasetID: e.dataset, Command: "true", CPU: 3, MemoryGB: 1, Partition: "cpu"})
-	inv, ok := jobs.AsInvalid(err)
-	if !ok || inv.Errors[0].Field != "cpu" || inv.Errors[0].Key != "training.quota_exceeded" || inv.Errors[0].Arg != "2 + 3 > 4" {
+	inv, ok := refusal.Of(err)
+	if !ok || inv.Fields[0].Field != "cpu" || inv.Fields[0].Key != "training.quota_exceeded" || inv.Fields[0].Arg != "2 + 3 > 4" {
 		t.Fatalf("over quota: %v", err)
 	}
-	_, err = e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+	_, err = e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training,
 		jobs.Request{Name: "gpu", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, GPU: 1, Partition: "gpu-a100"})
-	if inv, ok := jobs.AsInvalid(err); !ok || inv.Errors[0].Field != "gpu" || inv.Errors[0].Arg != "0 + 1 > 0" {
+	if inv, ok := refusal.Of(err); !ok || inv.Fields[0].Field != "gpu" || inv.Fields[0].Arg != "0 + 1 > 0" {
 		t.Fatalf("GPU over a zero quota: %v", err)
 	}
 	e.store.RequestStop(ctx, e.tenant.ID, first.ID)
@@ -319,10 +320,10 @@ func TestQuota(t *testing.T) {
 func TestHostImageNeedsPermission(t *testing.T) {
 	e := newEnv(t, clusters(t)["rest"])
 	e.svc.Cfg.AllowHostImage = false
-	_, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID},
+	_, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training,
 		jobs.Request{Name: "host", DatasetID: e.dataset, Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
-	inv, ok := jobs.AsInvalid(err)
-	if !ok || inv.Errors[0].Key != "training.host_image_refused" {
+	inv, ok := refusal.Of(err)
+	if !ok || inv.Fields[0].Key != "training.host_image_refused" {
 		t.Fatalf("host image: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"kqi/storage/files"
 )
 
-// OutputFile is one file under a training's /kqi/output.
+// OutputFile is one file under a job's /kqi/output.
 type OutputFile struct {
 	Path string // relative to /kqi/output, slash-separated
 	Size int64
@@ -22,16 +22,16 @@ type OutputFile struct {
 // maxOutputFiles bounds a listing: a job may write millions of files.
 const maxOutputFiles = 10000
 
-// Outputs lists the files under the training's output directory,
+// Outputs lists the files under the job's output directory,
 // recursively, while the job runs or after.
-func (s *Service) Outputs(ctx context.Context, t *storage.Training) ([]OutputFile, error) {
+func (s *Service) Outputs(ctx context.Context, j *storage.Job) ([]OutputFile, error) {
 	var out []OutputFile
-	if t.JobDir == "" {
+	if j.JobDir == "" {
 		return out, nil
 	}
 	var walk func(rel string) error
 	walk = func(rel string) error {
-		dir := t.JobDir + "/" + slurm.OutputDir
+		dir := j.JobDir + "/" + slurm.OutputDir
 		if rel != "" {
 			dir += "/" + rel
 		}
@@ -72,32 +72,32 @@ var ErrBadPath = errors.New("jobs: bad output path")
 // OpenOutput opens one output file by its path relative to /kqi/output.
 // Symbolic links the job made are refused: resolved on the host, one could
 // lead to another tenant's files.
-func (s *Service) OpenOutput(ctx context.Context, t *storage.Training, rel string) (files.File, error) {
-	if t.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
+func (s *Service) OpenOutput(ctx context.Context, j *storage.Job, rel string) (files.File, error) {
+	if j.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
 		return nil, ErrBadPath
 	}
-	return s.Files.OpenNoFollow(ctx, t.JobDir+"/"+slurm.OutputDir+"/"+rel)
+	return s.Files.OpenNoFollow(ctx, j.JobDir+"/"+slurm.OutputDir+"/"+rel)
 }
 
 // OpenJobFile opens one of the job directory's own files (log, script).
 // The job cannot write its directory, but links are refused all the same.
-func (s *Service) OpenJobFile(ctx context.Context, t *storage.Training, name string) (files.File, error) {
-	if t.JobDir == "" {
+func (s *Service) OpenJobFile(ctx context.Context, j *storage.Job, name string) (files.File, error) {
+	if j.JobDir == "" {
 		return nil, files.ErrNotExist
 	}
-	return s.Files.OpenNoFollow(ctx, t.JobDir+"/"+name)
+	return s.Files.OpenNoFollow(ctx, j.JobDir+"/"+name)
 }
 
 // WriteZip streams every output file into a zip on w, one file at a time:
 // nothing is built in memory or on disk.
-func (s *Service) WriteZip(ctx context.Context, t *storage.Training, w io.Writer) error {
-	list, err := s.Outputs(ctx, t)
+func (s *Service) WriteZip(ctx context.Context, j *storage.Job, w io.Writer) error {
+	list, err := s.Outputs(ctx, j)
 	if err != nil {
 		return err
 	}
 	zw := zip.NewWriter(w)
 	for _, f := range list {
-		src, err := s.OpenOutput(ctx, t, f.Path)
+		src, err := s.OpenOutput(ctx, j, f.Path)
 		if err != nil {
 			return err
 		}
@@ -113,40 +113,52 @@ func (s *Service) WriteZip(ctx context.Context, t *storage.Training, w io.Writer
 	return zw.Close()
 }
 
-// PutAttachment stores an uploaded file in the training's attach
+// Attachments lists the files attached to the job.
+func (s *Service) Attachments(ctx context.Context, j *storage.Job) ([]files.FileInfo, error) {
+	if j.JobDir == "" {
+		return nil, nil
+	}
+	return s.Files.List(ctx, j.JobDir+"/"+slurm.AttachDir)
+}
+
+// PutAttachment stores an uploaded file in the job's attach
 // directory (/kqi/attach in the job, read-only there).
-func (s *Service) PutAttachment(ctx context.Context, t *storage.Training, name string, r io.Reader) (int64, error) {
+func (s *Service) PutAttachment(ctx context.Context, j *storage.Job, name string, r io.Reader) (int64, error) {
 	if err := files.CheckName(name); err != nil {
 		return 0, err
 	}
-	return s.Files.Put(ctx, t.JobDir+"/"+slurm.AttachDir+"/"+name, r)
+	return s.Files.Put(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name, r)
 }
 
 // RemoveAttachment removes one attached file.
-func (s *Service) RemoveAttachment(ctx context.Context, t *storage.Training, name string) error {
+func (s *Service) RemoveAttachment(ctx context.Context, j *storage.Job, name string) error {
 	if err := files.CheckName(name); err != nil {
 		return err
 	}
-	return s.Files.Remove(ctx, t.JobDir+"/"+slurm.AttachDir+"/"+name)
+	return s.Files.Remove(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name)
 }
 
 // Stop asks the poller to cancel the job (while it waits or runs).
-func (s *Service) Stop(ctx context.Context, tenantID, id int64) error {
+func (s *Service) Stop(ctx context.Context, tenantID int64, kind Kind, id int64) error {
+	if _, err := s.Job(ctx, tenantID, kind, id); err != nil {
+		return err
+	}
 	return s.Store.RequestStop(ctx, tenantID, id)
 }
 
-// Delete removes an ended training and its job directory.
-func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
-	t, err := s.Store.TrainingByID(ctx, tenantID, id)
+// Delete removes an ended job and its job directory; a job still active
+// is a conflict.
+func (s *Service) Delete(ctx context.Context, tenantID int64, kind Kind, id int64) error {
+	j, err := s.Job(ctx, tenantID, kind, id)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteTraining(ctx, tenantID, id); err != nil {
+	if err := s.Store.DeleteJob(ctx, tenantID, id); err != nil {
 		return err
 	}
-	if t.JobDir != "" {
-		if err := s.Files.RemoveAll(context.WithoutCancel(ctx), t.JobDir); err != nil {
-			s.Log.Error("removing a training's files", "training", id, "error", err)
+	if j.JobDir != "" {
+		if err := s.Files.RemoveAll(context.WithoutCancel(ctx), j.JobDir); err != nil {
+			s.Log.Error("removing a job's files", "job", id, "error", err)
 		}
 	}
 	return nil

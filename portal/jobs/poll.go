@@ -3,8 +3,8 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"kqi/slurm"
@@ -37,18 +37,18 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Poll brings every active training up to date with one Slurm query for
-// all their jobs, cancels those a user asked to stop, and settles rows a
-// crash left in submitting.
+// Poll brings every active job up to date with one Slurm query for all
+// their jobs, cancels those a user asked to stop, and settles rows a crash
+// left in submitting.
 func (s *Service) Poll(ctx context.Context) error {
-	active, err := s.Store.ActiveTrainings(ctx)
+	active, err := s.Store.ActiveJobs(ctx)
 	if err != nil {
 		return err
 	}
 	var ids []string
-	for _, t := range active {
-		if t.SlurmJobID != "" {
-			ids = append(ids, t.SlurmJobID)
+	for _, j := range active {
+		if j.SlurmJobID != "" {
+			ids = append(ids, j.SlurmJobID)
 		}
 	}
 	infos := map[string]slurm.JobInfo{}
@@ -62,43 +62,54 @@ func (s *Service) Poll(ctx context.Context) error {
 		return err
 	}
 	for i := range active {
-		t := &active[i]
-		if t.SlurmJobID == "" {
-			s.reconcile(ctx, t, instance)
+		j := &active[i]
+		if j.SlurmJobID == "" {
+			s.reconcile(ctx, j, instance)
 			continue
 		}
-		info, found := infos[t.SlurmJobID]
-		if found && info.Comment != Comment(instance, t.ID) {
+		info, found := infos[j.SlurmJobID]
+		if found && info.Comment != Comment(instance, j.Kind, j.ID) {
 			// Same number, another job: the controller's job ids started
 			// over (a cluster reset). Ours is gone.
 			found = false
 		}
-		if t.StopRequested && found && !info.Ended() {
-			if err := s.Cluster.Cancel(ctx, t.SlurmJobID); err != nil && !errors.Is(err, slurm.ErrJobNotFound) {
-				s.Log.Warn("cancel", "training", t.ID, "error", err)
+		if j.StopRequested && found && !info.Ended() {
+			if err := s.Cluster.Cancel(ctx, j.SlurmJobID); err != nil && !errors.Is(err, slurm.ErrJobNotFound) {
+				s.Log.Warn("cancel", "job", j.ID, "error", err)
 			}
 		}
-		if err := s.update(ctx, t, info, found); err != nil {
-			s.Log.Warn("update training", "training", t.ID, "error", err)
+		if err := s.update(ctx, j, info, found); err != nil {
+			s.Log.Warn("update job", "job", j.ID, "error", err)
 		}
 	}
 	return nil
 }
 
 // update records what Slurm and the job directory say about one job.
-func (s *Service) update(ctx context.Context, t *storage.Training, info slurm.JobInfo, found bool) error {
+func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo, found bool) error {
 	var rec slurm.Record
 	if !found || info.Ended() {
 		var err error
-		if rec, err = s.readRecord(ctx, t.JobDir); err != nil {
+		if rec, err = s.readRecord(ctx, j.JobDir); err != nil {
 			return err
 		}
 	}
-	out, err := slurm.Decide(slurm.Observe(info, found, rec))
+	obs := slurm.Observe(info, found, rec)
+	obs.StopRequested = j.StopRequested
+	out, err := slurm.Decide(obs)
 	if err != nil {
 		return err
 	}
-	st := storage.JobState{Status: string(out.Status), Reason: out.Reason, Node: info.Node}
+	if out.Status.Final() {
+		kind, ok := KindOf(j.Kind)
+		if !ok {
+			return fmt.Errorf("unknown job kind %q", j.Kind)
+		}
+		if err := kind.Ended(ctx, s, j, &out); err != nil {
+			return fmt.Errorf("%s ended: %w", j.Kind, err)
+		}
+	}
+	st := storage.JobState{Status: string(out.Status), Reason: out.Cause.Code, ReasonArg: out.Cause.Arg, Node: info.Node}
 	if out.Status == slurm.StatusCompleted || out.Status == slurm.StatusFailed {
 		st.ExitCode = &out.ExitCode
 	}
@@ -108,39 +119,29 @@ func (s *Service) update(ctx context.Context, t *storage.Training, info slurm.Jo
 	if out.Status.Final() {
 		end := info.EndTime
 		if end.IsZero() {
-			end = time.Now()
+			end = s.now()
 		}
 		st.EndedAt = &end
 	}
-	if out.Status == slurm.StatusKilled {
-		if t.StopRequested {
-			st.Reason = "stopped by a user"
-		} else {
-			// killed means stopped by its user; anything else that cancelled
-			// the job (an administrator, Slurm itself) is an error.
-			st.Status = storage.StatusError
-			st.Reason = strings.TrimSpace("cancelled outside KQI " + out.Reason)
-		}
-	}
-	if err := s.Store.UpdateTrainingState(ctx, t.ID, st); err != nil {
+	if err := s.Store.UpdateJobState(ctx, j.ID, st); err != nil {
 		return err
 	}
 	if out.Status.Final() {
-		s.retireSecrets(ctx, t)
+		s.retireSecrets(ctx, j)
 	}
 	return nil
 }
 
 // retireSecrets removes what an ended job no longer needs: its secrets file
 // (Git token, registry password) and its API token.
-func (s *Service) retireSecrets(ctx context.Context, t *storage.Training) {
-	if t.JobDir != "" {
-		if err := s.Files.Remove(ctx, t.JobDir+"/"+slurm.SecretsFile); err != nil {
-			s.Log.Warn("removing an ended job's secrets", "training", t.ID, "error", err)
+func (s *Service) retireSecrets(ctx context.Context, j *storage.Job) {
+	if j.JobDir != "" {
+		if err := s.Files.Remove(ctx, j.JobDir+"/"+slurm.SecretsFile); err != nil && !errors.Is(err, files.ErrNotExist) {
+			s.Log.Warn("removing an ended job's secrets", "job", j.ID, "error", err)
 		}
 	}
-	if err := s.Store.DeleteJobTokens(ctx, t.ID); err != nil {
-		s.Log.Warn("revoking an ended job's token", "training", t.ID, "error", err)
+	if err := s.Store.DeleteJobTokens(ctx, j.ID); err != nil {
+		s.Log.Warn("revoking an ended job's token", "job", j.ID, "error", err)
 	}
 }
 
@@ -168,24 +169,26 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 
 // reconcile settles a row left in submitting: a job carrying its comment is
 // adopted; with none after the grace period the row becomes an error.
-func (s *Service) reconcile(ctx context.Context, t *storage.Training, instance string) {
-	jobs, err := s.Cluster.FindByComment(ctx, Comment(instance, t.ID))
+func (s *Service) reconcile(ctx context.Context, j *storage.Job, instance string) {
+	found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID))
 	if err != nil {
-		s.Log.Warn("reconcile", "training", t.ID, "error", err)
+		s.Log.Warn("reconcile", "job", j.ID, "error", err)
 		return
 	}
-	if len(jobs) > 0 {
-		s.Log.Info("adopting a job submitted before a crash", "training", t.ID, "slurm_job", jobs[0].ID)
-		if _, err := s.Store.SetTrainingQueued(ctx, t.ID, jobs[0].ID); err != nil {
-			s.Log.Warn("reconcile", "training", t.ID, "error", err)
+	if len(found) > 0 {
+		s.Log.Info("adopting a job submitted before a crash", "job", j.ID, "slurm_job", found[0].ID)
+		if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+			s.Log.Warn("reconcile", "job", j.ID, "error", err)
 		}
 		return
 	}
-	if time.Since(t.CreatedAt) > s.Cfg.SubmitGrace {
+	if s.now().Sub(j.CreatedAt) > s.Cfg.SubmitGrace {
 		// Only while still submitting with no job: a submit finishing right
 		// now wins, and its job is never left without a row.
-		if err := s.Store.FailSubmitting(ctx, t.ID, "submission was interrupted before Slurm accepted the job"); err != nil {
-			s.Log.Warn("reconcile", "training", t.ID, "error", err)
+		if err := s.Store.FailSubmitting(ctx, j.ID, slurm.CauseSubmitInterrupted, ""); err != nil {
+			s.Log.Warn("reconcile", "job", j.ID, "error", err)
+			return
 		}
+		s.retireIfEnded(ctx, j)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 
 	"kqi/portal/jobs"
@@ -36,12 +35,12 @@ func TestPollIgnoresAJobWithAnotherComment(t *testing.T) {
 	}
 	tenant, _ := st.CreateTenant(ctx, "lab")
 	ds, _ := st.CreateDataset(ctx, storage.NewDataset{TenantID: tenant.ID, Name: "d"})
-	tr, err := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Name: "t", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	tr, err := st.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: tenant.ID, Name: "t", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.SetTrainingJobDir(ctx, tr.ID, "tenants/1/jobs/1")
-	st.SetTrainingQueued(ctx, tr.ID, "77")
+	st.SetJobDir(ctx, tr.ID, "tenants/1/jobs/1")
+	st.SetJobQueued(ctx, tr.ID, "77")
 	instance, _ := st.InstanceID(ctx)
 	svc := &jobs.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cluster: fakeCluster{jobs: map[string]slurm.JobInfo{
 		"77": {ID: "77", State: "RUNNING", Comment: "kqi:someone-else:training:1"},
@@ -49,17 +48,17 @@ func TestPollIgnoresAJobWithAnotherComment(t *testing.T) {
 	if err := svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := st.TrainingByID(ctx, tenant.ID, tr.ID)
-	if got.Status != storage.StatusError || !strings.Contains(got.Reason, "vanished") {
+	got, _ := st.JobByID(ctx, tenant.ID, tr.ID)
+	if got.Status != string(slurm.StatusError) || got.Reason != slurm.CauseVanished {
 		t.Fatalf("status %s (%s), want error: vanished", got.Status, got.Reason)
 	}
 
 	// With our comment the same answer is believed.
-	tr2, _ := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Name: "t2", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
-	st.SetTrainingQueued(ctx, tr2.ID, "78")
-	svc.Cluster = fakeCluster{jobs: map[string]slurm.JobInfo{"78": {ID: "78", State: "RUNNING", Comment: jobs.Comment(instance, tr2.ID), Node: "n1"}}}
+	tr2, _ := st.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: tenant.ID, Name: "t2", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	st.SetJobQueued(ctx, tr2.ID, "78")
+	svc.Cluster = fakeCluster{jobs: map[string]slurm.JobInfo{"78": {ID: "78", State: "RUNNING", Comment: jobs.Comment(instance, "training", tr2.ID), Node: "n1"}}}
 	svc.Poll(ctx)
-	if got, _ := st.TrainingByID(ctx, tenant.ID, tr2.ID); got.Status != storage.StatusRunning || got.Node != "n1" {
+	if got, _ := st.JobByID(ctx, tenant.ID, tr2.ID); got.Status != string(slurm.StatusRunning) || got.Node != "n1" {
 		t.Fatalf("status %s node %q, want running on n1", got.Status, got.Node)
 	}
 }
@@ -72,18 +71,18 @@ func TestPollCancelledOutsideIsError(t *testing.T) {
 	fs, _ := files.NewLocal(t.TempDir())
 	tenant, _ := st.CreateTenant(ctx, "lab")
 	ds, _ := st.CreateDataset(ctx, storage.NewDataset{TenantID: tenant.ID, Name: "d"})
-	tr, _ := st.CreateTraining(ctx, storage.NewTraining{TenantID: tenant.ID, Name: "t", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
-	st.SetTrainingJobDir(ctx, tr.ID, "tenants/1/jobs/1")
-	st.SetTrainingQueued(ctx, tr.ID, "90")
+	tr, _ := st.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: tenant.ID, Name: "t", DatasetID: ds, Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+	st.SetJobDir(ctx, tr.ID, "tenants/1/jobs/1")
+	st.SetJobQueued(ctx, tr.ID, "90")
 	instance, _ := st.InstanceID(ctx)
 	svc := &jobs.Service{Store: st, Files: fs, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cluster: fakeCluster{jobs: map[string]slurm.JobInfo{
-		"90": {ID: "90", State: "CANCELLED", Comment: jobs.Comment(instance, tr.ID)},
+		"90": {ID: "90", State: "CANCELLED", Comment: jobs.Comment(instance, "training", tr.ID)},
 	}}}
 	if err := svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := st.TrainingByID(ctx, tenant.ID, tr.ID)
-	if got.Status != storage.StatusError || !strings.Contains(got.Reason, "cancelled outside KQI") {
+	got, _ := st.JobByID(ctx, tenant.ID, tr.ID)
+	if got.Status != string(slurm.StatusError) || got.Reason != slurm.CauseCancelledOutside {
 		t.Fatalf("status %s (%s)", got.Status, got.Reason)
 	}
 }

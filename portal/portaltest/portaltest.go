@@ -28,6 +28,7 @@ import (
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
+	"kqi/slurm/slurmfake"
 	"kqi/storage"
 	"kqi/storage/files"
 	"kqi/storage/storagetest"
@@ -35,9 +36,12 @@ import (
 
 // Env is a running portal on a throw-away database.
 type Env struct {
-	Store  *storage.Store
-	Files  files.FS
-	Jobs   *jobs.Service // set by WithCluster
+	Store *storage.Store
+	Files files.FS
+	Jobs  *jobs.Service
+	// Fake is the in-memory cluster jobs run on without WithCluster (nil
+	// with it): tests set what "Slurm" reports and drive Jobs.Poll.
+	Fake   *slurmfake.Fake
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -90,11 +94,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	rand.Read(key)
 	sealer, _ := secret.NewSealerFromKey(key)
 	sources := &accounts.Sources{Store: st, Sealer: sealer}
-	var jobsSvc *jobs.Service
+	var cluster slurm.Cluster
+	var fake *slurmfake.Fake
 	if cfg.SlurmRESTURL != "" {
-		jobsSvc = newJobs(t, cfg, st, fs, dataSvc, log)
-		jobsSvc.Sources = sources
+		cluster = restCluster(t, cfg)
+	} else {
+		fake = slurmfake.NewFake()
+		cluster = fake
 	}
+	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
+	jobsSvc.Sources = sources
 	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
@@ -102,10 +111,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
-	if jobsSvc != nil {
-		jobsSvc.Cfg.ServerURL = srv.URL
-	}
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Config: cfg, Server: srv, URL: srv.URL}
+	jobsSvc.Cfg.ServerURL = srv.URL
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Config: cfg, Server: srv, URL: srv.URL}
 }
 
 type testWriter struct{ t testing.TB }
@@ -319,7 +326,8 @@ func clusterFiles(t testing.TB) files.FS {
 	return fs
 }
 
-func newJobs(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, dataSvc *data.Service, log *slog.Logger) *jobs.Service {
+// restCluster is the dev cluster's slurmrestd.
+func restCluster(t testing.TB, cfg *config.Config) slurm.Cluster {
 	t.Helper()
 	for _, k := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
 		storagetest.RequireEnv(t, k)
@@ -332,6 +340,10 @@ func newJobs(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, d
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cluster
+}
+
+func newJobs(st *storage.Store, fs files.FS, dataSvc *data.Service, cluster slurm.Cluster, log *slog.Logger) *jobs.Service {
 	return &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
 		// The dev image store when the cluster has one (images other than
 		// the host need it).

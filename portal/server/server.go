@@ -37,7 +37,7 @@ type Deps struct {
 	Store   *storage.Store
 	Files   files.FS
 	Data    *data.Service
-	Jobs    *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
+	Jobs    *jobs.Service
 	Sources *accounts.Sources
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks

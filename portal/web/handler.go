@@ -21,7 +21,7 @@ import (
 type Handler struct {
 	store   *storage.Store
 	data    *data.Service
-	jobs    *jobs.Service // nil without a cluster: the training pages say so
+	jobs    *jobs.Service
 	sources *accounts.Sources
 	logins  *auth.FailureLimit
 	cfg     *config.Config

@@ -70,6 +70,7 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 		"previewable": IsPreviewable,
 		"join":        strings.Join,
 		"statuses":    func() []string { return Statuses },
+		"cause":       func(code, arg string) string { return causeText(lang, code, arg) },
 	}
 }
 
@@ -195,4 +196,13 @@ func datetime(v any) template.HTML {
 	}
 	t = t.UTC()
 	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("2006-01-02 15:04 UTC") + `</time>`)
+}
+
+// causeText is why a job waits or ended, in lang: the cause code's message
+// with its argument, "" for none.
+func causeText(lang, code, arg string) string {
+	if code == "" {
+		return ""
+	}
+	return strings.TrimSpace(i18n.T(lang, "cause."+code, arg))
 }

@@ -41,7 +41,7 @@ func TestTrainingFormKeepsWhatWasTyped(t *testing.T) {
 			t.Errorf("the refused form lacks %q", want)
 		}
 	}
-	if _, n, _ := env.Store.ListTrainings(context.Background(), lab.ID, storage.TrainingFilter{}); n != 0 {
+	if _, n, _ := env.Store.ListJobs(context.Background(), lab.ID, storage.JobFilter{Kind: "training"}); n != 0 {
 		t.Fatal("a refused form was recorded")
 	}
 }
@@ -53,7 +53,7 @@ func TestTrainingPagesOfAnotherTenant(t *testing.T) {
 	env.User(t, "alice", pw, false, "lab-a")
 	ctx := context.Background()
 	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: bTenant.ID, Name: "b"})
-	tr, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: bTenant.ID, Name: "b-secret", DatasetID: dsID,
+	tr, err := env.Store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: bTenant.ID, Name: "b-secret", DatasetID: dsID,
 		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestTrainingPagesOfAnotherTenant(t *testing.T) {
 	if p := b.Get("/trainings/status?ids=" + id); strings.Contains(p.Body, "submitting") {
 		t.Errorf("status poll leaks: %s", p.Body)
 	}
-	got, _ := env.Store.TrainingByID(ctx, bTenant.ID, tr.ID)
+	got, _ := env.Store.JobByID(ctx, bTenant.ID, tr.ID)
 	if got.Memo != "" || got.StopRequested {
 		t.Fatalf("tenant B's training was changed: %+v", got)
 	}
@@ -91,13 +91,13 @@ func TestTrainingListBulkTagsAndDelete(t *testing.T) {
 	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
 	var ids []string
 	for i, final := range []bool{true, true, false} {
-		tr, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: lab.ID, Name: fmt.Sprint("t", i), DatasetID: dsID,
+		tr, err := env.Store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: lab.ID, Name: fmt.Sprint("t", i), DatasetID: dsID,
 			Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if final {
-			env.Store.UpdateTrainingState(ctx, tr.ID, storage.JobState{Status: storage.StatusFailed})
+			env.Store.UpdateJobState(ctx, tr.ID, storage.JobState{Status: string(slurm.StatusFailed)})
 		}
 		ids = append(ids, fmt.Sprint(tr.ID))
 	}
@@ -118,7 +118,7 @@ func TestTrainingListBulkTagsAndDelete(t *testing.T) {
 	if follow := b.Get(p.Location); !strings.Contains(follow.Body, "still running and were kept") {
 		t.Fatalf("bulk delete message: %s", follow.Body)
 	}
-	if _, n, _ := env.Store.ListTrainings(ctx, lab.ID, storage.TrainingFilter{}); n != 1 {
+	if _, n, _ := env.Store.ListJobs(ctx, lab.ID, storage.JobFilter{Kind: "training"}); n != 1 {
 		t.Fatalf("%d trainings left, want the active one", n)
 	}
 }
@@ -131,7 +131,7 @@ func TestTrainingFormDefaultsFromParent(t *testing.T) {
 	env.User(t, "alice", pw, false, "lab")
 	ctx := context.Background()
 	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
-	parent, err := env.Store.CreateTraining(ctx, storage.NewTraining{TenantID: lab.ID, Name: "base", DatasetID: dsID,
+	parent, err := env.Store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: lab.ID, Name: "base", DatasetID: dsID,
 		Image: slurm.HostImage, Command: "python3 train.py --lr 0.1", CPU: 3, MemoryGB: 2, Partition: "cpu",
 		Env: []storage.EnvPair{{Name: "EPOCHS", Value: "7"}}})
 	if err != nil {
@@ -159,9 +159,9 @@ func TestAttachmentReachesTheJob(t *testing.T) {
 	u := env.User(t, "alice", pw, false, "lab")
 	ctx := context.Background()
 	dsID, _ := env.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "d"})
-	tr, err := env.Jobs.Submit(ctx, jobs.Actor{TenantID: lab.ID, UserID: u.ID}, jobs.Request{Name: "waits", DatasetID: dsID, CPU: 1, MemoryGB: 1,
+	tr, err := env.Jobs.Submit(ctx, jobs.Actor{TenantID: lab.ID, UserID: u.ID}, jobs.Training, jobs.Request{Name: "waits", DatasetID: dsID, CPU: 1, MemoryGB: 1,
 		Command: `for i in $(seq 60); do [ -f /kqi/attach/notes.txt ] && break; sleep 0.5; done; cp /kqi/attach/notes.txt /kqi/output/seen.txt`})
-	if err != nil || tr.Status != storage.StatusQueued {
+	if err != nil || tr.Status != string(slurm.StatusQueued) {
 		t.Fatalf("submit: %v %+v", err, tr)
 	}
 	b := env.Browser(t)
@@ -174,9 +174,9 @@ func TestAttachmentReachesTheJob(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		env.Jobs.Poll(ctx)
-		got, _ := env.Store.TrainingByID(ctx, lab.ID, tr.ID)
+		got, _ := env.Store.JobByID(ctx, lab.ID, tr.ID)
 		if !got.Active() {
-			if got.Status != storage.StatusCompleted {
+			if got.Status != string(slurm.StatusCompleted) {
 				t.Fatalf("training %s (%s)", got.Status, got.Reason)
 			}
 			break

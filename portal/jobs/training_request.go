@@ -1,0 +1,140 @@
+package jobs
+
+import (
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"kqi/portal/refusal"
+	"kqi/storage"
+)
+
+// TrainingForm is the training form as typed, every field a string so a
+// refused form comes back exactly as it was.
+type TrainingForm struct {
+	Name, ParentID, DatasetID, Image, GitRepository, GitBranch, GitCommit, Command string
+	CPU, MemoryGB, GPU, Partition, Env, Memo, SbatchOptions, TimeLimit             string
+}
+
+// ParseTrainingForm reads the form's fields.
+func ParseTrainingForm(v url.Values) TrainingForm {
+	return TrainingForm{Name: v.Get("name"), ParentID: v.Get("parent_id"), DatasetID: v.Get("dataset_id"), Image: v.Get("image"),
+		GitRepository: v.Get("git_repository"), GitBranch: v.Get("git_branch"), GitCommit: v.Get("git_commit"), Command: v.Get("command"),
+		CPU: v.Get("cpu"), MemoryGB: v.Get("memory_gb"), GPU: v.Get("gpu"), Partition: v.Get("partition"), Env: v.Get("env"),
+		Memo: v.Get("memo"), SbatchOptions: v.Get("sbatch_options"), TimeLimit: v.Get("time_limit")}
+}
+
+// Request turns the form into a request; what cannot even be parsed (a
+// number that is not one, an env line without =) is refused here.
+func (f TrainingForm) Request() (Request, error) {
+	var bad refusal.Fields
+	num := func(field, v string) int64 {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			bad.Add(field, "training.not_a_number")
+		}
+		return n
+	}
+	req := Request{Name: strings.TrimSpace(f.Name), Image: strings.TrimSpace(f.Image), GitRepository: strings.TrimSpace(f.GitRepository),
+		GitBranch: strings.TrimSpace(f.GitBranch), GitCommit: strings.TrimSpace(f.GitCommit), Command: f.Command,
+		Partition: f.Partition, Memo: f.Memo}
+	req.CPU = int(num("cpu", f.CPU))
+	req.MemoryGB = int(num("memory_gb", f.MemoryGB))
+	req.GPU = int(num("gpu", f.GPU))
+	req.TimeLimitMin = int(num("time_limit", f.TimeLimit))
+	req.DatasetID = num("dataset_id", f.DatasetID)
+	if strings.TrimSpace(f.ParentID) != "" {
+		req.ParentIDs = []int64{num("parent_id", f.ParentID)}
+	}
+	for _, line := range strings.Split(f.Env, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			bad.Add("env", "training.env_line", line)
+			continue
+		}
+		req.Env = append(req.Env, storage.EnvPair{Name: strings.TrimSpace(name), Value: value})
+	}
+	for _, line := range strings.Split(f.SbatchOptions, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			req.SbatchOptions = append(req.SbatchOptions, line)
+		}
+	}
+	return req, bad.Err()
+}
+
+// TrainingFormFrom fills the form from an existing job (copy-run, or a
+// parent's settings as defaults).
+func TrainingFormFrom(j *storage.Job) TrainingForm {
+	var env []string
+	for _, e := range j.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	f := TrainingForm{Name: j.Name, Image: j.Image,
+		GitRepository: j.GitRepository, GitBranch: j.GitBranch, GitCommit: j.GitCommit, Command: j.Command,
+		CPU: strconv.Itoa(j.CPU), MemoryGB: strconv.Itoa(j.MemoryGB), GPU: strconv.Itoa(j.GPU), Partition: j.Partition,
+		Env: strings.Join(env, "\n"), Memo: j.Memo, SbatchOptions: strings.Join(j.SbatchOptions, "\n"),
+		TimeLimit: strconv.Itoa(j.TimeLimitMin)}
+	if j.DatasetID != 0 {
+		f.DatasetID = strconv.FormatInt(j.DatasetID, 10)
+	}
+	if p := j.ParentID(); p != nil {
+		f.ParentID = strconv.FormatInt(*p, 10)
+	}
+	return f
+}
+
+// GitRef is a model repository in the JSON API.
+type GitRef struct {
+	Repository string `json:"repository"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+}
+
+// TrainingJSON is POST /api/v1/trainings' body.
+type TrainingJSON struct {
+	Name             string            `json:"name"`
+	DatasetID        int64             `json:"dataset_id"`
+	ParentID         *int64            `json:"parent_id"`
+	Image            string            `json:"image"`
+	Git              GitRef            `json:"git"`
+	Command          string            `json:"command"`
+	CPU              int               `json:"cpu"`
+	MemoryGB         int               `json:"memory_gb"`
+	GPU              int               `json:"gpu"`
+	Partition        string            `json:"partition"`
+	Env              map[string]string `json:"env"`
+	Memo             string            `json:"memo"`
+	SbatchOptions    []string          `json:"sbatch_options"`
+	TimeLimitMinutes int               `json:"time_limit_minutes"`
+}
+
+// Request turns the body into a request.
+func (b TrainingJSON) Request() Request {
+	req := Request{Name: b.Name, DatasetID: b.DatasetID, Image: b.Image,
+		GitRepository: b.Git.Repository, GitBranch: b.Git.Branch, GitCommit: b.Git.Commit, Command: b.Command,
+		CPU: b.CPU, MemoryGB: b.MemoryGB, GPU: b.GPU, Partition: b.Partition, Memo: b.Memo,
+		SbatchOptions: b.SbatchOptions, TimeLimitMin: b.TimeLimitMinutes}
+	if b.ParentID != nil {
+		req.ParentIDs = []int64{*b.ParentID}
+	}
+	// A JSON object has no order; sorted names make the job's environment
+	// the same on every submit.
+	names := make([]string, 0, len(b.Env))
+	for k := range b.Env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		req.Env = append(req.Env, storage.EnvPair{Name: k, Value: b.Env[k]})
+	}
+	return req
+}

@@ -1,0 +1,127 @@
+// Package slurmfake is an in-memory slurm.Cluster for tests that need no
+// real cluster.
+package slurmfake
+
+import (
+	"context"
+	"strconv"
+	"sync"
+
+	"kqi/slurm"
+)
+
+// Fake is an in-memory slurm.Cluster for handler and poller tests that
+// need no real cluster: submitted jobs wait PENDING until the test sets
+// their state, and the partitions are the dev cluster's shape (cpu, the
+// default, and gpu-a100 with 4 GPUs).
+type Fake struct {
+	mu    sync.Mutex
+	next  int
+	jobs  map[string]*FakeJob
+	parts []slurm.Partition
+	// SubmitErr, when set, makes every Submit fail with it.
+	SubmitErr error
+	// CheckErr, when set, is what Check answers (a backend refusing an
+	// option).
+	CheckErr error
+}
+
+// FakeJob is one job the fake holds: what was submitted and what the
+// test says Slurm reports.
+type FakeJob struct {
+	Script string
+	Spec   slurm.JobSpec
+	Info   slurm.JobInfo
+}
+
+// NewFake returns an empty fake cluster.
+func NewFake() *Fake {
+	return &Fake{next: 100, jobs: map[string]*FakeJob{}, parts: []slurm.Partition{
+		{Name: "cpu", Default: true, Nodes: 1, CPUs: 8, MemoryMB: 16384},
+		{Name: "gpu-a100", Nodes: 1, CPUs: 8, MemoryMB: 16384, GPUs: []slurm.GPU{{Type: "a100", Count: 4}}},
+	}}
+}
+
+// Submit records the job as PENDING and returns its id.
+func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (string, error) {
+	if err := spec.Validate(); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.SubmitErr != nil {
+		return "", f.SubmitErr
+	}
+	f.next++
+	id := strconv.Itoa(f.next)
+	f.jobs[id] = &FakeJob{Script: script, Spec: spec, Info: slurm.JobInfo{ID: id, Name: spec.Name, Comment: spec.Comment, State: "PENDING"}}
+	return id, nil
+}
+
+// Jobs answers the jobs it holds among ids.
+func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]slurm.JobInfo{}
+	for _, id := range ids {
+		if j, ok := f.jobs[id]; ok {
+			out[id] = j.Info
+		}
+	}
+	return out, nil
+}
+
+// FindByComment returns the jobs carrying comment.
+func (f *Fake) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []slurm.JobInfo
+	for _, j := range f.jobs {
+		if j.Info.Comment == comment {
+			out = append(out, j.Info)
+		}
+	}
+	return out, nil
+}
+
+// Cancel makes the job CANCELLED, as scancel would.
+func (f *Fake) Cancel(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return slurm.ErrJobNotFound
+	}
+	if !j.Info.Ended() {
+		j.Info.State = "CANCELLED"
+	}
+	return nil
+}
+
+// Partitions lists the fixture's partitions.
+func (f *Fake) Partitions(ctx context.Context) ([]slurm.Partition, error) {
+	return f.parts, nil
+}
+
+// Check answers CheckErr.
+func (f *Fake) Check(spec slurm.JobSpec) error { return f.CheckErr }
+
+// Set changes what Slurm reports of job id.
+func (f *Fake) Set(id string, change func(*slurm.JobInfo)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if j, ok := f.jobs[id]; ok {
+		change(&j.Info)
+	}
+}
+
+// Job returns a copy of what was submitted as id.
+func (f *Fake) Job(id string) (FakeJob, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return FakeJob{}, false
+	}
+	return *j, true
+}

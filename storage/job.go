@@ -1,0 +1,483 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// activeStatuses are the statuses of a job that may still change, as the
+// jobs table's CHECK constraint names them (the status type itself is
+// slurm.Status; storage only needs to know which rows are live).
+var activeStatuses = pq.Array([]string{"submitting", "queued", "running"})
+
+// EnvPair is one user environment variable, kept in the order given.
+type EnvPair struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Job is one run of any kind (training, inference, preprocess,
+// tensorboard) and the Slurm job behind it.
+type Job struct {
+	ID            int64
+	TenantID      int64
+	Kind          string
+	Name          string
+	ParentIDs     []int64 // in the order given; their outputs are mounted read-only
+	DatasetID     int64   // 0 = none
+	Image         string
+	GitRepository string
+	GitBranch     string
+	GitCommit     string
+	Command       string
+	CPU           int
+	MemoryGB      int
+	GPU           int
+	Partition     string
+	Env           []EnvPair
+	SbatchOptions []string
+	TimeLimitMin  int
+	Memo          string
+	Tags          []string
+	Favorite      bool
+	Status        string // a slurm.Status
+	Reason        string // why it waits or ended: a cause code (slurm.Cause), "" for none
+	ReasonArg     string // the cause's argument, such as Slurm's own reason
+	ExitCode      *int
+	SlurmJobID    string
+	Node          string
+	JobDir        string
+	StopRequested bool
+	CreatedBy     string
+	CreatedByID   int64
+	CreatedAt     time.Time
+	QueuedAt      *time.Time
+	StartedAt     *time.Time
+	EndedAt       *time.Time
+}
+
+// Active reports whether the job may still change.
+func (j *Job) Active() bool {
+	switch j.Status {
+	case "submitting", "queued", "running":
+		return true
+	}
+	return false
+}
+
+// ParentID is the first parent, or nil: a training has at most one.
+func (j *Job) ParentID() *int64 {
+	if len(j.ParentIDs) == 0 {
+		return nil
+	}
+	return &j.ParentIDs[0]
+}
+
+const jobColumns = `j.id, j.tenant_id, j.kind, j.name,
+	ARRAY(SELECT p.parent_id FROM job_parents p WHERE p.job_id = j.id ORDER BY p.position),
+	COALESCE(j.dataset_id, 0), j.image, j.git_repository, j.git_branch, j.git_commit,
+	j.command, j.cpu, j.memory_gb, j.gpu, j.partition, j.env, j.sbatch_options, j.time_limit_minutes, j.memo, j.tags, j.favorite,
+	j.status, j.reason, j.reason_arg, j.exit_code, j.slurm_job_id, j.node, j.job_dir, j.stop_requested, COALESCE(u.username, ''), COALESCE(j.created_by, 0),
+	j.created_at, j.queued_at, j.started_at, j.ended_at`
+
+const jobFrom = ` FROM jobs j LEFT JOIN users u ON u.id = j.created_by`
+
+func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
+	var j Job
+	var exit sql.NullInt32
+	var env []byte
+	var queued, started, ended sql.NullTime
+	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Name, pq.Array(&j.ParentIDs), &j.DatasetID, &j.Image, &j.GitRepository, &j.GitBranch, &j.GitCommit,
+		&j.Command, &j.CPU, &j.MemoryGB, &j.GPU, &j.Partition, &env, pq.Array(&j.SbatchOptions), &j.TimeLimitMin, &j.Memo, pq.Array(&j.Tags), &j.Favorite,
+		&j.Status, &j.Reason, &j.ReasonArg, &exit, &j.SlurmJobID, &j.Node, &j.JobDir, &j.StopRequested, &j.CreatedBy, &j.CreatedByID,
+		&j.CreatedAt, &queued, &started, &ended)
+	if err != nil {
+		return nil, err
+	}
+	if exit.Valid {
+		c := int(exit.Int32)
+		j.ExitCode = &c
+	}
+	if err := json.Unmarshal(env, &j.Env); err != nil {
+		return nil, fmt.Errorf("storage: job env: %w", err)
+	}
+	j.QueuedAt, j.StartedAt, j.EndedAt = nullTime(queued), nullTime(started), nullTime(ended)
+	return &j, nil
+}
+
+func nullTime(n sql.NullTime) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	return &n.Time
+}
+
+// NewJob is a job to record before it is submitted.
+type NewJob struct {
+	TenantID      int64
+	Kind          string
+	Name          string
+	ParentIDs     []int64
+	DatasetID     int64 // 0 = none
+	Image         string
+	GitRepository string
+	GitBranch     string
+	GitCommit     string
+	Command       string
+	CPU           int
+	MemoryGB      int
+	GPU           int
+	Partition     string
+	Env           []EnvPair
+	SbatchOptions []string
+	TimeLimitMin  int
+	Memo          string
+	CreatedBy     int64
+}
+
+// ErrUnknownDataset and ErrUnknownParent name references that are not the
+// tenant's.
+var (
+	ErrUnknownDataset = errors.New("storage: unknown dataset")
+	ErrUnknownParent  = errors.New("storage: unknown parent")
+)
+
+// QuotaError refuses a job that would take the tenant's jobs beyond its
+// quota of a resource ("cpu", "memory_gb" or "gpu").
+type QuotaError struct {
+	Resource string
+	InUse    int // by the tenant's active jobs
+	Asked    int
+	Limit    int
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("storage: %s quota: %d in use + %d asked > %d", e.Resource, e.InUse, e.Asked, e.Limit)
+}
+
+// checkQuota locks the tenant row (so concurrent submits queue up here)
+// and compares active use plus the request with each quota.
+func checkQuota(ctx context.Context, tx *sql.Tx, n NewJob) error {
+	var qc, qm, qg sql.NullInt32
+	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
+	}
+	if !qc.Valid && !qm.Valid && !qg.Valid {
+		return nil
+	}
+	var cpu, mem, gpu int
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(sum(cpu), 0), COALESCE(sum(memory_gb), 0), COALESCE(sum(gpu), 0)
+		FROM jobs WHERE tenant_id = $1 AND status = ANY ($2)`, n.TenantID, activeStatuses).Scan(&cpu, &mem, &gpu)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
+	}
+	for _, q := range []struct {
+		name         string
+		limit        sql.NullInt32
+		inUse, asked int
+	}{{"cpu", qc, cpu, n.CPU}, {"memory_gb", qm, mem, n.MemoryGB}, {"gpu", qg, gpu, n.GPU}} {
+		if q.limit.Valid && q.inUse+q.asked > int(q.limit.Int32) {
+			return &QuotaError{Resource: q.name, InUse: q.inUse, Asked: q.asked, Limit: int(q.limit.Int32)}
+		}
+	}
+	return nil
+}
+
+// SetTenantQuota sets a tenant's quotas; nil means no limit.
+func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryGB, gpu *int) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET quota_cpu = $2, quota_memory_gb = $3, quota_gpu = $4 WHERE id = $1`,
+		tenantID, cpu, memoryGB, gpu)
+	return oneRow("set quota", res, err)
+}
+
+// CreateJob checks the tenant's quota and that the dataset (if any) and
+// parents belong to the tenant, freezes the dataset and inserts the job as
+// submitting, all in one transaction.
+func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
+	env, err := json.Marshal(nonNilEnv(n.Env))
+	if err != nil {
+		return nil, err
+	}
+	var id int64
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, n); err != nil {
+			return err
+		}
+		if n.DatasetID != 0 {
+			res, err := tx.ExecContext(ctx,
+				`UPDATE datasets SET frozen_at = COALESCE(frozen_at, now()) WHERE tenant_id = $1 AND id = $2`, n.TenantID, n.DatasetID)
+			if err != nil {
+				return fmt.Errorf("storage: freeze dataset: %w", err)
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				return ErrUnknownDataset
+			}
+		}
+		if len(n.ParentIDs) > 0 {
+			var mine int
+			if err := tx.QueryRowContext(ctx, `SELECT count(DISTINCT id) FROM jobs WHERE tenant_id = $1 AND id = ANY ($2)`,
+				n.TenantID, pq.Array(n.ParentIDs)).Scan(&mine); err != nil {
+				return err
+			}
+			if mine != len(n.ParentIDs) {
+				return ErrUnknownParent
+			}
+		}
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO jobs (tenant_id, kind, name, dataset_id, image, git_repository, git_branch, git_commit,
+				command, cpu, memory_gb, gpu, partition, env, sbatch_options, time_limit_minutes, memo, status, created_by)
+			VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0))
+			RETURNING id`,
+			n.TenantID, n.Kind, n.Name, n.DatasetID, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
+			n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, env, pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy).Scan(&id)
+		if err != nil {
+			return err
+		}
+		for i, p := range n.ParentIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_parents (job_id, parent_id, position) VALUES ($1, $2, $3)`, id, p, i); err != nil {
+				return fmt.Errorf("storage: job parent: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.JobByID(ctx, n.TenantID, id)
+}
+
+func nonNilEnv(e []EnvPair) []EnvPair {
+	if e == nil {
+		return []EnvPair{}
+	}
+	return e
+}
+
+// JobByID returns a job of the tenant, of any kind, or ErrNotFound.
+func (s *Store) JobByID(ctx context.Context, tenantID, id int64) (*Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE j.tenant_id = $1 AND j.id = $2`, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: job: %w", err)
+	}
+	return j, nil
+}
+
+// JobFilter narrows and orders a list of one kind of job.
+type JobFilter struct {
+	Kind     string // required
+	Name     string
+	Status   string
+	Tag      string
+	Favorite bool
+	From, To time.Time
+	Sort     string // "id", "name", "status", "created_at"
+	Desc     bool
+	Page     int
+	PerPage  int
+}
+
+var jobSorts = map[string]string{"id": "j.id", "name": "j.name", "status": "j.status", "created_at": "j.created_at"}
+
+// ListJobs returns one page of the tenant's jobs of one kind and the total.
+func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Job, int, error) {
+	where := []string{"j.tenant_id = $1", "j.kind = $2"}
+	args := []any{tenantID, f.Kind}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.Name != "" {
+		add(`j.name ILIKE ?`, "%"+likeEscape(f.Name)+"%")
+	}
+	if f.Status != "" {
+		add(`j.status = ?`, f.Status)
+	}
+	if f.Tag != "" {
+		add(`? = ANY (j.tags)`, f.Tag)
+	}
+	if f.Favorite {
+		where = append(where, "j.favorite")
+	}
+	if !f.From.IsZero() {
+		add(`j.created_at >= ?`, f.From)
+	}
+	if !f.To.IsZero() {
+		add(`j.created_at < ?`, f.To)
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM jobs j WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("storage: count jobs: %w", err)
+	}
+	order, ok := jobSorts[f.Sort]
+	if !ok {
+		order = "j.id"
+	}
+	dir := "ASC"
+	if f.Desc {
+		dir = "DESC"
+	}
+	limit, offset := pageBounds(f.Page, f.PerPage)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE `+cond+
+		fmt.Sprintf(` ORDER BY %s %s, j.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: list jobs: %w", err)
+	}
+	out, err := scanJobs(rows)
+	return out, total, err
+}
+
+func scanJobs(rows *sql.Rows) ([]Job, error) {
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: jobs: %w", err)
+		}
+		out = append(out, *j)
+	}
+	return out, rows.Err()
+}
+
+// ActiveJobs lists every job of every tenant and kind that is not final,
+// for the poller (the one reader that spans tenants).
+func (s *Store) ActiveJobs(ctx context.Context) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE j.status = ANY ($1) ORDER BY j.id`, activeStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("storage: active jobs: %w", err)
+	}
+	return scanJobs(rows)
+}
+
+// SetJobDir records where the job's directory is.
+func (s *Store) SetJobDir(ctx context.Context, id int64, dir string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET job_dir = $2, updated_at = now() WHERE id = $1`, id, dir)
+	return wrap("set job dir", err)
+}
+
+// SetJobQueued records the Slurm job id of a submitted job. It reports
+// false when the row had already left submitting (the poller gave up on
+// it), so the caller cancels the job instead of leaving an orphan.
+func (s *Store) SetJobQueued(ctx context.Context, id int64, slurmJobID string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'submitting'`, id, slurmJobID)
+	if err != nil {
+		return false, wrap("set queued", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// JobState is what the poller learned about a job.
+type JobState struct {
+	Status    string
+	Reason    string // cause code
+	ReasonArg string
+	ExitCode  *int
+	Node      string
+	StartedAt *time.Time
+	EndedAt   *time.Time
+}
+
+// UpdateJobState records a job's state. A final status is never
+// overwritten, so a late poll cannot resurrect an ended job. Slurm's times
+// are whole seconds, cut down, while queued_at is the portal's clock: a job
+// that starts at once would seem to start before it was queued, so the
+// times are kept in order (queued ≤ started ≤ ended).
+func (s *Store) UpdateJobState(ctx context.Context, id int64, st JobState) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE jobs SET status = $2, reason = $3, reason_arg = $4, exit_code = $5, node = CASE WHEN $6 = '' THEN node ELSE $6 END,
+			started_at = CASE WHEN $7::timestamptz IS NULL THEN started_at ELSE GREATEST($7, queued_at) END,
+			ended_at = CASE WHEN $8::timestamptz IS NULL THEN ended_at ELSE GREATEST($8, $7, started_at, queued_at) END,
+			updated_at = now()
+		WHERE id = $1 AND status = ANY ($9)`,
+		id, st.Status, st.Reason, st.ReasonArg, st.ExitCode, st.Node, st.StartedAt, st.EndedAt, activeStatuses)
+	return wrap("update state", err)
+}
+
+// RequestStop marks a job to be stopped; ErrNotFound for another tenant's.
+func (s *Store) RequestStop(ctx context.Context, tenantID, id int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET stop_requested = true, updated_at = now() WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	return oneRow("request stop", res, err)
+}
+
+// UpdateJobNotes changes what the user may edit at any time.
+func (s *Store) UpdateJobNotes(ctx context.Context, tenantID, id int64, memo string, tags []string, favorite bool) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET memo = $3, tags = $4, favorite = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+		tenantID, id, memo, pq.Array(nonNil(tags)), favorite)
+	return oneRow("update notes", res, err)
+}
+
+// ErrActive refuses deleting a job that may still run.
+var ErrActive = errors.New("storage: job is still active")
+
+// DeleteJob removes a final job of the tenant; its children keep running
+// but lose the link.
+func (s *Store) DeleteJob(ctx context.Context, tenantID, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM jobs WHERE tenant_id = $1 AND id = $2 AND NOT (status = ANY ($3))`,
+		tenantID, id, activeStatuses)
+	if err != nil {
+		return wrap("delete job", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.JobByID(ctx, tenantID, id); err != nil {
+			return err
+		}
+		return ErrActive
+	}
+	return nil
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("storage: %s: %w", what, err)
+}
+
+// oneRow is the outcome of an UPDATE or DELETE of one row by id: the
+// wrapped error, or ErrNotFound when no row matched (another tenant's
+// included).
+func oneRow(what string, res sql.Result, err error) error {
+	if err != nil {
+		return wrap(what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// CreateJobToken stores an API token limited to one job.
+func (s *Store) CreateJobToken(ctx context.Context, token string, userID, tenantID, jobID int64, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO api_tokens (token_hash, user_id, tenant_id, job_id, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		secretHash(token), userID, tenantID, jobID, expires)
+	return wrap("create job token", err)
+}
+
+// FailSubmitting puts a job still submitting, with no Slurm job, in error
+// with a cause. A row a submit has meanwhile moved on is left alone.
+func (s *Store) FailSubmitting(ctx context.Context, id int64, cause, arg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = 'error', reason = $2, reason_arg = $3, ended_at = now(), updated_at = now()
+		WHERE id = $1 AND status = 'submitting' AND slurm_job_id = ''`, id, cause, arg)
+	return wrap("fail submitting", err)
+}
+
+// DeleteJobTokens revokes the KQI_TOKEN of a job.
+func (s *Store) DeleteJobTokens(ctx context.Context, jobID int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM api_tokens WHERE job_id = $1`, jobID)
+	return wrap("delete job tokens", err)
+}
