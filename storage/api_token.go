@@ -16,9 +16,9 @@ type APIToken struct {
 	TenantID int64
 	// JobID, when set, limits the token to that job: it is the job's
 	// KQI_TOKEN.
-	JobID *int64
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	JobID     *int64
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // CreateAPIToken stores a token for user in tenant.
