@@ -215,6 +215,9 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		{"env name with =", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "A=B", Value: "1"}} }, "spec", "training.invalid_spec"},
 		{"env overriding TRAINING_ID", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "TRAINING_ID", Value: "1"}} }, "spec", "training.invalid_spec"},
 		{"denied sbatch option", func(r *jobs.Request) { r.SbatchOptions = []string{"--output=/tmp/x"} }, "spec", "training.invalid_spec"},
+		// sbatch honours it, slurmrestd v0.0.38 refuses it: a form error,
+		// not a job that fails at submit.
+		{"option slurmrestd cannot send", func(r *jobs.Request) { r.SbatchOptions = []string{"--overcommit"} }, "sbatch_options", "training.backend_refuses"},
 		{"no command", func(r *jobs.Request) { r.Command = " " }, "command", "training.command_required"},
 		{"file repository of another tenant", func(r *jobs.Request) {
 			r.GitRepository = "file:///var/lib/kqi-dev/shared/tenants/2/jobs/7/git"

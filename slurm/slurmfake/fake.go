@@ -19,8 +19,9 @@ type Fake struct {
 	next  int
 	jobs  map[string]*FakeJob
 	parts []slurm.Partition
-	// SubmitErr, when set, makes every Submit fail with it.
-	SubmitErr error
+	// OnSubmit, when set, runs first in every Submit; an error it returns
+	// is Submit's (Slurm refusing the job).
+	OnSubmit func(script string, spec slurm.JobSpec) error
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
@@ -47,11 +48,13 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 	if err := spec.Validate(); err != nil {
 		return "", err
 	}
+	if f.OnSubmit != nil {
+		if err := f.OnSubmit(script, spec); err != nil {
+			return "", err
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.SubmitErr != nil {
-		return "", f.SubmitErr
-	}
 	f.next++
 	id := strconv.Itoa(f.next)
 	f.jobs[id] = &FakeJob{Script: script, Spec: spec, Info: slurm.JobInfo{ID: id, Name: spec.Name, Comment: spec.Comment, State: "PENDING"}}

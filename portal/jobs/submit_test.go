@@ -1,0 +1,136 @@
+package jobs_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kqi/portal/data"
+	"kqi/portal/jobs"
+	"kqi/slurm"
+	"kqi/slurm/slurmfake"
+	"kqi/storage"
+	"kqi/storage/files"
+	"kqi/storage/storagetest"
+
+	_ "github.com/lib/pq"
+)
+
+// fakeEnv is a jobs service on the in-memory cluster: PostgreSQL and a
+// local file store, no Slurm.
+func fakeEnv(t *testing.T) (*jobs.Service, *slurmfake.Fake, jobs.Actor, int64, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	st, dbURL := storagetest.NewStore(t)
+	db, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fs, err := files.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tenant, _ := st.CreateTenant(ctx, "lab")
+	usr, _ := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "x"}, storage.TenantRole{TenantID: tenant.ID, Role: storage.RoleUser})
+	dsvc := &data.Service{Store: st, Files: fs, Log: log}
+	ds, err := dsvc.CreateDataset(ctx, data.Actor{TenantID: tenant.ID}, data.DatasetForm{Name: "ds"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := slurmfake.NewFake()
+	svc := &jobs.Service{Store: st, Files: fs, Data: dsvc, Cluster: fake, Log: log, Cfg: jobs.Config{
+		ServerURL: "http://127.0.0.1:8080", Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage,
+		TokenTTL: time.Hour, SubmitGrace: time.Minute, AllowHostImage: true,
+	}}
+	return svc, fake, jobs.Actor{TenantID: tenant.ID, UserID: usr.ID}, ds, db
+}
+
+// A submission Slurm refuses ends in error without its secrets file and
+// with its KQI_TOKEN revoked: neither may outlive the job (they used to
+// stay for the token's whole lifetime).
+func TestRefusedSubmitLeavesNoSecrets(t *testing.T) {
+	svc, fake, who, ds, _ := fakeEnv(t)
+	ctx := context.Background()
+	var token, secretsPath string
+	fake.OnSubmit = func(script string, spec slurm.JobSpec) error {
+		secretsPath = filepath.Join(spec.JobDir, slurm.SecretsFile)
+		f, err := os.Open(secretsPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "KQI_TOKEN="); ok {
+				token = v
+			}
+		}
+		if _, err := svc.Store.APITokenByValue(context.Background(), token); err != nil {
+			t.Errorf("the job's KQI_TOKEN does not answer while it is submitted: %v", err)
+		}
+		return errors.New("slurm: submit: Invalid job option (refused)")
+	}
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "refused", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != string(slurm.StatusError) || j.Reason != slurm.CauseSubmitFailed || !strings.Contains(j.ReasonArg, "Invalid job option") {
+		t.Fatalf("job %s (%s %q), want error submit_failed with Slurm's message", j.Status, j.Reason, j.ReasonArg)
+	}
+	if token == "" {
+		t.Fatal("the job had no KQI_TOKEN in its secrets file")
+	}
+	if _, err := os.Stat(secretsPath); !os.IsNotExist(err) {
+		t.Errorf("secrets file still there after a refused submit (%v)", err)
+	}
+	if _, err := svc.Store.APITokenByValue(ctx, token); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the job's KQI_TOKEN still answers after a refused submit: %v", err)
+	}
+}
+
+// A row left submitting by a crash, with no Slurm job, becomes an error
+// after the grace period and loses its secrets too.
+func TestInterruptedSubmitLeavesNoSecrets(t *testing.T) {
+	svc, fake, who, ds, db := fakeEnv(t)
+	ctx := context.Background()
+	// The portal "crashes" right after writing the secrets: the submit
+	// never reaches Slurm and the row stays submitting.
+	var secretsPath string
+	fake.OnSubmit = func(script string, spec slurm.JobSpec) error {
+		secretsPath = filepath.Join(spec.JobDir, slurm.SecretsFile)
+		return nil
+	}
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "crash", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Undo what the submit recorded, as if it had never come back.
+	if _, err := os.Stat(secretsPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'submitting', slurm_job_id = '', queued_at = NULL WHERE id = $1`, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	fake.Set(j.SlurmJobID, func(i *slurm.JobInfo) { i.Comment = "gone" }) // Slurm never had it
+	svc.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID)
+	if got.Status != string(slurm.StatusError) || got.Reason != slurm.CauseSubmitInterrupted {
+		t.Fatalf("job %s (%s), want error submit_interrupted", got.Status, got.Reason)
+	}
+	if _, err := os.Stat(secretsPath); !os.IsNotExist(err) {
+		t.Errorf("secrets file still there after an interrupted submit (%v)", err)
+	}
+}
