@@ -78,10 +78,16 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // together with the version bump, so a failure leaves the schema at the last
 // good version.
 func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
+	return s.migrateTo(ctx, LatestSchemaVersion())
+}
+
+// migrateTo applies the pending migrations up to version.
+func (s *Store) migrateTo(ctx context.Context, version int) (applied int, err error) {
 	ms, err := migrations()
 	if err != nil {
 		return 0, err
 	}
+	ms = ms[:min(version, len(ms))]
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("storage: migrate: %w", err)

@@ -30,6 +30,17 @@ func RequireEnv(t testing.TB, name string) string {
 // together with its URL.
 func NewStore(t testing.TB) (*storage.Store, string) {
 	t.Helper()
+	st, dbURL := NewEmptyStore(t)
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return st, dbURL
+}
+
+// NewEmptyStore creates an empty, unmigrated database (for migration
+// tests) and returns a Store on it together with its URL.
+func NewEmptyStore(t testing.TB) (*storage.Store, string) {
+	t.Helper()
 	base := RequireEnv(t, "KQI_DATABASE_URL")
 	ctx := context.Background()
 
@@ -51,9 +62,6 @@ func NewStore(t testing.TB) (*storage.Store, string) {
 	st, err := storage.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
-	}
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
 	}
 	t.Cleanup(func() {
 		st.Close()
