@@ -36,11 +36,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	} else if want := storage.LatestSchemaVersion(); v != want {
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `kqi-portal migrate`", v, want)
 	}
-	cluster, err := openCluster(cfg)
+	self := cfg.ClusterIdentity(nil)
+	cluster, err := openCluster(cfg, self)
 	if err != nil {
 		return err
 	}
-	fs, err := openFiles(cfg)
+	fs, err := openFiles(cfg, self)
 	if err != nil {
 		return err
 	}
@@ -105,11 +106,12 @@ type closableFS interface {
 }
 
 // openFiles opens the shared filesystem: directly where the portal host
-// mounts it, else through SFTP on the login node.
-func openFiles(cfg *config.Config) (closableFS, error) {
+// mounts it, else through SFTP on the login node, where what the portal
+// writes belongs to the account it logs in as.
+func openFiles(cfg *config.Config, self config.Identity) (closableFS, error) {
 	if cfg.FileStore == "sftp" {
 		return files.NewSFTP(files.SFTPConfig{
-			Addr: cfg.SSHAddr, User: cfg.SSHUser, KeyFile: cfg.SSHKeyFile,
+			Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile,
 			KnownHostsFile: cfg.SSHKnownHosts, Root: cfg.SharedRoot, Timeout: 15 * time.Second,
 		})
 	}
@@ -117,9 +119,9 @@ func openFiles(cfg *config.Config) (closableFS, error) {
 	if os.Geteuid() == 0 {
 		// A portal running as root hands what it writes to the account
 		// jobs run as, which must read inputs and secrets.
-		u, err := user.Lookup(cfg.SlurmUser)
+		u, err := user.Lookup(self.User)
 		if err != nil {
-			return nil, fmt.Errorf("KQI_SLURM_USER %q: %w", cfg.SlurmUser, err)
+			return nil, fmt.Errorf("KQI_SLURM_USER %q: %w", self.User, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -141,17 +143,18 @@ func warnOpenSharedRoot(cfg *config.Config, log *slog.Logger) {
 	}
 }
 
-// openCluster connects to Slurm the way the site chose.
-func openCluster(cfg *config.Config) (slurm.Cluster, error) {
+// openCluster connects to Slurm the way the site chose, as self: the
+// login node's user, or the `sun` of slurmrestd's tokens.
+func openCluster(cfg *config.Config, self config.Identity) (slurm.Cluster, error) {
 	if cfg.SlurmBackend == "ssh" {
-		return slurm.NewSSH(slurm.SSHConfig{Addr: cfg.SSHAddr, User: cfg.SlurmUser, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+		return slurm.NewSSH(slurm.SSHConfig{Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
 	}
 	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	return slurm.NewREST(slurm.RESTConfig{
-		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: cfg.SlurmUser, Signer: signer,
+		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: self.User, Signer: signer,
 		Timeout: 15 * time.Second, Retries: 2,
 	})
 }

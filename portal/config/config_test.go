@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kqi/storage"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -72,5 +74,34 @@ func TestRequireCluster(t *testing.T) {
 	c.FileStore = "sftp"
 	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh") {
 		t.Fatalf("sftp without ssh settings: %v", err)
+	}
+}
+
+// KQI_SSH_USER is no longer a login of its own: the same value as
+// KQI_SLURM_USER is accepted, another is refused.
+func TestLoadSSHUserMustBeTheClusterAccount(t *testing.T) {
+	env := map[string]string{"KQI_DATABASE_URL": "x", "KQI_SLURM_USER": "kqi", "KQI_SSH_USER": "kqi"}
+	if _, err := Load("t", nil, envOf(env)); err != nil {
+		t.Fatal(err)
+	}
+	env["KQI_SSH_USER"] = "other"
+	if _, err := Load("t", nil, envOf(env)); err == nil || !strings.Contains(err.Error(), "KQI_SSH_USER") {
+		t.Fatalf("KQI_SSH_USER of another account: %v", err)
+	}
+}
+
+func TestClusterIdentity(t *testing.T) {
+	c := &Config{SlurmUser: "kqi"}
+	for name, tc := range map[string]struct {
+		tenant *storage.Tenant
+		want   Identity
+	}{
+		"the portal itself":        {nil, Identity{User: "kqi"}},
+		"a tenant without account": {&storage.Tenant{Name: "a"}, Identity{User: "kqi"}},
+		"a tenant with an account": {&storage.Tenant{Name: "b", SlurmAccount: "proj-b"}, Identity{User: "kqi", Account: "proj-b"}},
+	} {
+		if got := c.ClusterIdentity(tc.tenant); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", name, got, tc.want)
+		}
 	}
 }
