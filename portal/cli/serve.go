@@ -18,6 +18,7 @@ import (
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
+	"kqi/slurm/login"
 	"kqi/storage"
 	"kqi/storage/files"
 )
@@ -37,11 +38,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `kqi-portal migrate`", v, want)
 	}
 	self := cfg.ClusterIdentity(nil)
-	cluster, err := openCluster(cfg, self)
+	dialer, err := openLogin(cfg, self)
 	if err != nil {
 		return err
 	}
-	fs, err := openFiles(cfg, self)
+	cluster, err := openCluster(cfg, self, dialer)
+	if err != nil {
+		return err
+	}
+	fs, err := openFiles(ctx, cfg, self, dialer)
 	if err != nil {
 		return err
 	}
@@ -105,15 +110,22 @@ type closableFS interface {
 	Close() error
 }
 
+// openLogin makes the one dialer of the login node, shared by the SSH
+// Slurm backend and SFTP, logging in as the account jobs run as; nil when
+// the site uses neither.
+func openLogin(cfg *config.Config, self config.Identity) (*login.Dialer, error) {
+	if !cfg.NeedsLogin() {
+		return nil, nil
+	}
+	return login.New(login.Config{Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+}
+
 // openFiles opens the shared filesystem: directly where the portal host
 // mounts it, else through SFTP on the login node, where what the portal
 // writes belongs to the account it logs in as.
-func openFiles(cfg *config.Config, self config.Identity) (closableFS, error) {
+func openFiles(ctx context.Context, cfg *config.Config, self config.Identity, dialer *login.Dialer) (closableFS, error) {
 	if cfg.FileStore == "sftp" {
-		return files.NewSFTP(files.SFTPConfig{
-			Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile,
-			KnownHostsFile: cfg.SSHKnownHosts, Root: cfg.SharedRoot, Timeout: 15 * time.Second,
-		})
+		return files.NewSFTP(ctx, files.SFTPConfig{Dialer: dialer, Root: cfg.SharedRoot})
 	}
 	var opts []files.LocalOption
 	if os.Geteuid() == 0 {
@@ -145,9 +157,9 @@ func warnOpenSharedRoot(cfg *config.Config, log *slog.Logger) {
 
 // openCluster connects to Slurm the way the site chose, as self: the
 // login node's user, or the `sun` of slurmrestd's tokens.
-func openCluster(cfg *config.Config, self config.Identity) (slurm.Cluster, error) {
+func openCluster(cfg *config.Config, self config.Identity, dialer *login.Dialer) (slurm.Cluster, error) {
 	if cfg.SlurmBackend == "ssh" {
-		return slurm.NewSSH(slurm.SSHConfig{Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+		return slurm.NewSSHOver(dialer, 0), nil
 	}
 	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
 	if err != nil {

@@ -188,7 +188,7 @@ func (c *Config) RequireCluster() error {
 	if c.Runtime != "apptainer" && c.Runtime != "bubblewrap" {
 		errs = append(errs, fmt.Errorf("KQI_RUNTIME: %q is not apptainer or bubblewrap", c.Runtime))
 	}
-	if c.FileStore == "sftp" || c.SlurmBackend == "ssh" {
+	if c.NeedsLogin() {
 		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
 			if kv[1] == "" {
 				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh", kv[0]))
@@ -215,6 +215,13 @@ func (c *Config) RequireCluster() error {
 		return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
 	return nil
+}
+
+// NeedsLogin reports whether the portal reaches the cluster's login node
+// over SSH: for the SSH Slurm backend, SFTP, or both (one dialer serves
+// them).
+func (c *Config) NeedsLogin() bool {
+	return c.FileStore == "sftp" || c.SlurmBackend == "ssh"
 }
 
 func joinLines(errs []error) error {
