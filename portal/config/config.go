@@ -29,9 +29,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	LogLevel       slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
-	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL
-	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38
-	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key)
+	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL (rest backend)
+	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38 (rest backend)
+	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key; rest backend)
 	// KQI_SLURM_USER: the cluster account; ClusterIdentity says what it is used as
 	SlurmUser string
 
@@ -195,21 +195,25 @@ func (c *Config) RequireCluster() error {
 			}
 		}
 	}
-	if c.SlurmRESTURL == "" {
-		errs = append(errs, errors.New("KQI_SLURM_REST_URL is required"))
-	} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_REST_URL: %q is not a URL", c.SlurmRESTURL))
-	}
-	if c.SlurmJWTKeyFile == "" {
-		errs = append(errs, errors.New("KQI_SLURM_JWT_KEY_FILE is required"))
-	} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
+	// slurmrestd's settings only matter to its backend: a site without
+	// slurmrestd runs on the SSH backend alone.
+	if c.SlurmBackend == "rest" {
+		if c.SlurmRESTURL == "" {
+			errs = append(errs, errors.New("KQI_SLURM_REST_URL is required with KQI_SLURM_BACKEND=rest"))
+		} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_REST_URL: %q is not a URL", c.SlurmRESTURL))
+		}
+		if c.SlurmJWTKeyFile == "" {
+			errs = append(errs, errors.New("KQI_SLURM_JWT_KEY_FILE is required with KQI_SLURM_BACKEND=rest"))
+		} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
+		}
+		if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
+		}
 	}
 	if c.SlurmUser == "" {
 		errs = append(errs, errors.New("KQI_SLURM_USER is required"))
-	}
-	if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))

@@ -77,6 +77,26 @@ func TestRequireCluster(t *testing.T) {
 	}
 }
 
+// A site without slurmrestd runs the SSH backend on the login node's
+// settings alone.
+func TestRequireClusterSSHBackendNeedsNoSlurmrestd(t *testing.T) {
+	c, err := Load("t", nil, envOf(map[string]string{
+		"KQI_DATABASE_URL": "x", "KQI_SLURM_BACKEND": "ssh", "KQI_SLURM_USER": "kqi",
+		"KQI_SHARED_ROOT": "/shared", "KQI_SECRET_KEY_FILE": "/key",
+		"KQI_SSH_ADDR": "login:22", "KQI_SSH_KEY_FILE": "/id", "KQI_SSH_KNOWN_HOSTS": "/known_hosts",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequireCluster(); err != nil {
+		t.Fatalf("SSH backend without slurmrestd settings: %v", err)
+	}
+	c.SSHAddr = ""
+	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_ADDR is required") {
+		t.Fatalf("SSH backend without a login node: %v", err)
+	}
+}
+
 // KQI_SSH_USER is no longer a login of its own: the same value as
 // KQI_SLURM_USER is accepted, another is refused.
 func TestLoadSSHUserMustBeTheClusterAccount(t *testing.T) {
