@@ -3,22 +3,21 @@ package slurm
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
+
+	"kqi/slurm/login"
 )
 
 // SSHConfig says how to reach a login node where sbatch, squeue, scancel,
-// sinfo and (if accounting is set up) sacct run as the cluster user.
+// sinfo and (if accounting is set up) sacct run as the cluster user, for
+// callers that have no login.Dialer to share.
 type SSHConfig struct {
 	Addr           string        // host:port of the login node's sshd
 	User           string        // the cluster user jobs are submitted as
@@ -29,14 +28,14 @@ type SSHConfig struct {
 }
 
 // SSH is the Cluster backend for sites without slurmrestd: the Slurm
-// commands run on a login node over one SSH connection, reopened when it
-// breaks. Commands are fixed argument lists; the only varying parts are
+// commands run on a login node over one SSH connection from a
+// login.Dialer, reopened when it breaks. Commands are fixed argument lists; the only varying parts are
 // job ids (digits, checked) and the user name, and every argument is
 // quoted by shellQuote because sshd hands the command line to the user's
 // login shell. The script goes to sbatch on stdin, never in an argument.
 type SSH struct {
-	cfg    SSHConfig
-	client *ssh.ClientConfig
+	login          *login.Dialer
+	commandTimeout time.Duration
 	// sessions bounds the commands running at once: sshd refuses sessions
 	// beyond its MaxSessions (10 by default), and a refused session would
 	// look like a broken connection.
@@ -50,75 +49,27 @@ var _ Cluster = (*SSH)(nil)
 
 // NewSSH reads the key and known_hosts files; it connects on first use.
 func NewSSH(cfg SSHConfig) (*SSH, error) {
-	if cfg.Addr == "" || cfg.User == "" || cfg.KeyFile == "" || cfg.KnownHostsFile == "" {
-		return nil, errors.New("slurm: SSH backend needs an address, a user, a key file and a known_hosts file")
-	}
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = 15 * time.Second
-	}
-	if cfg.CommandTimeout == 0 {
-		cfg.CommandTimeout = 60 * time.Second
-	}
-	pem, err := os.ReadFile(cfg.KeyFile)
+	d, err := login.New(login.Config{
+		Addr: cfg.Addr, User: cfg.User, KeyFile: cfg.KeyFile, KnownHostsFile: cfg.KnownHostsFile, Timeout: cfg.DialTimeout,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("slurm: ssh key: %w", err)
+		return nil, fmt.Errorf("slurm: %w", err)
 	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		return nil, fmt.Errorf("slurm: ssh key %s: %w", cfg.KeyFile, err)
+	return NewSSHOver(d, cfg.CommandTimeout), nil
+}
+
+// NewSSHOver runs the commands as d's user over a connection from d,
+// opened on first use. commandTimeout bounds each command when its
+// context allows longer; 60 s when 0.
+func NewSSHOver(d *login.Dialer, commandTimeout time.Duration) *SSH {
+	if commandTimeout <= 0 {
+		commandTimeout = 60 * time.Second
 	}
-	hostKey, err := knownhosts.New(cfg.KnownHostsFile)
-	if err != nil {
-		return nil, fmt.Errorf("slurm: known_hosts: %w", err)
-	}
-	algos, err := knownAlgorithms(hostKey, cfg.Addr)
-	if err != nil {
-		return nil, err
-	}
-	return &SSH{cfg: cfg, sessions: make(chan struct{}, maxSessions), client: &ssh.ClientConfig{
-		User:              cfg.User,
-		Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback:   hostKey,
-		HostKeyAlgorithms: algos,
-		Timeout:           cfg.DialTimeout,
-	}}, nil
+	return &SSH{login: d, commandTimeout: commandTimeout, sessions: make(chan struct{}, maxSessions)}
 }
 
 // maxSessions is how many commands share the connection at once.
 const maxSessions = 8
-
-// knownAlgorithms returns the host key algorithms known_hosts has keys of
-// for addr. Offering only those makes the server present a key that can be
-// checked, instead of one of another type that would be refused as a
-// mismatch.
-func knownAlgorithms(check ssh.HostKeyCallback, addr string) ([]string, error) {
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	probe, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	remote, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("slurm: ssh address %s: %w", addr, err)
-	}
-	var keyErr *knownhosts.KeyError
-	if err := check(addr, remote, probe); !errors.As(err, &keyErr) || len(keyErr.Want) == 0 {
-		return nil, fmt.Errorf("slurm: %s is not in the known_hosts file", addr)
-	}
-	var algos []string
-	for _, k := range keyErr.Want {
-		switch t := k.Key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algos = append(algos, t)
-		}
-	}
-	return algos, nil
-}
 
 // Close closes the connection, if one is open.
 func (c *SSH) Close() error {
@@ -139,23 +90,11 @@ func (c *SSH) connect(ctx context.Context) (*ssh.Client, error) {
 	if c.conn != nil {
 		return c.conn, nil
 	}
-	d := net.Dialer{Timeout: c.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", c.cfg.Addr)
+	conn, err := c.login.Dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("slurm: ssh %s: %w", c.cfg.Addr, err)
+		return nil, fmt.Errorf("slurm: %w", err)
 	}
-	deadline := time.Now().Add(c.cfg.DialTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	_ = nc.SetDeadline(deadline)
-	sc, chans, reqs, err := ssh.NewClientConn(nc, c.cfg.Addr, c.client)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("slurm: ssh %s: %w", c.cfg.Addr, err)
-	}
-	_ = nc.SetDeadline(time.Time{})
-	c.conn = ssh.NewClient(sc, chans, reqs)
+	c.conn = conn
 	return c.conn, nil
 }
 
@@ -186,7 +125,7 @@ func (e *CommandError) Error() string {
 // since the last command) is tried once more on a new connection; one
 // that started is never repeated, since it may have had its effect.
 func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, stderr []byte, err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
 	defer cancel()
 	line, err := remoteCommand(argv)
 	if err != nil {
@@ -196,7 +135,7 @@ func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, st
 	case c.sessions <- struct{}{}:
 		defer func() { <-c.sessions }()
 	case <-ctx.Done():
-		return nil, nil, fmt.Errorf("slurm: ssh %s: %s: waiting for a session: %w", c.cfg.Addr, program(argv), ctx.Err())
+		return nil, nil, fmt.Errorf("slurm: ssh %s: %s: waiting for a session: %w", c.login.Addr(), program(argv), ctx.Err())
 	}
 	for attempt := 0; ; attempt++ {
 		conn, err := c.connect(ctx)
@@ -213,7 +152,7 @@ func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, st
 			return stdout, stderr, &CommandError{Command: program(argv), Status: exit.ExitStatus(), Stderr: string(stderr)}
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w", c.cfg.Addr, program(argv), err)
+			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w", c.login.Addr(), program(argv), err)
 		}
 		return stdout, stderr, nil
 	}
@@ -495,7 +434,7 @@ func cliInt(s string) (int64, error) {
 
 // FindByComment implements Cluster with squeue over the user's jobs.
 func (c *SSH) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
-	stdout, _, err := c.run(ctx, nil, squeueArgs("--user="+c.cfg.User)...)
+	stdout, _, err := c.run(ctx, nil, squeueArgs("--user="+c.login.User())...)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
+	"kqi/slurm/login"
 	"kqi/storage"
 	"kqi/storage/files"
 )
@@ -36,11 +37,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	} else if want := storage.LatestSchemaVersion(); v != want {
 		return fmt.Errorf("database schema is at version %d, this binary needs %d: run `kqi-portal migrate`", v, want)
 	}
-	cluster, err := openCluster(cfg)
+	self := cfg.ClusterIdentity(nil)
+	dialer, err := openLogin(cfg, self)
 	if err != nil {
 		return err
 	}
-	fs, err := openFiles(cfg)
+	cluster, err := openCluster(cfg, self, dialer)
+	if err != nil {
+		return err
+	}
+	fs, err := openFiles(ctx, cfg, self, dialer)
 	if err != nil {
 		return err
 	}
@@ -58,7 +64,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 10 * time.Minute,
-		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage,
+		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity,
 	}}
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
@@ -104,22 +110,30 @@ type closableFS interface {
 	Close() error
 }
 
+// openLogin makes the one dialer of the login node, shared by the SSH
+// Slurm backend and SFTP, logging in as the account jobs run as; nil when
+// the site uses neither.
+func openLogin(cfg *config.Config, self config.Identity) (*login.Dialer, error) {
+	if !cfg.NeedsLogin() {
+		return nil, nil
+	}
+	return login.New(login.Config{Addr: cfg.SSHAddr, User: self.User, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+}
+
 // openFiles opens the shared filesystem: directly where the portal host
-// mounts it, else through SFTP on the login node.
-func openFiles(cfg *config.Config) (closableFS, error) {
+// mounts it, else through SFTP on the login node, where what the portal
+// writes belongs to the account it logs in as.
+func openFiles(ctx context.Context, cfg *config.Config, self config.Identity, dialer *login.Dialer) (closableFS, error) {
 	if cfg.FileStore == "sftp" {
-		return files.NewSFTP(files.SFTPConfig{
-			Addr: cfg.SSHAddr, User: cfg.SSHUser, KeyFile: cfg.SSHKeyFile,
-			KnownHostsFile: cfg.SSHKnownHosts, Root: cfg.SharedRoot, Timeout: 15 * time.Second,
-		})
+		return files.NewSFTP(ctx, files.SFTPConfig{Dialer: dialer, Root: cfg.SharedRoot})
 	}
 	var opts []files.LocalOption
 	if os.Geteuid() == 0 {
 		// A portal running as root hands what it writes to the account
 		// jobs run as, which must read inputs and secrets.
-		u, err := user.Lookup(cfg.SlurmUser)
+		u, err := user.Lookup(self.User)
 		if err != nil {
-			return nil, fmt.Errorf("KQI_SLURM_USER %q: %w", cfg.SlurmUser, err)
+			return nil, fmt.Errorf("KQI_SLURM_USER %q: %w", self.User, err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -141,17 +155,18 @@ func warnOpenSharedRoot(cfg *config.Config, log *slog.Logger) {
 	}
 }
 
-// openCluster connects to Slurm the way the site chose.
-func openCluster(cfg *config.Config) (slurm.Cluster, error) {
+// openCluster connects to Slurm the way the site chose, as self: the
+// login node's user, or the `sun` of slurmrestd's tokens.
+func openCluster(cfg *config.Config, self config.Identity, dialer *login.Dialer) (slurm.Cluster, error) {
 	if cfg.SlurmBackend == "ssh" {
-		return slurm.NewSSH(slurm.SSHConfig{Addr: cfg.SSHAddr, User: cfg.SlurmUser, KeyFile: cfg.SSHKeyFile, KnownHostsFile: cfg.SSHKnownHosts})
+		return slurm.NewSSHOver(dialer, 0), nil
 	}
 	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	return slurm.NewREST(slurm.RESTConfig{
-		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: cfg.SlurmUser, Signer: signer,
+		URL: cfg.SlurmRESTURL, Version: cfg.SlurmAPIVersion, User: self.User, Signer: signer,
 		Timeout: 15 * time.Second, Retries: 2,
 	})
 }

@@ -29,10 +29,11 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	LogLevel       slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
-	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL
-	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38
-	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key)
-	SlurmUser       string // KQI_SLURM_USER: the cluster account jobs are submitted as
+	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL (rest backend)
+	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38 (rest backend)
+	SlurmJWTKeyFile string // KQI_SLURM_JWT_KEY_FILE: the cluster's HS256 key (AuthAltParameters=jwt_key; rest backend)
+	// KQI_SLURM_USER: the cluster account; ClusterIdentity says what it is used as
+	SlurmUser string
 
 	SlurmBackend string        // KQI_SLURM_BACKEND: "rest" (slurmrestd) or "ssh" (Slurm commands on the login node)
 	PollInterval time.Duration // KQI_POLL_INTERVAL: how often job states are refreshed (one Slurm call each time)
@@ -52,9 +53,8 @@ type Config struct {
 
 	SharedRoot    string // KQI_SHARED_ROOT: the shared filesystem directory KQI keeps files in, as the nodes see it
 	FileStore     string // KQI_FILE_STORE: "local" (the portal host mounts SharedRoot) or "sftp" (reached through the login node)
-	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP (and the SSH Slurm backend)
-	SSHUser       string // KQI_SSH_USER
-	SSHKeyFile    string // KQI_SSH_KEY_FILE: private key for SSHUser
+	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP and the SSH Slurm backend
+	SSHKeyFile    string // KQI_SSH_KEY_FILE: private key of the cluster account (ClusterIdentity) on the login node
 	SSHKnownHosts string // KQI_SSH_KNOWN_HOSTS: known_hosts file the login node's host key is checked against
 }
 
@@ -88,7 +88,6 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SharedRoot, "shared-root", env("KQI_SHARED_ROOT", ""), "shared filesystem directory for data and jobs (KQI_SHARED_ROOT)")
 	fs.StringVar(&c.FileStore, "file-store", env("KQI_FILE_STORE", "local"), "local or sftp (KQI_FILE_STORE)")
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
-	fs.StringVar(&c.SSHUser, "ssh-user", env("KQI_SSH_USER", ""), "login node user (KQI_SSH_USER)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
 	var poll, fakeroot, hostImage string
@@ -160,6 +159,12 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if c.FileStore != "local" && c.FileStore != "sftp" {
 		errs = append(errs, fmt.Errorf("KQI_FILE_STORE: %q is not local or sftp", c.FileStore))
 	}
+	// KQI_SSH_USER once named the SFTP login apart from the account jobs
+	// run as; a site that still sets it to another account must learn
+	// that it is no longer who logs in.
+	if u := getenv("KQI_SSH_USER"); u != "" && u != c.SlurmUser {
+		errs = append(errs, fmt.Errorf("KQI_SSH_USER %q differs from KQI_SLURM_USER %q: the login node is reached as KQI_SLURM_USER, the account jobs run as and whose files they read; unset KQI_SSH_USER", u, c.SlurmUser))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
@@ -183,33 +188,44 @@ func (c *Config) RequireCluster() error {
 	if c.Runtime != "apptainer" && c.Runtime != "bubblewrap" {
 		errs = append(errs, fmt.Errorf("KQI_RUNTIME: %q is not apptainer or bubblewrap", c.Runtime))
 	}
-	if c.FileStore == "sftp" || c.SlurmBackend == "ssh" {
-		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_USER", c.SSHUser}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
+	if c.NeedsLogin() {
+		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
 			if kv[1] == "" {
 				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh", kv[0]))
 			}
 		}
 	}
-	if c.SlurmRESTURL == "" {
-		errs = append(errs, errors.New("KQI_SLURM_REST_URL is required"))
-	} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_REST_URL: %q is not a URL", c.SlurmRESTURL))
-	}
-	if c.SlurmJWTKeyFile == "" {
-		errs = append(errs, errors.New("KQI_SLURM_JWT_KEY_FILE is required"))
-	} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
+	// slurmrestd's settings only matter to its backend: a site without
+	// slurmrestd runs on the SSH backend alone.
+	if c.SlurmBackend == "rest" {
+		if c.SlurmRESTURL == "" {
+			errs = append(errs, errors.New("KQI_SLURM_REST_URL is required with KQI_SLURM_BACKEND=rest"))
+		} else if u, err := url.Parse(c.SlurmRESTURL); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_REST_URL: %q is not a URL", c.SlurmRESTURL))
+		}
+		if c.SlurmJWTKeyFile == "" {
+			errs = append(errs, errors.New("KQI_SLURM_JWT_KEY_FILE is required with KQI_SLURM_BACKEND=rest"))
+		} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
+		}
+		if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
+		}
 	}
 	if c.SlurmUser == "" {
 		errs = append(errs, errors.New("KQI_SLURM_USER is required"))
-	}
-	if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
-		errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
 	return nil
+}
+
+// NeedsLogin reports whether the portal reaches the cluster's login node
+// over SSH: for the SSH Slurm backend, SFTP, or both (one dialer serves
+// them).
+func (c *Config) NeedsLogin() bool {
+	return c.FileStore == "sftp" || c.SlurmBackend == "ssh"
 }
 
 func joinLines(errs []error) error {

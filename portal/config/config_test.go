@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kqi/storage"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -72,5 +74,54 @@ func TestRequireCluster(t *testing.T) {
 	c.FileStore = "sftp"
 	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh") {
 		t.Fatalf("sftp without ssh settings: %v", err)
+	}
+}
+
+// A site without slurmrestd runs the SSH backend on the login node's
+// settings alone.
+func TestRequireClusterSSHBackendNeedsNoSlurmrestd(t *testing.T) {
+	c, err := Load("t", nil, envOf(map[string]string{
+		"KQI_DATABASE_URL": "x", "KQI_SLURM_BACKEND": "ssh", "KQI_SLURM_USER": "kqi",
+		"KQI_SHARED_ROOT": "/shared", "KQI_SECRET_KEY_FILE": "/key",
+		"KQI_SSH_ADDR": "login:22", "KQI_SSH_KEY_FILE": "/id", "KQI_SSH_KNOWN_HOSTS": "/known_hosts",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RequireCluster(); err != nil {
+		t.Fatalf("SSH backend without slurmrestd settings: %v", err)
+	}
+	c.SSHAddr = ""
+	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_ADDR is required") {
+		t.Fatalf("SSH backend without a login node: %v", err)
+	}
+}
+
+// KQI_SSH_USER is no longer a login of its own: the same value as
+// KQI_SLURM_USER is accepted, another is refused.
+func TestLoadSSHUserMustBeTheClusterAccount(t *testing.T) {
+	env := map[string]string{"KQI_DATABASE_URL": "x", "KQI_SLURM_USER": "kqi", "KQI_SSH_USER": "kqi"}
+	if _, err := Load("t", nil, envOf(env)); err != nil {
+		t.Fatal(err)
+	}
+	env["KQI_SSH_USER"] = "other"
+	if _, err := Load("t", nil, envOf(env)); err == nil || !strings.Contains(err.Error(), "KQI_SSH_USER") {
+		t.Fatalf("KQI_SSH_USER of another account: %v", err)
+	}
+}
+
+func TestClusterIdentity(t *testing.T) {
+	c := &Config{SlurmUser: "kqi"}
+	for name, tc := range map[string]struct {
+		tenant *storage.Tenant
+		want   Identity
+	}{
+		"the portal itself":        {nil, Identity{User: "kqi"}},
+		"a tenant without account": {&storage.Tenant{Name: "a"}, Identity{User: "kqi"}},
+		"a tenant with an account": {&storage.Tenant{Name: "b", SlurmAccount: "proj-b"}, Identity{User: "kqi", Account: "proj-b"}},
+	} {
+		if got := c.ClusterIdentity(tc.tenant); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", name, got, tc.want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
+	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/refusal"
 	"kqi/slurm"
@@ -43,6 +44,10 @@ type Config struct {
 	// (bubblewrap's "host" image). That exposes the node's files, shared
 	// filesystem included, to every job: for tests only.
 	AllowHostImage bool
+	// Identity decides who a tenant's jobs run as on the cluster
+	// (config.Config.ClusterIdentity); nil: that function with no site
+	// settings.
+	Identity func(*storage.Tenant) config.Identity
 }
 
 // Service is the job lifecycle.
@@ -329,7 +334,7 @@ func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.J
 		return err
 	}
 	spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, Comment(instance, j.Kind, j.ID))
-	spec.Account = tenant.SlurmAccount
+	spec.Account = s.identity(tenant).Account
 	spec.Git.URL, spec.Git.Username = git.URL, git.Username
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
 	script, err := slurm.Render(spec, s.Cfg.Runtime)
@@ -357,6 +362,13 @@ func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.J
 		return err
 	}
 	return nil
+}
+
+func (s *Service) identity(t *storage.Tenant) config.Identity {
+	if s.Cfg.Identity != nil {
+		return s.Cfg.Identity(t)
+	}
+	return (&config.Config{}).ClusterIdentity(t)
 }
 
 // parentInputs binds the parents' outputs read-only: one parent at

@@ -28,6 +28,7 @@ import (
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
+	"kqi/slurm/login"
 	"kqi/slurm/slurmfake"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -273,11 +274,14 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 	if err := os.Chown(root, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := files.NewSFTP(files.SFTPConfig{
+	dialer, err := login.New(login.Config{
 		Addr: storagetest.RequireEnv(t, "KQI_SSH_ADDR"), User: u.Username,
 		KeyFile: storagetest.RequireEnv(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: storagetest.RequireEnv(t, "KQI_SSH_KNOWN_HOSTS"),
-		Root: root, Timeout: 15 * time.Second,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := files.NewSFTP(context.Background(), files.SFTPConfig{Dialer: dialer, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,7 +172,7 @@ func BenchmarkLocalPutVsCp(b *testing.B) {
 // not mount the shared filesystem.
 func BenchmarkSFTPPut(b *testing.B) {
 	_, root, _, _, _ := sftpTestDirs(b)
-	s, err := NewSFTP(sftpConfig(b, root))
+	s, err := NewSFTP(ctx, sftpConfig(b, root))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func BenchmarkStage10000(b *testing.B) {
 		}},
 		{"sftp", func(b *testing.B) testStore {
 			_, root, _, uid, gid := sftpTestDirs(b)
-			s, err := NewSFTP(sftpConfig(b, root))
+			s, err := NewSFTP(ctx, sftpConfig(b, root))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // testStore is one FS under test with what the checks need to look at it
@@ -65,14 +69,34 @@ func requireEnv(t testing.TB, name string) string {
 
 // sftpConfig returns the dev cluster's SFTP settings with root as Root.
 func sftpConfig(t testing.TB, root string) SFTPConfig {
-	return SFTPConfig{
-		Addr:           requireEnv(t, "KQI_SSH_ADDR"),
-		User:           requireEnv(t, "KQI_SSH_USER"),
-		KeyFile:        requireEnv(t, "KQI_SSH_KEY_FILE"),
-		KnownHostsFile: requireEnv(t, "KQI_SSH_KNOWN_HOSTS"),
-		Root:           root,
-	}
+	return SFTPConfig{Dialer: devDialer(t, requireEnv(t, "KQI_SSH_ADDR")), Root: root}
 }
+
+// devDialer logs in to the dev cluster's sshd at addr as KQI_SSH_USER.
+// The portal's dialer is slurm/login's, which storage does not import;
+// this is the least that reaches the dev server (its one host key is
+// ed25519, so no host key algorithm needs choosing; no keepalive).
+func devDialer(t testing.TB, addr string) Dialer {
+	t.Helper()
+	key, err := os.ReadFile(requireEnv(t, "KQI_SSH_KEY_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKeys, err := knownhosts.New(requireEnv(t, "KQI_SSH_KNOWN_HOSTS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ClientConfig{User: requireEnv(t, "KQI_SSH_USER"), Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: hostKeys}
+	return dialFunc(func(context.Context) (*ssh.Client, error) { return ssh.Dial("tcp", addr, cfg) })
+}
+
+type dialFunc func(context.Context) (*ssh.Client, error)
+
+func (f dialFunc) Dial(ctx context.Context) (*ssh.Client, error) { return f(ctx) }
 
 // sshUserIDs returns the uid and gid of the SSH user on this machine.
 func sshUserIDs(t testing.TB) (int, int) {
@@ -110,7 +134,7 @@ func sftpTestDirs(t testing.TB) (base, root, outside string, uid, gid int) {
 func newSFTPStore(t *testing.T) testStore {
 	t.Helper()
 	_, root, outside, uid, gid := sftpTestDirs(t)
-	s, err := NewSFTP(sftpConfig(t, root))
+	s, err := NewSFTP(ctx, sftpConfig(t, root))
 	if err != nil {
 		t.Fatalf("NewSFTP: %v", err)
 	}

@@ -2,7 +2,6 @@ package files
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -16,23 +15,27 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
+
+// Dialer opens a new SSH connection to the server, its host key checked,
+// within ctx. The store owns each connection it gets and closes it. The
+// portal passes the login node's dialer (slurm/login), the one its SSH
+// Slurm backend uses; it also keeps connections alive, closing one whose
+// server stopped answering, which is how the store learns it died.
+type Dialer interface {
+	Dial(ctx context.Context) (*ssh.Client, error)
+}
 
 // SFTPConfig says how to reach the shared filesystem through a login node.
 type SFTPConfig struct {
-	Addr           string // host:port of the login node's sshd
-	User           string
-	KeyFile        string // unencrypted private key for public-key auth
-	KnownHostsFile string // the server's host key must be listed here
+	Dialer Dialer
 	// Root is the absolute path of the tree on the server, as the compute
 	// nodes see it: LocalPath is built from it.
 	Root string
-	// Timeout bounds connecting (dial and handshake) and how long the
-	// server may stay silent before the connection is considered dead.
-	// Zero means 15 seconds.
-	Timeout time.Duration
 }
+
+// sftpCleanupTimeout bounds removing a failed upload's temporary file.
+const sftpCleanupTimeout = 15 * time.Second
 
 // sftpStageWorkers is how many links Stage has in flight at once: each is a
 // round trip, and overlapping them hides the latency.
@@ -50,9 +53,8 @@ const sftpStageWorkers = 16
 // still be followed: the root must not be writable by anyone but the portal
 // and the jobs it runs.
 type SFTP struct {
-	cfg      SFTPConfig
-	sshCfg   *ssh.ClientConfig
-	root     string // cfg.Root, cleaned
+	dialer   Dialer
+	root     string // SFTPConfig.Root, cleaned
 	realRoot string // root as the server resolves it
 
 	mu     sync.Mutex
@@ -83,42 +85,17 @@ func (cn *sftpConn) close() {
 	cn.ssh.Close()
 }
 
-// NewSFTP connects to the server, checks the host key, the extensions it
-// needs and the root, and returns a ready store.
-func NewSFTP(cfg SFTPConfig) (*SFTP, error) {
+// NewSFTP connects to the server, checks the extensions it needs and the
+// root, and returns a ready store.
+func NewSFTP(ctx context.Context, cfg SFTPConfig) (*SFTP, error) {
 	switch {
-	case cfg.Addr == "" || cfg.User == "" || cfg.KeyFile == "" || cfg.KnownHostsFile == "":
-		return nil, errors.New("files: sftp needs Addr, User, KeyFile and KnownHostsFile")
+	case cfg.Dialer == nil:
+		return nil, errors.New("files: sftp needs a Dialer")
 	case !path.IsAbs(cfg.Root):
 		return nil, fmt.Errorf("files: sftp root %q must be an absolute path", cfg.Root)
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
-	}
-	key, err := os.ReadFile(cfg.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("files: sftp key: %w", err)
-	}
-	signer, err := ssh.ParsePrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("files: sftp key %s: %w", cfg.KeyFile, err)
-	}
-	hostKeys, err := knownhosts.New(cfg.KnownHostsFile)
-	if err != nil {
-		return nil, fmt.Errorf("files: sftp known hosts: %w", err)
-	}
-	s := &SFTP{
-		cfg: cfg,
-		sshCfg: &ssh.ClientConfig{
-			User:              cfg.User,
-			Auth:              []ssh.AuthMethod{ssh.PublicKeys(signer)},
-			HostKeyCallback:   hostKeys,
-			HostKeyAlgorithms: hostKeyAlgorithms(hostKeys, cfg.Addr),
-			Timeout:           cfg.Timeout,
-		},
-		root: path.Clean(cfg.Root),
-	}
-	cn, err := s.client()
+	s := &SFTP{dialer: cfg.Dialer, root: path.Clean(cfg.Root)}
+	cn, err := s.client(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -137,33 +114,6 @@ func NewSFTP(cfg SFTPConfig) (*SFTP, error) {
 	return s, nil
 }
 
-// hostKeyAlgorithms lists the algorithms of the keys known_hosts holds for
-// addr, so the handshake asks for a key we can check instead of the
-// server's first choice (which may be a type we have no entry for). It asks
-// the callback about a key that cannot match and reads the known keys from
-// the error. Nil (any algorithm) when the host is not listed: the handshake
-// then fails with knownhosts' own "key is unknown".
-func hostKeyAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
-	probe, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
-	if err != nil {
-		return nil
-	}
-	var keyErr *knownhosts.KeyError
-	if !errors.As(cb(addr, &net.TCPAddr{IP: net.IPv4zero}, probe), &keyErr) {
-		return nil
-	}
-	var algos []string
-	for _, k := range keyErr.Want {
-		switch t := k.Key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algos = append(algos, t)
-		}
-	}
-	return algos
-}
-
 // Close closes the connection. The store must not be used afterwards.
 func (s *SFTP) Close() error {
 	s.mu.Lock()
@@ -178,7 +128,7 @@ func (s *SFTP) Close() error {
 
 // client returns the live connection, dialling a new one if there is none
 // or the last one died.
-func (s *SFTP) client() (*sftpConn, error) {
+func (s *SFTP) client(ctx context.Context) (*sftpConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -191,7 +141,7 @@ func (s *SFTP) client() (*sftpConn, error) {
 		s.conn.close()
 		s.conn = nil
 	}
-	cn, err := s.dial()
+	cn, err := s.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -199,33 +149,31 @@ func (s *SFTP) client() (*sftpConn, error) {
 	return cn, nil
 }
 
-// dial opens the SSH connection and the SFTP session. The deadline covers
-// the handshake too, which ssh.Dial's Timeout does not.
-func (s *SFTP) dial() (*sftpConn, error) {
-	raw, err := net.DialTimeout("tcp", s.cfg.Addr, s.cfg.Timeout)
+// dial opens the SSH connection and the SFTP session.
+func (s *SFTP) dial(ctx context.Context) (*sftpConn, error) {
+	sc, err := s.dialer.Dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("files: sftp dial %s: %w", s.cfg.Addr, err)
+		return nil, fmt.Errorf("files: sftp: %w", err)
 	}
-	raw.SetDeadline(time.Now().Add(s.cfg.Timeout))
-	c, chans, reqs, err := ssh.NewClientConn(raw, s.cfg.Addr, s.sshCfg)
-	if err != nil {
-		raw.Close()
-		return nil, fmt.Errorf("files: sftp handshake %s: %w", s.cfg.Addr, err)
-	}
-	sc := ssh.NewClient(c, chans, reqs)
+	// Opening the SFTP session has no timeout of its own: an ending ctx
+	// closes the connection under it.
+	stop := context.AfterFunc(ctx, func() { sc.Close() })
 	// Packets stay at the library's safe 32 KiB: 64 to 255 KiB measured no
 	// faster against OpenSSH here, where encryption is the bottleneck.
 	client, err := sftp.NewClient(sc, sftp.UseConcurrentWrites(true))
+	if !stop() && err == nil {
+		client.Close()
+		err = ctx.Err()
+	}
 	if err != nil {
 		sc.Close()
-		return nil, fmt.Errorf("files: sftp session: %w", err)
+		return nil, fmt.Errorf("files: sftp session on %s: %w", sc.RemoteAddr(), err)
 	}
-	raw.SetDeadline(time.Time{})
 	for _, ext := range []string{"hardlink@openssh.com", "posix-rename@openssh.com"} {
 		if _, ok := client.HasExtension(ext); !ok {
 			client.Close()
 			sc.Close()
-			return nil, fmt.Errorf("files: sftp server %s lacks the %s extension", s.cfg.Addr, ext)
+			return nil, fmt.Errorf("files: sftp server %s lacks the %s extension", sc.RemoteAddr(), ext)
 		}
 	}
 	cn := &sftpConn{ssh: sc, c: client, dead: make(chan struct{})}
@@ -233,36 +181,7 @@ func (s *SFTP) dial() (*sftpConn, error) {
 		sc.Wait()
 		close(cn.dead)
 	}()
-	go keepAlive(cn, s.cfg.Timeout)
 	return cn, nil
-}
-
-// keepAlive asks the server for a reply every interval and closes the
-// connection if none comes within it: a half-open TCP connection would
-// otherwise hang every request forever instead of failing over to a new one.
-func keepAlive(cn *sftpConn, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-cn.dead:
-			return
-		case <-t.C:
-		}
-		replied := make(chan struct{})
-		go func() {
-			cn.ssh.SendRequest("keepalive@openssh.com", true, nil)
-			close(replied)
-		}()
-		select {
-		case <-replied:
-		case <-cn.dead:
-			return
-		case <-time.After(interval):
-			cn.ssh.Close()
-			return
-		}
-	}
 }
 
 // do runs fn on a live connection. If the connection was lost meanwhile it
@@ -273,7 +192,7 @@ func (s *SFTP) do(ctx context.Context, retry bool, fn func(c *sftp.Client) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cn, err := s.client()
+		cn, err := s.client(ctx)
 		if err != nil {
 			return err
 		}
@@ -283,7 +202,7 @@ func (s *SFTP) do(ctx context.Context, retry bool, fn func(c *sftp.Client) error
 		}
 		s.drop(cn)
 		if !retry || attempt > 0 {
-			return fmt.Errorf("sftp connection to %s dropped: %w", s.cfg.Addr, err)
+			return fmt.Errorf("sftp connection to %s dropped: %w", cn.ssh.RemoteAddr(), err)
 		}
 	}
 }
@@ -487,7 +406,7 @@ func (e sourceError) Unwrap() error { return e.err }
 // cancelled (that may be why it failed), reconnecting if need be. If even
 // that fails, SweepTemp will find it.
 func (s *SFTP) removeTemp(ctx context.Context, tmp string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sftpCleanupTimeout)
 	defer cancel()
 	s.do(ctx, true, func(c *sftp.Client) error {
 		if err := c.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -2,22 +2,16 @@ package files
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func newSFTP(t *testing.T) (*SFTP, string) {
 	t.Helper()
 	_, root, _, _, _ := sftpTestDirs(t)
-	s, err := NewSFTP(sftpConfig(t, root))
+	s, err := NewSFTP(ctx, sftpConfig(t, root))
 	if err != nil {
 		t.Fatalf("NewSFTP: %v", err)
 	}
@@ -118,39 +112,26 @@ func TestSFTPConnectionLostMidUploadLeavesNothing(t *testing.T) {
 	}
 }
 
+// How the login node is reached (keys, host keys) is the dialer's to
+// check (slurm/login); the store checks what it is given and the root.
 func TestNewSFTPRefusesBadConfig(t *testing.T) {
 	base, root, _, _, _ := sftpTestDirs(t)
 	good := sftpConfig(t, root)
-
-	otherKey := filepath.Join(base, "other_known_hosts")
-	pub := newPublicKey(t)
-	if err := os.WriteFile(otherKey, []byte("[127.0.0.1]:2222 "+string(ssh.MarshalAuthorizedKey(pub))), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(base, "empty_known_hosts")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	writeTree(t, base, map[string][]byte{"root/file": []byte("x")}, 0, 0)
 
 	for name, tc := range map[string]struct {
 		edit func(c *SFTPConfig)
 		want string
 	}{
-		"host key mismatch":   {func(c *SFTPConfig) { c.KnownHostsFile = otherKey }, "key mismatch"},
-		"host not known":      {func(c *SFTPConfig) { c.KnownHostsFile = empty }, "key is unknown"},
-		"relative root":       {func(c *SFTPConfig) { c.Root = "shared/x" }, "absolute"},
-		"missing root":        {func(c *SFTPConfig) { c.Root = root + "/nope" }, "root"},
-		"root is a file":      {func(c *SFTPConfig) { c.Root = root + "/file" }, "not a directory"},
-		"missing key file":    {func(c *SFTPConfig) { c.KeyFile = base + "/nope" }, "key"},
-		"no user":             {func(c *SFTPConfig) { c.User = "" }, "needs"},
-		"nothing listening":   {func(c *SFTPConfig) { c.Addr = "127.0.0.1:1" }, "dial"},
-		"missing known_hosts": {func(c *SFTPConfig) { c.KnownHostsFile = base + "/nope" }, "known hosts"},
-		"key file not a key":  {func(c *SFTPConfig) { c.KeyFile = empty }, "key"},
+		"relative root":     {func(c *SFTPConfig) { c.Root = "shared/x" }, "absolute"},
+		"missing root":      {func(c *SFTPConfig) { c.Root = root + "/nope" }, "root"},
+		"root is a file":    {func(c *SFTPConfig) { c.Root = root + "/file" }, "not a directory"},
+		"no dialer":         {func(c *SFTPConfig) { c.Dialer = nil }, "needs"},
+		"nothing listening": {func(c *SFTPConfig) { c.Dialer = devDialer(t, "127.0.0.1:1") }, "refused"},
 	} {
 		cfg := good
 		tc.edit(&cfg)
-		s, err := NewSFTP(cfg)
+		s, err := NewSFTP(ctx, cfg)
 		if err == nil {
 			s.Close()
 			t.Errorf("%s: NewSFTP succeeded", name)
@@ -159,39 +140,5 @@ func TestNewSFTPRefusesBadConfig(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %q does not say %q", name, err, tc.want)
 		}
-	}
-}
-
-// newPublicKey returns a fresh ed25519 public key, one no server has.
-func newPublicKey(t *testing.T) ssh.PublicKey {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func TestHostKeyAlgorithmsFromKnownHosts(t *testing.T) {
-	dir := t.TempDir()
-	pub := newPublicKey(t)
-	kh := filepath.Join(dir, "known_hosts")
-	line := func(host string) string { return host + " " + string(ssh.MarshalAuthorizedKey(pub)) }
-	if err := os.WriteFile(kh, []byte(line("[login.example]:2222")+line("other.example")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cb, err := knownhosts.New(kh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := hostKeyAlgorithms(cb, "login.example:2222"); len(got) != 1 || got[0] != ssh.KeyAlgoED25519 {
-		t.Errorf("algorithms for a listed host = %v, want [%s]", got, ssh.KeyAlgoED25519)
-	}
-	if got := hostKeyAlgorithms(cb, "unknown.example:22"); got != nil {
-		t.Errorf("algorithms for an unlisted host = %v, want nil", got)
 	}
 }
