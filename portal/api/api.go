@@ -23,6 +23,7 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
@@ -178,8 +179,16 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return true
 }
 
+// errorBody is every error answer: the message in English and, for a
+// refusal tied to fields, each field's reason.
 type errorBody struct {
-	Error string `json:"error"`
+	Error  string      `json:"error"`
+	Fields []fieldBody `json:"fields,omitempty"`
+}
+
+type fieldBody struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -192,6 +201,43 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // writeError answers {"error": "..."} with the English text of a catalog key.
 func writeError(w http.ResponseWriter, status int, key string) {
 	writeJSON(w, status, errorBody{Error: i18n.T("en", key)})
+}
+
+// failed answers err, if any, and reports whether it did: a refusal with
+// 422 (invalid request), 404 (not found, another tenant's objects
+// included) or 409 (conflict), anything else as a logged 500.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if err == nil {
+		return false
+	}
+	e, ok := refusal.Of(err)
+	switch {
+	case !ok:
+		h.serverError(w, r, err)
+	case e.Kind == refusal.NotFound:
+		writeError(w, http.StatusNotFound, "api.not_found")
+	default:
+		status := http.StatusUnprocessableEntity
+		if e.Kind == refusal.Conflict {
+			status = http.StatusConflict
+		}
+		var body errorBody
+		msgs := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			msgs[i] = i18n.T("en", f.Key, f.Arg)
+			if f.Field != "" {
+				body.Fields = append(body.Fields, fieldBody{Field: f.Field, Message: msgs[i]})
+			}
+		}
+		body.Error = strings.Join(msgs, " ")
+		writeJSON(w, status, body)
+	}
+	return true
+}
+
+// notFoundOr is failed under the name the training endpoints call it by.
+func (h *Handler) notFoundOr(w http.ResponseWriter, r *http.Request, err error) bool {
+	return h.failed(w, r, err)
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

@@ -130,7 +130,7 @@ func (h *Handler) addMembership(w http.ResponseWriter, r *http.Request) {
 		h.renderAdminUsers(w, r, http.StatusUnprocessableEntity, adminUsersData{Role: storage.RoleUser, Error: key, ErrorUserID: userID})
 		return
 	}
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirect(w, r, "adminUsers", flashInfo, "flash.membership_added")
@@ -154,7 +154,7 @@ func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
 		q[i] = &n
 	}
 	err := h.store.SetTenantQuota(r.Context(), id, q[0], q[1], q[2])
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
@@ -170,7 +170,7 @@ func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	err := h.store.SetTenantSlurmAccount(r.Context(), id, account)
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.slurm_account_saved")

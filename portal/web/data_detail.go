@@ -5,27 +5,26 @@ import (
 	"errors"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
 
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
 type dataDetailData struct {
-	Data   *storage.Data
-	Form   data.Form
-	Error  string
-	ErrArg string
+	Data    *storage.Data
+	Form    data.Form
+	Refusal *refusal.Error
 }
 
 // dataFromRoute loads the datum named by the route's id in the visitor's
 // tenant; another tenant's id is simply not found.
 func (h *Handler) dataFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Data, bool) {
-	return fromRoute(h, w, r, h.store.DataByID)
+	return fromRoute(h, w, r, h.data.Datum)
 }
 
 // fromRoute loads the object of the route's {id} through a tenant-scoped
@@ -38,7 +37,7 @@ func fromRoute[T any](h *Handler, w http.ResponseWriter, r *http.Request, byID f
 		return nil, false
 	}
 	v, err := byID(r.Context(), visitorOf(r).Tenant.ID, id)
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return nil, false
 	}
 	return v, true
@@ -49,7 +48,12 @@ func (h *Handler) showDataDetail(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.renderDataDetail(w, r, http.StatusOK, dataDetailData{Data: d, Form: data.Form{Name: d.Name, Memo: d.Memo, Tags: d.Tags}})
+	h.renderDataDetail(w, r, http.StatusOK, dataDetailData{Data: d, Form: storedForm(d)})
+}
+
+// storedForm is the edit form of a datum as it is stored.
+func storedForm(d *storage.Data) data.Form {
+	return data.Form{Name: d.Name, Memo: d.Memo, Tags: d.Tags}
 }
 
 func (h *Handler) renderDataDetail(w http.ResponseWriter, r *http.Request, status int, dd dataDetailData) {
@@ -62,14 +66,13 @@ func (h *Handler) updateData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := data.Form{Name: r.PostFormValue("name"), Memo: r.PostFormValue("memo")}
-	form.AddTags(r.PostFormValue("tags"))
-	if err := form.Validate(); err != nil {
-		inv, _ := data.AsInvalid(err)
-		h.renderDataDetail(w, r, http.StatusUnprocessableEntity, dataDetailData{Data: d, Form: form, Error: inv.Key, ErrArg: inv.Arg})
-		return
+	var err error
+	if form.Tags, err = data.ParseTags(r.PostFormValue("tags")); err == nil {
+		err = h.data.Update(r.Context(), d.TenantID, d.ID, form)
 	}
-	if err := h.store.UpdateData(r.Context(), d.TenantID, d.ID, strings.TrimSpace(form.Name), form.Memo, form.Tags); err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderDataDetail(w, r, http.StatusUnprocessableEntity, dataDetailData{Data: d, Form: form, Refusal: e})
+	}) {
 		return
 	}
 	h.redirectToID(w, r, "dataDetail", d.ID, "flash.data_saved")
@@ -88,23 +91,21 @@ func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	v := visitorOf(r)
 	_, err = h.data.AddFiles(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, d.ID, mr)
-	detail := dataDetailData{Data: d, Form: data.Form{Name: d.Name, Memo: d.Memo, Tags: d.Tags}}
-	switch inv, isInv := data.AsInvalid(err); {
-	case err == nil:
-		h.redirectToID(w, r, "dataDetail", d.ID, "flash.files_added")
-	case isInv:
-		detail.Error, detail.ErrArg = inv.Key, inv.Arg
-		h.renderDataDetail(w, r, http.StatusUnprocessableEntity, detail)
-	case errors.Is(err, storage.ErrFrozen):
-		detail.Error = "data.frozen"
-		h.renderDataDetail(w, r, http.StatusConflict, detail)
-	case errors.Is(err, data.ErrUploadCut):
-		detail.Error = "error.bad_upload"
-		h.renderDataDetail(w, r, http.StatusBadRequest, detail)
-	default:
-		h.serverError(w, r, err)
+	again := func(status int, e *refusal.Error) {
+		h.renderDataDetail(w, r, status, dataDetailData{Data: d, Form: storedForm(d), Refusal: e})
 	}
+	if errors.Is(err, data.ErrUploadCut) {
+		again(http.StatusBadRequest, badUpload())
+		return
+	}
+	if h.failed(w, r, err, func(e *refusal.Error) { again(http.StatusUnprocessableEntity, e) }) {
+		return
+	}
+	h.redirectToID(w, r, "dataDetail", d.ID, "flash.files_added")
 }
+
+// badUpload is what a form says when its upload broke off.
+func badUpload() *refusal.Error { return refusal.Invalidf("file", "error.bad_upload") }
 
 func (h *Handler) removeDataFile(w http.ResponseWriter, r *http.Request) {
 	d, ok := h.dataFromRoute(w, r)
@@ -112,23 +113,10 @@ func (h *Handler) removeDataFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.data.RemoveFile(r.Context(), d.TenantID, d.ID, mux.Vars(r)["name"])
-	switch {
-	case err == nil:
-		h.setFlash(w, flashInfo, "flash.file_removed")
-	case errors.Is(err, storage.ErrFrozen):
-		h.setFlash(w, flashError, "data.frozen")
-	case errors.Is(err, storage.ErrNotFound):
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-		return
-	default:
-		if _, ok := data.AsInvalid(err); ok {
-			h.renderError(w, r, http.StatusNotFound, "error.not_found")
-			return
-		}
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, nil) {
 		return
 	}
-	http.Redirect(w, r, h.path("dataDetail", "id", strconv.FormatInt(d.ID, 10)), http.StatusSeeOther)
+	h.redirectToID(w, r, "dataDetail", d.ID, "flash.file_removed")
 }
 
 func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
@@ -136,13 +124,7 @@ func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := h.data.Delete(r.Context(), d.TenantID, d.ID)
-	if errors.Is(err, storage.ErrFrozen) {
-		h.renderDataDetail(w, r, http.StatusConflict, dataDetailData{Data: d, Form: data.Form{Name: d.Name, Memo: d.Memo, Tags: d.Tags}, Error: "data.frozen"})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, h.data.Delete(r.Context(), d.TenantID, d.ID), nil) {
 		return
 	}
 	h.redirect(w, r, "data", flashInfo, "flash.data_deleted")
@@ -164,7 +146,7 @@ func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 	}
 	name := mux.Vars(r)["name"]
 	f, err := h.data.Open(r.Context(), v.Tenant.ID, id, name)
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	defer f.Close()

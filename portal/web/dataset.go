@@ -1,12 +1,12 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
@@ -25,7 +25,7 @@ func (h *Handler) showDatasetList(w http.ResponseWriter, r *http.Request) {
 	lq := parseListQuery(q, "id")
 	f := storage.DatasetFilter{Name: strings.TrimSpace(q.Get("name")), Memo: strings.TrimSpace(q.Get("memo")),
 		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage}
-	items, total, err := h.store.ListDatasets(r.Context(), v.Tenant.ID, f)
+	items, total, err := h.data.Datasets(r.Context(), v.Tenant.ID, f)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -36,17 +36,12 @@ func (h *Handler) showDatasetList(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// datasetFormLimit caps the data offered on the dataset form; the newest
-// come first, and every datum already in the dataset is always offered.
-const datasetFormLimit = 500
-
 type datasetFormData struct {
 	Dataset   *storage.Dataset // nil when creating
 	Form      data.DatasetForm
 	Available []storage.Data
 	Areas     []string
-	Error     string
-	ErrArg    string
+	Refusal   *refusal.Error
 	Truncated bool
 }
 
@@ -67,25 +62,12 @@ func parseDatasetForm(r *http.Request) data.DatasetForm {
 }
 
 func (h *Handler) renderDatasetForm(w http.ResponseWriter, r *http.Request, status int, d datasetFormData) {
-	v := visitorOf(r)
-	items, total, err := h.store.ListData(r.Context(), v.Tenant.ID, storage.DataFilter{Sort: "id", Desc: true, PerPage: datasetFormLimit})
-	if err != nil {
+	var err error
+	if d.Available, d.Truncated, err = h.data.Choices(r.Context(), visitorOf(r).Tenant.ID, d.Form); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	listed := map[int64]bool{}
-	for _, it := range items {
-		listed[it.ID] = true
-	}
-	// Data already in the dataset but older than the newest 500 stay offered.
-	for _, e := range d.Form.Entries {
-		if !listed[e.DataID] {
-			if extra, err := h.store.DataByID(r.Context(), v.Tenant.ID, e.DataID); err == nil {
-				items = append(items, *extra)
-			}
-		}
-	}
-	d.Available, d.Areas, d.Truncated = items, storage.Areas, total > datasetFormLimit
+	d.Areas = storage.Areas
 	name, title := "dataset_form", "dataset.new_title"
 	if d.Dataset != nil {
 		title = "dataset.edit_title"
@@ -101,19 +83,16 @@ func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	form := parseDatasetForm(r)
 	id, err := h.data.CreateDataset(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, form)
-	if inv, ok := data.AsInvalid(err); ok {
-		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Form: form, Error: inv.Key, ErrArg: inv.Arg})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Form: form, Refusal: e})
+	}) {
 		return
 	}
 	h.redirectToID(w, r, "datasetDetail", id, "flash.dataset_created")
 }
 
 func (h *Handler) datasetFromRoute(w http.ResponseWriter, r *http.Request) (*storage.Dataset, bool) {
-	return fromRoute(h, w, r, h.store.DatasetByID)
+	return fromRoute(h, w, r, h.data.Dataset)
 }
 
 func formOf(d *storage.Dataset) data.DatasetForm {
@@ -145,17 +124,9 @@ func (h *Handler) updateDataset(w http.ResponseWriter, r *http.Request) {
 	}
 	form := parseDatasetForm(r)
 	err := h.data.UpdateDataset(r.Context(), d.TenantID, d.ID, form)
-	if inv, ok := data.AsInvalid(err); ok {
-		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Dataset: d, Form: form, Error: inv.Key, ErrArg: inv.Arg})
-		return
-	}
-	if errors.Is(err, storage.ErrFrozen) {
-		h.renderPage(w, r, http.StatusConflict, page{Name: "dataset_detail", Nav: "datasets", Title: "dataset.detail_title",
-			Data: datasetFormData{Dataset: d, Areas: storage.Areas, Error: "dataset.frozen"}})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Dataset: d, Form: form, Refusal: e})
+	}) {
 		return
 	}
 	h.redirectToID(w, r, "datasetDetail", d.ID, "flash.dataset_saved")
@@ -166,14 +137,7 @@ func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := h.store.DeleteDataset(r.Context(), d.TenantID, d.ID)
-	if errors.Is(err, storage.ErrFrozen) {
-		h.renderPage(w, r, http.StatusConflict, page{Name: "dataset_detail", Nav: "datasets", Title: "dataset.detail_title",
-			Data: datasetFormData{Dataset: d, Areas: storage.Areas, Error: "dataset.frozen"}})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, h.data.DeleteDataset(r.Context(), d.TenantID, d.ID), nil) {
 		return
 	}
 	h.redirect(w, r, "datasets", flashInfo, "flash.dataset_deleted")
@@ -186,8 +150,7 @@ func (h *Handler) copyDataset(w http.ResponseWriter, r *http.Request) {
 	}
 	v := visitorOf(r)
 	id, err := h.data.CopyDataset(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, d.ID, "")
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirectToID(w, r, "datasetDetail", id, "flash.dataset_copied")

@@ -72,7 +72,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.store.RemoveMembership(r.Context(), id, v.Tenant.ID)
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirect(w, r, "members", flashInfo, "flash.member_removed")
