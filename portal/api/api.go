@@ -29,19 +29,20 @@ import (
 
 // Handler carries the API's dependencies; endpoints are its methods.
 type Handler struct {
-	store   *storage.Store
-	data    *data.Service
-	jobs    *jobs.Service
-	sources *accounts.Sources
-	logins  *auth.FailureLimit
-	cfg     *config.Config
-	log     *slog.Logger
-	now     func() time.Time
+	store    *storage.Store // the training endpoints only, until they have a service
+	accounts *accounts.Service
+	sources  *accounts.Sources
+	data     *data.Service
+	jobs     *jobs.Service
+	logins   *auth.FailureLimit
+	cfg      *config.Config
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) *Handler {
+	h := &Handler{store: store, accounts: acc, sources: sources, data: svc, jobs: js, logins: logins, cfg: cfg, log: log, now: time.Now}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 

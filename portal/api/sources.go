@@ -22,7 +22,7 @@ func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, err := h.sources.CreateGitServer(r.Context(), req.Name, req.URL)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
@@ -37,14 +37,14 @@ func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg, err := h.sources.CreateRegistry(r.Context(), req.Name, req.Host)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, serverBody{ID: reg.ID, Name: reg.Name, Host: reg.Host})
 }
 
 func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
-	list, err := h.store.GitServers(r.Context())
+	list, err := h.sources.GitServers(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -57,7 +57,7 @@ func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) {
-	list, err := h.store.Registries(r.Context())
+	list, err := h.sources.Registries(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -80,14 +80,14 @@ func (h *Handler) setCredential(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.sources.SetToken(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r), req.Username, req.Token)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
-	if err := h.store.DeleteCredential(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r)); err != nil {
+	if err := h.sources.DeleteToken(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r)); err != nil {
 		h.serverError(w, r, err)
 		return
 	}

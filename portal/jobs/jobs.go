@@ -19,6 +19,7 @@ import (
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -154,7 +155,8 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, req *Request) er
 			bad("git_repository", key)
 		}
 	} else {
-		if key, ok := accounts.MessageKey(err); ok {
+		if e, ok := refusal.Of(err); ok {
+			key, _ := e.Key()
 			bad("git_repository", key)
 		} else {
 			return err

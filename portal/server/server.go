@@ -34,13 +34,14 @@ type Check struct {
 
 // Deps are the services the handler is built on.
 type Deps struct {
-	Store   *storage.Store
-	Files   files.FS
-	Data    *data.Service
-	Jobs    *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
-	Sources *accounts.Sources
-	Log     *slog.Logger
-	Checks  []Check // what /readyz asks
+	Store    *storage.Store
+	Files    files.FS
+	Accounts *accounts.Service
+	Sources  *accounts.Sources
+	Data     *data.Service
+	Jobs     *jobs.Service // nil: the portal runs without a cluster (tests of other parts)
+	Log      *slog.Logger
+	Checks   []Check // what /readyz asks
 }
 
 // New builds the whole HTTP handler.
@@ -57,8 +58,8 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	// One limit for the pages and the API: a guesser gets no more tries
 	// by switching between them.
 	logins := auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies)
-	api.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
-	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
+	api.New(router, store, d.Accounts, d.Sources, svc, d.Jobs, logins, cfg, log)
+	pages, err := web.New(router, store, d.Accounts, d.Sources, svc, d.Jobs, logins, cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -3,20 +3,18 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
-	"kqi/slurm"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
 type adminTenantsData struct {
 	Tenants []storage.Tenant
 	Name    string // what was typed, kept on error
-	Error   string // catalog key
+	Refusal *refusal.Error
 	// FormTenant is the tenant whose quota or account form was refused,
 	// and Form what was typed in it, shown again instead of the stored
 	// values.
@@ -29,7 +27,7 @@ func (h *Handler) showAdminTenants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderAdminTenants(w http.ResponseWriter, r *http.Request, status int, d adminTenantsData) {
-	ts, err := h.store.Tenants(r.Context())
+	ts, err := h.accounts.Tenants(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -40,32 +38,56 @@ func (h *Handler) renderAdminTenants(w http.ResponseWriter, r *http.Request, sta
 
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 	name := r.PostFormValue("name")
-	_, err := accounts.CreateTenant(r.Context(), h.store, name)
-	if key, ok := accounts.MessageKey(err); ok {
-		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Name: name, Error: key})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	_, err := h.accounts.CreateTenant(r.Context(), name)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Name: name, Refusal: e})
+	}) {
 		return
 	}
 	h.log.Info("tenant created", "tenant", name, "by", visitorOf(r).User.Username)
 	h.redirect(w, r, "adminTenants", flashInfo, "flash.tenant_created")
 }
 
-type adminUsersData struct {
-	Users       []adminUserRow
-	Tenants     []storage.Tenant
-	Form        accounts.NewUser // what was typed (never the password)
-	TenantID    int64
-	Role        storage.Role
-	Error       string // catalog key
-	ErrorUserID int64  // the row whose membership form failed
+// tenantFormRefused shows the tenants page again with what was typed in
+// the refused row form of tenant id.
+func (h *Handler) tenantFormRefused(w http.ResponseWriter, r *http.Request, id int64) func(*refusal.Error) {
+	return func(e *refusal.Error) {
+		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Refusal: e, FormTenant: id, Form: r.PostForm})
+	}
 }
 
-type adminUserRow struct {
-	User        storage.User
-	Memberships []storage.Membership
+// setTenantQuota sets how much CPU, memory and GPU a tenant's jobs may use
+// at once; an empty field means no limit.
+func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(mux.Vars(r)["id"])
+	q, err := accounts.ParseQuota(r.PostFormValue("quota_cpu"), r.PostFormValue("quota_memory_gb"), r.PostFormValue("quota_gpu"))
+	if err == nil {
+		err = h.accounts.SetQuota(r.Context(), id, q)
+	}
+	if h.failed(w, r, err, h.tenantFormRefused(w, r, id)) {
+		return
+	}
+	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
+}
+
+// setTenantSlurmAccount sets the Slurm account a tenant's jobs are charged
+// to; empty means the cluster user's default.
+func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(mux.Vars(r)["id"])
+	_, err := h.accounts.SetSlurmAccount(r.Context(), id, r.PostFormValue("slurm_account"))
+	if h.failed(w, r, err, h.tenantFormRefused(w, r, id)) {
+		return
+	}
+	h.redirect(w, r, "adminTenants", flashInfo, "flash.slurm_account_saved")
+}
+
+type adminUsersData struct {
+	Users    []accounts.UserTenants
+	Tenants  []storage.Tenant
+	Form     accounts.NewUser // what was typed (never the password)
+	TenantID int64
+	Role     storage.Role
+	Refusal  *refusal.Error
 }
 
 func (h *Handler) showAdminUsers(w http.ResponseWriter, r *http.Request) {
@@ -73,21 +95,12 @@ func (h *Handler) showAdminUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderAdminUsers(w http.ResponseWriter, r *http.Request, status int, d adminUsersData) {
-	ctx := r.Context()
-	users, err := h.store.Users(ctx)
-	if err != nil {
+	var err error
+	if d.Users, err = h.accounts.Users(r.Context()); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	for _, u := range users {
-		ms, err := h.store.MembershipsOfUser(ctx, u.ID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		d.Users = append(d.Users, adminUserRow{User: u, Memberships: ms})
-	}
-	if d.Tenants, err = h.store.Tenants(ctx); err != nil {
+	if d.Tenants, err = h.accounts.Tenants(r.Context()); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
@@ -106,15 +119,12 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		d.TenantID = id
 		form.Tenants = []accounts.TenantRole{{Tenant: r.PostFormValue("tenant_id"), Role: d.Role}}
 	}
-	_, err := accounts.CreateUser(r.Context(), h.store, form)
-	if key, ok := accounts.MessageKey(err); ok {
+	_, err := h.accounts.CreateUser(r.Context(), form)
+	if h.failed(w, r, err, func(e *refusal.Error) {
 		form.Password = ""
-		d.Form, d.Error = form, key
+		d.Form, d.Refusal = form, e
 		h.renderAdminUsers(w, r, http.StatusUnprocessableEntity, d)
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	}) {
 		return
 	}
 	h.log.Info("user created", "user", form.Username, "by", visitorOf(r).User.Username)
@@ -124,54 +134,11 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) addMembership(w http.ResponseWriter, r *http.Request) {
 	userID, _ := parseID(mux.Vars(r)["id"])
 	tenantID, _ := parseID(r.PostFormValue("tenant_id"))
-	role := storage.Role(r.PostFormValue("role"))
-	err := accounts.AddMember(r.Context(), h.store, userID, tenantID, role)
-	if key, ok := accounts.MessageKey(err); ok {
-		h.renderAdminUsers(w, r, http.StatusUnprocessableEntity, adminUsersData{Role: storage.RoleUser, Error: key, ErrorUserID: userID})
-		return
-	}
-	if h.failed(w, r, err, nil) {
+	err := h.accounts.AddMember(r.Context(), userID, tenantID, storage.Role(r.PostFormValue("role")))
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderAdminUsers(w, r, http.StatusUnprocessableEntity, adminUsersData{Role: storage.RoleUser, Refusal: e})
+	}) {
 		return
 	}
 	h.redirect(w, r, "adminUsers", flashInfo, "flash.membership_added")
-}
-
-// setTenantQuota sets how much CPU, memory and GPU a tenant's jobs may use
-// at once; an empty field means no limit.
-func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
-	id, _ := parseID(mux.Vars(r)["id"])
-	var q [3]*int
-	for i, field := range []string{"quota_cpu", "quota_memory_gb", "quota_gpu"} {
-		v := strings.TrimSpace(r.PostFormValue(field))
-		if v == "" {
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_quota", FormTenant: id, Form: r.PostForm})
-			return
-		}
-		q[i] = &n
-	}
-	err := h.store.SetTenantQuota(r.Context(), id, q[0], q[1], q[2])
-	if h.failed(w, r, err, nil) {
-		return
-	}
-	h.redirect(w, r, "adminTenants", flashInfo, "flash.quota_saved")
-}
-
-// setTenantSlurmAccount sets the Slurm account a tenant's jobs are charged
-// to; empty means the cluster user's default.
-func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
-	id, _ := parseID(mux.Vars(r)["id"])
-	account := strings.TrimSpace(r.PostFormValue("slurm_account"))
-	if account != "" && slurm.CheckAccount(account) != nil {
-		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Error: "admin.tenants.bad_account", FormTenant: id, Form: r.PostForm})
-		return
-	}
-	err := h.store.SetTenantSlurmAccount(r.Context(), id, account)
-	if h.failed(w, r, err, nil) {
-		return
-	}
-	h.redirect(w, r, "adminTenants", flashInfo, "flash.slurm_account_saved")
 }

@@ -19,21 +19,22 @@ import (
 
 // Handler carries what every page handler needs; handlers are its methods.
 type Handler struct {
-	store   *storage.Store
-	data    *data.Service
-	jobs    *jobs.Service // nil without a cluster: the training pages say so
-	sources *accounts.Sources
-	logins  *auth.FailureLimit
-	cfg     *config.Config
-	router  *mux.Router
-	views   *views
-	log     *slog.Logger
-	now     func() time.Time
+	store    *storage.Store // the training pages only, until they have a service
+	accounts *accounts.Service
+	sources  *accounts.Sources
+	data     *data.Service
+	jobs     *jobs.Service // nil without a cluster: the training pages say so
+	logins   *auth.FailureLimit
+	cfg      *config.Config
+	router   *mux.Router
+	views    *views
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, accounts: acc, sources: sources, data: svc, jobs: js, logins: logins, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {
