@@ -13,13 +13,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
-	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
@@ -30,19 +28,17 @@ import (
 // Handler carries the API's dependencies; endpoints are its methods.
 type Handler struct {
 	store    *storage.Store // the training endpoints only, until they have a service
+	auth     *auth.Service
 	accounts *accounts.Service
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service
-	logins   *auth.FailureLimit
-	cfg      *config.Config
 	log      *slog.Logger
-	now      func() time.Time
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, accounts: acc, sources: sources, data: svc, jobs: js, logins: logins, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, log *slog.Logger) *Handler {
+	h := &Handler{store: store, auth: au, accounts: acc, sources: sources, data: svc, jobs: js, log: log}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
@@ -94,18 +90,11 @@ func New(router *mux.Router, store *storage.Store, acc *accounts.Service, source
 	return h
 }
 
-// caller is the authenticated side of an API request.
-type caller struct {
-	User   *storage.User
-	Tenant *storage.Tenant
-	Role   storage.Role
-}
-
 type ctxKey int
 
 const callerKey ctxKey = iota
 
-func callerOf(r *http.Request) *caller { return r.Context().Value(callerKey).(*caller) }
+func callerOf(r *http.Request) *auth.Caller { return r.Context().Value(callerKey).(*auth.Caller) }
 
 // requireToken resolves the bearer token to a user in a tenant they are
 // still a member of.
@@ -117,8 +106,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
 			return
 		}
-		ctx := r.Context()
-		t, err := h.store.APITokenByValue(ctx, token)
+		c, err := h.auth.Caller(r.Context(), token)
 		if errors.Is(err, storage.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
@@ -128,22 +116,11 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			h.serverError(w, r, err)
 			return
 		}
-		u, err := h.store.UserByID(ctx, t.UserID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		m, err := h.store.Membership(ctx, t.UserID, t.TenantID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		if t.TrainingID != nil && !jobTokenMayCall(r, *t.TrainingID) {
+		if c.TrainingID != nil && !jobTokenMayCall(r, *c.TrainingID) {
 			writeError(w, http.StatusForbidden, "api.job_token_scope")
 			return
 		}
-		c := &caller{User: u, Tenant: &m.Tenant, Role: m.Role}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey, c)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
 	})
 }
 

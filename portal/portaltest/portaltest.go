@@ -95,7 +95,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		jobsSvc = newJobs(t, cfg, st, fs, dataSvc, log)
 		jobsSvc.Sources = sources
 	}
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Accounts: &accounts.Service{Store: st}, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log,
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log,
 		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)

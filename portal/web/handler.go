@@ -5,7 +5,6 @@ package web
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -20,21 +19,20 @@ import (
 // Handler carries what every page handler needs; handlers are its methods.
 type Handler struct {
 	store    *storage.Store // the training pages only, until they have a service
+	auth     *auth.Service
 	accounts *accounts.Service
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service // nil without a cluster: the training pages say so
-	logins   *auth.FailureLimit
 	cfg      *config.Config
 	router   *mux.Router
 	views    *views
 	log      *slog.Logger
-	now      func() time.Time
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, accounts: acc, sources: sources, data: svc, jobs: js, logins: logins, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, store *storage.Store, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{store: store, auth: au, accounts: acc, sources: sources, data: svc, jobs: js, cfg: cfg, router: router, log: log}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {

@@ -1,6 +1,11 @@
 package web
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+
+	"kqi/portal/auth"
+)
 
 func (h *Handler) showHome(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "home", "home.title", nil)
@@ -10,19 +15,14 @@ func (h *Handler) showHome(w http.ResponseWriter, r *http.Request) {
 // for a tenant they are not in is refused, not ignored.
 func (h *Handler) switchTenant(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
-	id, ok := parseID(r.PostFormValue("tenant_id"))
-	var found bool
-	for _, m := range v.Memberships {
-		if ok && m.Tenant.ID == id {
-			found = true
-		}
-	}
-	if !found {
+	id, _ := parseID(r.PostFormValue("tenant_id"))
+	err := h.auth.SwitchTenant(r.Context(), v.SessionID, v.User.ID, id)
+	if errors.Is(err, auth.ErrNotMember) {
 		h.log.Warn("tenant switch refused", "user", v.User.Username, "tenant_id", r.PostFormValue("tenant_id"))
 		h.renderError(w, r, http.StatusForbidden, "error.not_member")
 		return
 	}
-	if err := h.store.SetSessionTenant(r.Context(), v.SessionID, id); err != nil {
+	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
