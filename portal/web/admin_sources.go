@@ -34,18 +34,6 @@ func (h *Handler) renderAdminSources(w http.ResponseWriter, r *http.Request, sta
 	h.render(w, r, status, "admin_sources", "admin.sources.title", d)
 }
 
-func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
-	form := map[string]string{"git_name": r.PostFormValue("name"), "git_url": r.PostFormValue("url")}
-	_, err := h.sources.CreateGitServer(r.Context(), form["git_name"], form["git_url"])
-	h.afterSourceCreate(w, r, form, err)
-}
-
-func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
-	form := map[string]string{"reg_name": r.PostFormValue("name"), "reg_host": r.PostFormValue("host")}
-	_, err := h.sources.CreateRegistry(r.Context(), form["reg_name"], form["reg_host"])
-	h.afterSourceCreate(w, r, form, err)
-}
-
 func (h *Handler) afterSourceCreate(w http.ResponseWriter, r *http.Request, form map[string]string, err error) {
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderAdminSources(w, r, http.StatusUnprocessableEntity, adminSourcesData{Form: form, Refusal: e})

@@ -54,25 +54,3 @@ func (h *Handler) showDataList(w http.ResponseWriter, r *http.Request) {
 		Items: items, Query: lq, Pager: lq.pager(base, total), Filter: ff, Tags: tags, Base: base,
 	})
 }
-
-// deleteDataBulk deletes the checked data; the ones a frozen dataset holds
-// are kept and named in the message.
-func (h *Handler) deleteDataBulk(w http.ResponseWriter, r *http.Request) {
-	r.ParseForm()
-	var ids []int64
-	for _, s := range r.PostForm["ids"] {
-		if id, ok := parseID(s); ok {
-			ids = append(ids, id)
-		}
-	}
-	kept, err := h.data.DeleteMany(r.Context(), visitorOf(r).Tenant.ID, ids)
-	if err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	if kept > 0 {
-		h.redirect(w, r, "data", flashError, "data.some_frozen")
-		return
-	}
-	h.redirect(w, r, "data", flashInfo, "flash.data_deleted")
-}

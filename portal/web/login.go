@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"kqi/portal/auth"
-	"kqi/portal/i18n"
 )
 
 type loginForm struct {
@@ -55,21 +54,4 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		target = h.path("home")
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
-}
-
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if err := h.auth.EndSession(r.Context(), visitorOf(r).SessionID); err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.clearCookie(w, sessionCookie)
-	h.redirect(w, r, "login", flashInfo, "flash.logged_out")
-}
-
-// setAnonLanguage lets the login page switch language before anyone logs in.
-func (h *Handler) setAnonLanguage(w http.ResponseWriter, r *http.Request) {
-	if lang := r.PostFormValue("lang"); i18n.Supported(lang) {
-		h.setCookie(w, langCookie, lang, 0)
-	}
-	http.Redirect(w, r, h.path("login"), http.StatusSeeOther)
 }
