@@ -182,8 +182,8 @@ func writeError(w http.ResponseWriter, status int, key string) {
 }
 
 // failed answers err, if any, and reports whether it did: a refusal with
-// 422 (invalid request), 404 (not found, another tenant's objects
-// included) or 409 (conflict), anything else as a logged 500.
+// its status (422 invalid, 404 not found, another tenant's objects
+// included, 409 conflict), anything else as a logged 500.
 func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
 	if err == nil {
 		return false
@@ -195,10 +195,6 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool
 	case e.Kind == refusal.NotFound:
 		writeError(w, http.StatusNotFound, "api.not_found")
 	default:
-		status := http.StatusUnprocessableEntity
-		if e.Kind == refusal.Conflict {
-			status = http.StatusConflict
-		}
 		var body errorBody
 		msgs := make([]string, len(e.Fields))
 		for i, f := range e.Fields {
@@ -208,7 +204,7 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool
 			}
 		}
 		body.Error = strings.Join(msgs, " ")
-		writeJSON(w, status, body)
+		writeJSON(w, e.HTTPStatus(), body)
 	}
 	return true
 }

@@ -71,6 +71,16 @@ type listBody[T any] struct {
 	Total int `json:"total"`
 }
 
+// writeList answers a list: each item as body makes it, and how many
+// there are in all.
+func writeList[T, B any](w http.ResponseWriter, items []T, total int, body func(*T) B) {
+	out := listBody[B]{Items: make([]B, 0, len(items)), Total: total}
+	for i := range items {
+		out.Items = append(out.Items, body(&items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func intParam(q map[string][]string, key string) int64 {
 	v, _ := strconv.ParseInt(first(q[key]), 10, 64)
 	return v
@@ -107,11 +117,7 @@ func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[dataBody]{Items: []dataBody{}, Total: total}
-	for i := range items {
-		out.Items = append(out.Items, toDataBody(&items[i]))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, total, toDataBody)
 }
 
 func routeID(r *http.Request) int64 {
@@ -218,11 +224,7 @@ func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[datasetBody]{Items: []datasetBody{}, Total: total}
-	for i := range items {
-		out.Items = append(out.Items, toDatasetBody(&items[i]))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, total, toDatasetBody)
 }
 
 func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {

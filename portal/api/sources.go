@@ -1,6 +1,7 @@
 package api
 
 import (
+	"kqi/storage"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -11,6 +12,14 @@ type serverBody struct {
 	Name string `json:"name"`
 	URL  string `json:"url,omitempty"`
 	Host string `json:"host,omitempty"`
+}
+
+func gitServerBody(g *storage.GitServer) serverBody {
+	return serverBody{ID: g.ID, Name: g.Name, URL: g.URL}
+}
+
+func registryBody(r *storage.Registry) serverBody {
+	return serverBody{ID: r.ID, Name: r.Name, Host: r.Host}
 }
 
 func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +34,7 @@ func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
 	if h.failed(w, r, err) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
+	writeJSON(w, http.StatusCreated, gitServerBody(g))
 }
 
 func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +49,7 @@ func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
 	if h.failed(w, r, err) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, serverBody{ID: reg.ID, Name: reg.Name, Host: reg.Host})
+	writeJSON(w, http.StatusCreated, registryBody(reg))
 }
 
 func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
@@ -49,11 +58,7 @@ func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
-	for _, g := range list {
-		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, list, len(list), gitServerBody)
 }
 
 func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) {
@@ -62,11 +67,7 @@ func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
-	for _, g := range list {
-		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, Host: g.Host})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, list, len(list), registryBody)
 }
 
 // setCredential stores the caller's token for a server; the answer never

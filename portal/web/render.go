@@ -162,12 +162,8 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error, agai
 	case again != nil && (e.Kind == refusal.Invalid || namesField(e)):
 		again(e)
 	default:
-		status := http.StatusUnprocessableEntity
-		if e.Kind == refusal.Conflict {
-			status = http.StatusConflict
-		}
 		key, arg := e.Key()
-		h.render(w, r, status, "error", "error.title", errorData{Status: status, Message: key, Arg: arg})
+		h.render(w, r, e.HTTPStatus(), "error", "error.title", errorData{Status: e.HTTPStatus(), Message: key, Arg: arg})
 	}
 	return true
 }
