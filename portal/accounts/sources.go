@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 
+	"kqi/portal/refusal"
 	"kqi/portal/secret"
 	"kqi/storage"
 )
@@ -28,15 +29,15 @@ var (
 // CreateGitServer registers a Git server by name and base URL.
 func (s *Sources) CreateGitServer(ctx context.Context, name, base string) (*storage.GitServer, error) {
 	if !serverName.MatchString(name) {
-		return nil, invalid("server.invalid_name")
+		return nil, refusal.Invalidf("name", "server.invalid_name")
 	}
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
-		return nil, invalid("server.invalid_url")
+		return nil, refusal.Invalidf("url", "server.invalid_url")
 	}
 	g, err := s.Store.CreateGitServer(ctx, name, u.String())
 	if errors.Is(err, storage.ErrConflict) {
-		return nil, invalid("server.name_taken")
+		return nil, taken("name", "server.name_taken")
 	}
 	return g, err
 }
@@ -44,16 +45,26 @@ func (s *Sources) CreateGitServer(ctx context.Context, name, base string) (*stor
 // CreateRegistry registers a container registry by name and host[:port].
 func (s *Sources) CreateRegistry(ctx context.Context, name, host string) (*storage.Registry, error) {
 	if !serverName.MatchString(name) {
-		return nil, invalid("server.invalid_name")
+		return nil, refusal.Invalidf("name", "server.invalid_name")
 	}
 	if !registryHost.MatchString(host) {
-		return nil, invalid("server.invalid_host")
+		return nil, refusal.Invalidf("host", "server.invalid_host")
 	}
 	r, err := s.Store.CreateRegistry(ctx, name, strings.ToLower(host))
 	if errors.Is(err, storage.ErrConflict) {
-		return nil, invalid("server.name_taken")
+		return nil, taken("name", "server.name_taken")
 	}
 	return r, err
+}
+
+// GitServers lists the registered Git servers.
+func (s *Sources) GitServers(ctx context.Context) ([]storage.GitServer, error) {
+	return s.Store.GitServers(ctx)
+}
+
+// Registries lists the registered container registries.
+func (s *Sources) Registries(ctx context.Context) ([]storage.Registry, error) {
+	return s.Store.Registries(ctx)
 }
 
 func label(kind string, serverID, userID int64) string {
@@ -64,16 +75,66 @@ func label(kind string, serverID, userID int64) string {
 // sealed at once and never shown again.
 func (s *Sources) SetToken(ctx context.Context, userID int64, kind string, serverID int64, username, token string) error {
 	if strings.TrimSpace(token) == "" || strings.ContainsAny(token, "\r\n") {
-		return invalid("credential.token_required")
+		return refusal.Invalidf("token", "credential.token_required")
 	}
 	if strings.ContainsAny(username, "\r\n:") {
-		return invalid("credential.invalid_username")
+		return refusal.Invalidf("username", "credential.invalid_username")
 	}
 	if !s.serverExists(ctx, kind, serverID) {
-		return invalid("credential.unknown_server")
+		return refusal.Invalidf("server", "credential.unknown_server")
 	}
 	return s.Store.SetCredential(ctx, userID, storage.Credential{Kind: kind, ServerID: serverID, Username: username,
 		Sealed: s.Sealer.Seal(token, label(kind, serverID, userID))})
+}
+
+// DeleteToken forgets a user's token for a server.
+func (s *Sources) DeleteToken(ctx context.Context, userID int64, kind string, serverID int64) error {
+	return s.Store.DeleteCredential(ctx, userID, kind, serverID)
+}
+
+// ServerToken is one registered server and whether the user stored a token
+// for it; the token itself is never shown again.
+type ServerToken struct {
+	Kind     string // storage.CredentialGit or storage.CredentialRegistry
+	ID       int64
+	Name     string
+	Where    string // a Git server's URL, a registry's host
+	Username string
+	HasToken bool
+}
+
+// Tokens lists every registered server, Git servers first, with whether
+// the user has a token for it.
+func (s *Sources) Tokens(ctx context.Context, userID int64) ([]ServerToken, error) {
+	creds, err := s.Store.Credentials(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []ServerToken
+	add := func(kind string, id int64, name, where string) {
+		st := ServerToken{Kind: kind, ID: id, Name: name, Where: where}
+		for _, c := range creds {
+			if c.Kind == kind && c.ServerID == id {
+				st.HasToken, st.Username = true, c.Username
+			}
+		}
+		out = append(out, st)
+	}
+	gits, err := s.Store.GitServers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range gits {
+		add(storage.CredentialGit, g.ID, g.Name, g.URL)
+	}
+	regs, err := s.Store.Registries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range regs {
+		add(storage.CredentialRegistry, r.ID, r.Name, r.Host)
+	}
+	return out, nil
 }
 
 func (s *Sources) serverExists(ctx context.Context, kind string, id int64) bool {
@@ -136,7 +197,7 @@ func (s *Sources) ResolveGit(ctx context.Context, userID int64, repo string) (Gi
 				return s.gitAccess(ctx, userID, g, g.URL+"/"+path)
 			}
 		}
-		return GitAccess{}, invalid("training.unknown_git_server")
+		return GitAccess{}, refusal.Invalidf("git_repository", "training.unknown_git_server")
 	}
 	for _, g := range servers {
 		if strings.HasPrefix(repo, g.URL+"/") {

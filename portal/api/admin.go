@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"kqi/portal/accounts"
-	"kqi/portal/i18n"
-	"kqi/slurm"
 )
 
 type createTenantRequest struct {
@@ -17,8 +15,8 @@ func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	t, err := accounts.CreateTenant(r.Context(), h.store, req.Name)
-	if h.refused(w, r, err) {
+	t, err := h.accounts.CreateTenant(r.Context(), req.Name)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.log.Info("tenant created", "tenant", t.Name, "by", callerOf(r).User.Username)
@@ -43,13 +41,13 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	u, err := accounts.CreateUser(ctx, h.store, accounts.NewUser{
+	u, err := h.accounts.CreateUser(ctx, accounts.NewUser{
 		Username: req.Username, Password: req.Password, IsSystemAdmin: req.SystemAdmin, Tenants: req.Tenants,
 	})
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
-	ms, err := h.store.MembershipsOfUser(ctx, u.ID)
+	ms, err := h.accounts.Memberships(ctx, u.ID)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -62,24 +60,6 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, resp)
 }
 
-// refused answers a failed domain call: 409 for a taken name, 422 for other
-// fixable input, 500 otherwise. It reports whether it answered.
-func (h *Handler) refused(w http.ResponseWriter, r *http.Request, err error) bool {
-	if err == nil {
-		return false
-	}
-	if key, ok := accounts.MessageKey(err); ok {
-		status := http.StatusUnprocessableEntity
-		if key == "tenant.name_taken" || key == "user.name_taken" || key == "server.name_taken" {
-			status = http.StatusConflict
-		}
-		writeJSON(w, status, errorBody{Error: i18n.T("en", key)})
-		return true
-	}
-	h.serverError(w, r, err)
-	return true
-}
-
 // setTenantSlurmAccount sets {"account"}: the Slurm account the tenant's
 // jobs are charged to ("" = the cluster user's default).
 func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
@@ -89,37 +69,21 @@ func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) 
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.Account != "" && slurm.CheckAccount(req.Account) != nil {
-		writeError(w, http.StatusUnprocessableEntity, "admin.tenants.bad_account")
-		return
-	}
-	err := h.store.SetTenantSlurmAccount(r.Context(), routeID(r), req.Account)
-	if h.notFoundOr(w, r, err) {
+	var err error
+	req.Account, err = h.accounts.SetSlurmAccount(r.Context(), routeID(r), req.Account)
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, req)
 }
 
-type quotaRequest struct {
-	CPU      *int `json:"cpu"`
-	MemoryGB *int `json:"memory_gb"`
-	GPU      *int `json:"gpu"`
-}
-
 // setTenantQuota sets {"cpu", "memory_gb", "gpu"} (null or absent: no limit).
 func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
-	var req quotaRequest
+	var req accounts.Quota
 	if !decode(w, r, &req) {
 		return
 	}
-	for _, v := range []*int{req.CPU, req.MemoryGB, req.GPU} {
-		if v != nil && *v < 0 {
-			writeError(w, http.StatusUnprocessableEntity, "admin.tenants.bad_quota")
-			return
-		}
-	}
-	err := h.store.SetTenantQuota(r.Context(), routeID(r), req.CPU, req.MemoryGB, req.GPU)
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, h.accounts.SetQuota(r.Context(), routeID(r), req)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, req)

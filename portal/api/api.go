@@ -13,34 +13,31 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
-	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
 // Handler carries the API's dependencies; endpoints are its methods.
 type Handler struct {
-	store   *storage.Store
-	data    *data.Service
-	jobs    *jobs.Service
-	sources *accounts.Sources
-	logins  *auth.FailureLimit
-	cfg     *config.Config
-	log     *slog.Logger
-	now     func() time.Time
+	auth     *auth.Service
+	accounts *accounts.Service
+	sources  *accounts.Sources
+	data     *data.Service
+	jobs     *jobs.Service
+	log      *slog.Logger
 }
 
 // New registers the API routes on router under /api/v1.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) *Handler {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, log: log, now: time.Now}
+func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, log *slog.Logger) *Handler {
+	h := &Handler{auth: au, accounts: acc, sources: sources, data: svc, jobs: js, log: log}
 	r := router.PathPrefix("/api/v1").Subrouter()
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
@@ -92,18 +89,11 @@ func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.S
 	return h
 }
 
-// caller is the authenticated side of an API request.
-type caller struct {
-	User   *storage.User
-	Tenant *storage.Tenant
-	Role   storage.Role
-}
-
 type ctxKey int
 
 const callerKey ctxKey = iota
 
-func callerOf(r *http.Request) *caller { return r.Context().Value(callerKey).(*caller) }
+func callerOf(r *http.Request) *auth.Caller { return r.Context().Value(callerKey).(*auth.Caller) }
 
 // requireToken resolves the bearer token to a user in a tenant they are
 // still a member of.
@@ -115,8 +105,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
 			return
 		}
-		ctx := r.Context()
-		t, err := h.store.APITokenByValue(ctx, token)
+		c, err := h.auth.Caller(r.Context(), token)
 		if errors.Is(err, storage.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
@@ -126,22 +115,11 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			h.serverError(w, r, err)
 			return
 		}
-		u, err := h.store.UserByID(ctx, t.UserID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		m, err := h.store.Membership(ctx, t.UserID, t.TenantID)
-		if err != nil {
-			h.serverError(w, r, err)
-			return
-		}
-		if t.JobID != nil && !jobTokenMayCall(r, *t.JobID) {
+		if c.JobID != nil && !jobTokenMayCall(r, *c.JobID) {
 			writeError(w, http.StatusForbidden, "api.job_token_scope")
 			return
 		}
-		c := &caller{User: u, Tenant: &m.Tenant, Role: m.Role}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey, c)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
 	})
 }
 
@@ -187,8 +165,16 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return true
 }
 
+// errorBody is every error answer: the message in English and, for a
+// refusal tied to fields, each field's reason.
 type errorBody struct {
-	Error string `json:"error"`
+	Error  string      `json:"error"`
+	Fields []fieldBody `json:"fields,omitempty"`
+}
+
+type fieldBody struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -201,6 +187,34 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // writeError answers {"error": "..."} with the English text of a catalog key.
 func writeError(w http.ResponseWriter, status int, key string) {
 	writeJSON(w, status, errorBody{Error: i18n.T("en", key)})
+}
+
+// failed answers err, if any, and reports whether it did: a refusal with
+// its status (422 invalid, 404 not found, another tenant's objects
+// included, 409 conflict), anything else as a logged 500.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if err == nil {
+		return false
+	}
+	e, ok := refusal.Of(err)
+	switch {
+	case !ok:
+		h.serverError(w, r, err)
+	case e.Kind == refusal.NotFound:
+		writeError(w, http.StatusNotFound, "api.not_found")
+	default:
+		var body errorBody
+		msgs := make([]string, len(e.Fields))
+		for i, f := range e.Fields {
+			msgs[i] = i18n.T("en", f.Key, f.Arg)
+			if f.Field != "" {
+				body.Fields = append(body.Fields, fieldBody{Field: f.Field, Message: msgs[i]})
+			}
+		}
+		body.Error = strings.Join(msgs, " ")
+		writeJSON(w, e.HTTPStatus(), body)
+	}
+	return true
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/data"
-	"kqi/portal/i18n"
 	"kqi/portal/transfer"
 	"kqi/storage"
 )
@@ -46,11 +45,6 @@ func toDataBody(d *storage.Data) dataBody {
 	return b
 }
 
-// invalidBody answers a refusal the caller can fix, in English.
-func invalidBody(w http.ResponseWriter, status int, inv *data.InvalidError) {
-	writeJSON(w, status, errorBody{Error: i18n.T("en", inv.Key, inv.Arg)})
-}
-
 // createData registers data from a streamed multipart body.
 func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
@@ -61,16 +55,11 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, _, err := h.data.Register(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, mr)
-	if inv, ok := data.AsInvalid(err); ok {
-		invalidBody(w, http.StatusUnprocessableEntity, inv)
-		return
-	}
 	if errors.Is(err, data.ErrUploadCut) {
 		writeError(w, http.StatusBadRequest, "error.bad_upload")
 		return
 	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.log.Info("data registered", "tenant", c.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)
@@ -80,6 +69,16 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 type listBody[T any] struct {
 	Items []T `json:"items"`
 	Total int `json:"total"`
+}
+
+// writeList answers a list: each item as body makes it, and how many
+// there are in all.
+func writeList[T, B any](w http.ResponseWriter, items []T, total int, body func(*T) B) {
+	out := listBody[B]{Items: make([]B, 0, len(items)), Total: total}
+	for i := range items {
+		out.Items = append(out.Items, body(&items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func intParam(q map[string][]string, key string) int64 {
@@ -113,16 +112,12 @@ func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
 	if !f.CreatedTo.IsZero() {
 		f.CreatedTo = f.CreatedTo.AddDate(0, 0, 1)
 	}
-	items, total, err := h.store.ListData(r.Context(), c.Tenant.ID, f)
+	items, total, err := h.data.List(r.Context(), c.Tenant.ID, f)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[dataBody]{Items: []dataBody{}, Total: total}
-	for i := range items {
-		out.Items = append(out.Items, toDataBody(&items[i]))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, total, toDataBody)
 }
 
 func routeID(r *http.Request) int64 {
@@ -131,34 +126,15 @@ func routeID(r *http.Request) int64 {
 }
 
 func (h *Handler) getData(w http.ResponseWriter, r *http.Request) {
-	d, err := h.store.DataByID(r.Context(), callerOf(r).Tenant.ID, routeID(r))
-	if h.notFoundOr(w, r, err) {
+	d, err := h.data.Datum(r.Context(), callerOf(r).Tenant.ID, routeID(r))
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toDataBody(d))
 }
 
-// notFoundOr answers a lookup error: 404 for a missing (or foreign) object,
-// 500 otherwise. It reports whether it answered.
-func (h *Handler) notFoundOr(w http.ResponseWriter, r *http.Request, err error) bool {
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, storage.ErrNotFound):
-		writeError(w, http.StatusNotFound, "api.not_found")
-	default:
-		h.serverError(w, r, err)
-	}
-	return true
-}
-
 func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
-	err := h.data.Delete(r.Context(), callerOf(r).Tenant.ID, routeID(r))
-	if errors.Is(err, storage.ErrFrozen) {
-		writeError(w, http.StatusConflict, "data.frozen")
-		return
-	}
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, h.data.Delete(r.Context(), callerOf(r).Tenant.ID, routeID(r))) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -167,10 +143,7 @@ func (h *Handler) deleteData(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	f, err := h.data.Open(r.Context(), callerOf(r).Tenant.ID, routeID(r), name)
-	if _, ok := data.AsInvalid(err); ok {
-		err = storage.ErrNotFound
-	}
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	defer f.Close()
@@ -224,20 +197,15 @@ func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id, err := h.data.CreateDataset(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, form)
-	if inv, ok := data.AsInvalid(err); ok {
-		invalidBody(w, http.StatusUnprocessableEntity, inv)
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	h.writeDataset(w, r, id, http.StatusCreated)
 }
 
 func (h *Handler) writeDataset(w http.ResponseWriter, r *http.Request, id int64, status int) {
-	d, err := h.store.DatasetByID(r.Context(), callerOf(r).Tenant.ID, id)
-	if h.notFoundOr(w, r, err) {
+	d, err := h.data.Dataset(r.Context(), callerOf(r).Tenant.ID, id)
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, status, toDatasetBody(d))
@@ -249,27 +217,18 @@ func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := h.store.ListDatasets(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
+	items, total, err := h.data.Datasets(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
 		Name: q.Get("name"), Memo: q.Get("memo"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
 		Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[datasetBody]{Items: []datasetBody{}, Total: total}
-	for i := range items {
-		out.Items = append(out.Items, toDatasetBody(&items[i]))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, items, total, toDatasetBody)
 }
 
 func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {
-	err := h.store.DeleteDataset(r.Context(), callerOf(r).Tenant.ID, routeID(r))
-	if errors.Is(err, storage.ErrFrozen) {
-		writeError(w, http.StatusConflict, "dataset.frozen")
-		return
-	}
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, h.data.DeleteDataset(r.Context(), callerOf(r).Tenant.ID, routeID(r))) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -287,7 +246,7 @@ func (h *Handler) copyDataset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := h.data.CopyDataset(r.Context(), data.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, routeID(r), req.Name)
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	h.writeDataset(w, r, id, http.StatusCreated)

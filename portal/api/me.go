@@ -27,7 +27,7 @@ type meResponse struct {
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
-	ms, err := h.store.MembershipsOfUser(r.Context(), c.User.ID)
+	ms, err := h.accounts.Memberships(r.Context(), c.User.ID)
 	if err != nil {
 		h.serverError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"kqi/storage"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -13,6 +14,14 @@ type serverBody struct {
 	Host string `json:"host,omitempty"`
 }
 
+func gitServerBody(g *storage.GitServer) serverBody {
+	return serverBody{ID: g.ID, Name: g.Name, URL: g.URL}
+}
+
+func registryBody(r *storage.Registry) serverBody {
+	return serverBody{ID: r.ID, Name: r.Name, Host: r.Host}
+}
+
 func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Name string `json:"name"`
@@ -22,10 +31,10 @@ func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, err := h.sources.CreateGitServer(r.Context(), req.Name, req.URL)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
+	writeJSON(w, http.StatusCreated, gitServerBody(g))
 }
 
 func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
@@ -37,36 +46,28 @@ func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg, err := h.sources.CreateRegistry(r.Context(), req.Name, req.Host)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, serverBody{ID: reg.ID, Name: reg.Name, Host: reg.Host})
+	writeJSON(w, http.StatusCreated, registryBody(reg))
 }
 
 func (h *Handler) listGitServers(w http.ResponseWriter, r *http.Request) {
-	list, err := h.store.GitServers(r.Context())
+	list, err := h.sources.GitServers(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
-	for _, g := range list {
-		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, URL: g.URL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, list, len(list), gitServerBody)
 }
 
 func (h *Handler) listRegistries(w http.ResponseWriter, r *http.Request) {
-	list, err := h.store.Registries(r.Context())
+	list, err := h.sources.Registries(r.Context())
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	out := listBody[serverBody]{Items: []serverBody{}, Total: len(list)}
-	for _, g := range list {
-		out.Items = append(out.Items, serverBody{ID: g.ID, Name: g.Name, Host: g.Host})
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeList(w, list, len(list), registryBody)
 }
 
 // setCredential stores the caller's token for a server; the answer never
@@ -80,14 +81,14 @@ func (h *Handler) setCredential(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.sources.SetToken(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r), req.Username, req.Token)
-	if h.refused(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
-	if err := h.store.DeleteCredential(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r)); err != nil {
+	if err := h.sources.DeleteToken(r.Context(), callerOf(r).User.ID, mux.Vars(r)["kind"], routeID(r)); err != nil {
 		h.serverError(w, r, err)
 		return
 	}

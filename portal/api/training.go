@@ -11,22 +11,11 @@ import (
 
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
-	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
 )
-
-type fieldErrorBody struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-type invalidTrainingBody struct {
-	Error  string           `json:"error"`
-	Fields []fieldErrorBody `json:"fields"`
-}
 
 func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
@@ -35,16 +24,7 @@ func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t, err := h.jobs.Submit(r.Context(), jobs.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, jobs.Training, req.Request())
-	if ref, ok := refusal.Of(err); ok && ref.Kind == refusal.Invalid {
-		body := invalidTrainingBody{Error: "the training request is invalid"}
-		for _, fe := range ref.Fields {
-			body.Fields = append(body.Fields, fieldErrorBody{Field: fe.Field, Message: i18n.T("en", fe.Key, fe.Arg)})
-		}
-		writeJSON(w, http.StatusUnprocessableEntity, body)
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, toTrainingBody(t))
@@ -126,7 +106,7 @@ func (h *Handler) listTrainings(w http.ResponseWriter, r *http.Request) {
 // 404 for anyone else's.
 func (h *Handler) training(w http.ResponseWriter, r *http.Request) (*storage.Job, bool) {
 	t, err := h.jobs.Job(r.Context(), callerOf(r).Tenant.ID, jobs.Training, routeID(r))
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, err) {
 		return nil, false
 	}
 	return t, true
@@ -144,7 +124,7 @@ func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "training.delete_active")
 		return
 	}
-	if h.notFoundOr(w, r, err) {
+	if h.failed(w, r, err) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,25 +1,19 @@
-// Package auth checks who is calling: passwords, random secrets for
-// sessions and tokens, and the login decision shared by the browser and the
-// API.
+// Package auth checks who is calling: passwords, the login decision and
+// its failure limit, browser sessions and API tokens, shared by the pages
+// and the API.
 package auth
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"kqi/storage"
 )
-
-// ErrBadCredentials covers both an unknown user and a wrong password, so a
-// caller cannot probe which user names exist.
-var ErrBadCredentials = errors.New("auth: wrong user name or password")
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8
@@ -54,34 +48,6 @@ func CheckPasswordPolicy(password string) error {
 		return ErrPasswordTooLong
 	}
 	return nil
-}
-
-// dummyHash is compared against when the user does not exist, so both
-// failures take the same time.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("kqi-no-such-user"), bcryptCost)
-	return h
-})
-
-// Users is the part of storage a login needs.
-type Users interface {
-	UserByName(ctx context.Context, username string) (*storage.User, error)
-}
-
-// Login returns the user whose name and password match, or ErrBadCredentials.
-func Login(ctx context.Context, users Users, username, password string) (*storage.User, error) {
-	u, err := users.UserByName(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return nil, ErrBadCredentials
-	}
-	if err != nil {
-		return nil, err
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		return nil, ErrBadCredentials
-	}
-	return u, nil
 }
 
 // VerifyPassword reports whether password matches the user's hash.

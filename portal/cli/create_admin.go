@@ -10,6 +10,7 @@ import (
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/config"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
@@ -30,6 +31,7 @@ func createAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 	}
 	defer st.Close()
 
+	acc := accounts.Service{Store: st}
 	generated := false
 	u, err := st.UserByName(ctx, username)
 	switch {
@@ -37,9 +39,9 @@ func createAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 		if password == "" {
 			password, generated = auth.NewSecret()[:20], true
 		}
-		u, err = accounts.CreateUser(ctx, st, accounts.NewUser{Username: username, Password: password, IsSystemAdmin: true})
-		if key, ok := accounts.MessageKey(err); ok {
-			return fmt.Errorf("cannot create %q: %s", username, key)
+		u, err = acc.CreateUser(ctx, accounts.NewUser{Username: username, Password: password, IsSystemAdmin: true})
+		if _, ok := refusal.Of(err); ok {
+			return fmt.Errorf("cannot create %q: %w", username, err)
 		}
 		if err != nil {
 			return err
@@ -66,7 +68,7 @@ func createAdmin(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 	if tenantName != "" {
 		t, err := st.TenantByName(ctx, tenantName)
 		if errors.Is(err, storage.ErrNotFound) {
-			t, err = accounts.CreateTenant(ctx, st, tenantName)
+			t, err = acc.CreateTenant(ctx, tenantName)
 		}
 		if err != nil {
 			return fmt.Errorf("tenant %q: %w", tenantName, err)

@@ -66,7 +66,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 10 * time.Minute,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity,
 	}}
-	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{
+	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
 		{Name: "slurm", Fn: func(ctx context.Context) error { _, err := cluster.Partitions(ctx); return err }},
 		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, "."); return err }},

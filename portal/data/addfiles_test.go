@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
@@ -59,7 +60,7 @@ func TestConcurrentAddOfTheSameName(t *testing.T) {
 	if errA != nil {
 		t.Fatalf("first upload: %v", errA)
 	}
-	if inv, ok := data.AsInvalid(errB); !ok || inv.Key != "data.duplicate_file" {
+	if inv, ok := refusal.Of(errB); !ok || inv.Fields[0].Key != "data.duplicate_file" {
 		t.Fatalf("second upload: %v, want duplicate_file", errB)
 	}
 	d, _ := st.DataByID(ctx, tenant.ID, id)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -26,30 +27,6 @@ type Service struct {
 	Store *storage.Store
 	Files files.FS
 	Log   *slog.Logger
-}
-
-// InvalidError is a refusal the user can fix; Key names the catalog
-// message and Arg, if any, is shown with it (e.g. the file name).
-type InvalidError struct {
-	Key string
-	Arg string
-}
-
-func (e *InvalidError) Error() string { return "data: " + e.Key + " " + e.Arg }
-
-func invalid(key string, arg ...string) error {
-	e := &InvalidError{Key: key}
-	if len(arg) > 0 {
-		e.Arg = arg[0]
-	}
-	return e
-}
-
-// AsInvalid returns the refusal inside err, if any.
-func AsInvalid(err error) (*InvalidError, bool) {
-	var inv *InvalidError
-	ok := errors.As(err, &inv)
-	return inv, ok
 }
 
 // Limits on what users type.
@@ -71,43 +48,25 @@ type Form struct {
 // TagsText joins the tags for a text input.
 func (f Form) TagsText() string { return strings.Join(f.Tags, ", ") }
 
-// AddTags splits a raw tags value (comma-separated in forms, or one tag per
-// repeated field in the API) and adds the tags not already there.
-func (f *Form) AddTags(raw string) {
-	for _, t := range strings.Split(raw, ",") {
-		t = strings.TrimSpace(t)
-		if t == "" {
-			continue
-		}
-		dup := false
-		for _, have := range f.Tags {
-			dup = dup || have == t
-		}
-		if !dup {
-			f.Tags = append(f.Tags, t)
-		}
-	}
+// check adds every reason the name, memo or tags are refused.
+func (f Form) check(bad *refusal.Fields) {
+	checkNameMemo(bad, f.Name, f.Memo, "data.name_required")
+	checkTags(bad, f.Tags)
 }
 
-// Validate checks the name, memo and tags.
-func (f Form) Validate() error {
-	name := strings.TrimSpace(f.Name)
+// checkNameMemo refuses an empty or too long name and a too long memo;
+// requiredKey says which thing lacks a name.
+func checkNameMemo(bad *refusal.Fields, name, memo, requiredKey string) {
+	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
-		return invalid("data.name_required")
+		bad.Add("name", requiredKey)
 	case utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name):
-		return invalid("data.name_too_long")
-	case utf8.RuneCountInString(f.Memo) > MaxMemoLen || !utf8.ValidString(f.Memo):
-		return invalid("data.memo_too_long")
-	case len(f.Tags) > MaxTags:
-		return invalid("data.too_many_tags")
+		bad.Add("name", "data.name_too_long")
 	}
-	for _, t := range f.Tags {
-		if utf8.RuneCountInString(t) > MaxTagLen || !utf8.ValidString(t) {
-			return invalid("data.tag_too_long", t)
-		}
+	if utf8.RuneCountInString(memo) > MaxMemoLen || !utf8.ValidString(memo) {
+		bad.Add("memo", "data.memo_too_long")
 	}
-	return nil
 }
 
 // DataDir is where a datum's files live in the file store.
@@ -118,7 +77,7 @@ func DataDir(tenantID, dataID int64) string {
 // FilePath is where one file of a datum lives in the file store.
 func FilePath(tenantID, dataID int64, name string) (string, error) {
 	if err := files.CheckName(name); err != nil {
-		return "", invalid("data.bad_file_name", name)
+		return "", refusal.Invalidf("file", "data.bad_file_name", name)
 	}
 	return DataDir(tenantID, dataID) + "/" + name, nil
 }
@@ -146,10 +105,12 @@ func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader)
 	// to their names.
 	written, err := s.readParts(ctx, mr, &form, func(name string) string { return dir + "/" + name }, nil)
 	if err == nil {
-		err = form.Validate()
-	}
-	if err == nil && len(written) == 0 {
-		err = invalid("data.file_required")
+		var bad refusal.Fields
+		form.check(&bad)
+		if len(written) == 0 {
+			bad.Add("file", "data.file_required")
+		}
+		err = bad.Err()
 	}
 	if err == nil {
 		err = s.Store.CreateData(ctx, storage.NewData{
@@ -173,7 +134,7 @@ func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *mul
 		return nil, err
 	}
 	if d.Frozen {
-		return nil, storage.ErrFrozen
+		return nil, refusal.Conflictf("data.frozen")
 	}
 	taken := map[string]bool{}
 	for _, f := range d.Files {
@@ -191,7 +152,7 @@ func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *mul
 		}
 	}()
 	if err == nil && len(written) == 0 {
-		err = invalid("data.file_required")
+		err = refusal.Invalidf("file", "data.file_required")
 	}
 	var linked []string
 	for _, u := range written {
@@ -200,7 +161,7 @@ func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *mul
 		}
 		if err = s.Files.Link(ctx, u.path, dir+"/"+u.name); err != nil {
 			if _, statErr := s.Files.Stat(ctx, dir+"/"+u.name); statErr == nil {
-				err = invalid("data.duplicate_file", u.name)
+				err = refusal.Invalidf("file", "data.duplicate_file", u.name)
 			}
 			break
 		}
@@ -209,8 +170,9 @@ func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *mul
 	if err == nil {
 		err = s.Store.AddDataFiles(ctx, who.TenantID, dataID, newFiles(written))
 		if errors.Is(err, storage.ErrConflict) {
-			err = invalid("data.duplicate_file", "")
+			err = refusal.Invalidf("file", "data.duplicate_file", "")
 		}
+		err = frozen(err, "data.frozen")
 	}
 	if err != nil {
 		for _, p := range linked { // exclusively ours: the links were new
@@ -267,17 +229,17 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 			continue
 		}
 		if field != "file" {
-			return written, invalid("data.unexpected_file_field", field)
+			return written, refusal.Invalidf(field, "data.unexpected_file_field", field)
 		}
 		if name == "" {
 			continue // an empty file input of a form with nothing chosen
 		}
 		if err := files.CheckName(name); err != nil || files.IsTemp(name) {
 			// Temporary names are the store's own (and swept away).
-			return written, invalid("data.bad_file_name", name)
+			return written, refusal.Invalidf("file", "data.bad_file_name", name)
 		}
 		if seen[name] || taken[name] {
-			return written, invalid("data.duplicate_file", name)
+			return written, refusal.Invalidf("file", "data.duplicate_file", name)
 		}
 		seen[name] = true
 		path := target(name)
@@ -299,7 +261,7 @@ func readField(p *multipart.Part, field string, form *Form) error {
 		return fmt.Errorf("%w: %v", ErrUploadCut, err)
 	}
 	if len(b) > 64<<10 {
-		return invalid("data.field_too_long", field)
+		return refusal.Invalidf(field, "data.field_too_long", field)
 	}
 	v := string(b)
 	switch field {
@@ -308,7 +270,7 @@ func readField(p *multipart.Part, field string, form *Form) error {
 	case "memo":
 		form.Memo = v
 	case "tags":
-		form.AddTags(v)
+		form.Tags = appendTags(form.Tags, v)
 	}
 	return nil
 }
@@ -321,24 +283,73 @@ func (s *Service) discard(dir string) {
 	}
 }
 
-// Delete removes a datum (refused with storage.ErrFrozen while a frozen
-// dataset holds it), then its files.
+// frozen turns storage's ErrFrozen (a change of what a dataset in use
+// holds) into a conflict saying key.
+func frozen(err error, key string) error {
+	if errors.Is(err, storage.ErrFrozen) {
+		return refusal.Conflictf(key)
+	}
+	return err
+}
+
+// Datum returns one datum of the tenant with its files.
+func (s *Service) Datum(ctx context.Context, tenantID, id int64) (*storage.Data, error) {
+	return s.Store.DataByID(ctx, tenantID, id)
+}
+
+// List returns one page of the tenant's data and how many match in all.
+func (s *Service) List(ctx context.Context, tenantID int64, f storage.DataFilter) ([]storage.Data, int, error) {
+	return s.Store.ListData(ctx, tenantID, f)
+}
+
+// Tags lists the tags the tenant's data use, for filter suggestions.
+func (s *Service) Tags(ctx context.Context, tenantID int64) ([]string, error) {
+	return s.Store.DataTags(ctx, tenantID)
+}
+
+// Update validates and saves a datum's name, memo and tags; they may
+// change even while a frozen dataset holds it (its files may not).
+func (s *Service) Update(ctx context.Context, tenantID, id int64, f Form) error {
+	var bad refusal.Fields
+	f.check(&bad)
+	if err := bad.Err(); err != nil {
+		return err
+	}
+	return s.Store.UpdateData(ctx, tenantID, id, strings.TrimSpace(f.Name), f.Memo, f.Tags)
+}
+
+// Delete removes a datum (refused while a frozen dataset holds it), then
+// its files.
 func (s *Service) Delete(ctx context.Context, tenantID, id int64) error {
 	if err := s.Store.DeleteData(ctx, tenantID, id); err != nil {
-		return err
+		return frozen(err, "data.frozen")
 	}
 	s.discard(DataDir(tenantID, id))
 	return nil
+}
+
+// DeleteMany deletes the tenant's data of ids. Those a frozen dataset
+// holds are kept and counted; ids that are not there are passed over.
+func (s *Service) DeleteMany(ctx context.Context, tenantID int64, ids []int64) (kept int, err error) {
+	for _, id := range ids {
+		err := s.Delete(ctx, tenantID, id)
+		if e, refused := refusal.Of(err); refused && e.Kind == refusal.Conflict {
+			kept++
+		} else if err != nil && !refused {
+			return kept, err
+		}
+	}
+	return kept, nil
 }
 
 // RemoveFile removes one file of a datum.
 func (s *Service) RemoveFile(ctx context.Context, tenantID, id int64, name string) error {
 	path, err := FilePath(tenantID, id, name)
 	if err != nil {
-		return err
+		return refusal.Missing() // no file can have that name
 	}
 	if err := s.Store.RemoveDataFile(ctx, tenantID, id, name); err != nil {
-		return err
+		return frozen(err, "data.frozen")
 	}
 	if err := s.Files.Remove(context.WithoutCancel(ctx), path); err != nil {
 		s.Log.Error("removing a data file", "path", path, "error", err)

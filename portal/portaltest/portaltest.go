@@ -105,7 +105,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log,
+		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Tenant creates a tenant.
 func (e *Env) Tenant(t testing.TB, name string) *storage.Tenant {
 	t.Helper()
-	tn, err := accounts.CreateTenant(context.Background(), e.Store, name)
+	tn, err := (&accounts.Service{Store: e.Store}).CreateTenant(context.Background(), name)
 	if err != nil {
 		t.Fatalf("create tenant %s: %v", name, err)
 	}
@@ -145,7 +146,7 @@ func (e *Env) User(t testing.TB, name, password string, admin bool, tenants ...s
 		}
 		n.Tenants = append(n.Tenants, accounts.TenantRole{Tenant: tn, Role: storage.Role(role)})
 	}
-	u, err := accounts.CreateUser(context.Background(), e.Store, n)
+	u, err := (&accounts.Service{Store: e.Store}).CreateUser(context.Background(), n)
 	if err != nil {
 		t.Fatalf("create user %s: %v", name, err)
 	}

@@ -6,6 +6,7 @@ package refusal
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 
 	"kqi/storage"
@@ -48,6 +49,18 @@ func (e *Error) Error() string {
 // only asks "is it there?" needs no second test.
 func (e *Error) Is(target error) bool {
 	return e.Kind == NotFound && target == storage.ErrNotFound
+}
+
+// HTTPStatus is the status a refusal answers with, on the pages and in
+// the API alike: 422, 404 or 409.
+func (e *Error) HTTPStatus() int {
+	switch e.Kind {
+	case NotFound:
+		return http.StatusNotFound
+	case Conflict:
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
 }
 
 // Key is the first reason's catalog key (a refusal with one reason).

@@ -36,9 +36,9 @@ type Check struct {
 type Deps struct {
 	Store   *storage.Store
 	Files   files.FS
+	Sources *accounts.Sources
 	Data    *data.Service
 	Jobs    *jobs.Service
-	Sources *accounts.Sources
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks
 }
@@ -54,11 +54,13 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	router.PathPrefix("/static/").Handler(http.StripPrefix("/static/", http.FileServer(http.FS(static)))).Methods(http.MethodGet).Name("static")
-	// One limit for the pages and the API: a guesser gets no more tries
-	// by switching between them.
-	logins := auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies)
-	api.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
-	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
+	// One of each service for the pages and the API, so both apply the
+	// same rules (and one login failure limit).
+	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL}
+	acc := &accounts.Service{Store: store}
+	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
+	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
 	if err != nil {
 		return nil, err
 	}

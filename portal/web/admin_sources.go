@@ -3,7 +3,7 @@ package web
 import (
 	"net/http"
 
-	"kqi/portal/accounts"
+	"kqi/portal/refusal"
 	"kqi/storage"
 )
 
@@ -11,7 +11,7 @@ type adminSourcesData struct {
 	GitServers []storage.GitServer
 	Registries []storage.Registry
 	Form       map[string]string // what was typed, kept on error
-	Error      string            // catalog key
+	Refusal    *refusal.Error
 }
 
 func (h *Handler) showAdminSources(w http.ResponseWriter, r *http.Request) {
@@ -20,11 +20,11 @@ func (h *Handler) showAdminSources(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderAdminSources(w http.ResponseWriter, r *http.Request, status int, d adminSourcesData) {
 	var err error
-	if d.GitServers, err = h.store.GitServers(r.Context()); err != nil {
+	if d.GitServers, err = h.sources.GitServers(r.Context()); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	if d.Registries, err = h.store.Registries(r.Context()); err != nil {
+	if d.Registries, err = h.sources.Registries(r.Context()); err != nil {
 		h.serverError(w, r, err)
 		return
 	}
@@ -34,25 +34,10 @@ func (h *Handler) renderAdminSources(w http.ResponseWriter, r *http.Request, sta
 	h.render(w, r, status, "admin_sources", "admin.sources.title", d)
 }
 
-func (h *Handler) createGitServer(w http.ResponseWriter, r *http.Request) {
-	form := map[string]string{"git_name": r.PostFormValue("name"), "git_url": r.PostFormValue("url")}
-	_, err := h.sources.CreateGitServer(r.Context(), form["git_name"], form["git_url"])
-	h.afterSourceCreate(w, r, form, err)
-}
-
-func (h *Handler) createRegistry(w http.ResponseWriter, r *http.Request) {
-	form := map[string]string{"reg_name": r.PostFormValue("name"), "reg_host": r.PostFormValue("host")}
-	_, err := h.sources.CreateRegistry(r.Context(), form["reg_name"], form["reg_host"])
-	h.afterSourceCreate(w, r, form, err)
-}
-
 func (h *Handler) afterSourceCreate(w http.ResponseWriter, r *http.Request, form map[string]string, err error) {
-	if key, ok := accounts.MessageKey(err); ok {
-		h.renderAdminSources(w, r, http.StatusUnprocessableEntity, adminSourcesData{Form: form, Error: key})
-		return
-	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderAdminSources(w, r, http.StatusUnprocessableEntity, adminSourcesData{Form: form, Refusal: e})
+	}) {
 		return
 	}
 	h.redirect(w, r, "adminSources", flashInfo, "flash.source_created")

@@ -5,18 +5,21 @@ import (
 	"net/http"
 
 	"kqi/portal/data"
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 )
 
 type dataFormData struct {
 	Form    data.Form
-	Error   string // catalog key
-	ErrArg  string
-	Created int64
+	Refusal *refusal.Error
 }
 
 func (h *Handler) showDataNew(w http.ResponseWriter, r *http.Request) {
-	h.renderPage(w, r, http.StatusOK, page{Name: "data_new", Nav: "data", Title: "data.new_title", Data: dataFormData{}})
+	h.renderDataNew(w, r, http.StatusOK, dataFormData{})
+}
+
+func (h *Handler) renderDataNew(w http.ResponseWriter, r *http.Request, status int, d dataFormData) {
+	h.renderPage(w, r, status, page{Name: "data_new", Nav: "data", Title: "data.new_title", Data: d})
 }
 
 // createData streams the upload into the file store; only a complete and
@@ -30,19 +33,14 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, form, err := h.data.Register(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, mr)
-	if inv, ok := data.AsInvalid(err); ok {
-		h.renderPage(w, r, http.StatusUnprocessableEntity, page{Name: "data_new", Nav: "data", Title: "data.new_title",
-			Data: dataFormData{Form: form, Error: inv.Key, ErrArg: inv.Arg}})
-		return
-	}
 	if errors.Is(err, data.ErrUploadCut) {
 		h.log.Info("upload interrupted", "user", v.User.Username, "error", err)
-		h.renderPage(w, r, http.StatusBadRequest, page{Name: "data_new", Nav: "data", Title: "data.new_title",
-			Data: dataFormData{Form: form, Error: "error.bad_upload"}})
+		h.renderDataNew(w, r, http.StatusBadRequest, dataFormData{Form: form, Refusal: badUpload()})
 		return
 	}
-	if err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderDataNew(w, r, http.StatusUnprocessableEntity, dataFormData{Form: form, Refusal: e})
+	}) {
 		return
 	}
 	h.log.Info("data registered", "tenant", v.Tenant.Name, "data_id", d.ID, "files", d.FileCount, "bytes", d.TotalSize)

@@ -39,12 +39,12 @@ func (h *Handler) showDataList(w http.ResponseWriter, r *http.Request) {
 	if t, err := time.Parse("2006-01-02", ff.To); err == nil {
 		f.CreatedTo = t.AddDate(0, 0, 1) // the "to" day is included
 	}
-	items, total, err := h.store.ListData(r.Context(), v.Tenant.ID, f)
+	items, total, err := h.data.List(r.Context(), v.Tenant.ID, f)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	tags, err := h.store.DataTags(r.Context(), v.Tenant.ID)
+	tags, err := h.data.Tags(r.Context(), v.Tenant.ID)
 	if err != nil {
 		h.serverError(w, r, err)
 		return
@@ -53,32 +53,4 @@ func (h *Handler) showDataList(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "data_list", "nav.data", dataListData{
 		Items: items, Query: lq, Pager: lq.pager(base, total), Filter: ff, Tags: tags, Base: base,
 	})
-}
-
-// deleteDataBulk deletes the checked data; the ones a frozen dataset holds
-// are kept and named in the message.
-func (h *Handler) deleteDataBulk(w http.ResponseWriter, r *http.Request) {
-	v := visitorOf(r)
-	r.ParseForm()
-	var kept int
-	for _, s := range r.PostForm["ids"] {
-		id, ok := parseID(s)
-		if !ok {
-			continue
-		}
-		err := h.data.Delete(r.Context(), v.Tenant.ID, id)
-		switch {
-		case err == nil, err == storage.ErrNotFound:
-		case err == storage.ErrFrozen:
-			kept++
-		default:
-			h.serverError(w, r, err)
-			return
-		}
-	}
-	if kept > 0 {
-		h.redirect(w, r, "data", flashError, "data.some_frozen")
-		return
-	}
-	h.redirect(w, r, "data", flashInfo, "flash.data_deleted")
 }

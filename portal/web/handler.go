@@ -14,26 +14,25 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
-	"kqi/storage"
 )
 
 // Handler carries what every page handler needs; handlers are its methods.
 type Handler struct {
-	store   *storage.Store
-	data    *data.Service
-	jobs    *jobs.Service
-	sources *accounts.Sources
-	logins  *auth.FailureLimit
-	cfg     *config.Config
-	router  *mux.Router
-	views   *views
-	log     *slog.Logger
-	now     func() time.Time
+	auth     *auth.Service
+	accounts *accounts.Service
+	sources  *accounts.Sources
+	data     *data.Service
+	jobs     *jobs.Service
+	cfg      *config.Config
+	router   *mux.Router
+	views    *views
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New parses the templates and registers every page route on router.
-func New(router *mux.Router, store *storage.Store, svc *data.Service, js *jobs.Service, sources *accounts.Sources, logins *auth.FailureLimit, cfg *config.Config, log *slog.Logger) (*Handler, error) {
-	h := &Handler{store: store, data: svc, jobs: js, sources: sources, logins: logins, cfg: cfg, router: router, log: log, now: time.Now}
+func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
+	h := &Handler{auth: au, accounts: acc, sources: sources, data: svc, jobs: js, cfg: cfg, router: router, log: log, now: time.Now}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {

@@ -5,26 +5,3 @@ import "net/http"
 func (h *Handler) showHome(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "home", "home.title", nil)
 }
-
-// switchTenant moves the session to another tenant of the user's. Asking
-// for a tenant they are not in is refused, not ignored.
-func (h *Handler) switchTenant(w http.ResponseWriter, r *http.Request) {
-	v := visitorOf(r)
-	id, ok := parseID(r.PostFormValue("tenant_id"))
-	var found bool
-	for _, m := range v.Memberships {
-		if ok && m.Tenant.ID == id {
-			found = true
-		}
-	}
-	if !found {
-		h.log.Warn("tenant switch refused", "user", v.User.Username, "tenant_id", r.PostFormValue("tenant_id"))
-		h.renderError(w, r, http.StatusForbidden, "error.not_member")
-		return
-	}
-	if err := h.store.SetSessionTenant(r.Context(), v.SessionID, id); err != nil {
-		h.serverError(w, r, err)
-		return
-	}
-	h.redirect(w, r, "home", flashInfo, "flash.tenant_switched")
-}

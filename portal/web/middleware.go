@@ -30,9 +30,8 @@ const (
 func (h *Handler) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := &visitor{}
-		ctx := r.Context()
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-			sess, err := h.store.SessionByID(ctx, c.Value)
+			visit, err := h.auth.ResumeSession(r.Context(), c.Value)
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
 				v.Expired = true
@@ -41,10 +40,8 @@ func (h *Handler) withSession(next http.Handler) http.Handler {
 				h.serverError(w, r, err)
 				return
 			default:
-				if err := h.loadUser(r, v, c.Value, sess); err != nil {
-					h.serverError(w, r, err)
-					return
-				}
+				v.SessionID, v.Session, v.User, v.Memberships = c.Value, visit.Session, visit.User, visit.Memberships
+				v.Tenant, v.Role = visit.Tenant, visit.Role
 			}
 		}
 		if v.User != nil {
@@ -56,38 +53,6 @@ func (h *Handler) withSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, withVisitor(r, v))
 	})
-}
-
-func (h *Handler) loadUser(r *http.Request, v *visitor, id string, sess *storage.Session) error {
-	ctx := r.Context()
-	u, err := h.store.UserByID(ctx, sess.UserID)
-	if err != nil {
-		return err
-	}
-	ms, err := h.store.MembershipsOfUser(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	v.SessionID, v.Session, v.User, v.Memberships = id, sess, u, ms
-	if sess.TenantID != nil {
-		// The membership may have been removed since the session chose it.
-		for i := range ms {
-			if ms[i].Tenant.ID == *sess.TenantID {
-				v.Tenant, v.Role = &ms[i].Tenant, ms[i].Role
-			}
-		}
-	}
-	// Sliding idle timeout, capped by the maximum session age; written at
-	// most once a minute to spare the database.
-	now := h.now()
-	want := now.Add(h.cfg.SessionIdle)
-	if limit := sess.CreatedAt.Add(h.cfg.SessionMax); want.After(limit) {
-		want = limit
-	}
-	if want.Sub(sess.ExpiresAt) > time.Minute {
-		return h.store.ExtendSession(ctx, id, want)
-	}
-	return nil
 }
 
 func anonLanguage(r *http.Request) string {

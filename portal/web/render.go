@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/i18n"
+	"kqi/portal/refusal"
 	"kqi/storage"
 	"kqi/templates"
 )
@@ -129,6 +129,7 @@ func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int
 type errorData struct {
 	Status  int
 	Message string // catalog key
+	Arg     string // fills the message's %s
 }
 
 // serverError logs the cause and shows a generic page: never a stack trace
@@ -142,19 +143,39 @@ func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error)
 	h.renderError(w, r, http.StatusInternalServerError, "error.internal")
 }
 
-// failed answers err, if any: the 404 page for ErrNotFound (another
-// tenant's objects included), the 500 page for anything else. It reports
-// whether it answered.
-func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
-	switch {
-	case err == nil:
+// failed answers err, if any, and reports whether it did. A refusal the
+// caller's form can show (an invalid request, or any reason tied to a
+// field) goes to again, which shows the form again with the reasons and
+// what was typed. The rest is the error page: 404 for not found (another
+// tenant's objects included), 409 with the message for a conflict, 422 for
+// an invalid request when there is no form (again is nil), 500 for
+// anything else.
+func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error, again func(*refusal.Error)) bool {
+	if err == nil {
 		return false
-	case errors.Is(err, storage.ErrNotFound):
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-	default:
+	}
+	e, ok := refusal.Of(err)
+	switch {
+	case !ok:
 		h.serverError(w, r, err)
+	case e.Kind == refusal.NotFound:
+		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+	case again != nil && (e.Kind == refusal.Invalid || namesField(e)):
+		again(e)
+	default:
+		key, arg := e.Key()
+		h.render(w, r, e.HTTPStatus(), "error", "error.title", errorData{Status: e.HTTPStatus(), Message: key, Arg: arg})
 	}
 	return true
+}
+
+func namesField(e *refusal.Error) bool {
+	for _, f := range e.Fields {
+		if f.Field != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // NotFound renders the 404 page; the server uses it for unknown paths.

@@ -21,9 +21,7 @@ func (h *Handler) createTraining(w http.ResponseWriter, r *http.Request) {
 		h.redirectToID(w, r, "trainingDetail", t.ID, "flash.training_submitted")
 		return
 	}
-	if ref, ok := refusal.Of(err); ok && ref.Kind == refusal.Invalid {
-		h.renderTrainingForm(w, r, http.StatusUnprocessableEntity, trainingFormData{Form: form, Errors: ref.ByField()})
-		return
-	}
-	h.failed(w, r, err)
+	h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderTrainingForm(w, r, http.StatusUnprocessableEntity, trainingFormData{Form: form, Errors: e.ByField()})
+	})
 }

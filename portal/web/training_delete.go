@@ -18,7 +18,7 @@ func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
 		h.renderTraining(w, r, http.StatusConflict, t, "training.delete_active")
 		return
 	}
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	h.redirect(w, r, "trainings", flashInfo, "flash.training_deleted")

@@ -40,7 +40,7 @@ func (h *Handler) showTrainingNew(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		src, err := h.jobs.Job(r.Context(), v.Tenant.ID, jobs.Training, id)
-		if h.failed(w, r, err) {
+		if h.failed(w, r, err, nil) {
 			return
 		}
 		form = jobs.TrainingFormFrom(src)

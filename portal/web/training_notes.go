@@ -2,9 +2,10 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
+	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 )
 
 func (h *Handler) updateTrainingNotes(w http.ResponseWriter, r *http.Request) {
@@ -12,14 +13,14 @@ func (h *Handler) updateTrainingNotes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var tags []string
-	for _, tag := range strings.Split(r.PostFormValue("tags"), ",") {
-		if tag = strings.TrimSpace(tag); tag != "" {
-			tags = append(tags, tag)
-		}
+	tags, err := data.ParseTags(r.PostFormValue("tags"))
+	if err == nil {
+		err = h.jobs.UpdateNotes(r.Context(), t.TenantID, jobs.Training, t.ID, r.PostFormValue("memo"), tags, r.PostFormValue("favorite") == "on")
 	}
-	err := h.jobs.UpdateNotes(r.Context(), t.TenantID, jobs.Training, t.ID, r.PostFormValue("memo"), tags, r.PostFormValue("favorite") == "on")
-	if h.failed(w, r, err) {
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		key, _ := e.Key()
+		h.renderTraining(w, r, http.StatusUnprocessableEntity, t, key)
+	}) {
 		return
 	}
 	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.training_saved")

@@ -13,7 +13,7 @@ func (h *Handler) stopTraining(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.Active() {
-		if h.failed(w, r, h.jobs.Stop(r.Context(), t.TenantID, jobs.Training, t.ID)) {
+		if h.failed(w, r, h.jobs.Stop(r.Context(), t.TenantID, jobs.Training, t.ID), nil) {
 			return
 		}
 		h.setFlash(w, flashInfo, "flash.training_stopping")

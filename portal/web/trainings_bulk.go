@@ -2,8 +2,8 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
+	"kqi/portal/data"
 	"kqi/portal/jobs"
 )
 
@@ -11,23 +11,13 @@ import (
 // remove tags, or delete (ended ones only; running ones are kept and the
 // message says so).
 func (h *Handler) trainingsBulk(w http.ResponseWriter, r *http.Request) {
-	v := visitorOf(r)
-	r.ParseForm()
-	var tags []string
-	for _, tag := range strings.Split(r.PostForm.Get("tags"), ",") {
-		if tag = strings.TrimSpace(tag); tag != "" {
-			tags = append(tags, tag)
-		}
+	ids := checkedIDs(r)
+	tags, err := data.ParseTags(r.PostForm.Get("tags"))
+	if h.failed(w, r, err, nil) {
+		return
 	}
-	var ids []int64
-	for _, s := range r.PostForm["ids"] {
-		if id, ok := parseID(s); ok {
-			ids = append(ids, id)
-		}
-	}
-	kept, err := h.jobs.Bulk(r.Context(), v.Tenant.ID, jobs.Training, ids, r.PostForm.Get("action"), tags)
-	if err != nil {
-		h.serverError(w, r, err)
+	kept, err := h.jobs.Bulk(r.Context(), visitorOf(r).Tenant.ID, jobs.Training, ids, r.PostForm.Get("action"), tags)
+	if h.failed(w, r, err, nil) {
 		return
 	}
 	if kept > 0 {

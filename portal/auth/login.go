@@ -1,0 +1,97 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"kqi/storage"
+)
+
+// Service lets people in, the same way for the pages and the API: a login
+// checks the failure limit, then the password; a browser then gets a
+// session and a program an API token, each in a tenant of the user's.
+type Service struct {
+	Store *storage.Store
+	// Limit is shared by the pages and the API: a guesser gets no more
+	// tries by switching between them.
+	Limit       *FailureLimit
+	SessionIdle time.Duration // a session ends this long after its last use
+	SessionMax  time.Duration // and this long after login, however used
+	TokenTTL    time.Duration // how long an API token lives
+}
+
+var (
+	// ErrBadCredentials covers both an unknown user and a wrong password,
+	// so a caller cannot probe which user names exist.
+	ErrBadCredentials = errors.New("auth: wrong user name or password")
+	// ErrTooManyFailures refuses any login from a client that has used up
+	// its failures, whatever the password.
+	ErrTooManyFailures = errors.New("auth: too many failed logins")
+	// ErrNotMember refuses a tenant the user is not in (or that does not
+	// exist: which names exist is none of their business).
+	ErrNotMember = errors.New("auth: not a member of that tenant")
+	// ErrNoTenant means the user is in no tenant at all.
+	ErrNoTenant = errors.New("auth: not a member of any tenant")
+)
+
+// Login returns the user whose name and password match. From a client
+// that has failed too often it is ErrTooManyFailures; a wrong name or
+// password is ErrBadCredentials and counts as a failure of client.
+func (s *Service) Login(ctx context.Context, client, username, password string) (*storage.User, error) {
+	if s.Limit.Blocked(client) {
+		return nil, ErrTooManyFailures
+	}
+	u, err := Login(ctx, s.Store, username, password)
+	if errors.Is(err, ErrBadCredentials) {
+		s.Limit.Fail(client)
+	}
+	return u, err
+}
+
+// Users is the part of storage a password check needs.
+type Users interface {
+	UserByName(ctx context.Context, username string) (*storage.User, error)
+}
+
+// Login returns the user whose name and password match, or
+// ErrBadCredentials.
+func Login(ctx context.Context, users Users, username, password string) (*storage.User, error) {
+	u, err := users.UserByName(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return nil, ErrBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !VerifyPassword(u, password) {
+		return nil, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// dummyHash is compared against when the user does not exist, so both
+// failures take the same time.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("kqi-no-such-user"), bcryptCost)
+	return h
+})
+
+// StartingTenant is where a login starts when no tenant is asked for: the
+// user's default tenant while they are still in it, else their first,
+// else none (nil).
+func StartingTenant(u *storage.User, ms []storage.Membership) *storage.Membership {
+	for i := range ms {
+		if u.DefaultTenantID != nil && ms[i].Tenant.ID == *u.DefaultTenantID {
+			return &ms[i]
+		}
+	}
+	if len(ms) > 0 {
+		return &ms[0]
+	}
+	return nil
+}

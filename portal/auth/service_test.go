@@ -1,0 +1,167 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"kqi/storage"
+	"kqi/storage/storagetest"
+)
+
+func TestStartingTenant(t *testing.T) {
+	a := storage.Membership{Tenant: storage.Tenant{ID: 1, Name: "a"}}
+	b := storage.Membership{Tenant: storage.Tenant{ID: 2, Name: "b"}}
+	id := func(n int64) *int64 { return &n }
+	for _, tc := range []struct {
+		name     string
+		defaultT *int64
+		ms       []storage.Membership
+		want     string // tenant name, "" for none
+	}{
+		{"the default tenant", id(2), []storage.Membership{a, b}, "b"},
+		{"no default: the first", nil, []storage.Membership{b, a}, "b"},
+		{"default no longer a membership: the first", id(9), []storage.Membership{a, b}, "a"},
+		{"no tenants", id(1), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := StartingTenant(&storage.User{DefaultTenantID: tc.defaultT}, tc.ms)
+			got := ""
+			if m != nil {
+				got = m.Tenant.Name
+			}
+			if got != tc.want {
+				t.Fatalf("starting tenant %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+const pw = "correct-horse-9"
+
+// newService is the service on a fresh database with tenants lab-a and
+// lab-b, alice in both (lab-a first, so her default) and loner in none.
+func newService(t *testing.T) (*Service, *storage.User, [2]*storage.Tenant) {
+	ctx := context.Background()
+	st, _ := storagetest.NewStore(t)
+	var ts [2]*storage.Tenant
+	for i, name := range []string{"lab-a", "lab-b"} {
+		tn, err := st.CreateTenant(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts[i] = tn
+	}
+	hash, _ := HashPassword(pw)
+	alice, err := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: hash},
+		storage.TenantRole{TenantID: ts[0].ID, Role: storage.RoleUser}, storage.TenantRole{TenantID: ts[1].ID, Role: storage.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, storage.NewUser{Username: "loner", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	return &Service{Store: st, Limit: NewFailureLimit(2, time.Minute, nil), SessionIdle: time.Hour, SessionMax: 2 * time.Hour, TokenTTL: time.Hour}, alice, ts
+}
+
+func TestServiceLogin(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	for _, tc := range []struct {
+		name, client, user, password string
+		want                         error
+	}{
+		{"right", "a", "alice", pw, nil},
+		{"wrong password", "a", "alice", "wrong-wrong", ErrBadCredentials},
+		{"unknown user", "a", "mallory", pw, ErrBadCredentials},
+		// Two failures used up client a's limit: even the right password is refused.
+		{"right, after the limit", "a", "alice", pw, ErrTooManyFailures},
+		{"another client", "b", "alice", pw, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := s.Login(ctx, tc.client, tc.user, tc.password)
+			if !errors.Is(err, tc.want) || (err == nil) != (u != nil) {
+				t.Fatalf("user %v, error %v; want error %v", u, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestServiceSessions(t *testing.T) {
+	ctx := context.Background()
+	s, alice, ts := newService(t)
+	id, err := s.StartSession(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.ResumeSession(ctx, id)
+	if err != nil || v.User.ID != alice.ID || v.Tenant == nil || v.Tenant.ID != ts[0].ID || v.Role != storage.RoleUser || len(v.Memberships) != 2 {
+		t.Fatalf("new session: %+v %v", v, err)
+	}
+	if err := s.SwitchTenant(ctx, id, alice.ID, ts[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.ResumeSession(ctx, id); v.Tenant.ID != ts[1].ID || v.Role != storage.RoleAdmin {
+		t.Fatalf("after switching: %+v in %+v", v.Role, v.Tenant)
+	}
+	if err := s.SwitchTenant(ctx, id, alice.ID, 999999); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("switch to a tenant she is not in: %v", err)
+	}
+	// A removed membership leaves the session without a tenant.
+	if err := s.Store.RemoveMembership(ctx, alice.ID, ts[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.ResumeSession(ctx, id); v.Tenant != nil || len(v.Memberships) != 1 {
+		t.Fatalf("after the membership was removed: tenant %+v", v.Tenant)
+	}
+	if err := s.EndSession(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResumeSession(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("ended session: %v", err)
+	}
+}
+
+func TestServiceTokens(t *testing.T) {
+	ctx := context.Background()
+	s, alice, ts := newService(t)
+	loner, _ := s.Store.UserByName(ctx, "loner")
+	for _, tc := range []struct {
+		name string
+		user *storage.User
+		ref  string
+		want string // tenant name
+		err  error
+	}{
+		{"starting tenant", alice, "", "lab-a", nil},
+		{"by name", alice, "lab-b", "lab-b", nil},
+		{"by id", alice, strconv.FormatInt(ts[1].ID, 10), "lab-b", nil},
+		{"unknown tenant", alice, "lab-z", "", ErrNotMember},
+		{"no tenant at all", loner, "", "", ErrNoTenant},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := s.IssueToken(ctx, tc.user, tc.ref)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err != nil {
+				return
+			}
+			if tok.Membership.Tenant.Name != tc.want {
+				t.Fatalf("token for %q, want %q", tok.Membership.Tenant.Name, tc.want)
+			}
+			c, err := s.Caller(ctx, tok.Value)
+			if err != nil || c.User.ID != tc.user.ID || c.Tenant.Name != tc.want || c.JobID != nil {
+				t.Fatalf("caller %+v %v", c, err)
+			}
+		})
+	}
+	if _, err := s.IssueToken(ctx, loner, "lab-a"); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("a tenant of someone else: %v", err)
+	}
+	if _, err := s.Caller(ctx, "not-a-token"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+}

@@ -1,0 +1,34 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"kqi/storage"
+)
+
+type datasetListData struct {
+	Items []storage.Dataset
+	Query listQuery
+	Pager pager
+	Name  string
+	Memo  string
+	Base  string
+}
+
+func (h *Handler) showDatasetList(w http.ResponseWriter, r *http.Request) {
+	v := visitorOf(r)
+	q := r.URL.Query()
+	lq := parseListQuery(q, "id")
+	f := storage.DatasetFilter{Name: strings.TrimSpace(q.Get("name")), Memo: strings.TrimSpace(q.Get("memo")),
+		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage}
+	items, total, err := h.data.Datasets(r.Context(), v.Tenant.ID, f)
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	base := h.path("datasets")
+	h.render(w, r, http.StatusOK, "dataset_list", "nav.datasets", datasetListData{
+		Items: items, Query: lq, Pager: lq.pager(base, total), Name: q.Get("name"), Memo: q.Get("memo"), Base: base,
+	})
+}

@@ -1,0 +1,18 @@
+package web
+
+import (
+	"net/http"
+
+	"kqi/portal/refusal"
+)
+
+func (h *Handler) setCredential(w http.ResponseWriter, r *http.Request) {
+	id, _ := parseID(r.PostFormValue("server_id"))
+	err := h.sources.SetToken(r.Context(), visitorOf(r).User.ID, r.PostFormValue("kind"), id, r.PostFormValue("username"), r.PostFormValue("token"))
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		h.renderSettings(w, r, http.StatusUnprocessableEntity, settingsData{CredentialRefusal: e})
+	}) {
+		return
+	}
+	h.redirect(w, r, "settings", flashInfo, "flash.token_saved")
+}
