@@ -120,10 +120,6 @@ func (h *Handler) getTraining(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
 	err := h.jobs.Delete(r.Context(), callerOf(r).Tenant.ID, jobs.Training, routeID(r))
-	if errors.Is(err, storage.ErrActive) {
-		writeError(w, http.StatusConflict, "training.delete_active")
-		return
-	}
 	if h.failed(w, r, err) {
 		return
 	}
@@ -135,12 +131,7 @@ func (h *Handler) stopTraining(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !t.Active() {
-		writeError(w, http.StatusConflict, "training.not_active")
-		return
-	}
-	if err := h.jobs.Stop(r.Context(), t.TenantID, jobs.Training, t.ID); err != nil {
-		h.serverError(w, r, err)
+	if h.failed(w, r, h.jobs.Stop(r.Context(), t.TenantID, jobs.Training, t.ID)) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": t.ID, "status": t.Status, "stop_requested": true})

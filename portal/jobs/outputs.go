@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -138,10 +139,15 @@ func (s *Service) RemoveAttachment(ctx context.Context, j *storage.Job, name str
 	return s.Files.Remove(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name)
 }
 
-// Stop asks the poller to cancel the job (while it waits or runs).
+// Stop asks the poller to cancel the job (while it waits or runs); a job
+// that has ended is a conflict.
 func (s *Service) Stop(ctx context.Context, tenantID int64, kind Kind, id int64) error {
-	if _, err := s.Job(ctx, tenantID, kind, id); err != nil {
+	j, err := s.Job(ctx, tenantID, kind, id)
+	if err != nil {
 		return err
+	}
+	if !j.Active() {
+		return refusal.Conflictf("training.not_active")
 	}
 	return s.Store.RequestStop(ctx, tenantID, id)
 }
@@ -153,7 +159,9 @@ func (s *Service) Delete(ctx context.Context, tenantID int64, kind Kind, id int6
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteJob(ctx, tenantID, id); err != nil {
+	if err := s.Store.DeleteJob(ctx, tenantID, id); errors.Is(err, storage.ErrActive) {
+		return refusal.Conflictf("training.delete_active")
+	} else if err != nil {
 		return err
 	}
 	if j.JobDir != "" {

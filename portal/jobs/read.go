@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
 )
@@ -78,7 +79,7 @@ func (s *Service) Bulk(ctx context.Context, tenantID int64, kind Kind, ids []int
 		case "tag", "untag":
 			err = s.Store.UpdateJobNotes(ctx, tenantID, id, j.Memo, editTags(j.Tags, tags, action == "tag"), j.Favorite)
 		case "delete":
-			if err = s.Delete(ctx, tenantID, kind, id); errors.Is(err, storage.ErrActive) {
+			if err = s.Delete(ctx, tenantID, kind, id); isConflict(err) {
 				kept, err = kept+1, nil
 			}
 		}
@@ -113,4 +114,9 @@ func editTags(have, change []string, add bool) []string {
 		}
 	}
 	return out
+}
+
+func isConflict(err error) bool {
+	e, ok := refusal.Of(err)
+	return ok && e.Kind == refusal.Conflict
 }

@@ -1,11 +1,10 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"kqi/portal/jobs"
-	"kqi/storage"
+	"kqi/portal/refusal"
 )
 
 func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
@@ -14,8 +13,10 @@ func (h *Handler) deleteTraining(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.jobs.Delete(r.Context(), t.TenantID, jobs.Training, t.ID)
-	if errors.Is(err, storage.ErrActive) {
-		h.renderTraining(w, r, http.StatusConflict, t, "training.delete_active")
+	if e, ok := refusal.Of(err); ok && e.Kind == refusal.Conflict {
+		// Still running: the page again, saying to stop it first.
+		key, _ := e.Key()
+		h.renderTraining(w, r, http.StatusConflict, t, key)
 		return
 	}
 	if h.failed(w, r, err, nil) {
