@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,10 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"kqi/portal/data"
+	"kqi/portal/i18n"
+	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
+	"kqi/slurm"
 	"kqi/storage"
 )
 
@@ -217,6 +222,124 @@ func TestBrowserTrainingCompletes(t *testing.T) {
 		`fetch(document.querySelector("#output-table .output-link").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
 	if err != nil || strings.TrimSpace(got) != "6" {
 		t.Fatalf("downloaded size.txt = %q (%v)", got, err)
+	}
+}
+
+// The open training page follows its job on the fake cluster: status,
+// reason, node and outputs change without a reload; once the job ends the
+// page shows the final status and no longer offers Stop. Stop asks first,
+// and a dismissed question stops nothing.
+func TestBrowserTrainingPageFollowsTheJob(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "vision")
+	u := env.User(t, "alice", "correct-horse-9", false, "vision")
+	ctx0 := context.Background()
+	dsID, err := env.Store.CreateDataset(ctx0, storage.NewDataset{TenantID: lab.ID, Name: "empty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := env.Jobs.Submit(ctx0, jobs.Actor{TenantID: lab.ID, UserID: u.ID}, jobs.Training, jobs.Request{Name: "watched", DatasetID: dsID, CPU: 1, MemoryGB: 1, Command: "python3 train.py"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slurmSays := func(change func(*slurm.JobInfo)) {
+		t.Helper()
+		env.Fake.Set(tr.SlurmJobID, change)
+		if err := env.Jobs.Poll(ctx0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slurmSays(func(i *slurm.JobInfo) { i.Reason = "Resources" })
+
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	// The page waits for a dialog, and so does the click that opened it:
+	// another goroutine answers it (dismissed, as a user changing their mind).
+	questions := make(chan string, 1)
+	go func() {
+		for ev, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
+			if err != nil {
+				return
+			}
+			questions <- ev.Message
+			go func() {
+				if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil && ctx.Err() == nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}()
+	// until waits for a JavaScript condition on the page; a check that
+	// races the final reload is simply retried.
+	until := func(what, cond string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+			if err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				portaltest.Screenshot(t, ctx, "training-follow-"+strings.ReplaceAll(what, " ", "-"))
+				t.Fatalf("%s: %s is not true (%v)", what, cond, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	js := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+	err = chromedp.Do(ctx,
+		logIn(env, "alice", "correct-horse-9"),
+		chromedp.Navigate(fmt.Sprintf("%s/trainings/%d", env.URL, tr.ID)),
+		chromedp.WaitVisible("#training-status"),
+		// Set on this document only: still there means no reload.
+		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+	)
+	if err != nil {
+		t.Fatalf("open the training: %v", err)
+	}
+	until("queued", `document.getElementById("training-status").textContent === `+js(i18n.T("en", "status.queued"))+
+		` && document.getElementById("training-reason").textContent === "Slurm: Resources"`)
+
+	if err := chromedp.Do(ctx, chromedp.Click("#training-stop")); err != nil {
+		t.Fatalf("click Stop: %v", err)
+	}
+	select {
+	case q := <-questions:
+		if q != i18n.T("en", "training.confirm_stop") {
+			t.Errorf("Stop asks %q", q)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stop did not ask for confirmation")
+	}
+
+	if _, err := env.Files.Put(ctx0, tr.JobDir+"/"+slurm.OutputDir+"/model.pt", strings.NewReader("weights")); err != nil {
+		t.Fatal(err)
+	}
+	slurmSays(func(i *slurm.JobInfo) { i.State, i.Node, i.StartTime = "RUNNING", "gpu-node-1", time.Now() })
+	until("running without a reload", `window.notReloaded === true`+
+		` && document.getElementById("training-status").className === "status status-running"`+
+		` && document.getElementById("training-status").textContent === `+js(i18n.T("en", "status.running"))+
+		` && document.getElementById("training-reason").hidden`+
+		` && document.getElementById("training-slurm-job").textContent === `+js(tr.SlurmJobID+" @ gpu-node-1")+
+		` && document.querySelector("#training-started time") !== null`+
+		` && document.querySelector("#output-table .output-link").textContent === "model.pt"`)
+	portaltest.Screenshot(t, ctx, "training-follow-running")
+
+	if _, err := env.Files.Put(ctx0, tr.JobDir+"/"+slurm.ExitCodeFile, strings.NewReader("0\n")); err != nil {
+		t.Fatal(err)
+	}
+	slurmSays(func(i *slurm.JobInfo) { i.State, i.EndTime = "COMPLETED", time.Now() })
+	until("completed without Stop", `document.getElementById("training-status").className === "status status-completed"`+
+		` && document.getElementById("training-stop") === null`+
+		` && document.querySelector('form[action$="/delete"] button') !== null`+
+		` && document.getElementById("training-exit-code").textContent === "0"`)
+	portaltest.Screenshot(t, ctx, "training-follow-completed")
+
+	got, err := env.Store.JobByID(ctx0, lab.ID, tr.ID)
+	if err != nil || got.StopRequested {
+		t.Fatalf("the dismissed Stop stopped the job: %+v %v", got, err)
 	}
 }
 

@@ -97,6 +97,7 @@ func (h *Handler) routes() {
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/stop", h.stopTraining).Methods(post).Name("trainingStop")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/delete", h.deleteTraining).Methods(post).Name("trainingDelete")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/log", h.trainingLog).Methods(get).Name("trainingLog")
+	tenant.HandleFunc("/trainings/{id:[0-9]+}/state", h.trainingStateJSON).Methods(get).Name("trainingState")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/script", h.trainingScript).Methods(get).Name("trainingScript")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/output.zip", h.trainingZip).Methods(get).Name("trainingZip")
 	tenant.HandleFunc("/trainings/{id:[0-9]+}/files/{path:.+}", h.trainingFile).Methods(get).Name("trainingFile")

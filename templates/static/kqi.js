@@ -135,8 +135,7 @@
             if (atBottom) { pre.scrollTop = pre.scrollHeight; }
           }
           if (status && ["submitting", "queued", "running"].indexOf(status) < 0) {
-            window.location.reload(); // show the final status, outputs and times
-            return;
+            return; // the job has ended: the status poll below reloads the page
           }
           window.setTimeout(tick, 2000);
         });
@@ -144,6 +143,81 @@
       .catch(function () { window.setTimeout(tick, 5000); });
   };
   window.setTimeout(tick, 2000);
+})();
+
+// Training page: follow the status, times and output files. Once the job
+// is final the page reloads, to offer Delete instead of Stop and show the
+// whole result as the server renders it.
+(function () {
+  "use strict";
+  var card = document.getElementById("training-state");
+  if (!card || card.getAttribute("data-active") !== "true") { return; }
+  var byId = function (id) { return document.getElementById(id); };
+  var setTime = function (id, t) {
+    var dd = byId(id);
+    var shown = dd.querySelector("time");
+    if (t && shown && shown.getAttribute("datetime") === t.datetime) { return; }
+    dd.textContent = "";
+    if (!t) { return; }
+    var el = document.createElement("time");
+    el.setAttribute("datetime", t.datetime);
+    el.textContent = t.text;
+    dd.appendChild(el);
+    localTime(el);
+  };
+  var table = byId("output-table");
+  var shownOutputs = null;
+  var setOutputs = function (files) {
+    var key = JSON.stringify(files);
+    if (key === shownOutputs) { return; } // keep the rows (and a focused link) when nothing changed
+    shownOutputs = key;
+    var body = table.tBodies[0];
+    body.textContent = "";
+    if (!files.length) {
+      body.insertRow().insertCell().textContent = table.getAttribute("data-empty");
+      return;
+    }
+    files.forEach(function (f) {
+      var row = body.insertRow();
+      var a = document.createElement("a");
+      a.href = f.url;
+      a.className = "output-link";
+      a.textContent = f.path;
+      row.insertCell().appendChild(a);
+      row.insertCell().textContent = f.size;
+    });
+  };
+  var tick = function () {
+    fetch(card.getAttribute("data-src"), {credentials: "same-origin"})
+      .then(function (resp) {
+        if (!resp.ok) { throw new Error("state " + resp.status); }
+        return resp.json();
+      })
+      .then(function (st) {
+        var badge = byId("training-status");
+        badge.className = "status status-" + st.status;
+        badge.textContent = st.status_text;
+        var reason = byId("training-reason");
+        reason.textContent = st.reason;
+        reason.hidden = !st.reason;
+        byId("training-exit").hidden = st.exit_code === null;
+        byId("training-exit-code").textContent = st.exit_code === null ? "" : String(st.exit_code);
+        byId("training-slurm-job").textContent = st.slurm_job_id + (st.node ? " @ " + st.node : "");
+        setTime("training-queued", st.queued_at);
+        setTime("training-started", st.started_at);
+        setTime("training-ended", st.ended_at);
+        byId("training-waited").textContent = st.waited;
+        byId("training-ran").textContent = st.ran;
+        setOutputs(st.outputs);
+        if (!st.active) {
+          window.location.reload();
+          return;
+        }
+        window.setTimeout(tick, 3000);
+      })
+      .catch(function () { window.setTimeout(tick, 5000); });
+  };
+  window.setTimeout(tick, 3000);
 })();
 
 // Training list: refresh the status cells of the shown rows.
@@ -182,14 +256,14 @@
   window.setTimeout(tick, 5000);
 })();
 
-// Times are sent in UTC; show them in the reader's own time zone.
-(function () {
+// Times are sent in UTC; show them in the reader's own time zone. (A
+// declaration, so the training page's poll can localise the times it adds.)
+function localTime(el) {
   "use strict";
-  var lang = document.documentElement.lang || undefined;
-  document.querySelectorAll("time[datetime]").forEach(function (el) {
-    var d = new Date(el.getAttribute("datetime"));
-    if (isNaN(d.getTime())) { return; }
-    el.title = el.textContent;
-    el.textContent = d.toLocaleString(lang, {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
-  });
-})();
+  var d = new Date(el.getAttribute("datetime"));
+  if (isNaN(d.getTime())) { return; }
+  el.title = el.textContent;
+  el.textContent = d.toLocaleString(document.documentElement.lang || undefined,
+    {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
+}
+document.querySelectorAll("time[datetime]").forEach(localTime);
