@@ -216,8 +216,12 @@ func datetime(v any) template.HTML {
 		return ""
 	}
 	t = t.UTC()
-	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format("2006-01-02 15:04 UTC") + `</time>`)
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `">` + t.Format(timeText) + `</time>`)
 }
+
+// timeText is how a time reads before the page's script shows it in the
+// visitor's time zone (and without JavaScript).
+const timeText = "2006-01-02 15:04 UTC"
 
 // causeText is why a job waits or ended, in lang: the cause code's message
 // with its argument, "" for none.

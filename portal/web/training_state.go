@@ -46,7 +46,7 @@ func newStateTime(t *time.Time) *stateTime {
 		return nil
 	}
 	u := t.UTC()
-	return &stateTime{Datetime: u.Format(time.RFC3339), Text: u.Format("2006-01-02 15:04 UTC")}
+	return &stateTime{Datetime: u.Format(time.RFC3339), Text: u.Format(timeText)}
 }
 
 // trainingStateJSON answers the training page's poll for one training of
