@@ -181,8 +181,8 @@ func TestTrainingPagesInEveryState(t *testing.T) {
 			return j
 		}},
 		{"submit-failed", slurm.StatusError, slurm.CauseSubmitFailed, "sbatch: error: invalid account", nil, func(name string, parent int64) *storage.Job {
-			env.Fake.SubmitErr = errors.New("sbatch: error: invalid account")
-			defer func() { env.Fake.SubmitErr = nil }()
+			env.Fake.OnSubmit = func(string, slurm.JobSpec) error { return errors.New("sbatch: error: invalid account") }
+			defer func() { env.Fake.OnSubmit = nil }()
 			return submit(name, parent)
 		}},
 		// The states a running portal reaches without Slurm's help.
