@@ -1,6 +1,6 @@
-// Package portaltest runs the whole portal handler against a fresh database
-// for integration tests, with helpers to make users and tenants and to act
-// as a browser.
+// Package portaltest runs the whole portal handler against a fresh database,
+// on the in-memory fake cluster or (WithCluster, WithSFTP) the dev cluster,
+// with helpers to make users and tenants and to act as a browser.
 package portaltest
 
 import (
@@ -29,6 +29,7 @@ import (
 	"kqi/portal/server"
 	"kqi/slurm"
 	"kqi/slurm/slurmfake"
+	"kqi/slurm/slurmtest"
 	"kqi/storage"
 	"kqi/storage/files"
 	"kqi/storage/storagetest"
@@ -52,25 +53,40 @@ type Option func(*config.Config)
 
 // WithCluster runs trainings on the dev cluster: slurmrestd, bubblewrap
 // with the host image, and a job root on the shared filesystem that the
-// cluster user owns. Tests drive the poller with Env.Jobs.Poll.
+// cluster user owns. Tests drive the poller with Env.Jobs.Poll. It makes the
+// test an integration test (slurmtest.Integration).
 func WithCluster(c *config.Config) {
 	c.SlurmBackend = "rest"
 	c.SlurmRESTURL = os.Getenv("KQI_SLURM_REST_URL")
 	c.SlurmJWTKeyFile = os.Getenv("KQI_SLURM_JWT_KEY_FILE")
 	c.SlurmUser = os.Getenv("KQI_SLURM_USER")
 	if c.SlurmRESTURL == "" {
-		c.SlurmRESTURL = "missing" // newJobs fails the test with the variable's name
+		c.SlurmRESTURL = "missing" // still the cluster: restCluster fails the test with the variable's name
 	}
 }
 
 // WithSFTP makes the portal reach its file store through SFTP on the dev
-// cluster's sshd instead of a local directory.
+// cluster's sshd instead of a local directory. It makes the test an
+// integration test (slurmtest.Integration).
 func WithSFTP(c *config.Config) { c.FileStore = "sftp" }
+
+// needsCluster reports whether opts reach the dev cluster, so that New can
+// skip (under -short) before it builds anything.
+func needsCluster(opts []Option) bool {
+	var c config.Config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.SlurmRESTURL != "" || c.FileStore == "sftp"
+}
 
 // New starts the portal. Readiness checks are the database only: tests
 // that need Slurm talk to it directly.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	if needsCluster(opts) {
+		slurmtest.Integration(t)
+	}
 	st, dbURL := storagetest.NewStore(t)
 	cfg, err := config.Load("test", nil, func(k string) string {
 		if k == "KQI_DATABASE_URL" {
@@ -259,12 +275,13 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		t.Cleanup(func() { fs.Close() })
 		return fs
 	}
-	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SSH_USER", "KQI_SSH_ADDR", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
+	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SSH_USER"))
+	u, err := user.Lookup(env["KQI_SSH_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +291,8 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		t.Fatal(err)
 	}
 	fs, err := files.NewSFTP(files.SFTPConfig{
-		Addr: storagetest.RequireEnv(t, "KQI_SSH_ADDR"), User: u.Username,
-		KeyFile: storagetest.RequireEnv(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: storagetest.RequireEnv(t, "KQI_SSH_KNOWN_HOSTS"),
+		Addr: env["KQI_SSH_ADDR"], User: u.Username,
+		KeyFile: env["KQI_SSH_KEY_FILE"], KnownHostsFile: env["KQI_SSH_KNOWN_HOSTS"],
 		Root: root, Timeout: 15 * time.Second,
 	})
 	if err != nil {
@@ -306,8 +323,9 @@ func Eventually(t testing.TB, check func() error) {
 // to the cluster user, as jobs need.
 func clusterFiles(t testing.TB) files.FS {
 	t.Helper()
-	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SLURM_USER")
+	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	u, err := user.Lookup(env["KQI_SLURM_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,9 +347,7 @@ func clusterFiles(t testing.TB) files.FS {
 // restCluster is the dev cluster's slurmrestd.
 func restCluster(t testing.TB, cfg *config.Config) slurm.Cluster {
 	t.Helper()
-	for _, k := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
-		storagetest.RequireEnv(t, k)
-	}
+	slurmtest.Integration(t, "KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER")
 	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
