@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,7 +43,9 @@ type Env struct {
 	Jobs  *jobs.Service
 	// Fake is the in-memory cluster jobs run on without WithCluster (nil
 	// with it): tests set what "Slurm" reports and drive Jobs.Poll.
-	Fake   *slurmfake.Fake
+	Fake *slurmfake.Fake
+	// Clock is what the pages (session expiry) and the poller take as now.
+	Clock  *Clock
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -118,9 +121,12 @@ func New(t testing.TB, opts ...Option) *Env {
 		fake = slurmfake.NewFake()
 		cluster = fake
 	}
+	clock := &Clock{}
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
+	jobsSvc.Now = clock.Now
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Data: dataSvc, Jobs: jobsSvc, Sources: sources, Log: log, Now: clock.Now,
+		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +134,28 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Config: cfg, Server: srv, URL: srv.URL}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL}
+}
+
+// Clock is the portal's clock in a test: the real time plus an offset that
+// the test moves forward instead of sleeping.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the moved time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 type testWriter struct{ t testing.TB }

@@ -41,6 +41,9 @@ type Deps struct {
 	Sources *accounts.Sources
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks
+	// Now is the clock sessions expire by; time.Now when nil. Tests move
+	// it instead of sleeping.
+	Now func() time.Time
 }
 
 // New builds the whole HTTP handler.
@@ -61,6 +64,9 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	pages, err := web.New(router, store, svc, d.Jobs, d.Sources, logins, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if d.Now != nil {
+		pages.SetClock(d.Now)
 	}
 	router.NotFoundHandler = http.HandlerFunc(pages.NotFound)
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,7 +32,7 @@ func (h *Handler) withSession(next http.Handler) http.Handler {
 		v := &visitor{}
 		ctx := r.Context()
 		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-			sess, err := h.store.SessionByID(ctx, c.Value)
+			sess, err := h.store.SessionByID(ctx, c.Value, h.now())
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
 				v.Expired = true
