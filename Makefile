@@ -36,9 +36,14 @@ test: lint cluster-up
 	$(WITH_ENV) go test -count=1 -timeout 25m ./...
 	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s ./slurm/
 
-# Unit tests only: the packages that need no cluster.
+# Every test that needs neither Slurm nor sshd, without the dev cluster:
+# under -short the integration tests skip (slurmtest.Integration), and the
+# database is a private throw-away PostgreSQL (scripts/unit-db.sh). Prints
+# how many tests ran and how long the whole target took.
 test-unit:
-	go test -count=1 -short ./portal/config/ ./portal/i18n/
+	@start=$$(date +%s); set -o pipefail; \
+	scripts/unit-db.sh go test -count=1 -short -json ./... | go run ./scripts/testsum; rc=$$?; \
+	echo "test-unit: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # Benchmarks print ratios against raw tools measured in the same run.
 bench: build cluster-up

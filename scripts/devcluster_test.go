@@ -2,7 +2,8 @@
 // scripts/dev-cluster.sh starts: real Slurm scheduling of the fake GPUs, the
 // SSH login the portal uses, the Git server with the sample model and the
 // dev image a training runs in. They run against the live cluster and fail,
-// never skip, when it is missing.
+// never skip, when it is missing (under -short they skip: see
+// slurmtest.Integration).
 package scripts
 
 import (
@@ -40,31 +41,21 @@ type devCluster struct {
 
 func requireDevCluster(t *testing.T) devCluster {
 	t.Helper()
-	if os.Getenv("KQI_DEV_DIR") == "" {
-		t.Fatal("KQI_DEV_DIR is not set: start the dev cluster with `scripts/dev-cluster.sh up` (as root) " +
-			"and export its environment with `set -a; . /var/lib/kqi-dev/env; set +a` (`make test` does both)")
-	}
-	get := func(key string) string {
-		v := os.Getenv(key)
-		if v == "" {
-			t.Fatalf("%s is not set: source $KQI_DEV_DIR/env written by `scripts/dev-cluster.sh up`", key)
-		}
-		return v
-	}
+	env := slurmtest.Integration(t, "KQI_DEV_DIR", "SLURM_CONF", "KQI_SHARED_ROOT", "KQI_SLURM_USER",
+		"KQI_DEV_CPU_PARTITION", "KQI_DEV_GPU_PARTITION", "KQI_SSH_ADDR", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
 	c := devCluster{
-		shared:       get("KQI_SHARED_ROOT"),
-		user:         get("KQI_SLURM_USER"),
-		cpuPartition: get("KQI_DEV_CPU_PARTITION"),
-		gpuPartition: get("KQI_DEV_GPU_PARTITION"),
+		shared:       env["KQI_SHARED_ROOT"],
+		user:         env["KQI_SLURM_USER"],
+		cpuPartition: env["KQI_DEV_CPU_PARTITION"],
+		gpuPartition: env["KQI_DEV_GPU_PARTITION"],
 		gpuType:      os.Getenv("KQI_DEV_GPU_TYPE"),
-		sshAddr:      get("KQI_SSH_ADDR"),
-		sshKey:       get("KQI_SSH_KEY_FILE"),
-		knownHosts:   get("KQI_SSH_KNOWN_HOSTS"),
+		sshAddr:      env["KQI_SSH_ADDR"],
+		sshKey:       env["KQI_SSH_KEY_FILE"],
+		knownHosts:   env["KQI_SSH_KNOWN_HOSTS"],
 	}
 	if c.gpuType == "" {
 		c.gpuType = "a100"
 	}
-	get("SLURM_CONF")
 	return c
 }
 
@@ -224,22 +215,17 @@ type devGit struct {
 func requireDevGit(t *testing.T) devGit {
 	t.Helper()
 	c := requireDevCluster(t)
-	get := func(key string) string {
-		v := os.Getenv(key)
-		if v == "" {
-			t.Fatalf("%s is not set: source $KQI_DEV_DIR/env written by `scripts/dev-cluster.sh up`", key)
-		}
-		return v
-	}
+	env := slurmtest.Integration(t, "KQI_DEV_GIT_URL", "KQI_DEV_GIT_PUBLIC_REPO", "KQI_DEV_GIT_PRIVATE_REPO",
+		"KQI_DEV_IMAGE_ROOT", "KQI_DEV_IMAGE", "KQI_DEV_GIT_TOKEN_FILE")
 	g := devGit{
 		devCluster:  c,
-		url:         get("KQI_DEV_GIT_URL"),
-		publicRepo:  get("KQI_DEV_GIT_PUBLIC_REPO"),
-		privateRepo: get("KQI_DEV_GIT_PRIVATE_REPO"),
-		imageRoot:   get("KQI_DEV_IMAGE_ROOT"),
-		image:       get("KQI_DEV_IMAGE"),
+		url:         env["KQI_DEV_GIT_URL"],
+		publicRepo:  env["KQI_DEV_GIT_PUBLIC_REPO"],
+		privateRepo: env["KQI_DEV_GIT_PRIVATE_REPO"],
+		imageRoot:   env["KQI_DEV_IMAGE_ROOT"],
+		image:       env["KQI_DEV_IMAGE"],
 	}
-	tokenFile := get("KQI_DEV_GIT_TOKEN_FILE")
+	tokenFile := env["KQI_DEV_GIT_TOKEN_FILE"]
 	fi, err := os.Stat(tokenFile)
 	if err != nil {
 		t.Fatal(err)

@@ -36,22 +36,16 @@ type backend struct {
 	c    Cluster
 }
 
-// newDevCluster fails, never skips, when the dev cluster's settings are
-// missing: integration tests are part of `make test`.
+// newDevCluster skips under -short and otherwise fails, never skips, when
+// the dev cluster's settings are missing: integration tests are part of
+// `make test`.
 func newDevCluster(t *testing.T) *devCluster {
 	t.Helper()
-	d := &devCluster{env: map[string]string{}, uid: -1, gid: -1}
-	for _, k := range []string{
+	d := &devCluster{uid: -1, gid: -1}
+	d.env = slurmtest.Integration(t,
 		"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER",
 		"KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS",
-		"KQI_SHARED_ROOT", "KQI_DEV_GPU_PARTITION", "KQI_DEV_GPU_TYPE", "KQI_DEV_GPUS",
-	} {
-		v := os.Getenv(k)
-		if v == "" {
-			t.Fatalf("%s is not set: start the dev cluster with scripts/dev-cluster.sh up and export its settings (set -a; . /var/lib/kqi-dev/env; set +a), or run `make test`", k)
-		}
-		d.env[k] = v
-	}
+		"KQI_SHARED_ROOT", "KQI_DEV_GPU_PARTITION", "KQI_DEV_GPU_TYPE", "KQI_DEV_GPUS")
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup(d.env["KQI_SLURM_USER"])
 		if err != nil {

@@ -9,24 +9,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kqi/slurm/slurmtest"
 )
 
-// devREST builds a client for the dev cluster's slurmrestd, failing the
-// test when the cluster's settings are missing.
+// devREST builds a client for the dev cluster's slurmrestd (an integration
+// test: see slurmtest.Integration).
 func devREST(t *testing.T) *REST {
 	t.Helper()
-	get := func(k string) string {
-		v := os.Getenv(k)
-		if v == "" {
-			t.Fatalf("%s is not set: start the dev cluster (scripts/dev-cluster.sh up) and run tests through `make test`", k)
-		}
-		return v
-	}
-	signer, err := NewTokenSigner(get("KQI_SLURM_JWT_KEY_FILE"), 5*time.Minute)
+	env := slurmtest.Integration(t, "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_REST_URL", "KQI_SLURM_USER")
+	signer, err := NewTokenSigner(env["KQI_SLURM_JWT_KEY_FILE"], 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := NewREST(RESTConfig{URL: get("KQI_SLURM_REST_URL"), User: get("KQI_SLURM_USER"), Signer: signer})
+	c, err := NewREST(RESTConfig{URL: env["KQI_SLURM_REST_URL"], User: env["KQI_SLURM_USER"], Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}

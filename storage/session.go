@@ -40,13 +40,14 @@ func (s *Store) CreateSession(ctx context.Context, id string, sess Session) erro
 	return nil
 }
 
-// SessionByID returns a session that has not expired, or ErrNotFound.
-func (s *Store) SessionByID(ctx context.Context, id string) (*Session, error) {
+// SessionByID returns a session that has not expired by now, or
+// ErrNotFound. The caller's clock decides, the one that set ExpiresAt.
+func (s *Store) SessionByID(ctx context.Context, id string, now time.Time) (*Session, error) {
 	var sess Session
 	var tenant sql.NullInt64
 	err := s.db.QueryRowContext(ctx,
 		`SELECT user_id, tenant_id, csrf_token, created_at, expires_at
-		 FROM sessions WHERE id_hash = $1 AND expires_at > now()`, secretHash(id)).
+		 FROM sessions WHERE id_hash = $1 AND expires_at > $2`, secretHash(id), now).
 		Scan(&sess.UserID, &tenant, &sess.CSRFToken, &sess.CreatedAt, &sess.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound

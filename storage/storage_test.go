@@ -86,11 +86,14 @@ func TestSessionsExpireAndEndWithPasswordChange(t *testing.T) {
 	if err := st.CreateSession(ctx, "s-dead", dead); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SessionByID(ctx, "s-dead"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := st.SessionByID(ctx, "s-dead", time.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("expired session found: %v", err)
 	}
-	if s, err := st.SessionByID(ctx, "s-live"); err != nil || s.UserID != u.ID {
+	if s, err := st.SessionByID(ctx, "s-live", time.Now()); err != nil || s.UserID != u.ID {
 		t.Fatalf("live session: %v %v", s, err)
+	}
+	if _, err := st.SessionByID(ctx, "s-live", time.Now().Add(2*time.Hour)); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("session found past its expiry by the caller's clock: %v", err)
 	}
 	if n, err := st.DeleteExpired(ctx); err != nil || n != 1 {
 		t.Fatalf("swept %d, %v", n, err)
@@ -98,10 +101,10 @@ func TestSessionsExpireAndEndWithPasswordChange(t *testing.T) {
 	if err := st.SetPassword(ctx, u.ID, "new", storage.SessionKey("s-live")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.SessionByID(ctx, "s-live"); err != nil {
+	if _, err := st.SessionByID(ctx, "s-live", time.Now()); err != nil {
 		t.Fatalf("the kept session ended: %v", err)
 	}
-	if _, err := st.SessionByID(ctx, "s-other"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := st.SessionByID(ctx, "s-other", time.Now()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("another session survived the password change: %v", err)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/portaltest"
 	"kqi/slurm"
+	"kqi/slurm/slurmtest"
 	"kqi/storage"
-	"kqi/storage/storagetest"
 )
 
 // benchPairs is how many portal and raw submits one iteration times; each
@@ -32,9 +32,7 @@ const benchPairs = 15
 // measured in the same run, and reports the ratio of their medians. Each job
 // is cancelled as soon as its submit is timed, so the cluster stays idle.
 func BenchmarkTrainingSubmit(b *testing.B) {
-	for _, k := range []string{"KQI_DATABASE_URL", "KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER", "KQI_SHARED_ROOT"} {
-		storagetest.RequireEnv(b, k)
-	}
+	slurmtest.Integration(b, "KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER", "KQI_SHARED_ROOT")
 	ctx := context.Background()
 	env := portaltest.New(b, portaltest.WithCluster)
 	tn := env.Tenant(b, "bench")

@@ -7,20 +7,21 @@ import (
 	"testing"
 
 	"kqi/portal/portaltest"
-	"kqi/storage/storagetest"
+	"kqi/slurm/slurmtest"
 )
 
 // The sample model in the dev Git server's private repository trains on a
 // real dataset in the dev image, cloned with the token the user stored;
 // the token shows up in no log, script or page.
 func TestPrivateRepositoryWithStoredToken(t *testing.T) {
-	gitURL := storagetest.RequireEnv(t, "KQI_DEV_GIT_URL")
-	tokenRaw, err := os.ReadFile(storagetest.RequireEnv(t, "KQI_DEV_GIT_TOKEN_FILE"))
+	dev := slurmtest.Integration(t, "KQI_DEV_GIT_URL", "KQI_DEV_GIT_TOKEN_FILE", "KQI_DEV_IMAGE")
+	gitURL := dev["KQI_DEV_GIT_URL"]
+	tokenRaw, err := os.ReadFile(dev["KQI_DEV_GIT_TOKEN_FILE"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	gitToken := strings.TrimSpace(string(tokenRaw))
-	image := storagetest.RequireEnv(t, "KQI_DEV_IMAGE")
+	image := dev["KQI_DEV_IMAGE"]
 
 	env := portaltest.New(t, portaltest.WithCluster)
 	env.Tenant(t, "lab")

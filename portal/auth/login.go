@@ -22,6 +22,16 @@ type Service struct {
 	SessionIdle time.Duration // a session ends this long after its last use
 	SessionMax  time.Duration // and this long after login, however used
 	TokenTTL    time.Duration // how long an API token lives
+	// Now is the clock sessions and tokens expire by (time.Now when nil);
+	// tests move it instead of sleeping.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 var (

@@ -25,7 +25,7 @@ func (s *Service) StartSession(ctx context.Context, u *storage.User) (string, er
 	if err != nil {
 		return "", err
 	}
-	sess := storage.Session{UserID: u.ID, CSRFToken: NewSecret(), ExpiresAt: time.Now().Add(s.SessionIdle)}
+	sess := storage.Session{UserID: u.ID, CSRFToken: NewSecret(), ExpiresAt: s.now().Add(s.SessionIdle)}
 	if m := StartingTenant(u, ms); m != nil {
 		sess.TenantID = &m.Tenant.ID
 	}
@@ -37,7 +37,7 @@ func (s *Service) StartSession(ctx context.Context, u *storage.User) (string, er
 // it has ended. Each use moves its end SessionIdle on, never past
 // SessionMax after login.
 func (s *Service) ResumeSession(ctx context.Context, id string) (*Visit, error) {
-	sess, err := s.Store.SessionByID(ctx, id)
+	sess, err := s.Store.SessionByID(ctx, id, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (s *Service) ResumeSession(ctx context.Context, id string) (*Visit, error) 
 		}
 	}
 	// Written at most once a minute, to spare the database.
-	want := time.Now().Add(s.SessionIdle)
+	want := s.now().Add(s.SessionIdle)
 	if limit := sess.CreatedAt.Add(s.SessionMax); want.After(limit) {
 		want = limit
 	}

@@ -24,7 +24,7 @@ func (s *Service) IssueToken(ctx context.Context, u *storage.User, ref string) (
 		return nil, err
 	}
 	value := NewSecret()
-	t, err := s.Store.CreateAPIToken(ctx, value, u.ID, m.Tenant.ID, time.Now().Add(s.TokenTTL))
+	t, err := s.Store.CreateAPIToken(ctx, value, u.ID, m.Tenant.ID, s.now().Add(s.TokenTTL))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"kqi/portal/config"
+	"kqi/slurm/slurmtest"
 	"kqi/storage/storagetest"
 )
 
@@ -39,6 +40,7 @@ func TestWarnOpenSharedRoot(t *testing.T) {
 // is ready once PostgreSQL, Slurm (over SSH) and the files answer, the
 // files read locally or over SFTP through the same login node dialer.
 func TestServeSSHBackendWithoutSlurmrestd(t *testing.T) {
+	login := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SLURM_USER", "KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
 	for _, store := range []string{"local", "sftp"} {
 		t.Run(store, func(t *testing.T) {
 			_, dbURL := storagetest.NewStore(t)
@@ -51,12 +53,12 @@ func TestServeSSHBackendWithoutSlurmrestd(t *testing.T) {
 				"KQI_LISTEN":          "127.0.0.1:" + freePort(t),
 				"KQI_DATABASE_URL":    dbURL,
 				"KQI_SECRET_KEY_FILE": secretKey,
-				"KQI_SHARED_ROOT":     sharedRoot(t),
+				"KQI_SHARED_ROOT":     sharedRoot(t, login["KQI_SHARED_ROOT"], login["KQI_SLURM_USER"]),
 				"KQI_FILE_STORE":      store,
 				"KQI_SLURM_BACKEND":   "ssh",
 			}
 			for _, k := range []string{"KQI_SLURM_USER", "KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS"} {
-				env[k] = storagetest.RequireEnv(t, k)
+				env[k] = login[k]
 			}
 			serveUntilReady(t, env)
 		})
@@ -65,14 +67,14 @@ func TestServeSSHBackendWithoutSlurmrestd(t *testing.T) {
 
 // sharedRoot makes a directory on the dev cluster's shared filesystem that
 // the cluster account owns, as the README asks of KQI_SHARED_ROOT.
-func sharedRoot(t *testing.T) string {
+func sharedRoot(t *testing.T, root, owner string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-cli-")
+	dir, err := os.MkdirTemp(root, "test-cli-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	u, err := user.Lookup(owner)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,15 @@ import (
 
 	"kqi/portal/jobs"
 	"kqi/storage"
-	"kqi/storage/storagetest"
 )
 
 // A training asking for more GPUs than are free waits in queued with
 // Slurm's reason, and runs once a training holding GPUs is stopped.
 func TestGPUTrainingWaitsForFreeGPUs(t *testing.T) {
+	dev := slurmtest.Integration(t, "KQI_DEV_GPU_PARTITION", "KQI_DEV_GPUS")
 	slurmtest.LockGPUs(t)
-	partition := storagetest.RequireEnv(t, "KQI_DEV_GPU_PARTITION")
-	if n := storagetest.RequireEnv(t, "KQI_DEV_GPUS"); n != "4" {
+	partition := dev["KQI_DEV_GPU_PARTITION"]
+	if n := dev["KQI_DEV_GPUS"]; n != "4" {
 		t.Fatalf("KQI_DEV_GPUS=%s: this test fills a node of 4 GPUs with two trainings of 2", n)
 	}
 	cs := clusters(t)

@@ -18,14 +18,17 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/refusal"
 	"kqi/slurm"
+	"kqi/slurm/slurmfake"
+	"kqi/slurm/slurmtest"
 	"kqi/storage"
 	"kqi/storage/files"
 	"kqi/storage/storagetest"
 )
 
-// env is a jobs service on the dev cluster: real slurmrestd (or sshd),
-// real bubblewrap, a fresh database and a job root on the shared
-// filesystem owned by the cluster user.
+// env is a jobs service on a fresh database with one tenant, user and
+// dataset, on the dev cluster (newEnv: real slurmrestd or sshd, real
+// bubblewrap, a job root on the shared filesystem owned by the cluster
+// user) or on the in-memory fake cluster (newFakeEnv).
 type env struct {
 	svc     *jobs.Service
 	store   *storage.Store
@@ -34,19 +37,22 @@ type env struct {
 	dataset int64
 }
 
+// clusters are the dev cluster's two backends: the test is an integration
+// test (slurmtest.Integration).
 func clusters(t *testing.T) map[string]slurm.Cluster {
 	t.Helper()
-	get := storagetest.RequireEnv
-	signer, err := slurm.NewTokenSigner(get(t, "KQI_SLURM_JWT_KEY_FILE"), 10*time.Minute)
+	dev := slurmtest.Integration(t, "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_REST_URL", "KQI_SLURM_USER",
+		"KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
+	signer, err := slurm.NewTokenSigner(dev["KQI_SLURM_JWT_KEY_FILE"], 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, err := slurm.NewREST(slurm.RESTConfig{URL: get(t, "KQI_SLURM_REST_URL"), User: get(t, "KQI_SLURM_USER"), Signer: signer})
+	rest, err := slurm.NewREST(slurm.RESTConfig{URL: dev["KQI_SLURM_REST_URL"], User: dev["KQI_SLURM_USER"], Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ssh, err := slurm.NewSSH(slurm.SSHConfig{Addr: get(t, "KQI_SSH_ADDR"), User: get(t, "KQI_SSH_USER"),
-		KeyFile: get(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: get(t, "KQI_SSH_KNOWN_HOSTS")})
+	ssh, err := slurm.NewSSH(slurm.SSHConfig{Addr: dev["KQI_SSH_ADDR"], User: dev["KQI_SSH_USER"],
+		KeyFile: dev["KQI_SSH_KEY_FILE"], KnownHostsFile: dev["KQI_SSH_KNOWN_HOSTS"]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,16 +60,16 @@ func clusters(t *testing.T) map[string]slurm.Cluster {
 	return map[string]slurm.Cluster{"rest": rest, "ssh": ssh}
 }
 
+// newEnv runs jobs on a backend of the dev cluster.
 func newEnv(t *testing.T, cluster slurm.Cluster) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, _ := storagetest.NewStore(t)
-	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-jobs-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	dev := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SLURM_USER")
+	root := filepath.Join(dev["KQI_SHARED_ROOT"], "test-jobs-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	u, err := user.Lookup(dev["KQI_SLURM_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +80,26 @@ func newEnv(t *testing.T, cluster slurm.Cluster) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return buildEnv(t, cluster, fs)
+}
+
+// newFakeEnv runs jobs on the in-memory fake cluster, which the test
+// drives, with the job root in a temporary directory.
+func newFakeEnv(t *testing.T) (*env, *slurmfake.Fake) {
+	t.Helper()
+	fs, err := files.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	fake := slurmfake.NewFake()
+	return buildEnv(t, fake, fs), fake
+}
+
+func buildEnv(t *testing.T, cluster slurm.Cluster, fs files.FS) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, _ := storagetest.NewStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -98,7 +124,7 @@ func newEnv(t *testing.T, cluster slurm.Cluster) *env {
 	svc := &jobs.Service{Store: st, Files: fs, Data: dsvc, Cluster: cluster, Log: log, Cfg: jobs.Config{
 		ServerURL: "http://127.0.0.1:8080", Runtime: slurm.Bubblewrap{}, DefaultImage: slurm.HostImage,
 		SiteEnv:  []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
-		TokenTTL: time.Hour, SubmitGrace: 2 * time.Second, AllowHostImage: true,
+		TokenTTL: time.Hour, SubmitGrace: time.Minute, AllowHostImage: true,
 	}}
 	return &env{svc: svc, store: st, tenant: tenant, user: usr, dataset: ds}
 }
@@ -198,7 +224,7 @@ func TestTrainingsOnTheCluster(t *testing.T) {
 }
 
 func TestSubmitRefusesBadRequests(t *testing.T) {
-	e := newEnv(t, clusters(t)["rest"])
+	e, _ := newFakeEnv(t)
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -277,7 +303,7 @@ func TestReconcileAfterCrash(t *testing.T) {
 	lost, _ := e.store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: e.tenant.ID, Name: "lost", DatasetID: e.dataset,
 		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
 
-	time.Sleep(2500 * time.Millisecond) // past the grace period
+	e.svc.Now = func() time.Time { return time.Now().Add(e.svc.Cfg.SubmitGrace + time.Second) } // past the grace period
 	if err := e.svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +321,7 @@ func TestReconcileAfterCrash(t *testing.T) {
 // would go beyond it is refused with the numbers, and fits again once a
 // training has ended.
 func TestQuota(t *testing.T) {
-	e := newEnv(t, clusters(t)["rest"])
+	e, _ := newFakeEnv(t)
 	ctx := context.Background()
 	cpu, gpu := 4, 0
 	if err := e.store.SetTenantQuota(ctx, e.tenant.ID, &cpu, nil, &gpu); err != nil {
@@ -321,7 +347,7 @@ func TestQuota(t *testing.T) {
 // Without the site's permission the "host" image (the node's own files,
 // every tenant's included) is refused.
 func TestHostImageNeedsPermission(t *testing.T) {
-	e := newEnv(t, clusters(t)["rest"])
+	e, _ := newFakeEnv(t)
 	e.svc.Cfg.AllowHostImage = false
 	_, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training,
 		jobs.Request{Name: "host", DatasetID: e.dataset, Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})

@@ -1,6 +1,6 @@
-// Package portaltest runs the whole portal handler against a fresh database
-// for integration tests, with helpers to make users and tenants and to act
-// as a browser.
+// Package portaltest runs the whole portal handler against a fresh database,
+// on the in-memory fake cluster or (WithCluster, WithSFTP) the dev cluster,
+// with helpers to make users and tenants and to act as a browser.
 package portaltest
 
 import (
@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"kqi/slurm"
 	"kqi/slurm/login"
 	"kqi/slurm/slurmfake"
+	"kqi/slurm/slurmtest"
 	"kqi/storage"
 	"kqi/storage/files"
 	"kqi/storage/storagetest"
@@ -42,7 +44,9 @@ type Env struct {
 	Jobs  *jobs.Service
 	// Fake is the in-memory cluster jobs run on without WithCluster (nil
 	// with it): tests set what "Slurm" reports and drive Jobs.Poll.
-	Fake   *slurmfake.Fake
+	Fake *slurmfake.Fake
+	// Clock is what the pages (session expiry) and the poller take as now.
+	Clock  *Clock
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -53,25 +57,40 @@ type Option func(*config.Config)
 
 // WithCluster runs trainings on the dev cluster: slurmrestd, bubblewrap
 // with the host image, and a job root on the shared filesystem that the
-// cluster user owns. Tests drive the poller with Env.Jobs.Poll.
+// cluster user owns. Tests drive the poller with Env.Jobs.Poll. It makes the
+// test an integration test (slurmtest.Integration).
 func WithCluster(c *config.Config) {
 	c.SlurmBackend = "rest"
 	c.SlurmRESTURL = os.Getenv("KQI_SLURM_REST_URL")
 	c.SlurmJWTKeyFile = os.Getenv("KQI_SLURM_JWT_KEY_FILE")
 	c.SlurmUser = os.Getenv("KQI_SLURM_USER")
 	if c.SlurmRESTURL == "" {
-		c.SlurmRESTURL = "missing" // newJobs fails the test with the variable's name
+		c.SlurmRESTURL = "missing" // still the cluster: restCluster fails the test with the variable's name
 	}
 }
 
 // WithSFTP makes the portal reach its file store through SFTP on the dev
-// cluster's sshd instead of a local directory.
+// cluster's sshd instead of a local directory. It makes the test an
+// integration test (slurmtest.Integration).
 func WithSFTP(c *config.Config) { c.FileStore = "sftp" }
+
+// needsCluster reports whether opts reach the dev cluster, so that New can
+// skip (under -short) before it builds anything.
+func needsCluster(opts []Option) bool {
+	var c config.Config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.SlurmRESTURL != "" || c.FileStore == "sftp"
+}
 
 // New starts the portal. Readiness checks are the database only: tests
 // that need Slurm talk to it directly.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	if needsCluster(opts) {
+		slurmtest.Integration(t)
+	}
 	st, dbURL := storagetest.NewStore(t)
 	cfg, err := config.Load("test", nil, func(k string) string {
 		if k == "KQI_DATABASE_URL" {
@@ -103,9 +122,11 @@ func New(t testing.TB, opts ...Option) *Env {
 		fake = slurmfake.NewFake()
 		cluster = fake
 	}
+	clock := &Clock{}
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log,
+	jobsSvc.Now = clock.Now
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Now: clock.Now,
 		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +135,28 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Config: cfg, Server: srv, URL: srv.URL}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL}
+}
+
+// Clock is the portal's clock in a test: the real time plus an offset that
+// the test moves forward instead of sleeping.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the moved time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 type testWriter struct{ t testing.TB }
@@ -261,12 +303,13 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		t.Cleanup(func() { fs.Close() })
 		return fs
 	}
-	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SSH_USER", "KQI_SSH_ADDR", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
+	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SSH_USER"))
+	u, err := user.Lookup(env["KQI_SSH_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +319,8 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		t.Fatal(err)
 	}
 	dialer, err := login.New(login.Config{
-		Addr: storagetest.RequireEnv(t, "KQI_SSH_ADDR"), User: u.Username,
-		KeyFile: storagetest.RequireEnv(t, "KQI_SSH_KEY_FILE"), KnownHostsFile: storagetest.RequireEnv(t, "KQI_SSH_KNOWN_HOSTS"),
+		Addr: env["KQI_SSH_ADDR"], User: u.Username,
+		KeyFile: env["KQI_SSH_KEY_FILE"], KnownHostsFile: env["KQI_SSH_KNOWN_HOSTS"],
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -311,8 +354,9 @@ func Eventually(t testing.TB, check func() error) {
 // to the cluster user, as jobs need.
 func clusterFiles(t testing.TB) files.FS {
 	t.Helper()
-	root := filepath.Join(storagetest.RequireEnv(t, "KQI_SHARED_ROOT"), "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	u, err := user.Lookup(storagetest.RequireEnv(t, "KQI_SLURM_USER"))
+	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SLURM_USER")
+	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	u, err := user.Lookup(env["KQI_SLURM_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,9 +378,7 @@ func clusterFiles(t testing.TB) files.FS {
 // restCluster is the dev cluster's slurmrestd.
 func restCluster(t testing.TB, cfg *config.Config) slurm.Cluster {
 	t.Helper()
-	for _, k := range []string{"KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER"} {
-		storagetest.RequireEnv(t, k)
-	}
+	slurmtest.Integration(t, "KQI_SLURM_REST_URL", "KQI_SLURM_JWT_KEY_FILE", "KQI_SLURM_USER")
 	signer, err := slurm.NewTokenSigner(cfg.SlurmJWTKeyFile, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)

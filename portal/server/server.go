@@ -41,6 +41,9 @@ type Deps struct {
 	Jobs    *jobs.Service
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks
+	// Now is the clock sessions expire by and pages measure times with;
+	// time.Now when nil. Tests move it instead of sleeping.
+	Now func() time.Time
 }
 
 // New builds the whole HTTP handler.
@@ -57,12 +60,15 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	// One of each service for the pages and the API, so both apply the
 	// same rules (and one login failure limit).
 	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
-		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL}
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, Now: d.Now}
 	acc := &accounts.Service{Store: store}
 	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if d.Now != nil {
+		pages.SetClock(d.Now)
 	}
 	router.NotFoundHandler = http.HandlerFunc(pages.NotFound)
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,10 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	return h, nil
 }
 
+// SetClock replaces time.Now as the pages' clock (session expiry, job
+// times), so tests move time instead of sleeping.
+func (h *Handler) SetClock(now func() time.Time) { h.now = now }
+
 // routes registers every page. Names are how templates and redirects build
 // URLs; no path is written twice.
 func (h *Handler) routes() {

@@ -16,7 +16,7 @@ import (
 )
 
 func TestTrainingFormKeepsWhatWasTyped(t *testing.T) {
-	env := portaltest.New(t, portaltest.WithCluster)
+	env := portaltest.New(t)
 	lab := env.Tenant(t, "lab")
 	env.User(t, "alice", pw, false, "lab")
 	dsID, err := env.Store.CreateDataset(context.Background(), storage.NewDataset{TenantID: lab.ID, Name: "empty"})
@@ -47,7 +47,7 @@ func TestTrainingFormKeepsWhatWasTyped(t *testing.T) {
 }
 
 func TestTrainingPagesOfAnotherTenant(t *testing.T) {
-	env := portaltest.New(t, portaltest.WithCluster)
+	env := portaltest.New(t)
 	env.Tenant(t, "lab-a")
 	bTenant := env.Tenant(t, "lab-b")
 	env.User(t, "alice", pw, false, "lab-a")
@@ -84,7 +84,7 @@ func TestTrainingPagesOfAnotherTenant(t *testing.T) {
 }
 
 func TestTrainingListBulkTagsAndDelete(t *testing.T) {
-	env := portaltest.New(t, portaltest.WithCluster)
+	env := portaltest.New(t)
 	lab := env.Tenant(t, "lab")
 	env.User(t, "alice", pw, false, "lab")
 	ctx := context.Background()
@@ -126,7 +126,7 @@ func TestTrainingListBulkTagsAndDelete(t *testing.T) {
 // Choosing a parent and asking for its settings fills the form with them
 // (the name typed so far stays); copy-run fills everything.
 func TestTrainingFormDefaultsFromParent(t *testing.T) {
-	env := portaltest.New(t, portaltest.WithCluster)
+	env := portaltest.New(t)
 	lab := env.Tenant(t, "lab")
 	env.User(t, "alice", pw, false, "lab")
 	ctx := context.Background()

@@ -91,15 +91,13 @@ func TestOffsiteNextIsIgnored(t *testing.T) {
 }
 
 func TestExpiredSession(t *testing.T) {
-	env := portaltest.New(t, func(c *config.Config) {
-		c.SessionIdle = time.Second
-		c.SessionMax = time.Second
-	})
+	env := portaltest.New(t)
+	idle := env.Config.SessionIdle + time.Second
 	env.User(t, "alice", pw, false)
 	b := env.Browser(t)
 	b.Login("alice", pw)
-	token := b.CSRF("/settings")
-	time.Sleep(1500 * time.Millisecond)
+	b.CSRF("/settings") // fails the test unless the session works until the clock moves
+	env.Clock.Advance(idle)
 
 	p := b.Get("/settings")
 	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/login") {
@@ -111,8 +109,8 @@ func TestExpiredSession(t *testing.T) {
 	// A form posted from a page of the dead session is refused the same way.
 	b2 := env.Browser(t)
 	b2.Login("alice", pw)
-	token = b2.CSRF("/settings")
-	time.Sleep(1500 * time.Millisecond)
+	token := b2.CSRF("/settings")
+	env.Clock.Advance(idle)
 	p = b2.Post("/settings/language", url.Values{"csrf_token": {token}, "lang": {"ja"}})
 	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/login") {
 		t.Fatalf("POST with expired session: %d %q", p.Status, p.Location)

@@ -1,4 +1,5 @@
-// Package slurmtest holds what integration tests on the dev cluster share.
+// Package slurmtest holds what integration tests on the dev cluster share:
+// the mark that keeps them out of the unit tier, and the lock on its GPUs.
 package slurmtest
 
 import (

@@ -15,12 +15,17 @@ import (
 // those boundaries, on the shared filesystem and on tmpfs (where direct I/O
 // is refused and the buffered path takes over).
 func TestPutAcrossDirectChunks(t *testing.T) {
-	roots := map[string]string{"disk": filepath.Join(requireEnv(t, "KQI_SHARED_ROOT"), "test-direct-"+filepath.Base(t.TempDir()))}
+	// The disk is the dev cluster's shared filesystem, the one jobs use: an
+	// integration subtest.
+	roots := map[string]func(t *testing.T) string{"disk": func(t *testing.T) string {
+		return filepath.Join(requireEnv(t, "KQI_SHARED_ROOT"), "test-direct-"+filepath.Base(t.TempDir()))
+	}}
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		roots["tmpfs"] = filepath.Join("/dev/shm", "kqi-direct-"+filepath.Base(t.TempDir()))
+		roots["tmpfs"] = func(t *testing.T) string { return filepath.Join("/dev/shm", "kqi-direct-"+filepath.Base(t.TempDir())) }
 	}
-	for name, root := range roots {
+	for name, newRoot := range roots {
 		t.Run(name, func(t *testing.T) {
+			root := newRoot(t)
 			if err := os.MkdirAll(root, 0o755); err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,8 @@ type testStore struct {
 }
 
 // forEachImpl runs fn as a subtest for each implementation, each on a fresh,
-// empty root. The SFTP one needs the dev cluster and fails without it.
+// empty root. The SFTP one needs the dev cluster: it fails without it, and
+// skips under -short.
 func forEachImpl(t *testing.T, fn func(t *testing.T, s testStore)) {
 	for _, im := range []struct {
 		name string
@@ -58,11 +59,19 @@ func newLocalStore(t *testing.T) testStore {
 	return testStore{fs: l, dir: dir, outside: outside, uid: os.Getuid(), gid: os.Getgid()}
 }
 
+// requireEnv returns a setting of the dev cluster (its sshd, its shared
+// filesystem). Under -short, as `make test-unit` runs, it skips the test;
+// otherwise a missing setting fails it, never skips, so a missing cluster
+// turns `make test` red. It is slurmtest.Integration's twin: storage does
+// not import slurm.
 func requireEnv(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the dev cluster: `make test` runs it (skipped under -short, as `make test-unit` runs)")
+	}
 	v := os.Getenv(name)
 	if v == "" {
-		t.Fatalf("%s is not set: start the dev cluster (scripts/dev-cluster.sh up) and export its settings (set -a; . /var/lib/kqi-dev/env; set +a), or run `make test`", name)
+		t.Fatalf("%s is not set: start the dev cluster (scripts/dev-cluster.sh up) and export its settings (set -a; . /var/lib/kqi-dev/env; set +a), or run `make test`, which does both", name)
 	}
 	return v
 }

@@ -1,5 +1,7 @@
-// Package storagetest gives integration tests a fresh, migrated PostgreSQL
-// database on the dev cluster, dropped when the test ends.
+// Package storagetest gives tests a fresh, migrated PostgreSQL database,
+// dropped when the test ends, on the server KQI_DATABASE_URL names: the dev
+// cluster's (`make test`) or a private throw-away one (`make test-unit`,
+// scripts/unit-db.sh).
 package storagetest
 
 import (
@@ -14,14 +16,13 @@ import (
 	"kqi/storage"
 )
 
-// RequireEnv returns the value of an environment variable the integration
-// tests need, failing (never skipping) when it is missing: a missing dev
-// cluster must turn CI red.
-func RequireEnv(t testing.TB, name string) string {
+// databaseURL is the server the tests' databases are made on. Both tiers
+// have one, so a missing URL fails the test, never skips it.
+func databaseURL(t testing.TB) string {
 	t.Helper()
-	v := os.Getenv(name)
+	v := os.Getenv("KQI_DATABASE_URL")
 	if v == "" {
-		t.Fatalf("%s is not set: start the dev cluster (scripts/dev-cluster.sh up) and run tests through `make test`, which exports its settings", name)
+		t.Fatal("KQI_DATABASE_URL is not set: run tests through `make test` (the dev cluster's PostgreSQL) or `make test-unit` (a private one)")
 	}
 	return v
 }
@@ -41,7 +42,7 @@ func NewStore(t testing.TB) (*storage.Store, string) {
 // tests) and returns a Store on it together with its URL.
 func NewEmptyStore(t testing.TB) (*storage.Store, string) {
 	t.Helper()
-	base := RequireEnv(t, "KQI_DATABASE_URL")
+	base := databaseURL(t)
 	ctx := context.Background()
 
 	admin, err := sql.Open("postgres", base)
