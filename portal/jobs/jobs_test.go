@@ -241,9 +241,6 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		{"env name with =", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "A=B", Value: "1"}} }, "spec", "training.invalid_spec"},
 		{"env overriding TRAINING_ID", func(r *jobs.Request) { r.Env = []storage.EnvPair{{Name: "TRAINING_ID", Value: "1"}} }, "spec", "training.invalid_spec"},
 		{"denied sbatch option", func(r *jobs.Request) { r.SbatchOptions = []string{"--output=/tmp/x"} }, "spec", "training.invalid_spec"},
-		// sbatch honours it, slurmrestd v0.0.38 refuses it: a form error,
-		// not a job that fails at submit.
-		{"option slurmrestd cannot send", func(r *jobs.Request) { r.SbatchOptions = []string{"--overcommit"} }, "sbatch_options", "training.backend_refuses"},
 		{"no command", func(r *jobs.Request) { r.Command = " " }, "command", "training.command_required"},
 		{"file repository of another tenant", func(r *jobs.Request) {
 			r.GitRepository = "file:///var/lib/kqi-dev/shared/tenants/2/jobs/7/git"
@@ -359,6 +356,35 @@ func TestHostImageNeedsPermission(t *testing.T) {
 
 // A tenant mapped to a Slurm account has its jobs submitted under it, on
 // both backends (slurmrestd's account field, sbatch's #SBATCH line).
+// An #SBATCH option sbatch honours but slurmrestd v0.0.38 refuses is a
+// form error on the REST backend, before anything is recorded, instead of
+// a job that fails at submit; the SSH backend sends it.
+func TestBackendRefusesOptionsAtValidation(t *testing.T) {
+	for name, cluster := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, cluster)
+			ctx := context.Background()
+			req := jobs.Request{Name: "overcommit", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu",
+				SbatchOptions: []string{"--overcommit"}}
+			tr, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training, req)
+			if name == "ssh" {
+				if err != nil || tr.Status != string(slurm.StatusQueued) {
+					t.Fatalf("ssh: %v, %+v", err, tr)
+				}
+				e.waitFor(t, tr.ID, 2*time.Minute, final)
+				return
+			}
+			inv, ok := refusal.Of(err)
+			if !ok || inv.Fields[0].Field != "sbatch_options" || inv.Fields[0].Key != "training.backend_refuses" {
+				t.Fatalf("rest: %v, want a refusal of sbatch_options", err)
+			}
+			if _, total, _ := e.store.ListJobs(ctx, e.tenant.ID, storage.JobFilter{Kind: "training"}); total != 0 {
+				t.Fatal("a refused request was recorded")
+			}
+		})
+	}
+}
+
 func TestTenantSlurmAccount(t *testing.T) {
 	for name, cluster := range clusters(t) {
 		t.Run(name, func(t *testing.T) {

@@ -18,22 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"kqi/slurm/slurmtest"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// devConfig is the dev cluster's login node; it fails, never skips, when
-// the settings are missing: integration tests are part of `make test`.
+// devConfig is the dev cluster's login node (an integration test: skipped
+// by make test-unit, failing without the settings otherwise).
 func devConfig(t *testing.T) Config {
 	t.Helper()
-	get := func(k string) string {
-		v := os.Getenv(k)
-		if v == "" {
-			t.Fatalf("%s is not set: start the dev cluster with scripts/dev-cluster.sh up and export its settings (set -a; . /var/lib/kqi-dev/env; set +a), or run `make test`", k)
-		}
-		return v
-	}
-	return Config{Addr: get("KQI_SSH_ADDR"), User: get("KQI_SSH_USER"), KeyFile: get("KQI_SSH_KEY_FILE"), KnownHostsFile: get("KQI_SSH_KNOWN_HOSTS")}
+	env := slurmtest.Integration(t, "KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
+	return Config{Addr: env["KQI_SSH_ADDR"], User: env["KQI_SSH_USER"], KeyFile: env["KQI_SSH_KEY_FILE"], KnownHostsFile: env["KQI_SSH_KNOWN_HOSTS"]}
 }
 
 func writeFile(t *testing.T, name string, data []byte) string {
