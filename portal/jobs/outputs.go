@@ -4,11 +4,14 @@ import (
 	"archive/zip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"mime/multipart"
 	"path"
 	"strings"
 
 	"kqi/portal/refusal"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -122,21 +125,41 @@ func (s *Service) Attachments(ctx context.Context, j *storage.Job) ([]files.File
 	return s.Files.List(ctx, j.JobDir+"/"+slurm.AttachDir)
 }
 
-// PutAttachment stores an uploaded file in the job's attach
-// directory (/kqi/attach in the job, read-only there).
-func (s *Service) PutAttachment(ctx context.Context, j *storage.Job, name string, r io.Reader) (int64, error) {
-	if err := files.CheckName(name); err != nil {
-		return 0, err
-	}
-	return s.Files.Put(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name, r)
-}
+// ErrUploadCut means an upload's body ended or broke before it was whole.
+var ErrUploadCut = errors.New("jobs: upload cut short")
 
-// RemoveAttachment removes one attached file.
-func (s *Service) RemoveAttachment(ctx context.Context, j *storage.Job, name string) error {
-	if err := files.CheckName(name); err != nil {
+// AddAttachments stores every file of an upload in the job's attach
+// directory (/kqi/attach in the job, read-only there). An upload that
+// fails midway takes back the files it already wrote: a name refused is a
+// refusal, a body cut short ErrUploadCut.
+func (s *Service) AddAttachments(ctx context.Context, j *storage.Job, mr *multipart.Reader) error {
+	var written []string
+	fail := func(err error) error {
+		for _, name := range written {
+			s.Files.Remove(context.WithoutCancel(ctx), j.JobDir+"/"+slurm.AttachDir+"/"+name)
+		}
 		return err
 	}
-	return s.Files.Remove(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fail(fmt.Errorf("%w: %v", ErrUploadCut, err))
+		}
+		name := transfer.PartFileName(part)
+		if part.FormName() != "file" || name == "" {
+			continue
+		}
+		if err := files.CheckName(name); err != nil {
+			return fail(refusal.Invalidf("file", "training.bad_attachment_name"))
+		}
+		if _, err := s.Files.Put(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name, part); err != nil {
+			return fail(fmt.Errorf("%w: %s: %v", ErrUploadCut, name, err))
+		}
+		written = append(written, name)
+	}
 }
 
 // Stop asks the poller to cancel the job (while it waits or runs); a job

@@ -2,11 +2,13 @@ package jobs_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/slurm/slurmfake"
 	"kqi/storage"
@@ -132,5 +135,39 @@ func TestInterruptedSubmitLeavesNoSecrets(t *testing.T) {
 	}
 	if _, err := os.Stat(secretsPath); !os.IsNotExist(err) {
 		t.Errorf("secrets file still there after an interrupted submit (%v)", err)
+	}
+}
+
+// An upload of attachments that fails midway (a name refused) takes back
+// the files it already wrote.
+func TestAttachmentsAllOrNothing(t *testing.T) {
+	svc, _, who, ds, _ := fakeEnv(t)
+	ctx := context.Background()
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "att", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func(names ...string) *multipart.Reader {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, n := range names {
+			w, _ := mw.CreateFormFile("file", n)
+			io.WriteString(w, "content of "+n)
+		}
+		mw.Close()
+		return multipart.NewReader(&body, mw.Boundary())
+	}
+	err = svc.AddAttachments(ctx, j, upload("good.txt", "../evil.txt"))
+	if r, ok := refusal.Of(err); !ok || r.Fields[0].Key != "training.bad_attachment_name" {
+		t.Fatalf("bad name: %v", err)
+	}
+	if list, _ := svc.Attachments(ctx, j); len(list) != 0 {
+		t.Fatalf("a failed upload left %+v", list)
+	}
+	if err := svc.AddAttachments(ctx, j, upload("a.txt", "b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := svc.Attachments(ctx, j); len(list) != 2 {
+		t.Fatalf("attachments %+v, want a.txt and b.txt", list)
 	}
 }

@@ -1,13 +1,12 @@
 package web
 
 import (
-	"context"
 	"errors"
-	"io"
 	"net/http"
 
+	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
-	"kqi/storage/files"
 )
 
 // attachTrainingFiles stores uploaded files in the job's attach directory.
@@ -22,36 +21,16 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
 		return
 	}
-	// An upload that fails midway takes back the files it already wrote.
-	var written []string
-	fail := func(key string) {
-		for _, name := range written {
-			h.jobs.RemoveAttachment(context.WithoutCancel(r.Context()), t, name)
-		}
-		h.renderTraining(w, r, http.StatusBadRequest, t, key)
+	err = h.jobs.AddAttachments(r.Context(), t, mr)
+	if errors.Is(err, jobs.ErrUploadCut) {
+		h.renderTraining(w, r, http.StatusBadRequest, t, "error.bad_upload")
+		return
 	}
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			fail("error.bad_upload")
-			return
-		}
-		name := transfer.PartFileName(part)
-		if part.FormName() != "file" || name == "" {
-			continue
-		}
-		if _, err := h.jobs.PutAttachment(r.Context(), t, name, part); err != nil {
-			if errors.Is(err, files.ErrInvalidPath) {
-				fail("training.bad_attachment_name")
-			} else {
-				fail("error.bad_upload")
-			}
-			return
-		}
-		written = append(written, name)
+	if h.failed(w, r, err, func(e *refusal.Error) {
+		key, _ := e.Key()
+		h.renderTraining(w, r, http.StatusBadRequest, t, key)
+	}) {
+		return
 	}
 	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.files_added")
 }
