@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -224,7 +225,7 @@ func TestTrainingsOnTheCluster(t *testing.T) {
 }
 
 func TestSubmitRefusesBadRequests(t *testing.T) {
-	e, _ := newFakeEnv(t)
+	e, fake := newFakeEnv(t)
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -250,10 +251,13 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 		}, "git_repository", "training.repository_file_refused"},
 		{"ssh repository", func(r *jobs.Request) { r.GitRepository = "ssh://localhost/repo.git" }, "git_repository", "training.repository_scheme"},
 	}
+	// What the fake's backend check answers, as slurmrestd would.
+	backend := map[string]error{"option slurmrestd cannot send": errors.New("slurmrestd v0.0.38 cannot send --overcommit")}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			req := jobs.Request{Name: "fine", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"}
 			tc.mod(&req)
+			fake.CheckErr = backend[tc.name]
 			_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, jobs.Training, req)
 			inv, ok := refusal.Of(err)
 			if !ok {
