@@ -10,25 +10,25 @@ import (
 	"kqi/storage/files"
 )
 
-// attachTrainingFiles stores uploaded files in the job's attach directory.
-func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.trainingFromRoute(w, r)
+// attach stores uploaded files in the job's attach directory.
+func (p *jobPages) attach(w http.ResponseWriter, r *http.Request) {
+	t, ok := p.fromRoute(w, r)
 	if !ok {
 		return
 	}
 	transfer.NoDeadline(w)
 	mr, err := multipartOf(r)
 	if err != nil {
-		h.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
+		p.renderError(w, r, http.StatusBadRequest, "error.bad_upload")
 		return
 	}
 	// An upload that fails midway takes back the files it already wrote.
 	var written []string
 	fail := func(key string) {
 		for _, name := range written {
-			h.jobs.RemoveAttachment(context.WithoutCancel(r.Context()), t, name)
+			p.jobs.RemoveAttachment(context.WithoutCancel(r.Context()), t, name)
 		}
-		h.renderTraining(w, r, http.StatusBadRequest, t, key)
+		p.renderDetail(w, r, http.StatusBadRequest, t, pageMessage{Key: key})
 	}
 	for {
 		part, err := mr.NextPart()
@@ -43,7 +43,7 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 		if part.FormName() != "file" || name == "" {
 			continue
 		}
-		if _, err := h.jobs.PutAttachment(r.Context(), t, name, part); err != nil {
+		if _, err := p.jobs.PutAttachment(r.Context(), t, name, part); err != nil {
 			if errors.Is(err, files.ErrInvalidPath) {
 				fail("training.bad_attachment_name")
 			} else {
@@ -53,5 +53,5 @@ func (h *Handler) attachTrainingFiles(w http.ResponseWriter, r *http.Request) {
 		}
 		written = append(written, name)
 	}
-	h.redirectToID(w, r, "trainingDetail", t.ID, "flash.files_added")
+	p.redirectToID(w, r, p.view().Detail, t.ID, "flash.files_added")
 }
