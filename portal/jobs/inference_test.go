@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,18 +17,25 @@ import (
 	"kqi/storage"
 )
 
-// submitKind submits a job of kind on e's dataset and fails the test
-// unless Slurm has it.
+// submitKind submits a job of kind running "true" on e's dataset.
 func (e *env) submitKind(t *testing.T, kind jobs.Kind, name string, parents ...int64) *storage.Job {
 	t.Helper()
+	return e.submitCommand(t, kind, name, "true", parents...)
+}
+
+// submitCommand submits a job of kind on e's dataset and fails the test
+// unless Slurm has it; the job is cancelled when the test ends.
+func (e *env) submitCommand(t *testing.T, kind jobs.Kind, name, command string, parents ...int64) *storage.Job {
+	t.Helper()
 	j, err := e.svc.Submit(context.Background(), jobs.Actor{TenantID: e.tenant.ID, UserID: e.user.ID}, kind,
-		jobs.Request{Name: name, DatasetID: e.dataset, ParentIDs: parents, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"})
+		jobs.Request{Name: name, DatasetID: e.dataset, ParentIDs: parents, Command: command, CPU: 1, MemoryGB: 1, Partition: "cpu"})
 	if err != nil {
 		t.Fatalf("submit %s: %v", name, err)
 	}
-	if j.Status != string(slurm.StatusQueued) {
+	if j.Status != string(slurm.StatusQueued) || j.SlurmJobID == "" {
 		t.Fatalf("submit %s: %s (%s %s)", name, j.Status, j.Reason, j.ReasonArg)
 	}
+	t.Cleanup(func() { e.svc.Cluster.Cancel(context.Background(), j.SlurmJobID) })
 	return j
 }
 
@@ -283,5 +291,95 @@ func TestInferenceKeepsItsParents(t *testing.T) {
 	}
 	if got := e.job(t, child.ID); len(got.ParentIDs) != 0 {
 		t.Errorf("the training child still links to its deleted parent: %v", got.ParentIDs)
+	}
+}
+
+// Inferences on the dev cluster, both backends: one reads its parent's
+// outputs at /kqi/parent and cannot write there, and its value.txt becomes
+// its value; a malformed value.txt is no value and the inference still
+// completes; two parents are at /kqi/parent/{id} each; squeue shows a
+// running one as inference-{name}-{id}; exit 2 fails it and Stop kills it.
+func TestInferencesOnTheCluster(t *testing.T) {
+	for name, cluster := range clusters(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, cluster)
+			model := e.submitCommand(t, jobs.Training, "model-"+name, "mkdir -p /kqi/output/sub && echo weights-a > /kqi/output/model.txt && echo w > /kqi/output/sub/w.txt")
+			other := e.submitCommand(t, jobs.Training, "other-"+name, "echo weights-b > /kqi/output/model.txt")
+			for _, tr := range []*storage.Job{model, other} {
+				if got := e.waitFor(t, tr.ID, 2*time.Minute, final); got.Status != string(slurm.StatusCompleted) {
+					t.Fatalf("training %s: %s (%s)", got.Name, got.Status, got.Reason)
+				}
+			}
+			// wrote records any write into a parent's directory that works.
+			wrote := func(dir string) string {
+				return fmt.Sprintf(`{ touch %[1]s/new || mkdir %[1]s/d || rm -f %[1]s/model.txt; } 2>/dev/null && echo %[1]s >> /kqi/output/wrote.txt; `, dir)
+			}
+			one := e.submitCommand(t, jobs.Inference, "one-"+name, `cat /kqi/parent/model.txt /kqi/parent/sub/w.txt > /kqi/output/read.txt; `+wrote("/kqi/parent")+
+				`echo "$INFERENCE_ID $PARENT_ID ${TRAINING_ID-none}" > /kqi/output/env.txt; echo 0.93 > /kqi/output/value.txt`, model.ID)
+			malformed := e.submitCommand(t, jobs.Inference, "malformed-"+name, `echo "about 0.9" > /kqi/output/value.txt`, model.ID)
+			a, b := fmt.Sprintf("/kqi/parent/%d", model.ID), fmt.Sprintf("/kqi/parent/%d", other.ID)
+			two := e.submitCommand(t, jobs.Inference, "two-"+name, fmt.Sprintf(`cat %s/model.txt %s/model.txt > /kqi/output/both.txt; `, a, b)+wrote(a)+wrote(b)+
+				`echo "$PARENT_ID" > /kqi/output/parents.txt; printf '2\n' > /kqi/output/value.txt`, model.ID, other.ID)
+			failing := e.submitCommand(t, jobs.Inference, "fail-"+name, "echo 5 > /kqi/output/value.txt; exit 2", model.ID)
+			long := e.submitCommand(t, jobs.Inference, "long-"+name, "sleep 300", model.ID, other.ID)
+
+			got := e.waitFor(t, one.ID, 2*time.Minute, final)
+			if got.Status != string(slurm.StatusCompleted) || got.OutputValue == nil || *got.OutputValue != 0.93 {
+				t.Fatalf("one: %s (%s) value %v\nlog:\n%s", got.Status, got.Reason, deref(got.OutputValue), e.file(t, got, "log"))
+			}
+			if read := e.file(t, got, "output/read.txt"); read != "weights-a\nw\n" {
+				t.Errorf("one read %q from /kqi/parent", read)
+			}
+			if env := e.file(t, got, "output/env.txt"); env != fmt.Sprintf("%d %d none\n", one.ID, model.ID) {
+				t.Errorf("one's INFERENCE_ID PARENT_ID TRAINING_ID: %q", env)
+			}
+			for _, j := range []*storage.Job{one, two} {
+				if _, err := e.svc.Files.Stat(context.Background(), j.JobDir+"/output/wrote.txt"); err == nil {
+					t.Errorf("%s wrote into its parents: %s", j.Name, e.file(t, j, "output/wrote.txt"))
+				}
+			}
+			if got := e.waitFor(t, malformed.ID, 2*time.Minute, final); got.Status != string(slurm.StatusCompleted) || got.OutputValue != nil {
+				t.Errorf("malformed: %s (%s) value %v", got.Status, got.Reason, deref(got.OutputValue))
+			}
+			got = e.waitFor(t, two.ID, 2*time.Minute, final)
+			if got.Status != string(slurm.StatusCompleted) || deref(got.OutputValue) != 2.0 {
+				t.Fatalf("two: %s (%s) value %v\nlog:\n%s", got.Status, got.Reason, deref(got.OutputValue), e.file(t, got, "log"))
+			}
+			if both := e.file(t, got, "output/both.txt"); both != "weights-a\nweights-b\n" {
+				t.Errorf("two read %q from /kqi/parent/{id}", both)
+			}
+			if parents := e.file(t, got, "output/parents.txt"); parents != fmt.Sprintf("%d,%d\n", model.ID, other.ID) {
+				t.Errorf("two's PARENT_ID: %q", parents)
+			}
+			if got := e.waitFor(t, failing.ID, 2*time.Minute, final); got.Status != string(slurm.StatusFailed) || got.ExitCode == nil || *got.ExitCode != 2 {
+				t.Errorf("exit 2: %s (%s) exit %v", got.Status, got.Reason, got.ExitCode)
+			}
+			// The list sorts by value, those without one last.
+			list, _, err := e.svc.List(context.Background(), e.tenant.ID, jobs.Inference, storage.JobFilter{Sort: "value", Desc: true, ParentID: model.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var order []string
+			for _, j := range list {
+				order = append(order, fmt.Sprintf("%s=%v", j.Name, deref(j.OutputValue)))
+			}
+			want := fmt.Sprintf("[fail-%[1]s=5 two-%[1]s=2 one-%[1]s=0.93 long-%[1]s=<nil> malformed-%[1]s=<nil>]", name)
+			if fmt.Sprint(order) != want {
+				t.Errorf("by value: %v, want %s", order, want)
+			}
+
+			e.waitFor(t, long.ID, 2*time.Minute, func(j *storage.Job) bool { return j.Status == string(slurm.StatusRunning) })
+			out, err := exec.Command("squeue", "-h", "-j", long.SlurmJobID, "-o", "%j").CombinedOutput()
+			if want := fmt.Sprintf("inference-long-%s-%d", name, long.ID); err != nil || strings.TrimSpace(string(out)) != want {
+				t.Errorf("squeue -o %%j: %q (%v), want %s", out, err, want)
+			}
+			if err := e.svc.Stop(context.Background(), e.tenant.ID, jobs.Inference, long.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.waitFor(t, long.ID, 2*time.Minute, final); got.Status != string(slurm.StatusKilled) || got.Reason != slurm.CauseStoppedByUser {
+				t.Errorf("stopped: %s (%s)", got.Status, got.Reason)
+			}
+		})
 	}
 }
