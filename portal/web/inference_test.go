@@ -106,6 +106,21 @@ func TestRunInferenceFromATraining(t *testing.T) {
 	if f := e.alice.Get("/inferences/new?parent=" + id); !strings.Contains(f.Body, `<option value="`+id+`" selected>`) {
 		t.Fatal("Run inference from an inference does not choose it")
 	}
+	// Its notes, and Stop while it waits.
+	path := "/inferences/" + id
+	if p := e.alice.Submit(path, path, url.Values{"memo": {"first eval"}, "tags": {"eval, v1"}, "favorite": {"on"}}); p.Status != http.StatusSeeOther || p.Location != path {
+		t.Fatalf("notes: %d %q", p.Status, p.Location)
+	}
+	if p := e.alice.Submit(path, path+"/stop", nil); p.Status != http.StatusSeeOther || p.Location != path {
+		t.Fatalf("stop: %d %q", p.Status, p.Location)
+	}
+	page = e.alice.Get(path)
+	for _, want := range []string{">first eval</textarea>", `value="eval, v1"`, `name="favorite" checked`,
+		html.EscapeString(i18n.T("en", "flash.inference_stopping")), html.EscapeString(i18n.T("en", "training.stopping"))} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("the inference page lacks %q", want)
+		}
+	}
 }
 
 // A refused inference form comes back as typed, with the parents chosen
