@@ -89,9 +89,6 @@ type Kept struct {
 	Active, InUse int
 }
 
-// Any reports whether a job was kept.
-func (k Kept) Any() bool { return k.Active+k.InUse > 0 }
-
 // Bulk applies one action to the tenant's jobs of kind: "tag" and
 // "untag" edit tags, "delete" deletes those it may (see Delete) and counts
 // the others. Unknown ids are skipped.
