@@ -55,6 +55,7 @@ type Job struct {
 	Node          string
 	JobDir        string
 	StopRequested bool
+	OutputValue   *float64 // the number the job left as its result, nil for none
 	CreatedBy     string
 	CreatedByID   int64
 	CreatedAt     time.Time
@@ -84,7 +85,7 @@ const jobColumns = `j.id, j.tenant_id, j.kind, j.name,
 	ARRAY(SELECT p.parent_id FROM job_parents p WHERE p.job_id = j.id ORDER BY p.position),
 	COALESCE(j.dataset_id, 0), j.image, j.git_repository, j.git_branch, j.git_commit,
 	j.command, j.cpu, j.memory_gb, j.gpu, j.partition, j.env, j.sbatch_options, j.time_limit_minutes, j.memo, j.tags, j.favorite,
-	j.status, j.reason, j.reason_arg, j.exit_code, j.slurm_job_id, j.node, j.job_dir, j.stop_requested, COALESCE(u.username, ''), COALESCE(j.created_by, 0),
+	j.status, j.reason, j.reason_arg, j.exit_code, j.slurm_job_id, j.node, j.job_dir, j.stop_requested, j.output_value, COALESCE(u.username, ''), COALESCE(j.created_by, 0),
 	j.created_at, j.queued_at, j.started_at, j.ended_at`
 
 const jobFrom = ` FROM jobs j LEFT JOIN users u ON u.id = j.created_by`
@@ -92,11 +93,12 @@ const jobFrom = ` FROM jobs j LEFT JOIN users u ON u.id = j.created_by`
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var j Job
 	var exit sql.NullInt32
+	var value sql.NullFloat64
 	var env []byte
 	var queued, started, ended sql.NullTime
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Name, pq.Array(&j.ParentIDs), &j.DatasetID, &j.Image, &j.GitRepository, &j.GitBranch, &j.GitCommit,
 		&j.Command, &j.CPU, &j.MemoryGB, &j.GPU, &j.Partition, &env, pq.Array(&j.SbatchOptions), &j.TimeLimitMin, &j.Memo, pq.Array(&j.Tags), &j.Favorite,
-		&j.Status, &j.Reason, &j.ReasonArg, &exit, &j.SlurmJobID, &j.Node, &j.JobDir, &j.StopRequested, &j.CreatedBy, &j.CreatedByID,
+		&j.Status, &j.Reason, &j.ReasonArg, &exit, &j.SlurmJobID, &j.Node, &j.JobDir, &j.StopRequested, &value, &j.CreatedBy, &j.CreatedByID,
 		&j.CreatedAt, &queued, &started, &ended)
 	if err != nil {
 		return nil, err
@@ -104,6 +106,9 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	if exit.Valid {
 		c := int(exit.Int32)
 		j.ExitCode = &c
+	}
+	if value.Valid {
+		j.OutputValue = &value.Float64
 	}
 	if err := json.Unmarshal(env, &j.Env); err != nil {
 		return nil, fmt.Errorf("storage: job env: %w", err)
@@ -222,13 +227,23 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 			}
 		}
 		if len(n.ParentIDs) > 0 {
-			var mine int
-			if err := tx.QueryRowContext(ctx, `SELECT count(DISTINCT id) FROM jobs WHERE tenant_id = $1 AND id = ANY ($2)`,
-				n.TenantID, pq.Array(n.ParentIDs)).Scan(&mine); err != nil {
-				return err
+			// The parents are locked against deletion until the links exist
+			// (DeleteJob locks the row it deletes).
+			rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs WHERE tenant_id = $1 AND id = ANY ($2) FOR KEY SHARE`,
+				n.TenantID, pq.Array(n.ParentIDs))
+			if err != nil {
+				return fmt.Errorf("storage: job parents: %w", err)
+			}
+			mine := 0
+			for rows.Next() {
+				mine++
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("storage: job parents: %w", err)
 			}
 			if mine != len(n.ParentIDs) {
-				return ErrUnknownParent
+				return ErrUnknownParent // another tenant's, missing, or named twice
 			}
 		}
 		err := tx.QueryRowContext(ctx, `
@@ -280,14 +295,15 @@ type JobFilter struct {
 	Status   string
 	Tag      string
 	Favorite bool
+	ParentID int64 // 0 = any; else only jobs made from that job
 	From, To time.Time
-	Sort     string // "id", "name", "status", "created_at"
+	Sort     string // "id", "name", "status", "created_at", "value" (jobs without one last)
 	Desc     bool
 	Page     int
 	PerPage  int
 }
 
-var jobSorts = map[string]string{"id": "j.id", "name": "j.name", "status": "j.status", "created_at": "j.created_at"}
+var jobSorts = map[string]string{"id": "j.id", "name": "j.name", "status": "j.status", "created_at": "j.created_at", "value": "j.output_value"}
 
 // ListJobs returns one page of the tenant's jobs of one kind and the total.
 func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Job, int, error) {
@@ -308,6 +324,9 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 	}
 	if f.Favorite {
 		where = append(where, "j.favorite")
+	}
+	if f.ParentID != 0 {
+		add(`EXISTS (SELECT 1 FROM job_parents p WHERE p.job_id = j.id AND p.parent_id = ?)`, f.ParentID)
 	}
 	if !f.From.IsZero() {
 		add(`j.created_at >= ?`, f.From)
@@ -330,7 +349,7 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY %s %s, j.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+		fmt.Sprintf(` ORDER BY %s %s NULLS LAST, j.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list jobs: %w", err)
 	}
@@ -423,21 +442,57 @@ func (s *Store) UpdateJobNotes(ctx context.Context, tenantID, id int64, memo str
 // ErrActive refuses deleting a job that may still run.
 var ErrActive = errors.New("storage: job is still active")
 
-// DeleteJob removes a final job of the tenant; its children keep running
-// but lose the link.
-func (s *Store) DeleteJob(ctx context.Context, tenantID, id int64) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM jobs WHERE tenant_id = $1 AND id = $2 AND NOT (status = ANY ($3))`,
-		tenantID, id, activeStatuses)
-	if err != nil {
-		return wrap("delete job", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.JobByID(ctx, tenantID, id); err != nil {
-			return err
+// InUseError refuses deleting a job that jobs of a kind keeping its
+// lineage were made from, while they exist.
+type InUseError struct {
+	By []int64 // those jobs, by id
+}
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("storage: job is the parent of %v", e.By)
+}
+
+// DeleteJob removes a final job of the tenant. Children of the kinds in
+// keptBy refuse it (an *InUseError); others keep running but lose the link.
+func (s *Store) DeleteJob(ctx context.Context, tenantID, id int64, keptBy ...string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
 		}
-		return ErrActive
-	}
-	return nil
+		if err != nil {
+			return wrap("delete job", err)
+		}
+		if (&Job{Status: status}).Active() {
+			return ErrActive
+		}
+		if len(keptBy) > 0 {
+			rows, err := tx.QueryContext(ctx, `SELECT c.id FROM job_parents p JOIN jobs c ON c.id = p.job_id
+				WHERE p.parent_id = $1 AND c.kind = ANY ($2) ORDER BY c.id`, id, pq.Array(keptBy))
+			if err != nil {
+				return wrap("delete job", err)
+			}
+			var by []int64
+			for rows.Next() {
+				var c int64
+				if err := rows.Scan(&c); err != nil {
+					rows.Close()
+					return wrap("delete job", err)
+				}
+				by = append(by, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return wrap("delete job", err)
+			}
+			if len(by) > 0 {
+				return &InUseError{By: by}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM jobs WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+		return wrap("delete job", err)
+	})
 }
 
 func wrap(what string, err error) error {

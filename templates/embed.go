@@ -4,7 +4,8 @@ package templates
 
 import "embed"
 
-// FS has layout.html, pages/*.html and static/*.
+// FS has layout.html, partials/*.html (parts several pages share),
+// pages/*.html and static/*.
 //
-//go:embed layout.html pages/*.html static/*
+//go:embed layout.html partials/*.html pages/*.html static/*
 var FS embed.FS

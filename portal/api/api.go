@@ -58,16 +58,8 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in.HandleFunc("/datasets/{id:[0-9]+}/copy", h.copyDataset).Methods(post).Name("apiDatasetCopy")
 
 	if js != nil {
-		in.HandleFunc("/trainings", h.createTraining).Methods(post).Name("apiTrainingCreate")
-		in.HandleFunc("/trainings", h.listTrainings).Methods(get).Name("apiTrainingList")
-		in.HandleFunc("/trainings/{id:[0-9]+}", h.getTraining).Methods(get).Name("apiTraining")
-		in.HandleFunc("/trainings/{id:[0-9]+}", h.deleteTraining).Methods(del).Name("apiTrainingDelete")
-		in.HandleFunc("/trainings/{id:[0-9]+}/log", h.trainingLog).Methods(get).Name("apiTrainingLog")
-		in.HandleFunc("/trainings/{id:[0-9]+}/script", h.trainingScript).Methods(get).Name("apiTrainingScript")
-		in.HandleFunc("/trainings/{id:[0-9]+}/files", h.trainingFiles).Methods(get).Name("apiTrainingFiles")
-		in.HandleFunc("/trainings/{id:[0-9]+}/files/{path:.+}", h.trainingFile).Methods(get).Name("apiTrainingFile")
-		in.HandleFunc("/trainings/{id:[0-9]+}/output.zip", h.trainingZip).Methods(get).Name("apiTrainingZip")
-		in.HandleFunc("/trainings/{id:[0-9]+}/stop", h.stopTraining).Methods(post).Name("apiTrainingStop")
+		h.trainingAPI().routes(in)
+		h.inferenceAPI().routes(in)
 	}
 
 	admin := in.PathPrefix("/admin").Subrouter()
@@ -126,7 +118,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 // jobCollections are the API collections whose items are jobs. Job ids
 // are unique across kinds, and each collection's routes load only their
 // own kind.
-var jobCollections = map[string]bool{"trainings": true}
+var jobCollections = map[string]bool{"trainings": true, "inferences": true}
 
 // jobTokenMayCall limits a job's KQI_TOKEN to reading its own job (status,
 // log, files) and /me: a leaked job token cannot reach the rest of the

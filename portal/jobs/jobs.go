@@ -259,8 +259,8 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 		return nil, refusal.Invalidf(quota.Resource, "training.quota_exceeded", fmt.Sprintf("%d + %d > %d", quota.InUse, quota.Asked, quota.Limit))
 	case errors.Is(err, storage.ErrUnknownDataset): // deleted since Validate
 		return nil, refusal.Invalidf("dataset_id", "training.unknown_dataset")
-	case errors.Is(err, storage.ErrUnknownParent):
-		return nil, refusal.Invalidf("parent_id", "training.unknown_parent")
+	case errors.Is(err, storage.ErrUnknownParent): // deleted since Validate
+		return nil, refusal.Invalidf("parent_id", kind.Name()+".unknown_parent")
 	case err != nil:
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"strconv"
 
 	"kqi/portal/refusal"
 	"kqi/slurm"
@@ -14,6 +16,8 @@ import (
 type Kind interface {
 	// Name is stored in the job's row and starts its Slurm job name
 	// ({name}-{job name}-{id}) and comment: "training", "inference", …
+	// It also starts the catalog keys of the kind's own messages
+	// ({name}.not_active, {name}.delete_active, {name}.unknown_parent, …).
 	Name() string
 	// IDVariable is the read-only variable holding the job's id, such as
 	// TRAINING_ID.
@@ -30,11 +34,14 @@ type Kind interface {
 	// makes the job an error); an error means "try again next poll", so it
 	// must be for passing faults only.
 	Ended(ctx context.Context, s *Service, j *storage.Job, out *slurm.Outcome) error
+	// KeepsParents reports whether the job's parents must outlive it: a
+	// parent is not deleted while a job of this kind was made from it.
+	KeepsParents() bool
 }
 
 // kinds lists every kind the portal runs; a new kind is one line here and
 // its own file.
-var kinds = []Kind{Training}
+var kinds = []Kind{Training, Inference}
 
 // KindOf returns the kind named name.
 func KindOf(name string) (Kind, bool) {
@@ -44,4 +51,68 @@ func KindOf(name string) (Kind, bool) {
 		}
 	}
 	return nil, false
+}
+
+// parentKeepers names the kinds whose jobs keep their parents.
+func parentKeepers() []string {
+	var out []string
+	for _, k := range kinds {
+		if k.KeepsParents() {
+			out = append(out, k.Name())
+		}
+	}
+	return out
+}
+
+// The steps below are shared by the kinds that read a dataset and take
+// parents (trainings, inferences).
+
+// checkDataset requires a dataset of the tenant.
+func checkDataset(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error {
+	if _, err := s.Store.DatasetByID(ctx, tenantID, req.DatasetID); errors.Is(err, storage.ErrNotFound) {
+		bad.Add("dataset_id", "training.unknown_dataset")
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkParents requires each parent to be a job of the tenant of one of
+// the allowed kinds, named once; the refusals are k's
+// ({name}.unknown_parent, {name}.duplicate_parent).
+func checkParents(ctx context.Context, s *Service, k Kind, tenantID int64, ids []int64, bad *refusal.Fields, allowed ...Kind) error {
+	seen := map[int64]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			bad.Add("parent_id", k.Name()+".duplicate_parent", strconv.FormatInt(id, 10))
+			continue
+		}
+		seen[id] = true
+		p, err := s.Store.JobByID(ctx, tenantID, id)
+		if errors.Is(err, storage.ErrNotFound) || (err == nil && !isKind(p, allowed)) {
+			bad.Add("parent_id", k.Name()+".unknown_parent", strconv.FormatInt(id, 10))
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isKind(j *storage.Job, allowed []Kind) bool {
+	for _, k := range allowed {
+		if j.Kind == k.Name() {
+			return true
+		}
+	}
+	return false
+}
+
+// stageDataset hard-links the job's dataset below its input directory.
+func stageDataset(ctx context.Context, s *Service, j *storage.Job) (Staged, error) {
+	stats, err := s.Data.StageDataset(ctx, j.TenantID, j.DatasetID, j.JobDir+"/"+slurm.InputDir)
+	if err != nil {
+		return Staged{}, err
+	}
+	s.Log.Info("dataset staged", "job", j.ID, "links", stats.Links, "duration", stats.Duration)
+	return Staged{}, nil
 }

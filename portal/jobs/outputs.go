@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"path"
+	"strconv"
 	"strings"
 
 	"kqi/portal/refusal"
@@ -170,21 +171,30 @@ func (s *Service) Stop(ctx context.Context, tenantID int64, kind Kind, id int64)
 		return err
 	}
 	if !j.Active() {
-		return refusal.Conflictf("training.not_active")
+		return refusal.Conflictf(kind.Name() + ".not_active")
 	}
 	return s.Store.RequestStop(ctx, tenantID, id)
 }
 
-// Delete removes an ended job and its job directory; a job still active
-// is a conflict.
+// Delete removes an ended job and its job directory. A job still active is
+// a conflict, and so is one that jobs of a kind keeping its parents
+// (inferences) were made from, while they exist: their lineage stays whole.
 func (s *Service) Delete(ctx context.Context, tenantID int64, kind Kind, id int64) error {
 	j, err := s.Job(ctx, tenantID, kind, id)
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteJob(ctx, tenantID, id); errors.Is(err, storage.ErrActive) {
-		return refusal.Conflictf("training.delete_active")
-	} else if err != nil {
+	var inUse *storage.InUseError
+	switch err := s.Store.DeleteJob(ctx, tenantID, id, parentKeepers()...); {
+	case errors.Is(err, storage.ErrActive):
+		return refusal.Conflictf(kind.Name() + ".delete_active")
+	case errors.As(err, &inUse):
+		ids := make([]string, len(inUse.By))
+		for i, c := range inUse.By {
+			ids[i] = "#" + strconv.FormatInt(c, 10)
+		}
+		return refusal.Conflictf(kind.Name()+".parent_in_use", strings.Join(ids, ", "))
+	case err != nil:
 		return err
 	}
 	if j.JobDir != "" {

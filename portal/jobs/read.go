@@ -28,6 +28,22 @@ func (s *Service) List(ctx context.Context, tenantID int64, kind Kind, f storage
 	return s.Store.ListJobs(ctx, tenantID, f)
 }
 
+// Parents returns the job's parents that still exist, in its order.
+func (s *Service) Parents(ctx context.Context, j *storage.Job) ([]storage.Job, error) {
+	var out []storage.Job
+	for _, id := range j.ParentIDs {
+		p, err := s.Store.JobByID(ctx, j.TenantID, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
 // UpdateNotes changes what the user may edit at any time.
 func (s *Service) UpdateNotes(ctx context.Context, tenantID int64, kind Kind, id int64, memo string, tags []string, favorite bool) error {
 	if _, err := s.Job(ctx, tenantID, kind, id); err != nil {
@@ -40,22 +56,26 @@ func (s *Service) UpdateNotes(ctx context.Context, tenantID int64, kind Kind, id
 // may be parents, the cluster's partitions and the default image.
 type Choices struct {
 	Datasets     []storage.Dataset
-	Parents      []storage.Job
+	Parents      []storage.Job     // newest first, of each parent kind in turn
 	Partitions   []slurm.Partition // nil when the cluster did not answer
 	DefaultImage string
 }
 
-// FormChoices lists the choices of a form whose parents are of parentKind.
-// A cluster that does not answer leaves Partitions empty (the form still
-// shows, and says so) rather than failing.
-func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKind Kind) (Choices, error) {
+// FormChoices lists the choices of a form whose parents are of
+// parentKinds. A cluster that does not answer leaves Partitions empty (the
+// form still shows, and says so) rather than failing.
+func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKinds ...Kind) (Choices, error) {
 	c := Choices{DefaultImage: s.Cfg.DefaultImage}
 	var err error
 	if c.Datasets, _, err = s.Store.ListDatasets(ctx, tenantID, storage.DatasetFilter{Sort: "id", Desc: true, PerPage: 1000}); err != nil {
 		return c, err
 	}
-	if c.Parents, _, err = s.List(ctx, tenantID, parentKind, storage.JobFilter{Sort: "id", Desc: true, PerPage: 200}); err != nil {
-		return c, err
+	for _, k := range parentKinds {
+		parents, _, err := s.List(ctx, tenantID, k, storage.JobFilter{Sort: "id", Desc: true, PerPage: 200})
+		if err != nil {
+			return c, err
+		}
+		c.Parents = append(c.Parents, parents...)
 	}
 	if c.Partitions, err = s.Partitions(ctx); err != nil {
 		s.Log.Warn("listing partitions", "error", err)
@@ -63,10 +83,16 @@ func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKind Ki
 	return c, nil
 }
 
+// Kept counts the jobs a bulk delete left: still active, or parents that
+// jobs keeping their lineage were made from.
+type Kept struct {
+	Active, InUse int
+}
+
 // Bulk applies one action to the tenant's jobs of kind: "tag" and
-// "untag" edit tags, "delete" deletes ended ones. It reports how many were
-// kept because they still run; unknown ids are skipped.
-func (s *Service) Bulk(ctx context.Context, tenantID int64, kind Kind, ids []int64, action string, tags []string) (kept int, err error) {
+// "untag" edit tags, "delete" deletes those it may (see Delete) and counts
+// the others. Unknown ids are skipped.
+func (s *Service) Bulk(ctx context.Context, tenantID int64, kind Kind, ids []int64, action string, tags []string) (kept Kept, err error) {
 	for _, id := range ids {
 		j, err := s.Job(ctx, tenantID, kind, id)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -79,8 +105,14 @@ func (s *Service) Bulk(ctx context.Context, tenantID int64, kind Kind, ids []int
 		case "tag", "untag":
 			err = s.Store.UpdateJobNotes(ctx, tenantID, id, j.Memo, editTags(j.Tags, tags, action == "tag"), j.Favorite)
 		case "delete":
-			if err = s.Delete(ctx, tenantID, kind, id); isConflict(err) {
-				kept, err = kept+1, nil
+			err = s.Delete(ctx, tenantID, kind, id)
+			if e, ok := refusal.Of(err); ok && e.Kind == refusal.Conflict {
+				if j.Active() {
+					kept.Active++
+				} else {
+					kept.InUse++
+				}
+				err = nil
 			}
 		}
 		if err != nil {
@@ -114,9 +146,4 @@ func editTags(have, change []string, add bool) []string {
 		}
 	}
 	return out
-}
-
-func isConflict(err error) bool {
-	e, ok := refusal.Of(err)
-	return ok && e.Kind == refusal.Conflict
 }

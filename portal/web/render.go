@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ func parseViews(router *mux.Router) (*views, error) {
 	}
 	v := &views{pages: map[string]map[string]*template.Template{}}
 	for _, lang := range i18n.Languages {
-		base, err := template.New("layout.html").Funcs(funcs(router, lang)).ParseFS(templates.FS, "layout.html")
+		base, err := template.New("layout.html").Funcs(funcs(router, lang)).ParseFS(templates.FS, "layout.html", "partials/*.html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse layout: %w", err)
 		}
@@ -50,6 +51,8 @@ func parseViews(router *mux.Router) (*views, error) {
 func funcs(router *mux.Router, lang string) template.FuncMap {
 	return template.FuncMap{
 		"t": func(key string, args ...any) string { return i18n.T(lang, key, args...) },
+		// kt is one of a job kind's own messages: {kind}.{key}.
+		"kt": func(kind, key string, args ...any) string { return i18n.T(lang, kind+"."+key, args...) },
 		"route": func(name string, pairs ...any) (string, error) {
 			r := router.Get(name)
 			if r == nil {
@@ -71,6 +74,7 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 		"join":        strings.Join,
 		"statuses":    func() []string { return Statuses },
 		"cause":       func(code, arg string) string { return causeText(lang, code, arg) },
+		"number":      number,
 	}
 }
 
@@ -222,6 +226,15 @@ func datetime(v any) template.HTML {
 // timeText is how a time reads before the page's script shows it in the
 // visitor's time zone (and without JavaScript).
 const timeText = "2006-01-02 15:04 UTC"
+
+// number shows a job's output value as it was written (shortest exact
+// form), "—" for none.
+func number(v *float64) string {
+	if v == nil {
+		return "—"
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
+}
 
 // causeText is why a job waits or ended, in lang: the cause code's message
 // with its argument, "" for none.

@@ -3,7 +3,7 @@ package web
 import "net/http"
 
 // section is one area of tenant work in the navigation whose pages arrive
-// with later features (preprocessing, inferences); until then
+// with later features (preprocessing); until then
 // each says plainly that nothing is there yet.
 type section struct {
 	route string // route name and nav key
@@ -13,7 +13,6 @@ type section struct {
 
 var sections = []section{
 	{"preprocessing", "/preprocessing", "nav.preprocessing"},
-	{"inferences", "/inferences", "nav.inferences"},
 }
 
 func (h *Handler) showSection(s section) http.HandlerFunc {

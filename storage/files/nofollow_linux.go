@@ -20,13 +20,16 @@ func (l *Local) OpenNoFollow(ctx context.Context, p string) (File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := l.openBeneath("open", p, unix.O_RDONLY)
+	// O_NONBLOCK: a job may leave a FIFO where a file is expected, and a
+	// blocking open would wait for a writer forever. Reads of a regular
+	// file ignore the flag.
+	f, err := l.openBeneath("open", p, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
 	if err == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("files: open %q: not a regular file", p)
+		err = fmt.Errorf("files: open %q: %w: not a regular file", p, ErrInvalidPath)
 	}
 	if err != nil {
 		f.Close()

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // OpenNoFollow reads a plain file but refuses a path with a symbolic link
@@ -95,6 +97,39 @@ func TestListNoFollow(t *testing.T) {
 		// List, for the portal's own directories, still follows.
 		if list, err := s.fs.List(ctx, "job/output/d"); err != nil || len(list) != 1 {
 			t.Fatalf("List through the link: %+v, %v", list, err)
+		}
+	})
+}
+
+// OpenNoFollow refuses what is not a regular file at once: a FIFO a job
+// leaves where the portal expects a file (its value.txt) must not make the
+// reader wait for a writer forever.
+func TestOpenNoFollowRefusesNonRegular(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, s testStore) {
+		ctx := context.Background()
+		if err := s.fs.MkdirAll(ctx, "job/output/dir.txt"); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(filepath.Join(s.dir, "job/output/fifo.txt"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"job/output/fifo.txt", "job/output/dir.txt"} {
+			done := make(chan error, 1)
+			go func() {
+				f, err := s.fs.OpenNoFollow(ctx, p)
+				if err == nil {
+					f.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrInvalidPath) {
+					t.Errorf("%s: %v, want ErrInvalidPath", p, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the open is still waiting", p)
+			}
 		}
 	})
 }

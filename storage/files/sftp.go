@@ -275,6 +275,13 @@ func (s *SFTP) OpenNoFollow(ctx context.Context, p string) (File, error) {
 		if err := plain(); err != nil {
 			return err
 		}
+		// The server's open blocks on a FIFO until a writer comes, and
+		// with it the whole session: only a regular file is opened.
+		if fi, err := c.Lstat(want); err != nil {
+			return err
+		} else if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: %q is not a regular file", ErrInvalidPath, p)
+		}
 		var err error
 		if f, err = c.Open(want); err != nil {
 			return err

@@ -117,16 +117,17 @@
   }
 })();
 
-// Training page: follow the log while the job may still write to it.
+// Job page (training, inference): follow the log while the job may still
+// write to it.
 (function () {
   "use strict";
-  var pre = document.getElementById("training-log");
+  var pre = document.querySelector("pre[data-live-log]");
   if (!pre || pre.getAttribute("data-active") !== "true") { return; }
   var offset = parseInt(pre.getAttribute("data-offset"), 10) || 0;
   var tick = function () {
     fetch(pre.getAttribute("data-src") + "?offset=" + offset, {credentials: "same-origin"})
       .then(function (resp) {
-        var status = resp.headers.get("X-Training-Status");
+        var status = resp.headers.get("X-Job-Status");
         return resp.text().then(function (text) {
           if (text) {
             var atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
@@ -145,14 +146,16 @@
   window.setTimeout(tick, 2000);
 })();
 
-// Training page: follow the status, times and output files. Once the job
-// is final the page reloads, to offer Delete instead of Stop and show the
-// whole result as the server renders it.
+// Job page: follow the status, times and output files. Once the job is
+// final the page reloads, to offer Delete instead of Stop and show the
+// whole result as the server renders it. The page's element ids start with
+// the job's kind (training-status, inference-status, …).
 (function () {
   "use strict";
-  var card = document.getElementById("training-state");
+  var card = document.querySelector("[data-job-state]");
   if (!card || card.getAttribute("data-active") !== "true") { return; }
-  var byId = function (id) { return document.getElementById(id); };
+  var kind = card.getAttribute("data-job-state");
+  var byId = function (id) { return document.getElementById(id.replace(/^job-/, kind + "-")); };
   var setTime = function (id, t) {
     var dd = byId(id);
     var shown = dd.querySelector("time");
@@ -194,20 +197,20 @@
         return resp.json();
       })
       .then(function (st) {
-        var badge = byId("training-status");
+        var badge = byId("job-status");
         badge.className = "status status-" + st.status;
         badge.textContent = st.status_text;
-        var reason = byId("training-reason");
+        var reason = byId("job-reason");
         reason.textContent = st.reason;
         reason.hidden = !st.reason;
-        byId("training-exit").hidden = st.exit_code === null;
-        byId("training-exit-code").textContent = st.exit_code === null ? "" : String(st.exit_code);
-        byId("training-slurm-job").textContent = st.slurm_job_id + (st.node ? " @ " + st.node : "");
-        setTime("training-queued", st.queued_at);
-        setTime("training-started", st.started_at);
-        setTime("training-ended", st.ended_at);
-        byId("training-waited").textContent = st.waited;
-        byId("training-ran").textContent = st.ran;
+        byId("job-exit").hidden = st.exit_code === null;
+        byId("job-exit-code").textContent = st.exit_code === null ? "" : String(st.exit_code);
+        byId("job-slurm-job").textContent = st.slurm_job_id + (st.node ? " @ " + st.node : "");
+        setTime("job-queued", st.queued_at);
+        setTime("job-started", st.started_at);
+        setTime("job-ended", st.ended_at);
+        byId("job-waited").textContent = st.waited;
+        byId("job-ran").textContent = st.ran;
         setOutputs(st.outputs);
         if (!st.active) {
           window.location.reload();
@@ -220,10 +223,10 @@
   window.setTimeout(tick, 3000);
 })();
 
-// Training list: refresh the status cells of the shown rows.
+// Job list: refresh the status cells of the shown rows.
 (function () {
   "use strict";
-  var table = document.getElementById("training-table");
+  var table = document.querySelector("table[data-status-url]");
   if (!table) { return; }
   var rows = table.querySelectorAll("tbody tr[data-id]");
   if (!rows.length) { return; }
@@ -257,7 +260,7 @@
 })();
 
 // Times are sent in UTC; show them in the reader's own time zone. (A
-// declaration, so the training page's poll can localise the times it adds.)
+// declaration, so a job page's poll can localise the times it adds.)
 function localTime(el) {
   "use strict";
   var d = new Date(el.getAttribute("datetime"));

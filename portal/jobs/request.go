@@ -10,24 +10,42 @@ import (
 	"kqi/storage"
 )
 
-// TrainingForm is the training form as typed, every field a string so a
-// refused form comes back exactly as it was.
-type TrainingForm struct {
-	Name, ParentID, DatasetID, Image, GitRepository, GitBranch, GitCommit, Command string
-	CPU, MemoryGB, GPU, Partition, Env, Memo, SbatchOptions, TimeLimit             string
+// Form is a job form (training, inference) as typed, every field a string
+// so a refused form comes back exactly as it was.
+type Form struct {
+	Name, DatasetID, Image, GitRepository, GitBranch, GitCommit, Command string
+	CPU, MemoryGB, GPU, Partition, Env, Memo, SbatchOptions, TimeLimit   string
+
+	ParentIDs []string // the chosen parents (a training takes one)
 }
 
-// ParseTrainingForm reads the form's fields.
-func ParseTrainingForm(v url.Values) TrainingForm {
-	return TrainingForm{Name: v.Get("name"), ParentID: v.Get("parent_id"), DatasetID: v.Get("dataset_id"), Image: v.Get("image"),
+// ParseForm reads the form's fields.
+func ParseForm(v url.Values) Form {
+	f := Form{Name: v.Get("name"), DatasetID: v.Get("dataset_id"), Image: v.Get("image"),
 		GitRepository: v.Get("git_repository"), GitBranch: v.Get("git_branch"), GitCommit: v.Get("git_commit"), Command: v.Get("command"),
 		CPU: v.Get("cpu"), MemoryGB: v.Get("memory_gb"), GPU: v.Get("gpu"), Partition: v.Get("partition"), Env: v.Get("env"),
 		Memo: v.Get("memo"), SbatchOptions: v.Get("sbatch_options"), TimeLimit: v.Get("time_limit")}
+	for _, p := range v["parent_id"] {
+		if p = strings.TrimSpace(p); p != "" {
+			f.ParentIDs = append(f.ParentIDs, p)
+		}
+	}
+	return f
+}
+
+// HasParent reports whether the form names parent id (a select's choice).
+func (f Form) HasParent(id int64) bool {
+	for _, p := range f.ParentIDs {
+		if p == strconv.FormatInt(id, 10) {
+			return true
+		}
+	}
+	return false
 }
 
 // Request turns the form into a request; what cannot even be parsed (a
 // number that is not one, an env line without =) is refused here.
-func (f TrainingForm) Request() (Request, error) {
+func (f Form) Request() (Request, error) {
 	var bad refusal.Fields
 	num := func(field, v string) int64 {
 		v = strings.TrimSpace(v)
@@ -48,8 +66,8 @@ func (f TrainingForm) Request() (Request, error) {
 	req.GPU = int(num("gpu", f.GPU))
 	req.TimeLimitMin = int(num("time_limit", f.TimeLimit))
 	req.DatasetID = num("dataset_id", f.DatasetID)
-	if strings.TrimSpace(f.ParentID) != "" {
-		req.ParentIDs = []int64{num("parent_id", f.ParentID)}
+	for _, p := range f.ParentIDs {
+		req.ParentIDs = append(req.ParentIDs, num("parent_id", p))
 	}
 	for _, line := range strings.Split(f.Env, "\n") {
 		line = strings.TrimRight(line, "\r")
@@ -71,14 +89,14 @@ func (f TrainingForm) Request() (Request, error) {
 	return req, bad.Err()
 }
 
-// TrainingFormFrom fills the form from an existing job (copy-run, or a
-// parent's settings as defaults).
-func TrainingFormFrom(j *storage.Job) TrainingForm {
+// FormFrom fills the form from an existing job (copy-run, or a parent's
+// settings as defaults).
+func FormFrom(j *storage.Job) Form {
 	var env []string
 	for _, e := range j.Env {
 		env = append(env, e.Name+"="+e.Value)
 	}
-	f := TrainingForm{Name: j.Name, Image: j.Image,
+	f := Form{Name: j.Name, Image: j.Image,
 		GitRepository: j.GitRepository, GitBranch: j.GitBranch, GitCommit: j.GitCommit, Command: j.Command,
 		CPU: strconv.Itoa(j.CPU), MemoryGB: strconv.Itoa(j.MemoryGB), GPU: strconv.Itoa(j.GPU), Partition: j.Partition,
 		Env: strings.Join(env, "\n"), Memo: j.Memo, SbatchOptions: strings.Join(j.SbatchOptions, "\n"),
@@ -86,8 +104,8 @@ func TrainingFormFrom(j *storage.Job) TrainingForm {
 	if j.DatasetID != 0 {
 		f.DatasetID = strconv.FormatInt(j.DatasetID, 10)
 	}
-	if p := j.ParentID(); p != nil {
-		f.ParentID = strconv.FormatInt(*p, 10)
+	for _, p := range j.ParentIDs {
+		f.ParentIDs = append(f.ParentIDs, strconv.FormatInt(p, 10))
 	}
 	return f
 }
@@ -136,5 +154,20 @@ func (b TrainingJSON) Request() Request {
 	for _, k := range names {
 		req.Env = append(req.Env, storage.EnvPair{Name: k, Value: b.Env[k]})
 	}
+	return req
+}
+
+// InferenceJSON is POST /api/v1/inferences' body: a training's, with
+// "parent_ids" for one or more parents ("parent_id", if given, comes
+// first).
+type InferenceJSON struct {
+	TrainingJSON
+	ParentIDs []int64 `json:"parent_ids"`
+}
+
+// Request turns the body into a request.
+func (b InferenceJSON) Request() Request {
+	req := b.TrainingJSON.Request()
+	req.ParentIDs = append(req.ParentIDs, b.ParentIDs...)
 	return req
 }

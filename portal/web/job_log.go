@@ -11,10 +11,10 @@ import (
 	"kqi/storage/files"
 )
 
-// trainingLog sends the log: whole as a download, or from ?offset= on for
-// the live view (which follows while the job runs).
-func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.trainingFromRoute(w, r)
+// sendLog sends the log: whole as a download, or from ?offset= on for the live
+// view (which follows while the job runs, told its status by X-Job-Status).
+func (p *jobPages) sendLog(w http.ResponseWriter, r *http.Request) {
+	t, ok := p.fromRoute(w, r)
 	if !ok {
 		return
 	}
@@ -22,14 +22,14 @@ func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request) {
 	if live {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Training-Status", t.Status)
+		w.Header().Set("X-Job-Status", t.Status)
 	}
-	f, err := h.jobs.OpenJobFile(r.Context(), t, slurm.LogFile)
+	f, err := p.jobs.OpenJobFile(r.Context(), t, slurm.LogFile)
 	if errors.Is(err, files.ErrNotExist) && live {
 		return // no log yet: nothing new
 	}
 	if err != nil {
-		h.renderError(w, r, http.StatusNotFound, "error.not_found")
+		p.renderError(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
 	defer f.Close()
@@ -41,5 +41,5 @@ func (h *Handler) trainingLog(w http.ResponseWriter, r *http.Request) {
 		io.Copy(w, io.LimitReader(f, 1<<20))
 		return
 	}
-	transfer.ServeFile(w, r, "training-"+strconv.FormatInt(t.ID, 10)+".log", f, false)
+	transfer.ServeFile(w, r, p.kind.Name()+"-"+strconv.FormatInt(t.ID, 10)+".log", f, false)
 }

@@ -9,10 +9,10 @@ import (
 	"kqi/portal/i18n"
 )
 
-// trainingState is what the training page's script needs to follow the job
-// without reloading: everything on the page that changes while it runs,
-// already in the visitor's language.
-type trainingState struct {
+// jobState is what a job page's script needs to follow the job without
+// reloading: everything on the page that changes while it runs, already in
+// the visitor's language.
+type jobState struct {
 	Status     string      `json:"status"`      // the code, for the badge's class
 	StatusText string      `json:"status_text"` // translated
 	Reason     string      `json:"reason"`      // translated cause, "" for none
@@ -49,28 +49,28 @@ func newStateTime(t *time.Time) *stateTime {
 	return &stateTime{Datetime: u.Format(time.RFC3339), Text: u.Format(timeText)}
 }
 
-// trainingStateJSON answers the training page's poll for one training of
-// the visitor's tenant.
-func (h *Handler) trainingStateJSON(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.trainingFromRoute(w, r)
+// stateJSON answers a job page's poll for one job of the kind in the
+// visitor's tenant.
+func (p *jobPages) stateJSON(w http.ResponseWriter, r *http.Request) {
+	t, ok := p.fromRoute(w, r)
 	if !ok {
 		return
 	}
 	lang := visitorOf(r).Lang
-	st := trainingState{
+	st := jobState{
 		Status: t.Status, StatusText: i18n.T(lang, "status."+t.Status), Reason: causeText(lang, t.Reason, t.ReasonArg),
 		Active: t.Active(), ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID, Node: t.Node,
 		QueuedAt: newStateTime(t.QueuedAt), StartedAt: newStateTime(t.StartedAt), EndedAt: newStateTime(t.EndedAt),
 		Outputs: []stateFile{},
 	}
-	st.Waited, st.Ran = jobTimes(t, h.now())
-	outputs, err := h.jobs.Outputs(r.Context(), t)
+	st.Waited, st.Ran = jobTimes(t, p.now())
+	outputs, err := p.jobs.Outputs(r.Context(), t)
 	if err != nil {
-		h.log.Warn("listing outputs", "job", t.ID, "error", err)
+		p.log.Warn("listing outputs", "job", t.ID, "error", err)
 	}
 	id := strconv.FormatInt(t.ID, 10)
 	for _, o := range outputs {
-		st.Outputs = append(st.Outputs, stateFile{Path: o.Path, Size: humanBytes(o.Size), URL: h.path("trainingFile", "id", id, "path", o.Path)})
+		st.Outputs = append(st.Outputs, stateFile{Path: o.Path, Size: humanBytes(o.Size), URL: p.path(p.view().File, "id", id, "path", o.Path)})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

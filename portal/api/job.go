@@ -1,0 +1,288 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"kqi/portal/i18n"
+	"kqi/portal/jobs"
+	"kqi/portal/transfer"
+	"kqi/slurm"
+	"kqi/storage"
+	"kqi/storage/files"
+)
+
+// jobAPI serves one collection of jobs (/trainings, /inferences): the same
+// routes and handlers for every kind, which differs only in the request
+// body it reads and the body it answers.
+type jobAPI struct {
+	*Handler
+	kind   jobs.Kind
+	decode func(w http.ResponseWriter, r *http.Request) (jobs.Request, bool)
+	body   func(*storage.Job) any
+}
+
+func (h *Handler) trainingAPI() *jobAPI {
+	return &jobAPI{Handler: h, kind: jobs.Training,
+		decode: decodeRequest[jobs.TrainingJSON],
+		body:   func(j *storage.Job) any { return toJobBody(j) }}
+}
+
+func (h *Handler) inferenceAPI() *jobAPI {
+	return &jobAPI{Handler: h, kind: jobs.Inference,
+		decode: decodeRequest[jobs.InferenceJSON],
+		body:   func(j *storage.Job) any { return toInferenceBody(j) }}
+}
+
+// decodeRequest reads a job body of type B.
+func decodeRequest[B interface{ Request() jobs.Request }](w http.ResponseWriter, r *http.Request) (jobs.Request, bool) {
+	var b B
+	if !decode(w, r, &b) {
+		return jobs.Request{}, false
+	}
+	return b.Request(), true
+}
+
+// routes registers the collection under /{kind}s, its routes named
+// api{Kind}Create, api{Kind}List, api{Kind}, ….
+func (a *jobAPI) routes(r *mux.Router) {
+	k := a.kind.Name()
+	base, name := "/"+k+"s", "api"+strings.ToUpper(k[:1])+k[1:]
+	one := base + "/{id:[0-9]+}"
+	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
+	r.HandleFunc(base, a.create).Methods(post).Name(name + "Create")
+	r.HandleFunc(base, a.list).Methods(get).Name(name + "List")
+	r.HandleFunc(one, a.get).Methods(get).Name(name)
+	r.HandleFunc(one, a.delete).Methods(del).Name(name + "Delete")
+	r.HandleFunc(one+"/log", a.sendLog).Methods(get).Name(name + "Log")
+	r.HandleFunc(one+"/script", a.script).Methods(get).Name(name + "Script")
+	r.HandleFunc(one+"/files", a.files).Methods(get).Name(name + "Files")
+	r.HandleFunc(one+"/files/{path:.+}", a.file).Methods(get).Name(name + "File")
+	r.HandleFunc(one+"/output.zip", a.zip).Methods(get).Name(name + "Zip")
+	r.HandleFunc(one+"/stop", a.stop).Methods(post).Name(name + "Stop")
+}
+
+func (a *jobAPI) create(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	req, ok := a.decode(w, r)
+	if !ok {
+		return
+	}
+	j, err := a.jobs.Submit(r.Context(), jobs.Actor{TenantID: c.Tenant.ID, UserID: c.User.ID}, a.kind, req)
+	if a.failed(w, r, err) {
+		return
+	}
+	writeJSON(w, http.StatusCreated, a.body(j))
+}
+
+// jobBody is a job in the API, as trainings have it.
+type jobBody struct {
+	ID            int64       `json:"id"`
+	Name          string      `json:"name"`
+	Status        string      `json:"status"`
+	Reason        string      `json:"reason"`      // in English
+	ReasonCode    string      `json:"reason_code"` // the cause's code (see docs/api.md), "" for none
+	ReasonArg     string      `json:"reason_arg"`
+	ExitCode      *int        `json:"exit_code"`
+	SlurmJobID    string      `json:"slurm_job_id"`
+	Node          string      `json:"node"`
+	DatasetID     int64       `json:"dataset_id"`
+	ParentID      *int64      `json:"parent_id"`
+	Image         string      `json:"image"`
+	Git           jobs.GitRef `json:"git"`
+	Command       string      `json:"command"`
+	CPU           int         `json:"cpu"`
+	MemoryGB      int         `json:"memory_gb"`
+	GPU           int         `json:"gpu"`
+	Partition     string      `json:"partition"`
+	Env           []envBody   `json:"env"`
+	SbatchOptions []string    `json:"sbatch_options"`
+	TimeLimitMin  int         `json:"time_limit_minutes"`
+	Memo          string      `json:"memo"`
+	Tags          []string    `json:"tags"`
+	Favorite      bool        `json:"favorite"`
+	CreatedBy     string      `json:"created_by"`
+	CreatedAt     time.Time   `json:"created_at"`
+	QueuedAt      *time.Time  `json:"queued_at"`
+	StartedAt     *time.Time  `json:"started_at"`
+	EndedAt       *time.Time  `json:"ended_at"`
+}
+
+// inferenceBody is an inference: a training's body with every parent and
+// the output value (null for none).
+type inferenceBody struct {
+	jobBody
+	ParentIDs []int64  `json:"parent_ids"`
+	Value     *float64 `json:"value"`
+}
+
+func toInferenceBody(j *storage.Job) inferenceBody {
+	b := inferenceBody{jobBody: toJobBody(j), ParentIDs: j.ParentIDs, Value: j.OutputValue}
+	if b.ParentIDs == nil {
+		b.ParentIDs = []int64{}
+	}
+	return b
+}
+
+type envBody struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func toJobBody(t *storage.Job) jobBody {
+	b := jobBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: causeText(t.Reason, t.ReasonArg), ReasonCode: t.Reason, ReasonArg: t.ReasonArg, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
+		Node: t.Node, DatasetID: t.DatasetID, ParentID: t.ParentID(), Image: t.Image,
+		Git: jobs.GitRef{Repository: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit}, Command: t.Command,
+		CPU: t.CPU, MemoryGB: t.MemoryGB, GPU: t.GPU, Partition: t.Partition, SbatchOptions: t.SbatchOptions,
+		TimeLimitMin: t.TimeLimitMin, Memo: t.Memo, Tags: t.Tags, Favorite: t.Favorite, CreatedBy: t.CreatedBy,
+		CreatedAt: t.CreatedAt, QueuedAt: t.QueuedAt, StartedAt: t.StartedAt, EndedAt: t.EndedAt, Env: []envBody{}}
+	for _, e := range t.Env {
+		b.Env = append(b.Env, envBody{Name: e.Name, Value: e.Value})
+	}
+	if b.Tags == nil {
+		b.Tags = []string{}
+	}
+	if b.SbatchOptions == nil {
+		b.SbatchOptions = []string{}
+	}
+	return b
+}
+
+func (a *jobAPI) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	items, total, err := a.jobs.List(r.Context(), callerOf(r).Tenant.ID, a.kind, storage.JobFilter{
+		Name: q.Get("name"), Status: q.Get("status"), Tag: q.Get("tag"), Favorite: q.Get("favorite") == "1" || q.Get("favorite") == "true",
+		ParentID: intParam(q, "parent_id"),
+		Sort:     q.Get("sort"), Desc: q.Get("desc") != "0", Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeList(w, items, total, a.body)
+}
+
+// job loads the route's job of the kind in the caller's tenant, answering
+// 404 for anyone else's (and for another kind's).
+func (a *jobAPI) job(w http.ResponseWriter, r *http.Request) (*storage.Job, bool) {
+	t, err := a.jobs.Job(r.Context(), callerOf(r).Tenant.ID, a.kind, routeID(r))
+	if a.failed(w, r, err) {
+		return nil, false
+	}
+	return t, true
+}
+
+func (a *jobAPI) get(w http.ResponseWriter, r *http.Request) {
+	if t, ok := a.job(w, r); ok {
+		writeJSON(w, http.StatusOK, a.body(t))
+	}
+}
+
+func (a *jobAPI) delete(w http.ResponseWriter, r *http.Request) {
+	err := a.jobs.Delete(r.Context(), callerOf(r).Tenant.ID, a.kind, routeID(r))
+	if a.failed(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *jobAPI) stop(w http.ResponseWriter, r *http.Request) {
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	if a.failed(w, r, a.jobs.Stop(r.Context(), t.TenantID, a.kind, t.ID)) {
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": t.ID, "status": t.Status, "stop_requested": true})
+}
+
+// sendJobFile streams one of the job directory's text files.
+func (a *jobAPI) sendJobFile(w http.ResponseWriter, r *http.Request, name string) {
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	f, err := a.jobs.OpenJobFile(r.Context(), t, name)
+	if errors.Is(err, files.ErrNotExist) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.Copy(w, f)
+}
+
+func (a *jobAPI) sendLog(w http.ResponseWriter, r *http.Request) { a.sendJobFile(w, r, slurm.LogFile) }
+func (a *jobAPI) script(w http.ResponseWriter, r *http.Request) {
+	a.sendJobFile(w, r, slurm.ScriptFile)
+}
+
+type outputBody struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+func (a *jobAPI) files(w http.ResponseWriter, r *http.Request) {
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	list, err := a.jobs.Outputs(r.Context(), t)
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	writeList(w, list, len(list), func(f *jobs.OutputFile) outputBody { return outputBody{Path: f.Path, Size: f.Size} })
+}
+
+func (a *jobAPI) file(w http.ResponseWriter, r *http.Request) {
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	rel := mux.Vars(r)["path"]
+	f, err := a.jobs.OpenOutput(r.Context(), t, rel)
+	if errors.Is(err, jobs.ErrBadPath) || errors.Is(err, files.ErrNotExist) || errors.Is(err, files.ErrInvalidPath) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	defer f.Close()
+	name := rel[strings.LastIndex(rel, "/")+1:]
+	transfer.ServeFile(w, r, name, f, false)
+}
+
+func (a *jobAPI) zip(w http.ResponseWriter, r *http.Request) {
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="output.zip"`)
+	transfer.NoDeadline(w)
+	if err := a.jobs.WriteZip(r.Context(), t, w); err != nil {
+		// The status is sent; a broken zip is all the client can be told.
+		a.log.Error("streaming output.zip", "job", t.ID, "error", err)
+	}
+}
+
+// causeText is a job's cause in English, "" for none.
+func causeText(code, arg string) string {
+	if code == "" {
+		return ""
+	}
+	return strings.TrimSpace(i18n.T("en", "cause."+code, arg))
+}

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"kqi/storage"
+)
+
+type jobListData struct {
+	P       jobView
+	Items   []storage.Job
+	Query   listQuery
+	Pager   pager
+	Filter  map[string]string
+	Base    string
+	Parents []storage.Job // the parent filter's choices, when the kind has one
+	Columns int           // of the table, for the row that says there are none
+}
+
+// Statuses are the statuses a list can be filtered by.
+var Statuses = []string{"submitting", "queued", "running", "completed", "failed", "killed", "error"}
+
+func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
+	v := visitorOf(r)
+	q := r.URL.Query()
+	lq := parseListQuery(q, "id")
+	f := storage.JobFilter{Name: strings.TrimSpace(q.Get("name")), Status: q.Get("status"), Tag: strings.TrimSpace(q.Get("tag")),
+		Favorite: q.Get("favorite") == "1", Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage}
+	if t, err := time.Parse("2006-01-02", q.Get("from")); err == nil {
+		f.From = t
+	}
+	if t, err := time.Parse("2006-01-02", q.Get("to")); err == nil {
+		f.To = t.AddDate(0, 0, 1)
+	}
+	keys := []string{"name", "status", "tag", "favorite", "from", "to"}
+	d := jobListData{P: p.view(), Columns: 9}
+	if p.parentFilter {
+		keys = append(keys, "parent_id")
+		f.ParentID, _ = parseID(q.Get("parent_id"))
+		c, err := p.jobs.FormChoices(r.Context(), v.Tenant.ID, p.parents...)
+		if err != nil {
+			p.serverError(w, r, err)
+			return
+		}
+		d.Parents, d.Columns = c.Parents, 11
+	}
+	items, total, err := p.jobs.List(r.Context(), v.Tenant.ID, p.kind, f)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	d.Base = p.path(d.P.List)
+	d.Filter = map[string]string{}
+	for _, k := range keys {
+		d.Filter[k] = q.Get(k)
+	}
+	d.Items, d.Query, d.Pager = items, lq, lq.pager(d.Base, total)
+	p.renderPage(w, r, http.StatusOK, page{Name: p.kind.Name() + "_list", Nav: d.P.List, Title: "nav." + d.P.List, Data: d})
+}
+
+// statuses answers the list page's small poll: the status of the jobs it
+// shows, so it updates without reloading.
+func (p *jobPages) statuses(w http.ResponseWriter, r *http.Request) {
+	v := visitorOf(r)
+	out := map[string]map[string]string{}
+	for _, s := range strings.Split(r.URL.Query().Get("ids"), ",") {
+		id, ok := parseID(s)
+		if !ok || len(out) >= 200 {
+			continue
+		}
+		if t, err := p.jobs.Job(r.Context(), v.Tenant.ID, p.kind, id); err == nil {
+			out[s] = map[string]string{"status": t.Status, "reason": causeText(v.Lang, t.Reason, t.ReasonArg)}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(out)
+}
