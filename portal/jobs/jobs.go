@@ -349,19 +349,30 @@ func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.J
 		return err
 	}
 	s.Log.Info("job submitted", "job", j.ID, "kind", j.Kind, "slurm_job", jobID)
+	// Slurm has the job now: it is kept unless no row can ever own it.
 	ctx = context.WithoutCancel(ctx)
 	ok, err := s.Store.SetJobQueued(ctx, j.ID, jobID)
-	if err == nil && !ok {
-		// The poller already gave up on this row: no job may run for it.
-		err = errors.New("the submission took too long and was abandoned")
-	}
 	if err != nil {
-		if cerr := s.Cluster.Cancel(ctx, jobID); cerr != nil {
-			s.Log.Error("cancelling a job whose row could not be updated", "slurm_job", jobID, "error", cerr)
-		}
-		return err
+		// The row stays submitting; failSubmit or the reconcile settles it
+		// from the job's comment.
+		return fmt.Errorf("recording Slurm job %s: %w", jobID, err)
 	}
-	return nil
+	if ok {
+		return nil
+	}
+	now, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("recording Slurm job %s: %w", jobID, err)
+	case now.SlurmJobID == jobID:
+		return nil // the reconcile adopted it while Slurm's answer was on its way
+	}
+	// The poller gave up on this row before Slurm answered: no row will
+	// ever own the job.
+	if cerr := s.Cluster.Cancel(ctx, jobID); cerr != nil {
+		s.Log.Error("cancelling a job no row owns", "slurm_job", jobID, "error", cerr)
+	}
+	return errors.New("the submission took too long and was abandoned")
 }
 
 func (s *Service) identity(t *storage.Tenant) config.Identity {
@@ -465,10 +476,13 @@ const launchTimeout = 5 * time.Minute
 func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 	if instance, err := s.Store.InstanceID(ctx); err == nil {
 		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID)); err == nil && len(found) > 0 {
+			// Slurm has it: adopt it, or leave the row submitting for the
+			// reconcile; never an error row beside a live job.
 			s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
-			if ok, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); ok && err == nil {
-				return
+			if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+				s.Log.Warn("adopting a job: the reconcile will", "job", j.ID, "error", err)
 			}
+			return
 		}
 	}
 	if err := s.Store.FailSubmitting(ctx, j.ID, slurm.CauseSubmitFailed, cause.Error()); err != nil {

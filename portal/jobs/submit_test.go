@@ -171,3 +171,57 @@ func TestAttachmentsAllOrNothing(t *testing.T) {
 		t.Fatalf("attachments %+v, want a.txt and b.txt", list)
 	}
 }
+
+// slurmrestd answering slower than a poll tick: the reconcile adopts the
+// job from its comment while the submit still waits for Slurm's answer.
+// The submitter must take that as success, not cancel its own job.
+func TestSlowSubmitAndReconcileAgree(t *testing.T) {
+	svc, fake, who, ds, _ := fakeEnv(t)
+	ctx := context.Background()
+	fake.Accepted = func(id string) error { return svc.Poll(ctx) } // a poll tick while the answer is on its way
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "slow", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != string(slurm.StatusQueued) || j.SlurmJobID == "" {
+		t.Fatalf("job %s (%s %s) slurm job %q, want queued", j.Status, j.Reason, j.ReasonArg, j.SlurmJobID)
+	}
+	if fj, _ := fake.Job(j.SlurmJobID); fj.Info.State != "PENDING" {
+		t.Fatalf("KQI cancelled its own job: %s", fj.Info.State)
+	}
+}
+
+// A database error right after Slurm accepted the job: the job is kept,
+// the row stays submitting (never error beside a live job), and the next
+// poll adopts it.
+func TestDatabaseErrorAfterSlurmAcceptedKeepsTheJob(t *testing.T) {
+	svc, fake, who, ds, db := fakeEnv(t)
+	ctx := context.Background()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Recording the job fails while Slurm's answer arrives.
+	exec(`CREATE FUNCTION refuse_queued() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database unavailable'; END $$`)
+	exec(`CREATE TRIGGER refuse_queued BEFORE UPDATE ON jobs FOR EACH ROW WHEN (NEW.slurm_job_id <> '') EXECUTE FUNCTION refuse_queued()`)
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "dbdown", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != string(slurm.StatusSubmitting) {
+		t.Fatalf("job %s (%s %s), want still submitting", j.Status, j.Reason, j.ReasonArg)
+	}
+	exec(`DROP TRIGGER refuse_queued ON jobs`)
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID)
+	if got.Status != string(slurm.StatusQueued) || got.SlurmJobID == "" {
+		t.Fatalf("after the database is back: %s (%s) job %q, want queued", got.Status, got.Reason, got.SlurmJobID)
+	}
+	if fj, _ := fake.Job(got.SlurmJobID); fj.Info.State != "PENDING" {
+		t.Fatalf("the job was cancelled: %s", fj.Info.State)
+	}
+}

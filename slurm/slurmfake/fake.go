@@ -22,6 +22,10 @@ type Fake struct {
 	// OnSubmit, when set, runs first in every Submit; an error it returns
 	// is Submit's (Slurm refusing the job).
 	OnSubmit func(script string, spec slurm.JobSpec) error
+	// Accepted, when set, runs once Slurm has the job and before Submit
+	// returns (an answer on its way back); an error it returns is
+	// Submit's, as a reply lost on the way.
+	Accepted func(id string) error
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
@@ -54,10 +58,15 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 		}
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.next++
 	id := strconv.Itoa(f.next)
 	f.jobs[id] = &FakeJob{Script: script, Spec: spec, Info: slurm.JobInfo{ID: id, Name: spec.Name, Comment: spec.Comment, State: "PENDING"}}
+	f.mu.Unlock()
+	if f.Accepted != nil {
+		if err := f.Accepted(id); err != nil {
+			return "", err
+		}
+	}
 	return id, nil
 }
 
