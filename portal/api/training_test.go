@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -279,6 +280,14 @@ func TestTrainingAPIRefusals(t *testing.T) {
 				t.Fatalf("no error on %s: %v", tc.field, out)
 			}
 		})
+	}
+	// A cluster that does not answer: 503, saying nothing was submitted.
+	env.Fake.PartitionsErr = errors.New("slurmrestd: connection refused")
+	env.Clock.Advance(time.Minute) // past the cached partition list
+	status, out := call(t, env, "POST", "/api/v1/trainings", tok, base)
+	env.Fake.PartitionsErr = nil
+	if status != 503 || !strings.Contains(fmt.Sprint(out["error"]), "nothing was submitted") {
+		t.Fatalf("cluster down: %d %v, want 503 saying nothing was submitted", status, out)
 	}
 	if _, l := call(t, env, "GET", "/api/v1/trainings", tok, nil); l["total"].(float64) != 0 {
 		t.Fatal("refused trainings were recorded")

@@ -215,7 +215,9 @@ func (s *Service) checkRepository(repo string) string {
 func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal.Fields) error {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
-		return fmt.Errorf("jobs: list partitions: %w", err)
+		// Nothing is recorded yet: the user may simply try again.
+		s.Log.Warn("the cluster does not answer: a submit is refused", "error", err)
+		return refusal.Unavailablef("partition", "training.cluster_unavailable")
 	}
 	var p *slurm.Partition
 	for i := range parts {

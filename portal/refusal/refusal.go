@@ -16,9 +16,10 @@ import (
 type Kind int
 
 const (
-	Invalid  Kind = iota // the request itself is wrong: 422 / the form again
-	NotFound             // no such thing for this tenant: 404
-	Conflict             // right request, wrong moment (still running, in use): 409
+	Invalid     Kind = iota // the request itself is wrong: 422 / the form again
+	NotFound                // no such thing for this tenant: 404
+	Conflict                // right request, wrong moment (still running, in use): 409
+	Unavailable             // a service it needs (the cluster) is not answering; nothing was done: 503
 )
 
 // Field is one refusal tied to the form field (or JSON member) it
@@ -52,9 +53,11 @@ func (e *Error) Is(target error) bool {
 }
 
 // HTTPStatus is the status a refusal answers with, on the pages and in
-// the API alike: 422, 404 or 409.
+// the API alike: 422, 404, 409 or 503.
 func (e *Error) HTTPStatus() int {
 	switch e.Kind {
+	case Unavailable:
+		return http.StatusServiceUnavailable
 	case NotFound:
 		return http.StatusNotFound
 	case Conflict:
@@ -84,6 +87,10 @@ func Invalidf(field, key string, arg ...string) *Error { return one(Invalid, fie
 
 // Conflictf refuses a request the current state does not allow.
 func Conflictf(key string, arg ...string) *Error { return one(Conflict, "", key, arg) }
+
+// Unavailablef refuses a request a service it needs cannot serve now; the
+// field is where a form shows it.
+func Unavailablef(field, key string, arg ...string) *Error { return one(Unavailable, field, key, arg) }
 
 // Missing is the not-found refusal.
 func Missing() *Error { return one(NotFound, "", "error.not_found", nil) }

@@ -26,6 +26,9 @@ type Fake struct {
 	// returns (an answer on its way back); an error it returns is
 	// Submit's, as a reply lost on the way.
 	Accepted func(id string) error
+	// PartitionsErr, when set, is what Partitions answers (a cluster
+	// that does not answer).
+	PartitionsErr error
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
@@ -112,6 +115,9 @@ func (f *Fake) Cancel(ctx context.Context, id string) error {
 
 // Partitions lists the fixture's partitions.
 func (f *Fake) Partitions(ctx context.Context) ([]slurm.Partition, error) {
+	if f.PartitionsErr != nil {
+		return nil, f.PartitionsErr
+	}
 	return f.parts, nil
 }
 
