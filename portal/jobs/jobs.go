@@ -247,8 +247,9 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal
 }
 
 // Submit validates, records and submits a job of kind. Once the row
-// exists, any failure leaves it in `error` with the cause, never
-// `submitting`, and without its secrets.
+// exists, a failure before Slurm has the job leaves it in `error` with the
+// cause and without its secrets; once Slurm has it, the job is kept and a
+// row that could not record it is settled by the reconcile.
 func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
 	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
 		return nil, err
