@@ -183,7 +183,7 @@ func writeError(w http.ResponseWriter, status int, key string) {
 
 // failed answers err, if any, and reports whether it did: a refusal with
 // its status (422 invalid, 404 not found, another tenant's objects
-// included, 409 conflict), anything else as a logged 500.
+// included, 409 conflict, 503 unavailable), anything else as a logged 500.
 func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool {
 	if err == nil {
 		return false

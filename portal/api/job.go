@@ -135,7 +135,7 @@ type envBody struct {
 }
 
 func toJobBody(t *storage.Job) jobBody {
-	b := jobBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: causeText(t.Reason, t.ReasonArg), ReasonCode: t.Reason, ReasonArg: t.ReasonArg, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
+	b := jobBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: i18n.Cause("en", t.Reason, t.ReasonArg), ReasonCode: t.Reason, ReasonArg: t.ReasonArg, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
 		Node: t.Node, DatasetID: t.DatasetID, ParentID: t.ParentID(), Image: t.Image,
 		Git: jobs.GitRef{Repository: t.GitRepository, Branch: t.GitBranch, Commit: t.GitCommit}, Command: t.Command,
 		CPU: t.CPU, MemoryGB: t.MemoryGB, GPU: t.GPU, Partition: t.Partition, SbatchOptions: t.SbatchOptions,
@@ -277,12 +277,4 @@ func (a *jobAPI) zip(w http.ResponseWriter, r *http.Request) {
 		// The status is sent; a broken zip is all the client can be told.
 		a.log.Error("streaming output.zip", "job", t.ID, "error", err)
 	}
-}
-
-// causeText is a job's cause in English, "" for none.
-func causeText(code, arg string) string {
-	if code == "" {
-		return ""
-	}
-	return strings.TrimSpace(i18n.T("en", "cause."+code, arg))
 }

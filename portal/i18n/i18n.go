@@ -83,3 +83,12 @@ func FromAcceptLanguage(header string) string {
 	}
 	return Default
 }
+
+// Cause is why a job waits or ended, in lang: the message of the cause
+// code (catalog key "cause."+code) with its argument; "" for none.
+func Cause(lang, code, arg string) string {
+	if code == "" {
+		return ""
+	}
+	return strings.TrimSpace(T(lang, "cause."+code, arg))
+}

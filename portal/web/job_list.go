@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"kqi/portal/i18n"
 	"kqi/storage"
 )
 
@@ -72,7 +73,7 @@ func (p *jobPages) statuses(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if t, err := p.jobs.Job(r.Context(), v.Tenant.ID, p.kind, id); err == nil {
-			out[s] = map[string]string{"status": t.Status, "reason": causeText(v.Lang, t.Reason, t.ReasonArg)}
+			out[s] = map[string]string{"status": t.Status, "reason": i18n.Cause(v.Lang, t.Reason, t.ReasonArg)}
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -58,7 +58,7 @@ func (p *jobPages) stateJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := visitorOf(r).Lang
 	st := jobState{
-		Status: t.Status, StatusText: i18n.T(lang, "status."+t.Status), Reason: causeText(lang, t.Reason, t.ReasonArg),
+		Status: t.Status, StatusText: i18n.T(lang, "status."+t.Status), Reason: i18n.Cause(lang, t.Reason, t.ReasonArg),
 		Active: t.Active(), ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID, Node: t.Node,
 		QueuedAt: newStateTime(t.QueuedAt), StartedAt: newStateTime(t.StartedAt), EndedAt: newStateTime(t.EndedAt),
 		Outputs: []stateFile{},

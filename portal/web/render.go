@@ -73,7 +73,7 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 		"previewable": IsPreviewable,
 		"join":        strings.Join,
 		"statuses":    func() []string { return Statuses },
-		"cause":       func(code, arg string) string { return causeText(lang, code, arg) },
+		"cause":       func(code, arg string) string { return i18n.Cause(lang, code, arg) },
 		"number":      number,
 	}
 }
@@ -234,13 +234,4 @@ func number(v *float64) string {
 		return "—"
 	}
 	return strconv.FormatFloat(*v, 'g', -1, 64)
-}
-
-// causeText is why a job waits or ended, in lang: the cause code's message
-// with its argument, "" for none.
-func causeText(lang, code, arg string) string {
-	if code == "" {
-		return ""
-	}
-	return strings.TrimSpace(i18n.T(lang, "cause."+code, arg))
 }
