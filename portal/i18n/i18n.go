@@ -6,11 +6,16 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 )
 
-//go:embed catalog/*.json
+// Each language has its main catalog, catalog/{lang}.json, and may have
+// per-area catalogs in catalog/{lang}/*.json, so features added side by side
+// do not all edit one file. A key defined twice is a start-up panic.
+//
+//go:embed catalog
 var catalogFiles embed.FS
 
 // Default is the language used when nothing better is known.
@@ -24,13 +29,26 @@ var catalogs = mustLoad()
 func mustLoad() map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, lang := range Languages {
-		raw, err := catalogFiles.ReadFile("catalog/" + lang + ".json")
-		if err != nil {
-			panic(err)
+		files := []string{"catalog/" + lang + ".json"}
+		if more, err := fs.Glob(catalogFiles, "catalog/"+lang+"/*.json"); err == nil {
+			files = append(files, more...)
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			panic(fmt.Sprintf("i18n: catalog %s: %v", lang, err))
+		for _, name := range files {
+			raw, err := catalogFiles.ReadFile(name)
+			if err != nil {
+				panic(err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(raw, &part); err != nil {
+				panic(fmt.Sprintf("i18n: catalog %s: %v", name, err))
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					panic(fmt.Sprintf("i18n: catalog %s: key %q is defined twice", name, k))
+				}
+				m[k] = v
+			}
 		}
 		out[lang] = m
 	}
