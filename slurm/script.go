@@ -109,8 +109,13 @@ exec >>"$kqi_job/log" 2>&1
 kqi_say() { printf '[kqi] %(%Y-%m-%dT%H:%M:%S%z)T %s\n' -1 "$*"; }
 
 # kqi_record FILE VALUE writes VALUE to FILE through a temporary file, so a
-# reader sees the old content or the new, never half of it.
-kqi_record() { printf '%s\n' "$2" >"$1.tmp" && mv -f -- "$1.tmp" "$1"; }
+# reader sees the old content or the new, never half of it. A write that
+# fails (a full disk) leaves no temporary file behind.
+kqi_record() {
+	if printf '%s\n' "$2" >"$1.tmp" && mv -f -- "$1.tmp" "$1"; then return 0; fi
+	rm -f -- "$1.tmp"
+	return 1
+}
 
 # kqi_fail CAUSE records why the command never ran, for the portal to show
 # as an error, and ends the job.
@@ -226,6 +231,8 @@ fi
 kqi_say "running the command"
 kqi_container "$kqi_command" || kqi_rc=$?
 kqi_say "the command exited with code $kqi_rc"
-kqi_record "$kqi_job/exit_code" "$kqi_rc"
+# Without a record (a full disk) the job still ends with the command's
+# code, which Slurm keeps for the portal.
+kqi_record "$kqi_job/exit_code" "$kqi_rc" || kqi_say "could not record the exit code $kqi_rc in $kqi_job/exit_code"
 exit "$kqi_rc"
 `

@@ -1,8 +1,10 @@
 package slurm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,26 +62,79 @@ type Observation struct {
 type Record struct {
 	ExitCode []byte // content of ExitCodeFile
 	Error    []byte // content of ErrorFile
+	// LogTail is the end of the log, read only when there is no exit code
+	// file: it tells why the script could not write one (a full disk).
+	LogTail []byte
 }
+
+// recordLimit bounds what is read of each record file; logTailSize is how
+// much of the log's end is read.
+const (
+	recordLimit = 4096
+	logTailSize = 16 << 10
+)
 
 // ReadRecord reads the record of the job directory dir on a filesystem the
 // caller mounts; a missing file leaves its field nil.
 func ReadRecord(dir string) (Record, error) {
+	return ReadRecordFrom(func(name string) (io.ReadSeekCloser, error) {
+		return os.Open(filepath.Join(dir, name))
+	})
+}
+
+// ReadRecordFrom reads a job directory's record through open, which opens
+// one file of the directory by name and answers a missing file with an
+// error matching fs.ErrNotExist. Directories that are not mounted (SFTP)
+// are read this way.
+func ReadRecordFrom(open func(name string) (io.ReadSeekCloser, error)) (Record, error) {
 	var r Record
-	for name, dst := range map[string]*[]byte{ExitCodeFile: &r.ExitCode, ErrorFile: &r.Error} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			return Record{}, fmt.Errorf("read job record: %w", err)
-		default:
-			if b == nil {
-				b = []byte{}
+	read := func(name string, tail bool) ([]byte, error) {
+		f, err := open(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read job record: %w", err)
+		}
+		defer f.Close()
+		limit := int64(recordLimit)
+		if tail {
+			limit = logTailSize
+			if _, err := f.Seek(-limit, io.SeekEnd); err != nil {
+				// Shorter than the tail: read it from the start.
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return nil, fmt.Errorf("read job record: %w", err)
+				}
 			}
-			*dst = b
+		}
+		b, err := io.ReadAll(io.LimitReader(f, limit))
+		if err != nil {
+			return nil, fmt.Errorf("read job record: %w", err)
+		}
+		if b == nil {
+			b = []byte{}
+		}
+		return b, nil
+	}
+	var err error
+	if r.ExitCode, err = read(ExitCodeFile, false); err != nil {
+		return Record{}, err
+	}
+	if r.Error, err = read(ErrorFile, false); err != nil {
+		return Record{}, err
+	}
+	if r.ExitCode == nil {
+		if r.LogTail, err = read(LogFile, true); err != nil {
+			return Record{}, err
 		}
 	}
 	return r, nil
+}
+
+// noSpace reports whether a log's end shows that a write failed for want
+// of space (strerror(ENOSPC)): the script then cannot record the exit code.
+func noSpace(logTail []byte) bool {
+	return bytes.Contains(logTail, []byte("No space left on device"))
 }
 
 // Outcome is the KQI status for an observation.
@@ -127,6 +182,7 @@ const (
 	CauseJobError           = "job_error"            // Arg: the script's message
 	CauseSubmitFailed       = "submit_failed"        // Arg: the error Slurm (or the portal) gave
 	CauseSubmitInterrupted  = "submit_interrupted"   // the portal stopped before Slurm accepted the job
+	CauseNoSpace            = "no_space"             // Arg: Slurm's exit code; the shared filesystem filled up
 )
 
 // scriptCauses are the prefixes the batch script's kqi_fail writes into
@@ -188,7 +244,7 @@ func Decide(o Observation) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("%w: %q", ErrUnknownState, unknown)
 	}
 	reason := o.Reason
-	if reason == "None" {
+	if reason == "None" || restates(reason, o.States) {
 		reason = ""
 	}
 	requeued := flags["REQUEUED"] || flags["REQUEUE_HOLD"] || flags["REQUEUE_FED"]
@@ -227,9 +283,15 @@ func Decide(o Observation) (Outcome, error) {
 		return Outcome{Status: StatusRunning}, nil
 	case "SUSPENDED":
 		return Outcome{Status: StatusRunning, Cause: Cause{Code: CauseSuspended}}, nil
-	case "COMPLETED":
-		return fromRecord(o.Record, Cause{Code: CauseNoExitCode})
-	case "FAILED":
+	case "COMPLETED", "FAILED":
+		if r := o.Record; r.ExitCode == nil && r.Error == nil && noSpace(r.LogTail) {
+			// The script could not write its record; it ended with the
+			// command's exit code, which Slurm kept.
+			return Outcome{Status: StatusError, Cause: Cause{CauseNoSpace, strconv.Itoa(o.ExitCode)}}, nil
+		}
+		if base == "COMPLETED" {
+			return fromRecord(o.Record, Cause{Code: CauseNoExitCode})
+		}
 		return fromRecord(o.Record, Cause{CauseScriptFailed, strings.TrimSpace(fmt.Sprintf("%d %s", o.ExitCode, reason))})
 	case "CANCELLED":
 		if o.StopRequested {
@@ -284,6 +346,17 @@ func fromRecord(r Record, missing Cause) (Outcome, error) {
 		return Outcome{Status: StatusCompleted}, nil
 	}
 	return Outcome{Status: StatusFailed, ExitCode: code}, nil
+}
+
+// restates reports whether Slurm's reason only repeats the state (a
+// cancelled job's reason is often "cancelled"), which would read twice.
+func restates(reason string, states []string) bool {
+	for _, s := range states {
+		if strings.EqualFold(strings.TrimSpace(reason), strings.TrimSpace(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // pending is the cause of a job Slurm holds back: Slurm's own reason.

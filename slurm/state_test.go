@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,9 +35,17 @@ func TestDecide(t *testing.T) {
 		{"failed clone", Observation{States: []string{"FAILED"}, ExitCode: 1, Record: clone}, Outcome{StatusError, Cause{CauseCloneFailed, "git clone https://g/m.git exited with 128"}, 0}},
 		{"failed without record", Observation{States: []string{"FAILED"}, ExitCode: 1, Reason: "NonZeroExitCode", Record: none},
 			Outcome{StatusError, Cause{CauseScriptFailed, "1 NonZeroExitCode"}, 0}},
+		{"failed on a full disk", Observation{States: []string{"FAILED"}, ExitCode: 1, Reason: "NonZeroExitCode",
+			Record: Record{LogTail: []byte("head: error writing 'standard output': No space left on device\n")}},
+			Outcome{StatusError, Cause{CauseNoSpace, "1"}, 0}},
+		{"completed on a full disk", Observation{States: []string{"COMPLETED"}, Record: Record{LogTail: []byte("[kqi] could not record: No space left on device\n")}},
+			Outcome{StatusError, Cause{CauseNoSpace, "0"}, 0}},
+		{"full disk in the log but a record", Observation{States: []string{"FAILED"}, ExitCode: 1, Record: Record{ExitCode: []byte("1\n"), LogTail: []byte("No space left on device")}},
+			Outcome{StatusFailed, Cause{}, 1}},
 		{"failed unreadable record", Observation{States: []string{"FAILED"}, Record: Record{ExitCode: []byte("x")}}, Outcome{StatusError, Cause{CauseUnreadableExitCode, `"x"`}, 0}},
 		{"cancelled by its user", Observation{States: []string{"CANCELLED"}, Record: three, StopRequested: true}, Outcome{StatusKilled, Cause{CauseStoppedByUser, ""}, 0}},
 		{"cancelled outside KQI", Observation{States: []string{"CANCELLED"}, Record: three}, Outcome{StatusError, Cause{CauseCancelledOutside, ""}, 0}},
+		{"cancelled with a reason that restates it", Observation{States: []string{"CANCELLED"}, Reason: "Cancelled"}, Outcome{StatusError, Cause{CauseCancelledOutside, ""}, 0}},
 		{"cancelled while pending", Observation{States: []string{"CANCELLED"}, Reason: "Dependency"}, Outcome{StatusError, Cause{CauseCancelledOutside, "Dependency"}, 0}},
 		{"timeout", Observation{States: []string{"TIMEOUT"}, Record: none}, Outcome{StatusError, Cause{CauseTimeLimit, ""}, 0}},
 		{"out of memory despite a record", Observation{States: []string{"OUT_OF_MEMORY"}, Record: three}, Outcome{StatusError, Cause{CauseOutOfMemory, ""}, 0}},
@@ -102,5 +111,27 @@ func TestReadRecord(t *testing.T) {
 	}
 	if _, err := ReadRecord(filepath.Join(dir, ExitCodeFile)); err == nil {
 		t.Error("ReadRecord of a file, not a directory: no error")
+	}
+	if r.LogTail != nil {
+		t.Errorf("LogTail read although there is an exit code: %q", r.LogTail)
+	}
+}
+
+// Without an exit code the end of the log is read, bounded, to tell why.
+func TestReadRecordLogTail(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 3*logTailSize) + "the end\n"
+	if err := os.WriteFile(filepath.Join(dir, LogFile), []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadRecord(dir)
+	if err != nil || len(r.LogTail) != logTailSize || !strings.HasSuffix(string(r.LogTail), "the end\n") {
+		t.Fatalf("long log: %d bytes ending %q, %v; want the last %d", len(r.LogTail), r.LogTail[max(0, len(r.LogTail)-8):], err, logTailSize)
+	}
+	if err := os.WriteFile(filepath.Join(dir, LogFile), []byte("short\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = ReadRecord(dir); err != nil || string(r.LogTail) != "short\n" {
+		t.Fatalf("short log: %q, %v", r.LogTail, err)
 	}
 }

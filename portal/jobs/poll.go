@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"time"
 
 	"kqi/slurm"
@@ -145,26 +146,16 @@ func (s *Service) retireSecrets(ctx context.Context, j *storage.Job) {
 	}
 }
 
-// readRecord reads the exit code and error files the script leaves,
-// through the file store (the portal may not mount the filesystem).
+// readRecord reads the record the script leaves, through the file store
+// (the portal may not mount the filesystem).
 func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, error) {
-	var r slurm.Record
-	for name, dst := range map[string]*[]byte{slurm.ExitCodeFile: &r.ExitCode, slurm.ErrorFile: &r.Error} {
+	return slurm.ReadRecordFrom(func(name string) (io.ReadSeekCloser, error) {
 		f, err := s.Files.OpenNoFollow(ctx, dir+"/"+name)
 		if errors.Is(err, files.ErrNotExist) {
-			continue
+			return nil, fs.ErrNotExist
 		}
-		if err != nil {
-			return r, err
-		}
-		b, err := io.ReadAll(io.LimitReader(f, 4096))
-		f.Close()
-		if err != nil {
-			return r, err
-		}
-		*dst = b
-	}
-	return r, nil
+		return f, err
+	})
 }
 
 // reconcile settles a row left in submitting: a job carrying its comment is
