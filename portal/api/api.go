@@ -189,6 +189,9 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool
 		return false
 	}
 	e, ok := refusal.Of(err)
+	if ok && e.Kind == refusal.NoSpace {
+		h.log.Error("the file store is full", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
 	switch {
 	case !ok:
 		h.serverError(w, r, err)

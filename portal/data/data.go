@@ -244,6 +244,9 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		seen[name] = true
 		path := target(name)
 		size, err := s.Files.Put(ctx, path, part)
+		if errors.Is(err, files.ErrNoSpace) {
+			return written, fmt.Errorf("%s: %w", name, err)
+		}
 		if err != nil {
 			return written, fmt.Errorf("%w: %s: %v", ErrUploadCut, name, err)
 		}

@@ -156,7 +156,11 @@ func (s *Service) AddAttachments(ctx context.Context, j *storage.Job, mr *multip
 		if err := files.CheckName(name); err != nil {
 			return fail(refusal.Invalidf("file", "training.bad_attachment_name"))
 		}
-		if _, err := s.Files.Put(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name, part); err != nil {
+		_, err = s.Files.Put(ctx, j.JobDir+"/"+slurm.AttachDir+"/"+name, part)
+		if errors.Is(err, files.ErrNoSpace) {
+			return fail(fmt.Errorf("%s: %w", name, err))
+		}
+		if err != nil {
 			return fail(fmt.Errorf("%w: %s: %v", ErrUploadCut, name, err))
 		}
 		written = append(written, name)

@@ -4,6 +4,7 @@
 package portaltest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -50,6 +52,7 @@ type Env struct {
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
+	logs   *logBuffer
 }
 
 // Option adjusts the configuration before the server starts.
@@ -73,6 +76,18 @@ func WithCluster(c *config.Config) {
 // cluster's sshd instead of a local directory. It makes the test an
 // integration test (slurmtest.Integration).
 func WithSFTP(c *config.Config) { c.FileStore = "sftp" }
+
+// WithSmallDisk gives the portal a local file store on a tmpfs of size
+// bytes (the project's tests run as root), for what a full disk does.
+func WithSmallDisk(t testing.TB, size int64) Option {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(size, 10), "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs (needs root): %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return func(c *config.Config) { c.SharedRoot = dir }
+}
 
 // needsCluster reports whether opts reach the dev cluster, so that New can
 // skip (under -short) before it builds anything.
@@ -104,10 +119,12 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, o := range opts {
 		o(cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &logBuffer{}
+	var logOut io.Writer = logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logOut = io.MultiWriter(logs, testWriter{t})
 	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	fs := newFiles(t, cfg)
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
 	key := make([]byte, 32)
@@ -135,7 +152,29 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, logs: logs}
+}
+
+// Logs is everything the portal has logged so far, as slog's text lines.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// logBuffer collects the portal's log for Env.Logs; handlers log from
+// many goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Clock is the portal's clock in a test: the real time plus an offset that
@@ -296,7 +335,11 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		return clusterFiles(t)
 	}
 	if cfg.FileStore != "sftp" {
-		fs, err := files.NewLocal(t.TempDir())
+		root := cfg.SharedRoot
+		if root == "" {
+			root = t.TempDir()
+		}
+		fs, err := files.NewLocal(root)
 		if err != nil {
 			t.Fatal(err)
 		}

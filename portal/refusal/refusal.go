@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"kqi/storage"
+	"kqi/storage/files"
 )
 
 // Kind is what sort of refusal it is.
@@ -20,6 +21,7 @@ const (
 	NotFound                // no such thing for this tenant: 404
 	Conflict                // right request, wrong moment (still running, in use): 409
 	Unavailable             // a service it needs (the cluster) is not answering; nothing was done: 503
+	NoSpace                 // the file store is full; nothing was kept: 507
 )
 
 // Field is one refusal tied to the form field (or JSON member) it
@@ -53,11 +55,13 @@ func (e *Error) Is(target error) bool {
 }
 
 // HTTPStatus is the status a refusal answers with, on the pages and in
-// the API alike: 422, 404, 409 or 503.
+// the API alike: 422, 404, 409, 503 or 507.
 func (e *Error) HTTPStatus() int {
 	switch e.Kind {
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case NoSpace:
+		return http.StatusInsufficientStorage
 	case NotFound:
 		return http.StatusNotFound
 	case Conflict:
@@ -125,13 +129,16 @@ func (e *Error) ByField() map[string][]Field {
 }
 
 // Of returns the refusal in err: a refusal, or storage.ErrNotFound as a
-// NotFound one. ok is false for anything else (a server error).
+// NotFound one, and a full file store as a NoSpace one. ok is false for anything else (a server error).
 func Of(err error) (e *Error, ok bool) {
 	if errors.As(err, &e) {
 		return e, true
 	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return Missing(), true
+	}
+	if errors.Is(err, files.ErrNoSpace) {
+		return one(NoSpace, "", "error.store_full", nil), true
 	}
 	return nil, false
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"kqi/storage"
+	"kqi/storage/files"
 )
 
 func TestOfAndStatus(t *testing.T) {
@@ -22,6 +23,7 @@ func TestOfAndStatus(t *testing.T) {
 		{"missing", Missing(), true, http.StatusNotFound, "error.not_found"},
 		{"storage not found", fmt.Errorf("lookup: %w", storage.ErrNotFound), true, http.StatusNotFound, "error.not_found"},
 		{"collected", func() error { var f Fields; f.Add("a", "k1"); f.Add("b", "k2", "x"); return f.Err() }(), true, http.StatusUnprocessableEntity, "k1"},
+		{"full file store", fmt.Errorf("put: %w", files.ErrNoSpace), true, http.StatusInsufficientStorage, "error.store_full"},
 		{"server error", errors.New("disk on fire"), false, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

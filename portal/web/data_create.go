@@ -39,7 +39,7 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
-		h.renderDataNew(w, r, http.StatusUnprocessableEntity, dataFormData{Form: form, Refusal: e})
+		h.renderDataNew(w, r, e.HTTPStatus(), dataFormData{Form: form, Refusal: e})
 	}) {
 		return
 	}

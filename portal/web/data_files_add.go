@@ -29,7 +29,7 @@ func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, badUpload())
 		return
 	}
-	if h.failed(w, r, err, func(e *refusal.Error) { again(http.StatusUnprocessableEntity, e) }) {
+	if h.failed(w, r, err, func(e *refusal.Error) { again(e.HTTPStatus(), e) }) {
 		return
 	}
 	h.redirectToID(w, r, "dataDetail", d.ID, "flash.files_added")

@@ -28,7 +28,11 @@ func (p *jobPages) attach(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.failed(w, r, err, func(e *refusal.Error) {
 		key, _ := e.Key()
-		p.renderDetail(w, r, http.StatusBadRequest, t, pageMessage{Key: key})
+		status := http.StatusBadRequest
+		if e.Kind == refusal.NoSpace {
+			status = e.HTTPStatus()
+		}
+		p.renderDetail(w, r, status, t, pageMessage{Key: key})
 	}) {
 		return
 	}

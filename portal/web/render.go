@@ -159,12 +159,15 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error, agai
 		return false
 	}
 	e, ok := refusal.Of(err)
+	if ok && e.Kind == refusal.NoSpace {
+		h.log.Error("the file store is full", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
 	switch {
 	case !ok:
 		h.serverError(w, r, err)
 	case e.Kind == refusal.NotFound:
 		h.renderError(w, r, http.StatusNotFound, "error.not_found")
-	case again != nil && (e.Kind == refusal.Invalid || namesField(e)):
+	case again != nil && (e.Kind == refusal.Invalid || e.Kind == refusal.NoSpace || namesField(e)):
 		again(e)
 	default:
 		key, arg := e.Key()

@@ -80,6 +80,9 @@ var (
 	// ErrInvalidPath reports a name or path refused by validation, before
 	// anything was touched: a caller can answer it with 400, not 500.
 	ErrInvalidPath = errors.New("invalid path")
+	// ErrNoSpace reports a write the store refused for want of space (a
+	// full disk or quota), as opposed to a source that broke off.
+	ErrNoSpace = errors.New("no space left in the file store")
 )
 
 // TempPrefix starts the name of every upload in progress. A listing may show

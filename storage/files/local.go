@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // Permissions of what the portal creates: jobs run as the cluster user and
@@ -105,6 +106,9 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 	if err != nil {
 		// Best effort: the file may already be gone if rename half-failed.
 		_ = l.root.Remove(tmp)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return n, fmt.Errorf("files: put %q: %w: %w", p, ErrNoSpace, err)
+		}
 		return n, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	if err := l.syncDir(dir); err != nil {

@@ -352,7 +352,7 @@ func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode)
 		}
 		n, err = writeSFTP(ctx, c, f, r, perm)
 		if err != nil {
-			return err
+			return noSpaceOr(c, realDir, err)
 		}
 		return c.PosixRename(tmp, path.Join(realDir, base))
 	})
@@ -386,6 +386,28 @@ func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, p
 	}
 	return n, err
 }
+
+// noSpaceOr marks a failed write as ErrNoSpace when the directory's
+// filesystem is (nearly) full: SFTP v3 has no status for it, so OpenSSH's
+// server answers a full disk with a generic failure.
+func noSpaceOr(c *sftp.Client, dir string, err error) error {
+	var src sourceError
+	if errors.As(err, &src) {
+		return err
+	}
+	if _, ok := c.HasExtension("statvfs@openssh.com"); !ok {
+		return err
+	}
+	vfs, serr := c.StatVFS(dir)
+	if serr == nil && vfs.Bavail*vfs.Frsize < noSpaceBelow {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
+// noSpaceBelow is the free space under which a failed write is taken for
+// a full filesystem.
+const noSpaceBelow = 1 << 20
 
 // sourceReader remembers its reader's error, so that a failing upload
 // source (a cut-off body ends in io.ErrUnexpectedEOF) is not mistaken for a
