@@ -63,7 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
 	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
-		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 10 * time.Minute,
+		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: cfg.SubmitGrace,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity,
 	}}
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
@@ -75,14 +75,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
-	go sweep(ctx, st, dataSvc, log)
+	go sweep(ctx, st, dataSvc, cfg.UploadSweepAge, log)
 	return server.Run(ctx, cfg, handler, log)
 }
 
 // sweep deletes ended sessions and tokens, and what crashed uploads left
 // in the file store, at start and then hourly. Lookups already ignore all
 // of it; this only keeps tables and disks clean.
-func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, log *slog.Logger) {
+func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, uploadAge time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -91,7 +91,7 @@ func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, log *s
 		} else if n > 0 {
 			log.Debug("swept expired sessions and tokens", "count", n)
 		}
-		if n, err := dataSvc.SweepOrphans(ctx, 24*time.Hour); err != nil && ctx.Err() == nil {
+		if n, err := dataSvc.SweepOrphans(ctx, uploadAge); err != nil && ctx.Err() == nil {
 			log.Warn("sweeping upload leftovers", "error", err)
 		} else if n > 0 {
 			log.Info("swept upload leftovers", "count", n)

@@ -37,6 +37,12 @@ type Config struct {
 
 	SlurmBackend string        // KQI_SLURM_BACKEND: "rest" (slurmrestd) or "ssh" (Slurm commands on the login node)
 	PollInterval time.Duration // KQI_POLL_INTERVAL: how often job states are refreshed (one Slurm call each time)
+	// KQI_SUBMIT_GRACE: a row still submitting after this, with no Slurm
+	// job, is an error (its submitter gives up at half of it)
+	SubmitGrace time.Duration
+	// KQI_UPLOAD_SWEEP_AGE: upload leftovers (a crashed portal's temporary
+	// files and unrecorded data directories) untouched this long are removed
+	UploadSweepAge time.Duration
 
 	Runtime           string // KQI_RUNTIME: "apptainer" or "bubblewrap"
 	ImageRoot         string // KQI_IMAGE_ROOT: the image store (bubblewrap root filesystems; Apptainer SIF files and sandboxes)
@@ -90,9 +96,11 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
-	var poll, fakeroot, hostImage string
+	var poll, grace, sweepAge, fakeroot, hostImage string
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
+	fs.StringVar(&grace, "submit-grace", env("KQI_SUBMIT_GRACE", "10m"), "how long a submission may take before its row is an error (KQI_SUBMIT_GRACE)")
+	fs.StringVar(&sweepAge, "upload-sweep-age", env("KQI_UPLOAD_SWEEP_AGE", "24h"), "age at which upload leftovers are removed (KQI_UPLOAD_SWEEP_AGE)")
 	fs.StringVar(&c.Runtime, "runtime", env("KQI_RUNTIME", "apptainer"), "apptainer or bubblewrap (KQI_RUNTIME)")
 	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "image store: bubblewrap root filesystems or Apptainer SIF files (KQI_IMAGE_ROOT)")
 	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
@@ -120,6 +128,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_SESSION_MAX", max, &c.SessionMax)
 	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
+	dur("KQI_SUBMIT_GRACE", grace, &c.SubmitGrace)
+	dur("KQI_UPLOAD_SWEEP_AGE", sweepAge, &c.UploadSweepAge)
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"
 	switch strings.ToLower(secure) {

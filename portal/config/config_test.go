@@ -19,12 +19,16 @@ func TestLoadDefaultsAndOverrides(t *testing.T) {
 		"KQI_LISTEN":          ":7000", // the flag wins
 		"KQI_SESSION_IDLE":    "45m",
 		"KQI_TRUSTED_PROXIES": "10.0.0.7, 192.168.1.0/24,::1",
+		"KQI_SUBMIT_GRACE":    "3m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:9000" || c.BaseURL != "http://localhost:9000" || c.SessionIdle != 45*time.Minute || c.SessionMax != 24*time.Hour {
 		t.Fatalf("%+v", c)
+	}
+	if c.SubmitGrace != 3*time.Minute || c.UploadSweepAge != 24*time.Hour {
+		t.Fatalf("submit grace %s, upload sweep age %s", c.SubmitGrace, c.UploadSweepAge)
 	}
 	if fmt.Sprint(c.TrustedProxies) != "[10.0.0.7/32 192.168.1.0/24 ::1/128]" {
 		t.Fatalf("trusted proxies %v", c.TrustedProxies)
@@ -40,6 +44,8 @@ func TestLoadRejects(t *testing.T) {
 		{"no database", map[string]string{}, "KQI_DATABASE_URL is required"},
 		{"bad duration", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SESSION_IDLE": "soon"}, "KQI_SESSION_IDLE"},
 		{"negative duration", map[string]string{"KQI_DATABASE_URL": "x", "KQI_API_TOKEN_TTL": "-1h"}, "KQI_API_TOKEN_TTL"},
+		{"zero submit grace", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SUBMIT_GRACE": "0s"}, "KQI_SUBMIT_GRACE"},
+		{"bad sweep age", map[string]string{"KQI_DATABASE_URL": "x", "KQI_UPLOAD_SWEEP_AGE": "a day"}, "KQI_UPLOAD_SWEEP_AGE"},
 		{"bad listen", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LISTEN": "8080"}, "KQI_LISTEN"},
 		{"bad level", map[string]string{"KQI_DATABASE_URL": "x", "KQI_LOG_LEVEL": "loud"}, "KQI_LOG_LEVEL"},
 		{"bad bool", map[string]string{"KQI_DATABASE_URL": "x", "KQI_SECURE_COOKIE": "maybe"}, "KQI_SECURE_COOKIE"},

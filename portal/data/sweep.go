@@ -14,11 +14,12 @@ import (
 // temporaries, and directories of data ids that were reserved for an upload
 // but never recorded. Only things untouched for olderThan go, so a live
 // upload (whose file keeps changing) is never hit.
+//
+// Directories are judged before temporaries are swept: removing a stale
+// temporary refreshes its directory's time, which would keep a crashed
+// upload's directory for another round.
 func (s *Service) SweepOrphans(ctx context.Context, olderThan time.Duration) (int, error) {
-	removed, err := files.SweepTemp(ctx, s.Files, "tenants", olderThan)
-	if err != nil {
-		return removed, err
-	}
+	removed := 0
 	cutoff := time.Now().Add(-olderThan)
 	tenants, err := s.Files.List(ctx, "tenants")
 	if err != nil {
@@ -53,7 +54,8 @@ func (s *Service) SweepOrphans(ctx context.Context, olderThan time.Duration) (in
 			removed++
 		}
 	}
-	return removed, nil
+	n, err := files.SweepTemp(ctx, s.Files, "tenants", olderThan)
+	return removed + n, err
 }
 
 func (s *Service) touchedSince(ctx context.Context, dir string, cutoff time.Time) (bool, error) {

@@ -9,6 +9,7 @@ import (
 
 	"kqi/portal/data"
 	"kqi/storage"
+	"kqi/storage/files"
 )
 
 // Files of an id reserved by an upload that crashed before recording are
@@ -38,12 +39,20 @@ func TestSweepOrphans(t *testing.T) {
 	age(put(orphan))
 	fresh, _ := st.NextDataID(ctx)
 	put(fresh)
+	// A portal killed mid-upload leaves only a temporary file: the file
+	// and its directory go in the same pass.
+	crashed, _ := st.NextDataID(ctx)
+	tmpPath, _ := data.FilePath(tenant.ID, crashed, files.TempPrefix+"half")
+	if _, err := fs.Put(ctx, tmpPath, strings.NewReader("half an upload")); err != nil {
+		t.Fatal(err)
+	}
+	age(tmpPath)
 
 	n, err := svc.SweepOrphans(ctx, 24*time.Hour)
-	if err != nil || n != 1 {
-		t.Fatalf("swept %d, %v", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("swept %d, %v; want the orphan and the crashed upload", n, err)
 	}
-	for id, want := range map[int64]bool{kept: true, orphan: false, fresh: true} {
+	for id, want := range map[int64]bool{kept: true, orphan: false, fresh: true, crashed: false} {
 		_, err := fs.Stat(ctx, data.DataDir(tenant.ID, id))
 		if (err == nil) != want {
 			t.Errorf("data dir %d exists=%v, want %v", id, err == nil, want)

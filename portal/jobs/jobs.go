@@ -269,9 +269,16 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	}
 	// Once the row exists the submission runs to its end even if the
 	// caller goes away, so the row never waits on a reconcile needlessly.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), launchTimeout)
+	// It gives up at half the grace, so the reconcile never settles a row
+	// whose submitter is still at work.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
 	defer cancel()
-	if err := s.launch(lctx, who, kind, j); err != nil {
+	spec, script, err := s.prepare(lctx, who, kind, j)
+	if err != nil {
+		// Slurm never saw it: the row ends now, with nothing left behind.
+		s.Log.Error("job submit failed before Slurm", "job", j.ID, "kind", j.Kind, "error", err)
+		s.failUnsubmitted(lctx, j, err)
+	} else if err := s.submit(lctx, j, spec, script); err != nil {
 		s.Log.Error("job submit failed", "job", j.ID, "kind", j.Kind, "error", err)
 		s.failSubmit(lctx, j, err)
 	}
@@ -285,56 +292,58 @@ type Staged struct {
 	Env    []slurm.EnvVar
 }
 
-// launch lays out the job directory and submits the job.
-func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.Job) error {
+// prepare lays out the job directory and renders the job's script. An
+// error means nothing reached Slurm.
+func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job) (slurm.JobSpec, string, error) {
+	var none slurm.JobSpec
 	dir := JobDir(j.TenantID, j.ID)
 	if err := s.Store.SetJobDir(ctx, j.ID, dir); err != nil {
-		return err
+		return none, "", err
 	}
 	j.JobDir = dir
 	for _, sub := range []string{slurm.OutputDir, slurm.AttachDir, slurm.InputDir} {
 		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
-			return err
+			return none, "", err
 		}
 	}
 	staged, err := kind.Stage(ctx, s, j)
 	if err != nil {
-		return fmt.Errorf("stage inputs: %w", err)
+		return none, "", fmt.Errorf("stage inputs: %w", err)
 	}
 	parents, err := s.parentInputs(ctx, j)
 	if err != nil {
-		return err
+		return none, "", err
 	}
 	staged.Inputs = append(parents, staged.Inputs...)
 
 	token := auth.NewSecret()
 	if err := s.Store.CreateJobToken(ctx, token, who.UserID, j.TenantID, j.ID, s.now().Add(s.Cfg.TokenTTL)); err != nil {
-		return err
+		return none, "", err
 	}
 	git, err := s.gitAccess(ctx, who.UserID, j.GitRepository)
 	if err != nil {
-		return fmt.Errorf("model repository: %w", err)
+		return none, "", fmt.Errorf("model repository: %w", err)
 	}
 	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
 	if s.Sources != nil {
 		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, j.Image); err != nil {
-			return fmt.Errorf("registry credentials: %w", err)
+			return none, "", fmt.Errorf("registry credentials: %w", err)
 		}
 	}
 	secrets, err := sec.Marshal()
 	if err != nil {
-		return err
+		return none, "", err
 	}
 	if _, err := s.Files.PutPrivate(ctx, dir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
-		return fmt.Errorf("write secrets: %w", err)
+		return none, "", fmt.Errorf("write secrets: %w", err)
 	}
 	instance, err := s.Store.InstanceID(ctx)
 	if err != nil {
-		return err
+		return none, "", err
 	}
 	tenant, err := s.Store.TenantByID(ctx, j.TenantID)
 	if err != nil {
-		return err
+		return none, "", err
 	}
 	spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, Comment(instance, j.Kind, j.ID))
 	spec.Account = s.identity(tenant).Account
@@ -342,11 +351,16 @@ func (s *Service) launch(ctx context.Context, who Actor, kind Kind, j *storage.J
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
 	script, err := slurm.Render(spec, s.Cfg.Runtime)
 	if err != nil {
-		return fmt.Errorf("render script: %w", err)
+		return none, "", fmt.Errorf("render script: %w", err)
 	}
 	if _, err := s.Files.Put(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
-		return fmt.Errorf("write script: %w", err)
+		return none, "", fmt.Errorf("write script: %w", err)
 	}
+	return spec, script, nil
+}
+
+// submit hands the prepared job to Slurm and records its id.
+func (s *Service) submit(ctx context.Context, j *storage.Job, spec slurm.JobSpec, script string) error {
 	jobID, err := s.Cluster.Submit(ctx, script, spec)
 	if err != nil {
 		return err
@@ -469,40 +483,60 @@ func setEnv(env []slurm.EnvVar, name, value string) {
 	}
 }
 
-// launchTimeout bounds laying out and submitting one job.
-const launchTimeout = 5 * time.Minute
-
-// failSubmit settles a submission that returned an error. Slurm may have
-// accepted the job all the same (a reply lost on the way back): a job
-// carrying the row's comment is adopted rather than orphaned. A row that
-// ends here loses its secrets and token like any ended job.
-func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
-	if instance, err := s.Store.InstanceID(ctx); err == nil {
-		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID)); err == nil && len(found) > 0 {
-			// Slurm has it: adopt it, or leave the row submitting for the
-			// reconcile; never an error row beside a live job.
-			s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
-			if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
-				s.Log.Warn("adopting a job: the reconcile will", "job", j.ID, "error", err)
-			}
-			return
-		}
-	}
+// failUnsubmitted ends a row whose job never reached Slurm: nothing can
+// run in its directory, so the directory goes with the secrets and token.
+func (s *Service) failUnsubmitted(ctx context.Context, j *storage.Job, cause error) {
 	if err := s.Store.FailSubmitting(ctx, j.ID, slurm.CauseSubmitFailed, cause.Error()); err != nil {
 		s.Log.Error("recording a failed submission", "job", j.ID, "error", err)
 	}
-	s.retireIfEnded(ctx, j)
+	s.discardIfEnded(ctx, j)
 }
 
-// retireIfEnded retires the secrets of a job whose row has ended; a row
-// another path moved on (a job adopted meanwhile) keeps them.
-func (s *Service) retireIfEnded(ctx context.Context, j *storage.Job) {
-	now, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+// failSubmit settles a submission Slurm's call returned an error for.
+// Slurm may have accepted the job all the same (a reply lost on the way
+// back): a job carrying the row's comment is adopted rather than orphaned,
+// and when Slurm cannot be asked the row stays submitting for the
+// reconcile. Only a row Slurm surely does not have ends here.
+func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
+	instance, err := s.Store.InstanceID(ctx)
 	if err != nil {
-		s.Log.Warn("reading a job to retire its secrets", "job", j.ID, "error", err)
+		s.Log.Warn("a failed submission is left to the reconcile", "job", j.ID, "error", err)
 		return
 	}
-	if !now.Active() {
-		s.retireSecrets(ctx, now)
+	found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID))
+	if err != nil {
+		s.Log.Warn("a failed submission is left to the reconcile: Slurm cannot say whether it has the job", "job", j.ID, "error", err)
+		return
+	}
+	if len(found) > 0 {
+		// Slurm has it: adopt it, or leave the row submitting for the
+		// reconcile; never an error row beside a live job.
+		s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
+		if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+			s.Log.Warn("adopting a job: the reconcile will", "job", j.ID, "error", err)
+		}
+		return
+	}
+	s.failUnsubmitted(ctx, j, cause)
+}
+
+// discardIfEnded removes what a row that never reached Slurm leaves once
+// it has ended: its job directory (secrets file included) and its token.
+// A row another path moved on (a job adopted meanwhile) keeps them.
+func (s *Service) discardIfEnded(ctx context.Context, j *storage.Job) {
+	now, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+	if err != nil {
+		s.Log.Warn("reading a job to discard its directory", "job", j.ID, "error", err)
+		return
+	}
+	if now.Active() {
+		return
+	}
+	s.retireSecrets(ctx, now)
+	if now.JobDir != "" {
+		if err := s.Files.RemoveAll(ctx, now.JobDir); err != nil {
+			s.Log.Warn("removing the directory of a job that never ran", "job", j.ID, "error", err)
+		}
 	}
 }
+

@@ -180,6 +180,6 @@ func (s *Service) reconcile(ctx context.Context, j *storage.Job, instance string
 			s.Log.Warn("reconcile", "job", j.ID, "error", err)
 			return
 		}
-		s.retireIfEnded(ctx, j)
+		s.discardIfEnded(ctx, j)
 	}
 }

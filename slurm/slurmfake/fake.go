@@ -32,6 +32,9 @@ type Fake struct {
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
+	// FindErr, when set, is what FindByComment answers (a cluster that
+	// stopped answering).
+	FindErr error
 }
 
 // FakeJob is one job the fake holds: what was submitted and what the
@@ -90,6 +93,9 @@ func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo
 func (f *Fake) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.FindErr != nil {
+		return nil, f.FindErr
+	}
 	var out []slurm.JobInfo
 	for _, j := range f.jobs {
 		if j.Info.Comment == comment {

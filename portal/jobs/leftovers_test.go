@@ -1,0 +1,101 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"kqi/portal/jobs"
+	"kqi/slurm"
+	"kqi/slurm/slurmfake"
+	"kqi/storage/files"
+)
+
+// fullStore is a file store whose disk is full: nothing can be written.
+type fullStore struct{ files.FS }
+
+func (fullStore) Put(context.Context, string, io.Reader) (int64, error) {
+	return 0, fmt.Errorf("put: %w", files.ErrNoSpace)
+}
+
+func (fullStore) PutPrivate(context.Context, string, io.Reader) (int64, error) {
+	return 0, fmt.Errorf("put: %w", files.ErrNoSpace)
+}
+
+// A submission that fails, by whatever path, leaves no job directory, no
+// secrets file and no live job token; and a row whose request knows it
+// failed ends at once instead of waiting for the reconcile's grace.
+func TestFailedSubmitLeavesNothing(t *testing.T) {
+	unreachable := errors.New("slurm: submit: dial tcp 127.0.0.1:6820: connection refused")
+	for _, tc := range []struct {
+		name  string
+		setup func(svc *jobs.Service, fake *slurmfake.Fake)
+		// waits: Slurm could not be asked whether it has the job, so the
+		// row stays submitting until the reconcile can ask.
+		waits bool
+	}{
+		{name: "refused by Slurm", setup: func(_ *jobs.Service, f *slurmfake.Fake) {
+			f.OnSubmit = failWith(errors.New("slurm: submit: Invalid job option (refused)"))
+		}},
+		{name: "file store full", setup: func(svc *jobs.Service, _ *slurmfake.Fake) {
+			svc.Files = fullStore{svc.Files}
+		}},
+		{name: "Slurm unreachable then answers it has nothing", setup: func(_ *jobs.Service, f *slurmfake.Fake) {
+			f.OnSubmit = failWith(unreachable)
+		}},
+		{name: "Slurm unreachable also when asked", waits: true, setup: func(_ *jobs.Service, f *slurmfake.Fake) {
+			f.OnSubmit, f.FindErr = failWith(unreachable), unreachable
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, fake, who, ds, db := fakeEnv(t)
+			ctx := context.Background()
+			realFiles := svc.Files
+			tc.setup(svc, fake)
+			j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "doomed", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens := func() int {
+				var n int
+				if err := db.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens WHERE job_id = $1`, j.ID).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if tc.waits {
+				if j.Status != string(slurm.StatusSubmitting) {
+					t.Fatalf("job %s (%s %q), want submitting: Slurm may have it", j.Status, j.Reason, j.ReasonArg)
+				}
+				// Slurm answers again, with no such job, after the grace.
+				fake.OnSubmit, fake.FindErr = nil, nil
+				svc.Now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+				if err := svc.Poll(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if j, err = svc.Store.JobByID(ctx, who.TenantID, j.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if j.Status != string(slurm.StatusError) || j.SlurmJobID != "" {
+				t.Fatalf("job %s %q (%s %q), want error with no Slurm job", j.Status, j.SlurmJobID, j.Reason, j.ReasonArg)
+			}
+			if j.JobDir == "" {
+				t.Fatal("the row names no job directory")
+			}
+			if _, err := realFiles.Stat(ctx, j.JobDir); !errors.Is(err, files.ErrNotExist) {
+				t.Errorf("job directory %s still there (%v)", j.JobDir, err)
+			}
+			if n := tokens(); n != 0 {
+				t.Errorf("%d job tokens left", n)
+			}
+		})
+	}
+}
+
+func failWith(err error) func(string, slurm.JobSpec) error {
+	return func(string, slurm.JobSpec) error { return err }
+}
