@@ -71,6 +71,9 @@ type JobInfo struct {
 	// ExitCode and Signal are the batch script's exit status and the
 	// signal that killed it, if any.
 	ExitCode, Signal int
+	// Restarts is how often Slurm requeued the job (after a node failure,
+	// or an administrator's requeue); 0 for its first run.
+	Restarts int
 	// FromAccounting is set when the job had left the controller and was
 	// found in Slurm's accounting (sacct) instead.
 	FromAccounting bool
@@ -103,7 +106,7 @@ func Observe(info JobInfo, found bool, rec Record) Observation {
 		return Observation{Gone: true, Record: rec}
 	}
 	states := append([]string{info.State}, info.Flags...)
-	return Observation{States: states, Reason: info.Reason, ExitCode: info.ExitCode, Record: rec}
+	return Observation{States: states, Reason: info.Reason, ExitCode: info.ExitCode, Restarts: info.Restarts, Record: rec}
 }
 
 // StatusOf is the KQI status of a job from the answer of Jobs (found is

@@ -176,6 +176,7 @@ type restJob struct {
 	StartTime   noVal      `json:"start_time"`
 	EndTime     noVal      `json:"end_time"`
 	ExitCode    exitStatus `json:"exit_code"`
+	RestartCnt  noVal      `json:"restart_cnt"`
 }
 
 func (j restJob) info() JobInfo {
@@ -193,6 +194,7 @@ func (j restJob) info() JobInfo {
 		EndTime:    epoch(j.EndTime.value()),
 		ExitCode:   j.ExitCode.Code,
 		Signal:     j.ExitCode.Signal,
+		Restarts:   int(j.RestartCnt.value()),
 	}
 	info.normalize()
 	return info

@@ -259,7 +259,7 @@ func parseSbatch(out []byte) (string, error) {
 }
 
 // squeueFields are read by parseSqueue in this order.
-var squeueFields = []string{"JobID", "Name", "Comment", "State", "Reason", "NodeList", "SubmitTime", "StartTime", "EndTime", "exit_code"}
+var squeueFields = []string{"JobID", "Name", "Comment", "State", "Reason", "NodeList", "SubmitTime", "StartTime", "EndTime", "exit_code", "RestartCnt"}
 
 // squeueArgs lists jobs with an epoch time format, since squeue otherwise
 // prints local time without a zone.
@@ -367,9 +367,13 @@ func parseSqueue(out []byte) (map[string]JobInfo, error) {
 			return nil, fmt.Errorf("slurm: squeue: exit code of job %s: %w", f[0], err)
 		}
 		code, sig := waitStatus(raw)
+		restarts, err := cliInt(f[10])
+		if err != nil {
+			return nil, fmt.Errorf("slurm: squeue: restart count of job %s: %w", f[0], err)
+		}
 		j := JobInfo{
 			ID: strings.TrimSpace(f[0]), Name: f[1], Comment: f[2], State: f[3], Reason: f[4], Node: f[5],
-			ExitCode: code, Signal: sig,
+			ExitCode: code, Signal: sig, Restarts: int(restarts),
 		}
 		for i, t := range []*time.Time{&j.SubmitTime, &j.StartTime, &j.EndTime} {
 			sec, err := cliInt(f[6+i])

@@ -15,10 +15,10 @@ func squeueLine(fields ...string) string {
 }
 
 func TestParseSqueue(t *testing.T) {
-	out := squeueLine("42", "train-7", "kqi:training:7", "FAILED", "NonZeroExitCode", "vm", "1795616686", "1795616688", "1795616690", "768") +
-		squeueLine("43", "name with | and ; inside", "(null)", "PENDING", "Resources", "", "1795616791", "N/A", "N/A", "0") +
-		squeueLine("44", "t", "c", "RUNNING", "None", "vm", "1795616791", "1795616792", "1795703192", "0") +
-		squeueLine("45", "t", "c", "CANCELLED", "None", "vm", "1795616791", "1795616792", "1795616800", "9")
+	out := squeueLine("42", "train-7", "kqi:training:7", "FAILED", "NonZeroExitCode", "vm", "1795616686", "1795616688", "1795616690", "768", "0") +
+		squeueLine("43", "name with | and ; inside", "(null)", "PENDING", "Resources", "", "1795616791", "N/A", "N/A", "0", "0") +
+		squeueLine("44", "t", "c", "RUNNING", "None", "vm", "1795616791", "1795616792", "1795703192", "0", "2") +
+		squeueLine("45", "t", "c", "CANCELLED", "None", "vm", "1795616791", "1795616792", "1795616800", "9", "0")
 	got, err := parseSqueue([]byte(out))
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +27,7 @@ func TestParseSqueue(t *testing.T) {
 	want := map[string]JobInfo{
 		"42": fixtureJob,
 		"43": {ID: "43", Name: "name with | and ; inside", State: "PENDING", Reason: "Resources", SubmitTime: at(1795616791)},
-		"44": {ID: "44", Name: "t", Comment: "c", State: "RUNNING", Node: "vm", SubmitTime: at(1795616791), StartTime: at(1795616792)},
+		"44": {ID: "44", Name: "t", Comment: "c", State: "RUNNING", Node: "vm", SubmitTime: at(1795616791), StartTime: at(1795616792), Restarts: 2},
 		"45": {ID: "45", Name: "t", Comment: "c", State: "CANCELLED", Node: "vm", SubmitTime: at(1795616791), StartTime: at(1795616792), EndTime: at(1795616800), Signal: 9},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -39,8 +39,9 @@ func TestParseSqueue(t *testing.T) {
 	}
 	for _, bad := range []string{
 		squeueLine("42", "too", "few"),
-		squeueLine("42", "n", "c", "RUNNING", "None", "vm", "yesterday", "0", "0", "0"),
-		squeueLine("42", "n", "c", "RUNNING", "None", "vm", "0", "0", "0", "x"),
+		squeueLine("42", "n", "c", "RUNNING", "None", "vm", "yesterday", "0", "0", "0", "0"),
+		squeueLine("42", "n", "c", "RUNNING", "None", "vm", "0", "0", "0", "x", "0"),
+		squeueLine("42", "n", "c", "RUNNING", "None", "vm", "0", "0", "0", "0", "many"),
 	} {
 		if _, err := parseSqueue([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)

@@ -51,6 +51,9 @@ type Observation struct {
 	Gone bool
 	// Record is what the script wrote; read it once the job has ended.
 	Record Record
+	// Restarts is how often Slurm requeued the job; a job waiting or
+	// running again says which attempt it is on.
+	Restarts int
 	// StopRequested is set when a user asked KQI to stop the job: only
 	// then is a cancelled job "killed"; anyone else cancelling it (an
 	// administrator, Slurm itself) makes it an error.
@@ -160,6 +163,8 @@ const (
 	CauseSlurm              = "slurm"                // Arg: Slurm's reason while pending, such as "Resources"
 	CauseNodesStarting      = "nodes_starting"       // the allocation's nodes are booting
 	CauseRequeued           = "requeued"             // Arg: Slurm's reason
+	CauseRequeuedAttempt    = "requeued_attempt"     // Arg: the attempt it waits for (2 for the first rerun)
+	CauseRerunning          = "rerunning"            // Arg: the attempt it is on
 	CauseSuspended          = "suspended"            // suspended by Slurm
 	CauseRevoked            = "revoked"              // started on another cluster of a federation
 	CauseSpecialExit        = "special_exit"         // Arg: Slurm's reason
@@ -272,6 +277,16 @@ func Decide(o Observation) (Outcome, error) {
 			return Outcome{Status: StatusQueued, Cause: pending(reason)}, nil
 		}
 	case "PENDING":
+		if o.Restarts > 0 && reason != "" && !strings.EqualFold(reason, "BeginTime") {
+			// Waiting on something that matters more than the rerun
+			// (a hold, resources): Slurm's reason says what.
+			return Outcome{Status: StatusQueued, Cause: pending(reason)}, nil
+		}
+		if o.Restarts > 0 {
+			// A requeued job waits out a begin time Slurm set: say why
+			// it waits and that it will run again.
+			return Outcome{Status: StatusQueued, Cause: Cause{CauseRequeuedAttempt, strconv.Itoa(o.Restarts + 1)}}, nil
+		}
 		if requeued {
 			return Outcome{Status: StatusQueued, Cause: Cause{CauseRequeued, reason}}, nil
 		}
@@ -279,6 +294,9 @@ func Decide(o Observation) (Outcome, error) {
 	case "RUNNING":
 		if flags["CONFIGURING"] {
 			return Outcome{Status: StatusQueued, Cause: Cause{Code: CauseNodesStarting}}, nil
+		}
+		if o.Restarts > 0 {
+			return Outcome{Status: StatusRunning, Cause: Cause{CauseRerunning, strconv.Itoa(o.Restarts + 1)}}, nil
 		}
 		return Outcome{Status: StatusRunning}, nil
 	case "SUSPENDED":

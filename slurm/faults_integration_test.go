@@ -44,3 +44,24 @@ func TestJobFillingTheDisk(t *testing.T) {
 		})
 	}
 }
+
+// A job Slurm requeues (here by scontrol, as after a node failure) waits
+// for its next attempt and says so, on both backends.
+func TestRequeuedJobSaysWhichAttempt(t *testing.T) {
+	d := newDevCluster(t)
+	for _, b := range d.backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			spec := d.spec(t, b.name+"-requeue", "sleep 300")
+			id := submit(t, b.c, spec)
+			waitFor(t, b.c, id, 2*time.Minute, "running", func(j JobInfo) bool { return j.State == "RUNNING" })
+			if out, err := exec.Command("scontrol", "requeue", id).CombinedOutput(); err != nil {
+				t.Fatalf("scontrol requeue %s: %v\n%s", id, err, out)
+			}
+			j := waitFor(t, b.c, id, time.Minute, "pending again", func(j JobInfo) bool { return j.State == "PENDING" && j.Restarts == 1 })
+			if o := outcome(t, j, spec.JobDir); o.Status != StatusQueued || o.Cause != (Cause{CauseRequeuedAttempt, "2"}) {
+				t.Fatalf("outcome %+v of %+v; want queued, requeued for attempt 2", o, j)
+			}
+		})
+	}
+}
