@@ -539,4 +539,3 @@ func (s *Service) discardIfEnded(ctx context.Context, j *storage.Job) {
 		}
 	}
 }
-
