@@ -9,7 +9,7 @@ export KQI_DEV_DIR := $(DEV_DIR)
 WITH_ENV := set -a && . $(DEV_DIR)/env && set +a &&
 BIN := bin
 
-.PHONY: all build run test test-unit fuzz bench lint cluster-up cluster-down cluster-status clean
+.PHONY: test-faults all build run test test-unit fuzz bench lint cluster-up cluster-down cluster-status clean
 
 all: build
 
@@ -35,6 +35,13 @@ run: build cluster-up
 test: lint cluster-up
 	$(WITH_ENV) go test -count=1 -timeout 25m ./...
 	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s ./slurm/
+	$(MAKE) test-faults
+
+# The fault suite (scripts/faults): portals of its own driven through
+# crashes and outages, with the invariants printed as a table. It restarts
+# slurmctld and drains the nodes, so it runs alone, after the other tests.
+test-faults: cluster-up
+	$(WITH_ENV) go test -tags faults -count=1 -v -timeout 20m ./scripts/faults/
 
 # Every test that needs neither Slurm nor sshd, without the dev cluster:
 # under -short the integration tests skip (slurmtest.Integration), and the

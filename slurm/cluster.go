@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
 	"strconv"
@@ -46,6 +47,20 @@ type Cluster interface {
 
 // ErrJobNotFound is returned when Slurm does not know a job id.
 var ErrJobNotFound = errors.New("slurm: job not found")
+
+// ErrUnreachable wraps a call that never reached the cluster (slurmrestd
+// or the login node refused the connection): unlike a call that broke on
+// the way, it certainly had no effect, so a submit can be withdrawn.
+var ErrUnreachable = errors.New("slurm: the cluster could not be reached")
+
+// unreachable marks err as ErrUnreachable when it is a failure to connect.
+func unreachable(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
 
 // JobInfo is one job as the controller (or accounting) reports it, in
 // Slurm's own terms; Observe and Decide turn it into a KQI status.

@@ -234,7 +234,7 @@ func (c *REST) send(ctx context.Context, method, urlPath, path string, body, out
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("slurm: %s %s: %w", method, path, err)
+		return fmt.Errorf("slurm: %s %s: %w", method, path, unreachable(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))

@@ -92,7 +92,7 @@ func (c *SSH) connect(ctx context.Context) (*ssh.Client, error) {
 	}
 	conn, err := c.login.Dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("slurm: %w", err)
+		return nil, fmt.Errorf("slurm: %w", unreachable(err))
 	}
 	c.conn = conn
 	return c.conn, nil
@@ -146,6 +146,10 @@ func (c *SSH) run(ctx context.Context, stdin []byte, argv ...string) (stdout, st
 		if err != nil && !started && attempt == 0 && ctx.Err() == nil {
 			c.drop(conn)
 			continue
+		}
+		if err != nil && !started {
+			// No session, so the command never ran.
+			return nil, nil, fmt.Errorf("slurm: ssh %s: %s: %w: %w", c.login.Addr(), program(argv), ErrUnreachable, err)
 		}
 		var exit *ssh.ExitError
 		if errors.As(err, &exit) {

@@ -214,5 +214,9 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	if storage.Unreachable(err) {
+		writeError(w, http.StatusServiceUnavailable, "error.unavailable")
+		return
+	}
 	writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error; it has been logged"})
 }

@@ -274,11 +274,23 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
 	defer cancel()
 	spec, script, err := s.prepare(lctx, who, kind, j)
+	if errors.Is(err, files.ErrNoSpace) {
+		// The store is full: the user is told so (507), nothing is kept.
+		s.Log.Error("the file store is full: a submit is withdrawn", "job", j.ID, "kind", j.Kind, "error", err)
+		s.withdraw(lctx, j, err)
+		return nil, err
+	}
 	if err != nil {
 		// Slurm never saw it: the row ends now, with nothing left behind.
 		s.Log.Error("job submit failed before Slurm", "job", j.ID, "kind", j.Kind, "error", err)
 		s.failUnsubmitted(lctx, j, err)
-	} else if err := s.submit(lctx, j, spec, script); err != nil {
+	} else if err := s.submit(lctx, j, spec, script); errors.Is(err, slurm.ErrUnreachable) {
+		// The request never reached Slurm: withdrawn, as if never made,
+		// and the user is told to try again.
+		s.Log.Warn("the cluster is not answering: a submit is withdrawn", "job", j.ID, "kind", j.Kind, "error", err)
+		s.withdraw(lctx, j, err)
+		return nil, refusal.Unavailablef("partition", "training.cluster_unavailable")
+	} else if err != nil {
 		s.Log.Error("job submit failed", "job", j.ID, "kind", j.Kind, "error", err)
 		s.failSubmit(lctx, j, err)
 	}
@@ -490,6 +502,15 @@ func (s *Service) failUnsubmitted(ctx context.Context, j *storage.Job, cause err
 		s.Log.Error("recording a failed submission", "job", j.ID, "error", err)
 	}
 	s.discardIfEnded(ctx, j)
+}
+
+// withdraw removes a row whose job never reached Slurm, with everything
+// prepared for it. If the row cannot be deleted it stays, ended in error.
+func (s *Service) withdraw(ctx context.Context, j *storage.Job, cause error) {
+	s.failUnsubmitted(ctx, j, cause)
+	if err := s.Store.DeleteJob(ctx, j.TenantID, j.ID); err != nil {
+		s.Log.Warn("withdrawing a submission: its row stays, in error", "job", j.ID, "error", err)
+	}
 }
 
 // failSubmit settles a submission Slurm's call returned an error for.

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 	"time"
 
 	"kqi/portal/jobs"
+	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/slurm/slurmfake"
 	"kqi/storage/files"
@@ -39,9 +41,6 @@ func TestFailedSubmitLeavesNothing(t *testing.T) {
 	}{
 		{name: "refused by Slurm", setup: func(_ *jobs.Service, f *slurmfake.Fake) {
 			f.OnSubmit = failWith(errors.New("slurm: submit: Invalid job option (refused)"))
-		}},
-		{name: "file store full", setup: func(svc *jobs.Service, _ *slurmfake.Fake) {
-			svc.Files = fullStore{svc.Files}
 		}},
 		{name: "Slurm unreachable then answers it has nothing", setup: func(_ *jobs.Service, f *slurmfake.Fake) {
 			f.OnSubmit = failWith(unreachable)
@@ -98,4 +97,52 @@ func TestFailedSubmitLeavesNothing(t *testing.T) {
 
 func failWith(err error) func(string, slurm.JobSpec) error {
 	return func(string, slurm.JobSpec) error { return err }
+}
+
+// A submit that never reached the cluster (the connection was refused) is
+// withdrawn: a 503-kind refusal, and no row, directory or token left.
+func TestUnreachableClusterWithdrawsTheSubmit(t *testing.T) {
+	svc, fake, who, ds, db := fakeEnv(t)
+	ctx := context.Background()
+	var dir string
+	fake.OnSubmit = func(_ string, spec slurm.JobSpec) error {
+		dir = spec.JobDir
+		return fmt.Errorf("slurm: POST /job/submit: %w: dial tcp 127.0.0.1:6820: connection refused", slurm.ErrUnreachable)
+	}
+	_, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "never", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	e, ok := refusal.Of(err)
+	if !ok || e.Kind != refusal.Unavailable {
+		t.Fatalf("Submit: %v; want an Unavailable refusal", err)
+	}
+	var rows, tokens int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&rows)
+	db.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens`).Scan(&tokens)
+	if rows != 0 || tokens != 0 {
+		t.Errorf("%d rows and %d tokens left", rows, tokens)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("job directory %s left (%v)", dir, err)
+	}
+}
+
+// A submit the file store has no room for is refused as such (507) and
+// leaves nothing.
+func TestFullStoreWithdrawsTheSubmit(t *testing.T) {
+	svc, _, who, ds, db := fakeEnv(t)
+	ctx := context.Background()
+	svc.Files = fullStore{svc.Files}
+	_, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "no-room", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	e, ok := refusal.Of(err)
+	if !ok || e.Kind != refusal.NoSpace {
+		t.Fatalf("Submit: %v; want a NoSpace refusal", err)
+	}
+	var rows, tokens int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&rows)
+	db.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens`).Scan(&tokens)
+	if rows != 0 || tokens != 0 {
+		t.Errorf("%d rows and %d tokens left", rows, tokens)
+	}
+	if left, _ := svc.Files.List(ctx, fmt.Sprintf("tenants/%d/jobs", who.TenantID)); len(left) != 0 {
+		t.Errorf("job directories left: %+v", left)
+	}
 }

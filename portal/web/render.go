@@ -140,11 +140,15 @@ type errorData struct {
 // or an internal message.
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	status, key := http.StatusInternalServerError, "error.internal"
+	if storage.Unreachable(err) {
+		status, key = http.StatusServiceUnavailable, "error.unavailable"
+	}
 	if h.views == nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	h.renderError(w, r, http.StatusInternalServerError, "error.internal")
+	h.renderError(w, r, status, key)
 }
 
 // failed answers err, if any, and reports whether it did. A refusal the
