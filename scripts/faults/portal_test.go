@@ -394,7 +394,7 @@ func (p *portal) settle(t *testing.T, ctx context.Context) counts {
 		t.Fatal(err)
 	}
 	type row struct {
-		id                              int64
+		id                                 int64
 		kind, slurmID, status, reason, dir string
 	}
 	var all []row
