@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"io"
 )
@@ -38,6 +39,9 @@ func fill(r io.Reader, b []byte) (n int, err error) {
 	return n, err
 }
 
+// smallCopy is the size up to which a copy skips the pipeline.
+const smallCopy = 64 << 10
+
 // pipelineBuffers is how many copyBufSize buffers copyPipelined keeps in
 // flight: one filling, one writing, and slack for uneven speeds.
 const pipelineBuffers = 4
@@ -49,8 +53,22 @@ const pipelineBuffers = 4
 // instead of taking turns on one. Memory stays bounded at pipelineBuffers ×
 // copyBufSize; ctx is checked before every read. Unlike io.Copy it never
 // hands off to ReaderFrom/WriterTo, which would ignore the buffers.
+//
+// A source that ends within smallCopy bytes (a script, a secrets file) is
+// written at once from a small buffer: the pipeline's buffers would cost
+// far more than the file, and every submit writes two such files.
 func copyPipelined(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
 	r = ctxReader{ctx, r}
+	head := make([]byte, smallCopy)
+	n, err := fill(r, head)
+	switch {
+	case err == io.EOF:
+		m, err := w.Write(head[:n])
+		return int64(m), err
+	case err != nil:
+		return 0, err
+	}
+	r = io.MultiReader(bytes.NewReader(head[:n]), r)
 	type chunk struct {
 		buf []byte
 		n   int

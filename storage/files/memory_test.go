@@ -4,6 +4,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,4 +78,23 @@ func TestPutMemoryBounded(t *testing.T) {
 			t.Fatalf("heap grew by %d MiB during a %d MiB upload: not streaming", peak>>20, size>>20)
 		}
 	})
+}
+
+// A small file (a job's script or secrets) is written without the upload
+// pipeline's buffers: each used to cost 16 MiB allocated and zeroed.
+func TestSmallPutAllocatesLittle(t *testing.T) {
+	// Local only: SFTP writes through pkg/sftp's own buffers.
+	s := newLocalStore(t)
+	const puts = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < puts; i++ {
+		if _, err := s.fs.Put(ctx, "small/secrets", strings.NewReader("KQI_TOKEN=0123456789abcdef0123456789abcdef012345\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / puts; per > 1<<20 {
+		t.Errorf("a 54-byte Put allocates %d KiB; want well under 1 MiB", per>>10)
+	}
 }
