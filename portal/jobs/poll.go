@@ -124,6 +124,10 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		}
 		st.EndedAt = &end
 	}
+	if !out.Status.Final() && unchanged(j, st) {
+		// Most active jobs change nothing between two ticks: no write.
+		return nil
+	}
 	if err := s.Store.UpdateJobState(ctx, j.ID, st); err != nil {
 		return err
 	}
@@ -131,6 +135,13 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		s.retireSecrets(ctx, j)
 	}
 	return nil
+}
+
+// unchanged reports whether recording st would leave j's row as it is.
+// A start time, once recorded, stays until the status changes (a requeue).
+func unchanged(j *storage.Job, st storage.JobState) bool {
+	return j.Status == st.Status && j.Reason == st.Reason && j.ReasonArg == st.ReasonArg &&
+		(st.Node == "" || st.Node == j.Node) && (st.StartedAt == nil || j.StartedAt != nil)
 }
 
 // retireSecrets removes what an ended job no longer needs: its secrets file

@@ -1,0 +1,51 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"kqi/portal/jobs"
+	"kqi/slurm"
+)
+
+// A tick writes only the rows whose state changed: a running job polled
+// again and again is not rewritten (a tick over 5,000 active jobs used to
+// be 5,000 updates).
+func TestPollWritesOnlyChangedRows(t *testing.T) {
+	svc, fake, who, ds, db := fakeEnv(t)
+	ctx := context.Background()
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "steady", DatasetID: ds, Command: "sleep 1", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := func() time.Time {
+		var at time.Time
+		if err := db.QueryRowContext(ctx, `SELECT updated_at FROM jobs WHERE id = $1`, j.ID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	fake.Set(j.SlurmJobID, func(i *slurm.JobInfo) {
+		i.State, i.Node, i.StartTime = "RUNNING", "node1", time.Now().Add(time.Second).Truncate(time.Second)
+	})
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := updated()
+	for i := 0; i < 3; i++ {
+		if err := svc.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again := updated(); !again.Equal(first) {
+		t.Errorf("an unchanged running job was rewritten (updated_at %v, then %v)", first, again)
+	}
+	fake.Set(j.SlurmJobID, func(i *slurm.JobInfo) { i.State = "SUSPENDED" })
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID); got.Reason != slurm.CauseSuspended || updated().Equal(first) {
+		t.Errorf("a change was not recorded: reason %q", got.Reason)
+	}
+}
