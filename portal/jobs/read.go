@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"unicode/utf8"
 
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -47,6 +49,21 @@ func (s *Service) Parents(ctx context.Context, j *storage.Job) ([]storage.Job, e
 // UpdateNotes changes what the user may edit at any time.
 func (s *Service) UpdateNotes(ctx context.Context, tenantID int64, kind Kind, id int64, memo string, tags []string, favorite bool) error {
 	if _, err := s.Job(ctx, tenantID, kind, id); err != nil {
+		return err
+	}
+	var bad refusal.Fields
+	if utf8.RuneCountInString(memo) > input.MaxMemo {
+		bad.Add("memo", "data.memo_too_long")
+	}
+	if len(tags) > input.MaxTags {
+		bad.Add("tags", "data.too_many_tags")
+	}
+	for _, t := range tags {
+		if utf8.RuneCountInString(t) > input.MaxTag {
+			bad.Add("tags", "data.tag_too_long", t)
+		}
+	}
+	if err := bad.Err(); err != nil {
 		return err
 	}
 	return s.Store.UpdateJobNotes(ctx, tenantID, id, memo, tags, favorite)

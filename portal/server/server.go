@@ -46,8 +46,15 @@ type Deps struct {
 	Now func() time.Time
 }
 
+// Portal is the whole HTTP handler and the router its routes are on, so
+// tests can walk every registered route.
+type Portal struct {
+	http.Handler
+	Router *mux.Router
+}
+
 // New builds the whole HTTP handler.
-func New(cfg *config.Config, d Deps) (http.Handler, error) {
+func New(cfg *config.Config, d Deps) (*Portal, error) {
 	store, log, checks, svc := d.Store, d.Log, d.Checks, d.Data
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
@@ -74,7 +81,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	return recoverer(log, securityHeaders(accessLog(log, router))), nil
+	return &Portal{Handler: recoverer(log, securityHeaders(accessLog(log, router))), Router: router}, nil
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {

@@ -50,7 +50,7 @@ func (h *Handler) SetClock(now func() time.Time) { h.now = now }
 // URLs; no path is written twice.
 func (h *Handler) routes() {
 	r := h.router.NewRoute().Subrouter()
-	r.Use(h.withSession, h.checkCSRF)
+	r.Use(h.withSession, h.checkInput, h.checkCSRF)
 
 	r.HandleFunc("/login", h.showLogin).Methods(http.MethodGet).Name("login")
 	r.HandleFunc("/login", h.login).Methods(http.MethodPost).Name("loginCheck")
