@@ -36,6 +36,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrTooManyFailures):
 		writeError(w, http.StatusTooManyRequests, "login.too_many")
 		return
+	case errors.Is(err, auth.ErrSlowDown):
+		writeError(w, http.StatusTooManyRequests, "login.slow_down")
+		return
 	case errors.Is(err, auth.ErrBadCredentials):
 		// The typed name is not logged: people type passwords into it.
 		h.log.Info("api login refused", "remote", r.RemoteAddr)
