@@ -54,7 +54,7 @@ func ParseQuota(cpu, memoryGB, gpu string) (Quota, error) {
 		if text == "" {
 			continue
 		}
-		n, ok := input.Int(text, 0, input.MaxQuotaLimit)
+		n, ok := input.Int(text, -input.MaxQuotaLimit, input.MaxQuotaLimit) // SetQuota refuses a negative one
 		if !ok {
 			bad.Add(f.name, "admin.tenants.bad_quota")
 			continue
