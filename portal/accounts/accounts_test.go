@@ -184,8 +184,10 @@ func TestMemberRules(t *testing.T) {
 	}{
 		{"add", "alice", storage.RoleUser, ""},
 		{"change role", "alice", storage.RoleAdmin, ""},
-		{"unknown user", "nobody", storage.RoleUser, "invalid username members.unknown_user"},
+		{"unknown user", "nobody", storage.RoleUser, "invalid username members.cannot_add"},
 		{"unknown role", "alice", "owner", "invalid role user.invalid_role"},
+		// The role is checked first: a bad one says nothing of the name.
+		{"unknown role, unknown user", "nobody", "owner", "invalid role user.invalid_role"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := refused(s.AddMemberNamed(ctx, lab.ID, tc.user, tc.role)); got != tc.want {
