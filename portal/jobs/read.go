@@ -24,6 +24,18 @@ func (s *Service) Job(ctx context.Context, tenantID int64, kind Kind, id int64) 
 	return j, nil
 }
 
+// MaxStatusIDs is how many jobs one status poll may ask about.
+const MaxStatusIDs = 200
+
+// Jobs returns the tenant's jobs of kind among ids (at most MaxStatusIDs
+// of them are looked up, in one query).
+func (s *Service) Jobs(ctx context.Context, tenantID int64, kind Kind, ids []int64) ([]storage.Job, error) {
+	if len(ids) > MaxStatusIDs {
+		ids = ids[:MaxStatusIDs]
+	}
+	return s.Store.JobsByIDs(ctx, tenantID, kind.Name(), ids)
+}
+
 // List returns one page of the tenant's jobs of kind and the total.
 func (s *Service) List(ctx context.Context, tenantID int64, kind Kind, f storage.JobFilter) ([]storage.Job, int, error) {
 	f.Kind = kind.Name()

@@ -92,3 +92,33 @@ func TestBadInputIsRefusedNotFailed(t *testing.T) {
 		}
 	}
 }
+
+// A list's status poll looks up at most 200 ids, capped before any lookup
+// and in one query: unknown ids took one query each before, and an id
+// after hundreds of them was still looked up. (Thousands of ids are past
+// the edge's length limit of a query value, a 400.)
+func TestStatusPollIsCappedBeforeLookup(t *testing.T) {
+	w := newWorld(t)
+	tr := w.job(t, w.lab, jobs.Training)
+	b := w.env.Browser(t)
+	b.SessionAs(w.lab.admin)
+	unknown := make([]string, 400)
+	for i := range unknown {
+		unknown[i] = fmt.Sprint(90000 + i)
+	}
+	real := fmt.Sprint(tr.ID)
+	poll := func(ids []string) map[string]map[string]string {
+		p := b.Get("/trainings/status?ids=" + strings.Join(ids, ","))
+		out := map[string]map[string]string{}
+		if err := json.Unmarshal([]byte(p.Body), &out); p.Status != http.StatusOK || err != nil {
+			t.Fatalf("status poll: %d %v %s", p.Status, err, p.Body)
+		}
+		return out
+	}
+	if got := poll(append([]string{real}, unknown...)); got[real]["status"] != "completed" || len(got) != 1 {
+		t.Errorf("the real id first: %v", got)
+	}
+	if got := poll(append(unknown[:250], real)); len(got) != 0 {
+		t.Errorf("an id past the cap was looked up: %v", got)
+	}
+}
