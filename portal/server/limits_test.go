@@ -1,12 +1,18 @@
 package server_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -120,5 +126,64 @@ func TestStatusPollIsCappedBeforeLookup(t *testing.T) {
 	}
 	if got := poll(append(unknown[:250], real)); len(got) != 0 {
 		t.Errorf("an id past the cap was looked up: %v", got)
+	}
+}
+
+// output.zip holds every output whose name a zip can hold safely, with /
+// only and nothing starting with .. or /, and lists the rest in
+// KQI-NOT-INCLUDED.txt; it was an empty 200 before.
+func TestOutputZipReportsNamesItCannotHold(t *testing.T) {
+	w := newWorld(t)
+	tr := w.job(t, w.lab, jobs.Training)
+	out := w.env.Files.LocalPath(tr.JobDir + "/output")
+	for _, name := range []string{"..hidden", `a\b.txt`, "dir/ok.txt", "x:y"} {
+		p := filepath.Join(out, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := w.env.APIToken(t, w.lab.admin, w.lab.tenant.ID)
+	for _, path := range []string{fmt.Sprintf("/api/v1/trainings/%d/output.zip", tr.ID), fmt.Sprintf("/trainings/%d/output.zip", tr.ID)} {
+		req, _ := http.NewRequest("GET", w.env.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		client := http.DefaultClient
+		if !strings.HasPrefix(path, "/api/") {
+			b := w.env.Browser(t)
+			b.SessionAs(w.lab.admin)
+			client = b.Client
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+		if resp.StatusCode != 200 || err != nil {
+			t.Fatalf("%s: %d, %v", path, resp.StatusCode, err)
+		}
+		var names []string
+		report := ""
+		for _, f := range zr.File {
+			names = append(names, f.Name)
+			if strings.HasPrefix(f.Name, "..") || strings.HasPrefix(f.Name, "/") || strings.Contains(f.Name, `\`) {
+				t.Errorf("%s: entry %q", path, f.Name)
+			}
+			if f.Name == jobs.NotIncludedName {
+				r, _ := f.Open()
+				b, _ := io.ReadAll(r)
+				report = string(b)
+			}
+		}
+		sort.Strings(names)
+		if want := []string{jobs.NotIncludedName, "dir/ok.txt", outputFile}; !slices.Equal(names, want) {
+			t.Errorf("%s: entries %q, want %q", path, names, want)
+		}
+		for _, left := range []string{`"..hidden"`, `"a\\b.txt"`, `"x:y"`} {
+			if !strings.Contains(report, left) {
+				t.Errorf("%s: the report does not name %s:\n%s", path, left, report)
+			}
+		}
 	}
 }
