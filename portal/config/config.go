@@ -77,7 +77,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&idle, "session-idle", env("KQI_SESSION_IDLE", "2h"), "idle timeout of a browser session (KQI_SESSION_IDLE)")
 	fs.StringVar(&max, "session-max", env("KQI_SESSION_MAX", "24h"), "maximum age of a browser session (KQI_SESSION_MAX)")
 	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
-	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", "false"), "send cookies only over HTTPS (KQI_SECURE_COOKIE)")
+	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", ""), "send cookies only over HTTPS (KQI_SECURE_COOKIE; default: when KQI_BASE_URL is https)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
@@ -126,6 +126,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	case "1", "true", "yes":
 		c.SecureCookie = true
 	case "0", "false", "no", "":
+		// "" decides below, once the base URL is known.
 	default:
 		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
 	}
@@ -153,6 +154,10 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		errs = append(errs, fmt.Errorf("KQI_BASE_URL: %q is not an http(s) URL", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if secure == "" {
+		// A portal reached over HTTPS sends its cookies over nothing else.
+		c.SecureCookie = strings.HasPrefix(c.BaseURL, "https://")
+	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("KQI_DATABASE_URL is required"))
 	}

@@ -1,0 +1,3 @@
+-- Placeholder on branch wt-input only, so the versions stay consecutive
+-- here: DELETE this file when merging (the real 0008 is another branch's).
+SELECT 1;
