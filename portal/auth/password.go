@@ -40,7 +40,9 @@ func CheckNewPassword(password, username string) error {
 
 func guessable(password, username string) bool {
 	p := strings.ToLower(password)
-	base := strings.TrimRightFunc(p, func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r) })
+	base := strings.TrimRightFunc(p, func(r rune) bool {
+		return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || unicode.IsSpace(r)
+	})
 	if common[p] || common[base] || strings.TrimSpace(p) == "" {
 		return true
 	}
