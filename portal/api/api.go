@@ -46,6 +46,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in := r.NewRoute().Subrouter()
 	in.Use(h.requireToken)
 	in.HandleFunc("/me", h.me).Methods(http.MethodGet).Name("apiMe")
+	in.HandleFunc("/auth/token", h.revokeToken).Methods(http.MethodDelete).Name("apiTokenRevoke")
 
 	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
 	in.HandleFunc("/data", h.createData).Methods(post).Name("apiDataCreate")
@@ -99,7 +100,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
 			return
 		}
-		c, err := h.auth.Caller(r.Context(), token)
+		c, err := h.auth.Caller(r.Context(), token, h.auth.Limit.Client(r))
 		if errors.Is(err, storage.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")

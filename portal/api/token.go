@@ -48,7 +48,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	t, err := h.auth.IssueToken(r.Context(), u, req.Tenant)
+	t, err := h.auth.IssueToken(r.Context(), u, req.Tenant, h.auth.Limit.Client(r))
 	switch {
 	case errors.Is(err, auth.ErrNotMember):
 		writeError(w, http.StatusForbidden, "api.not_member")
@@ -65,4 +65,13 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		Tenant:    tenantRef{ID: t.Membership.Tenant.ID, Name: t.Membership.Tenant.Name},
 		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 	})
+}
+
+// revokeToken ends the token the request carries.
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if h.failed(w, r, h.auth.RevokeToken(r.Context(), c.User.ID, c.TokenID)) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -26,6 +26,7 @@ type Service struct {
 	SessionIdle time.Duration // a session ends this long after its last use
 	SessionMax  time.Duration // and this long after login, however used
 	TokenTTL    time.Duration // how long an API token lives
+	TokenIdle   time.Duration // and how long it lives unused (0: no limit)
 	// Now is the clock sessions and tokens expire by (time.Now when nil);
 	// tests move it instead of sleeping.
 	Now func() time.Time

@@ -142,7 +142,7 @@ func TestServiceTokens(t *testing.T) {
 		{"no tenant at all", loner, "", "", ErrNoTenant},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := s.IssueToken(ctx, tc.user, tc.ref)
+			tok, err := s.IssueToken(ctx, tc.user, tc.ref, "192.0.2.1")
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -152,16 +152,16 @@ func TestServiceTokens(t *testing.T) {
 			if tok.Membership.Tenant.Name != tc.want {
 				t.Fatalf("token for %q, want %q", tok.Membership.Tenant.Name, tc.want)
 			}
-			c, err := s.Caller(ctx, tok.Value)
+			c, err := s.Caller(ctx, tok.Value, "192.0.2.1")
 			if err != nil || c.User.ID != tc.user.ID || c.Tenant.Name != tc.want || c.JobID != nil {
 				t.Fatalf("caller %+v %v", c, err)
 			}
 		})
 	}
-	if _, err := s.IssueToken(ctx, loner, "lab-a"); !errors.Is(err, ErrNotMember) {
+	if _, err := s.IssueToken(ctx, loner, "lab-a", ""); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("a tenant of someone else: %v", err)
 	}
-	if _, err := s.Caller(ctx, "not-a-token"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.Caller(ctx, "not-a-token", ""); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
 }

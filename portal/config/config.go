@@ -23,6 +23,7 @@ type Config struct {
 	SessionIdle  time.Duration // KQI_SESSION_IDLE: a browser session ends after this long unused
 	SessionMax   time.Duration // KQI_SESSION_MAX: and after this long in any case
 	APITokenTTL  time.Duration // KQI_API_TOKEN_TTL: lifetime of tokens from POST /api/v1/auth/token
+	APITokenIdle time.Duration // KQI_API_TOKEN_IDLE: such a token ends after this long unused
 	SecureCookie bool          // KQI_SECURE_COOKIE: mark cookies Secure (portal behind HTTPS)
 	// KQI_TRUSTED_PROXIES: reverse proxies (addresses or CIDR prefixes,
 	// comma-separated) whose X-Forwarded-For names the client
@@ -69,7 +70,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		}
 		return def
 	}
-	var idle, max, ttl, level string
+	var idle, max, ttl, tokenIdle, level string
 	var secure, proxies string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
@@ -77,6 +78,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&idle, "session-idle", env("KQI_SESSION_IDLE", "2h"), "idle timeout of a browser session (KQI_SESSION_IDLE)")
 	fs.StringVar(&max, "session-max", env("KQI_SESSION_MAX", "24h"), "maximum age of a browser session (KQI_SESSION_MAX)")
 	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
+	fs.StringVar(&tokenIdle, "api-token-idle", env("KQI_API_TOKEN_IDLE", "336h"), "an API token unused this long ends (KQI_API_TOKEN_IDLE)")
 	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", ""), "send cookies only over HTTPS (KQI_SECURE_COOKIE; default: when KQI_BASE_URL is https)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
@@ -119,6 +121,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_SESSION_IDLE", idle, &c.SessionIdle)
 	dur("KQI_SESSION_MAX", max, &c.SessionMax)
 	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
+	dur("KQI_API_TOKEN_IDLE", tokenIdle, &c.APITokenIdle)
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"

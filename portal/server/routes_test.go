@@ -71,7 +71,7 @@ func routesOf(t *testing.T, router *mux.Router) []route {
 // destructive orders the walk: routes that delete or end things run last,
 // so the others still find the fixtures.
 func destructive(r route) int {
-	if r.method == http.MethodDelete || strings.Contains(r.tmpl, "delete") || strings.Contains(r.tmpl, "remove") || r.tmpl == "/logout" {
+	if r.method == http.MethodDelete || strings.Contains(r.tmpl, "delete") || strings.Contains(r.tmpl, "remove") || strings.Contains(r.tmpl, "revoke") || r.tmpl == "/logout" {
 		return 1
 	}
 	return 0
@@ -128,6 +128,7 @@ type tenantObjects struct {
 	file    string // a file of data
 	dataset int64
 	jobs    map[string]*storage.Job // by kind name: a completed job with an output file
+	token   int64                   // an API token of admin's
 }
 
 // outputFile is the output every fixture job leaves.
@@ -177,6 +178,11 @@ func (w *world) tenant(t *testing.T, name string, admin *storage.User) *tenantOb
 		t.Fatal(err)
 	}
 	o.admin = admin
+	tok, err := env.Store.APITokenByValue(ctx, env.APIToken(t, admin, o.tenant.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.token = tok.ID
 	o.member = env.User(t, name+"-member", "correct-horse-9", false, name)
 	who := data.Actor{TenantID: o.tenant.ID, UserID: admin.ID}
 	body, ctype := uploadBody(t, map[string]string{"name": name + "-data"}, "a.txt", "hello\n")
@@ -275,6 +281,8 @@ func (w *world) fill(t *testing.T, r route, o *tenantObjects, v string) string {
 		return id(o.tenant.ID)
 	case "users.id":
 		return id(o.member.ID)
+	case "api-tokens.id":
+		return id(o.token)
 	case "credentials.kind":
 		return "git"
 	case "credentials.id":

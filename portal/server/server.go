@@ -68,7 +68,7 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 	// same rules (and one login failure limit).
 	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
 		Accounts:    auth.NewAccountDelay(5, 30*time.Second, time.Hour),
-		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, Now: d.Now}
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, TokenIdle: cfg.APITokenIdle, Now: d.Now}
 	acc := &accounts.Service{Store: store}
 	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)

@@ -66,6 +66,7 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings/language", h.setLanguage).Methods(http.MethodPost).Name("settingsLanguage")
 	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
 	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
+	in.HandleFunc("/settings/api-tokens/{id:[0-9]+}/revoke", h.revokeAPIToken).Methods(http.MethodPost).Name("settingsAPITokenRevoke")
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)
