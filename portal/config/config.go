@@ -46,6 +46,7 @@ type Config struct {
 	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
 	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
 	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
+	JobNetwork        string // KQI_JOB_NETWORK: host or isolated (slurm.NetworkHost, slurm.NetworkIsolated)
 	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
 	HTTPSProxy        string
 	NoProxy           string
@@ -102,6 +103,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
 	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
 	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
+	fs.StringVar(&c.JobNetwork, "job-network", env("KQI_JOB_NETWORK", "host"), "host, or isolated: jobs get their own network namespace, reaching only the site's proxy (KQI_JOB_NETWORK)")
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
@@ -160,6 +162,9 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if secure == "" {
 		// A portal reached over HTTPS sends its cookies over nothing else.
 		c.SecureCookie = strings.HasPrefix(c.BaseURL, "https://")
+	}
+	if c.JobNetwork != "host" && c.JobNetwork != "isolated" {
+		errs = append(errs, fmt.Errorf("KQI_JOB_NETWORK: %q is not host or isolated", c.JobNetwork))
 	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("KQI_DATABASE_URL is required"))
