@@ -138,7 +138,6 @@ func writeBridgedLaunch(w *scriptWriter, bin string, bridges []proxyBridge) {
 	w.raw("\treturn \"$rc\"\n")
 }
 
-
 // ApptainerNetworkArgs are the apptainer exec arguments of a job network:
 // none for the host's, --net --network none (a namespace with only
 // loopback, open to unprivileged users) for an isolated one. Apptainer
