@@ -52,7 +52,8 @@ var coreValues = []badValue{badValues[0], badValues[1], badValues[4], badValues[
 // queryNames are parameters read from the query string by some list or
 // page, sent to every route on top of the fields its forms show.
 var queryNames = []string{"name", "memo", "tag", "tags", "status", "sort", "desc", "page", "per_page",
-	"id_from", "id_to", "from", "to", "parent_id", "favorite", "ids", "next", "kind", "dataset_id", "training_id", "area"}
+	"id_from", "id_to", "from", "to", "parent_id", "favorite", "ids", "next", "kind", "dataset_id", "training_id", "area",
+	"offset", "live", "limit", "q", "lang", "tenant"}
 
 // form is one form found on a page: its fields with what the page put in
 // them, and whether it uploads.

@@ -67,7 +67,8 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 	// One of each service for the pages and the API, so both apply the
 	// same rules (and one login failure limit).
 	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
-		Accounts:    auth.NewAccountDelay(5, 30*time.Second, time.Hour),
+		// Above the per-address limit, so one guesser meets that one first.
+		Accounts:    auth.NewAccountDelay(20, 30*time.Second, time.Hour),
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, TokenIdle: cfg.APITokenIdle, Now: d.Now}
 	acc := &accounts.Service{Store: store}
 	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
