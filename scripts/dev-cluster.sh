@@ -187,7 +187,7 @@ random_token() {
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
-	postgresql-15 postgresql-client-15 git debootstrap curl bc)
+	postgresql-15 postgresql-client-15 git debootstrap curl bc socat)
 
 ensure_packages() {
 	local missing=() pkg status

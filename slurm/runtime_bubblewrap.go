@@ -37,6 +37,9 @@ const HostImage = "host"
 type Bubblewrap struct {
 	ImageRoot string // directory of root filesystems; may be "" when only HostImage is used
 	Binary    string // the bwrap executable; "" = bwrap from the job's PATH
+	// Network is NetworkHost ("" too) or NetworkIsolated (--unshare-net,
+	// the site's proxies bridged in; see network.go).
+	Network string
 }
 
 var imagePart = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(:[0-9]+)?$`)
@@ -131,7 +134,22 @@ func (b Bubblewrap) ShellFunction(spec JobSpec) (string, error) {
 		w.raw("\tdone\n")
 	}
 	w.raw("\tfor kv in \"${kqi_env[@]}\"; do args+=(--setenv \"${kv%%=*}\" \"${kv#*=}\"); done\n")
-	w.raw("\t" + w.q(bin) + " --args 3 -- \"${kqi_launch[@]}\" \"$1\" 3< <(printf '%s\\0' \"${args[@]}\")\n")
+	var bridges []proxyBridge
+	if b.Network == NetworkIsolated {
+		var inside []EnvVar
+		if bridges, inside, err = proxyBridges(spec.SiteEnv); err != nil {
+			return "", err
+		}
+		w.raw("\targs+=(--unshare-net)\n")
+		for _, e := range inside {
+			w.raw("\targs+=(--setenv " + e.Name + " " + w.q(e.Value) + ")\n")
+		}
+	}
+	if len(bridges) > 0 {
+		writeBridgedLaunch(w, bin, bridges)
+	} else {
+		w.raw("\t" + w.q(bin) + " --args 3 -- \"${kqi_launch[@]}\" \"$1\" 3< <(printf '%s\\0' \"${args[@]}\")\n")
+	}
 	w.raw("}\n")
 	if w.err != nil {
 		return "", w.err

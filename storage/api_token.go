@@ -16,9 +16,13 @@ type APIToken struct {
 	TenantID int64
 	// JobID, when set, limits the token to that job: it is the job's
 	// KQI_TOKEN.
-	JobID     *int64
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	JobID       *int64
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	CreatedFrom string     // the address it was issued to
+	LastUsedAt  *time.Time // nil: never used
+	LastUsed    string     // the address it was last used from
+	TenantName  string     // filled by UserAPITokens
 }
 
 // CreateAPIToken stores a token for user in tenant.
@@ -39,12 +43,14 @@ func (s *Store) CreateAPIToken(ctx context.Context, token string, userID, tenant
 func (s *Store) APITokenByValue(ctx context.Context, token string) (*APIToken, error) {
 	var t APIToken
 	var job sql.NullInt64
+	var used sql.NullTime
 	err := s.db.QueryRowContext(ctx,
-		`SELECT a.id, a.user_id, a.tenant_id, a.job_id, a.created_at, a.expires_at
+		`SELECT a.id, a.user_id, a.tenant_id, a.job_id, a.created_at, a.expires_at, a.created_from, a.last_used_at, a.last_used_from
 		 FROM api_tokens a
 		 JOIN memberships m ON m.user_id = a.user_id AND m.tenant_id = a.tenant_id
 		 WHERE a.token_hash = $1 AND a.expires_at > now()`, secretHash(token)).
-		Scan(&t.ID, &t.UserID, &t.TenantID, &job, &t.CreatedAt, &t.ExpiresAt)
+		Scan(&t.ID, &t.UserID, &t.TenantID, &job, &t.CreatedAt, &t.ExpiresAt, &t.CreatedFrom, &used, &t.LastUsed)
+	t.LastUsedAt = nullTime(used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -14,7 +14,6 @@ import (
 type Session struct {
 	UserID    int64
 	TenantID  *int64 // the tenant the user is working in; nil when they have none
-	CSRFToken string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -31,9 +30,9 @@ func SessionKey(id string) []byte { return secretHash(id) }
 // CreateSession stores a new session under id.
 func (s *Store) CreateSession(ctx context.Context, id string, sess Session) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO sessions (id_hash, user_id, tenant_id, csrf_token, expires_at)
-		 VALUES ($1, $2, $3, $4, $5)`,
-		secretHash(id), sess.UserID, sess.TenantID, sess.CSRFToken, sess.ExpiresAt)
+		`INSERT INTO sessions (id_hash, user_id, tenant_id, expires_at)
+		 VALUES ($1, $2, $3, $4)`,
+		secretHash(id), sess.UserID, sess.TenantID, sess.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("storage: create session: %w", err)
 	}
@@ -46,9 +45,9 @@ func (s *Store) SessionByID(ctx context.Context, id string, now time.Time) (*Ses
 	var sess Session
 	var tenant sql.NullInt64
 	err := s.db.QueryRowContext(ctx,
-		`SELECT user_id, tenant_id, csrf_token, created_at, expires_at
+		`SELECT user_id, tenant_id, created_at, expires_at
 		 FROM sessions WHERE id_hash = $1 AND expires_at > $2`, secretHash(id), now).
-		Scan(&sess.UserID, &tenant, &sess.CSRFToken, &sess.CreatedAt, &sess.ExpiresAt)
+		Scan(&sess.UserID, &tenant, &sess.CreatedAt, &sess.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

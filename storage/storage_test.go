@@ -74,7 +74,7 @@ func TestSessionsExpireAndEndWithPasswordChange(t *testing.T) {
 	st, _ := storagetest.NewStore(t)
 	ctx := context.Background()
 	u, _ := st.CreateUser(ctx, storage.NewUser{Username: "alice", PasswordHash: "x"})
-	live := storage.Session{UserID: u.ID, CSRFToken: "c", ExpiresAt: time.Now().Add(time.Hour)}
+	live := storage.Session{UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}
 	if err := st.CreateSession(ctx, "s-live", live); err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,10 @@ func TestUserRules(t *testing.T) {
 			Tenants: []accounts.TenantRole{{Tenant: "lab", Role: "owner"}, {Tenant: "nope", Role: storage.RoleUser}}},
 			"invalid username user.invalid_name; invalid password settings.password_too_short; invalid tenants user.invalid_role; invalid tenants user.unknown_tenant"},
 		{"password too long", accounts.NewUser{Username: "carol", Password: strings.Repeat("p", 73)}, "invalid password settings.password_too_long"},
+		{"a common password", accounts.NewUser{Username: "carol", Password: "password"}, "invalid password settings.password_guessable"},
+		{"eight digits", accounts.NewUser{Username: "carol", Password: "12345678"}, "invalid password settings.password_guessable"},
+		{"eight spaces", accounts.NewUser{Username: "carol", Password: "        "}, "invalid password settings.password_guessable"},
+		{"the user's own name", accounts.NewUser{Username: "carolina", Password: "carolina"}, "invalid password settings.password_guessable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.CreateUser(ctx, tc.n)
@@ -180,8 +184,10 @@ func TestMemberRules(t *testing.T) {
 	}{
 		{"add", "alice", storage.RoleUser, ""},
 		{"change role", "alice", storage.RoleAdmin, ""},
-		{"unknown user", "nobody", storage.RoleUser, "invalid username members.unknown_user"},
+		{"unknown user", "nobody", storage.RoleUser, "invalid username members.cannot_add"},
 		{"unknown role", "alice", "owner", "invalid role user.invalid_role"},
+		// The role is checked first: a bad one says nothing of the name.
+		{"unknown role, unknown user", "nobody", "owner", "invalid role user.invalid_role"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := refused(s.AddMemberNamed(ctx, lab.ID, tc.user, tc.role)); got != tc.want {
@@ -219,6 +225,8 @@ func TestSettingsRules(t *testing.T) {
 		{"wrong current", "nope-nope-nope", "another-pass-1", "another-pass-1", "invalid current_password settings.wrong_current_password"},
 		{"mismatch", pw, "another-pass-1", "another-pass-2", "invalid confirm_password settings.password_mismatch"},
 		{"too short", pw, "short", "short", "invalid new_password settings.password_too_short"},
+		{"own name", pw, "alice-alice", "alice-alice", "invalid new_password settings.password_guessable"},
+		{"common", pw, "iloveyou1", "iloveyou1", "invalid new_password settings.password_guessable"},
 		{"changed", pw, "another-pass-1", "another-pass-1", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

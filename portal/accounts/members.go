@@ -31,16 +31,29 @@ func (s *Service) AddMember(ctx context.Context, userID, tenantID int64, role st
 }
 
 // AddMemberNamed is AddMember for a user given by name, as a tenant's
-// administrator types it.
+// administrator types it. The role is checked before the name is looked
+// up, and a name that does not exist gets the same answer as any other
+// refusal of the user: a tenant's administrator cannot use the form to
+// learn which user names exist on the portal.
 func (s *Service) AddMemberNamed(ctx context.Context, tenantID int64, username string, role storage.Role) error {
+	if !role.Valid() {
+		return refusal.Invalidf("role", "user.invalid_role")
+	}
+	cannot := refusal.Invalidf("username", "members.cannot_add")
 	u, err := s.Store.UserByName(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
-		return refusal.Invalidf("username", "members.unknown_user")
+		return cannot
 	}
 	if err != nil {
 		return err
 	}
-	return s.AddMember(ctx, u.ID, tenantID, role)
+	if err := s.AddMember(ctx, u.ID, tenantID, role); err != nil {
+		if _, ok := refusal.Of(err); ok {
+			return cannot
+		}
+		return err
+	}
+	return nil
 }
 
 // RemoveMember takes a user out of a tenant. by, the one removing, may

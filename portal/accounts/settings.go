@@ -19,7 +19,7 @@ func (s *Service) ChangePassword(ctx context.Context, u *storage.User, keepSessi
 	case next != confirm:
 		return refusal.Invalidf("confirm_password", "settings.password_mismatch")
 	}
-	if key := passwordPolicy(next); key != "" {
+	if key := passwordPolicy(next, u.Username); key != "" {
 		return refusal.Invalidf("new_password", key)
 	}
 	hash, err := auth.HashPassword(next)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"regexp"
-	"strconv"
 	"strings"
 
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -54,12 +54,13 @@ func ParseQuota(cpu, memoryGB, gpu string) (Quota, error) {
 		if text == "" {
 			continue
 		}
-		n, err := strconv.Atoi(text)
-		if err != nil {
+		n, ok := input.Int(text, -input.MaxQuotaLimit, input.MaxQuotaLimit) // SetQuota refuses a negative one
+		if !ok {
 			bad.Add(f.name, "admin.tenants.bad_quota")
 			continue
 		}
-		*f.dst = &n
+		limit := int(n)
+		*f.dst = &limit
 	}
 	return q, bad.Err()
 }
@@ -71,7 +72,7 @@ func (s *Service) SetQuota(ctx context.Context, tenantID int64, q Quota) error {
 		name  string
 		limit *int
 	}{{"cpu", q.CPU}, {"memory_gb", q.MemoryGB}, {"gpu", q.GPU}} {
-		if f.limit != nil && *f.limit < 0 {
+		if f.limit != nil && !input.InRange(*f.limit, 0, input.MaxQuotaLimit) {
 			bad.Add(f.name, "admin.tenants.bad_quota")
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*storage.User, err
 	if !userName.MatchString(n.Username) {
 		bad.Add("username", "user.invalid_name")
 	}
-	if key := passwordPolicy(n.Password); key != "" {
+	if key := passwordPolicy(n.Password, n.Username); key != "" {
 		bad.Add("password", key)
 	}
 	var ms []storage.TenantRole
@@ -67,13 +67,15 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (*storage.User, err
 }
 
 // passwordPolicy is the catalog key of what is wrong with a new
-// password, or "".
-func passwordPolicy(password string) string {
-	switch err := auth.CheckPasswordPolicy(password); {
+// password of username, or "".
+func passwordPolicy(password, username string) string {
+	switch err := auth.CheckNewPassword(password, username); {
 	case errors.Is(err, auth.ErrPasswordTooShort):
 		return "settings.password_too_short"
 	case errors.Is(err, auth.ErrPasswordTooLong):
 		return "settings.password_too_long"
+	case errors.Is(err, auth.ErrPasswordGuessable):
+		return "settings.password_guessable"
 	}
 	return ""
 }

@@ -20,6 +20,7 @@ import (
 	"kqi/portal/auth"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
+	"kqi/portal/input"
 	"kqi/portal/jobs"
 	"kqi/portal/refusal"
 	"kqi/storage"
@@ -39,11 +40,13 @@ type Handler struct {
 func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, log *slog.Logger) *Handler {
 	h := &Handler{auth: au, accounts: acc, sources: sources, data: svc, jobs: js, log: log}
 	r := router.PathPrefix("/api/v1").Subrouter()
+	r.Use(h.checkInput)
 	r.HandleFunc("/auth/token", h.createToken).Methods(http.MethodPost).Name("apiToken")
 
 	in := r.NewRoute().Subrouter()
 	in.Use(h.requireToken)
 	in.HandleFunc("/me", h.me).Methods(http.MethodGet).Name("apiMe")
+	in.HandleFunc("/auth/token", h.revokeToken).Methods(http.MethodDelete).Name("apiTokenRevoke")
 
 	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
 	in.HandleFunc("/data", h.createData).Methods(post).Name("apiDataCreate")
@@ -97,7 +100,7 @@ func (h *Handler) requireToken(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
 			return
 		}
-		c, err := h.auth.Caller(r.Context(), token)
+		c, err := h.auth.Caller(r.Context(), token, h.auth.Limit.Client(r))
 		if errors.Is(err, storage.ErrNotFound) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kqi", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "api.unauthorized")
@@ -154,6 +157,11 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%s: %v", i18n.T("en", "api.bad_json"), err)})
 		return false
 	}
+	if err := input.JSON(dst); err != nil {
+		e, _ := refusal.Of(err)
+		writeRefusal(w, http.StatusBadRequest, e)
+		return false
+	}
 	return true
 }
 
@@ -198,18 +206,24 @@ func (h *Handler) failed(w http.ResponseWriter, r *http.Request, err error) bool
 	case e.Kind == refusal.NotFound:
 		writeError(w, http.StatusNotFound, "api.not_found")
 	default:
-		var body errorBody
-		msgs := make([]string, len(e.Fields))
-		for i, f := range e.Fields {
-			msgs[i] = i18n.T("en", f.Key, f.Arg)
-			if f.Field != "" {
-				body.Fields = append(body.Fields, fieldBody{Field: f.Field, Message: msgs[i]})
-			}
-		}
-		body.Error = strings.Join(msgs, " ")
-		writeJSON(w, e.HTTPStatus(), body)
+		writeRefusal(w, e.HTTPStatus(), e)
 	}
 	return true
+}
+
+// writeRefusal answers a refusal: every reason in English, and each
+// field's.
+func writeRefusal(w http.ResponseWriter, status int, e *refusal.Error) {
+	var body errorBody
+	msgs := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		msgs[i] = i18n.T("en", f.Key, f.Arg)
+		if f.Field != "" {
+			body.Fields = append(body.Fields, fieldBody{Field: f.Field, Message: msgs[i]})
+		}
+	}
+	body.Error = strings.Join(msgs, " ")
+	writeJSON(w, status, body)
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

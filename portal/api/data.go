@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/data"
+	"kqi/portal/input"
 	"kqi/portal/transfer"
 	"kqi/storage"
 )
@@ -81,6 +82,13 @@ func writeList[T, B any](w http.ResponseWriter, items []T, total int, body func(
 	writeJSON(w, http.StatusOK, out)
 }
 
+// pageParam is the list page asked for; anything but a page number in
+// range is the first page.
+func pageParam(q map[string][]string) int {
+	p, _ := input.Int(first(q["page"]), 1, input.MaxPage)
+	return int(p)
+}
+
 func intParam(q map[string][]string, key string) int64 {
 	v, _ := strconv.ParseInt(first(q[key]), 10, 64)
 	return v
@@ -98,7 +106,7 @@ func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := storage.DataFilter{Name: q.Get("name"), Memo: q.Get("memo"), Tag: q.Get("tag"),
 		IDFrom: intParam(q, "id_from"), IDTo: intParam(q, "id_to"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
-		Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))}
+		Page: pageParam(q), PerPage: int(intParam(q, "per_page"))}
 	for key, dst := range map[string]*time.Time{"from": &f.CreatedFrom, "to": &f.CreatedTo} {
 		if v := q.Get(key); v != "" {
 			t, err := time.Parse("2006-01-02", v)
@@ -219,7 +227,7 @@ func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	items, total, err := h.data.Datasets(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
 		Name: q.Get("name"), Memo: q.Get("memo"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
-		Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
+		Page: pageParam(q), PerPage: int(intParam(q, "per_page"))})
 	if err != nil {
 		h.serverError(w, r, err)
 		return

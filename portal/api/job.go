@@ -158,7 +158,7 @@ func (a *jobAPI) list(w http.ResponseWriter, r *http.Request) {
 	items, total, err := a.jobs.List(r.Context(), callerOf(r).Tenant.ID, a.kind, storage.JobFilter{
 		Name: q.Get("name"), Status: q.Get("status"), Tag: q.Get("tag"), Favorite: q.Get("favorite") == "1" || q.Get("favorite") == "true",
 		ParentID: intParam(q, "parent_id"),
-		Sort:     q.Get("sort"), Desc: q.Get("desc") != "0", Page: int(intParam(q, "page")), PerPage: int(intParam(q, "per_page"))})
+		Sort:     q.Get("sort"), Desc: q.Get("desc") != "0", Page: pageParam(q), PerPage: int(intParam(q, "per_page"))})
 	if err != nil {
 		a.serverError(w, r, err)
 		return

@@ -36,6 +36,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, auth.ErrTooManyFailures):
 		writeError(w, http.StatusTooManyRequests, "login.too_many")
 		return
+	case errors.Is(err, auth.ErrSlowDown):
+		writeError(w, http.StatusTooManyRequests, "login.slow_down")
+		return
 	case errors.Is(err, auth.ErrBadCredentials):
 		// The typed name is not logged: people type passwords into it.
 		h.log.Info("api login refused", "remote", r.RemoteAddr)
@@ -45,7 +48,7 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	t, err := h.auth.IssueToken(r.Context(), u, req.Tenant)
+	t, err := h.auth.IssueToken(r.Context(), u, req.Tenant, h.auth.Limit.Client(r))
 	switch {
 	case errors.Is(err, auth.ErrNotMember):
 		writeError(w, http.StatusForbidden, "api.not_member")
@@ -62,4 +65,13 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		Tenant:    tenantRef{ID: t.Membership.Tenant.ID, Name: t.Membership.Tenant.Name},
 		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 	})
+}
+
+// revokeToken ends the token the request carries.
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r)
+	if h.failed(w, r, h.auth.RevokeToken(r.Context(), c.User.ID, c.TokenID)) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

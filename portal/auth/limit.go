@@ -84,10 +84,40 @@ func (l *FailureLimit) Blocked(client string) bool {
 	return f != nil && f.count >= l.Max
 }
 
+// Take counts an attempt of client before its password is checked and
+// reports whether it may go ahead; a client that has used up its tries is
+// refused. Counting first means parallel guesses cannot all pass the check
+// while the slow password hashes run. A login that succeeds gives its
+// attempt back (Succeeded).
+func (l *FailureLimit) Take(client string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.record(client)
+	if f.count >= l.Max {
+		return false
+	}
+	f.count++
+	return true
+}
+
+// Succeeded gives back the attempt of a login that was right.
+func (l *FailureLimit) Succeeded(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.current(client); f != nil && f.count > 0 {
+		f.count--
+	}
+}
+
 // Fail records a failed login of client.
 func (l *FailureLimit) Fail(client string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.record(client).count++
+}
+
+// record is client's record in the current window, made if need be.
+func (l *FailureLimit) record(client string) *failures {
 	f := l.current(client)
 	if f == nil {
 		if len(l.failures) > 100000 {
@@ -96,7 +126,7 @@ func (l *FailureLimit) Fail(client string) {
 		f = &failures{since: l.now()}
 		l.failures[client] = f
 	}
-	f.count++
+	return f
 }
 
 // current is client's record in the current window, or nil.
@@ -107,4 +137,62 @@ func (l *FailureLimit) current(client string) *failures {
 		return nil
 	}
 	return f
+}
+
+// AccountDelay slows guessing at one account from many addresses: after
+// Free failed logins of an account within Window, each further attempt
+// must come Delay after the one before, whatever the address. It delays
+// rather than locks, so an attacker cannot keep the owner out: they can
+// still log in, at worst Delay later. A successful login clears the count.
+type AccountDelay struct {
+	Free   int
+	Delay  time.Duration
+	Window time.Duration
+
+	mu       sync.Mutex
+	accounts map[string]*attempts
+	now      func() time.Time
+}
+
+type attempts struct {
+	failures    int
+	since, last time.Time
+}
+
+// NewAccountDelay allows free failures per account and window, then one
+// attempt per delay.
+func NewAccountDelay(free int, delay, window time.Duration) *AccountDelay {
+	return &AccountDelay{Free: free, Delay: delay, Window: window, accounts: map[string]*attempts{}, now: time.Now}
+}
+
+// Take reports how long an attempt at account must still wait; 0 means it
+// may go ahead, and the attempt is then counted as a failure until
+// Succeeded says otherwise.
+func (d *AccountDelay) Take(account string) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.now()
+	a := d.accounts[account]
+	if a == nil || now.Sub(a.since) > d.Window {
+		if len(d.accounts) > 100000 {
+			d.accounts = map[string]*attempts{} // bound memory under a flood
+		}
+		a = &attempts{since: now}
+		d.accounts[account] = a
+	}
+	if a.failures >= d.Free {
+		if wait := a.last.Add(d.Delay).Sub(now); wait > 0 {
+			return wait
+		}
+	}
+	a.failures++
+	a.last = now
+	return 0
+}
+
+// Succeeded clears the account's failures.
+func (d *AccountDelay) Succeeded(account string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.accounts, account)
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +19,14 @@ type Service struct {
 	Store *storage.Store
 	// Limit is shared by the pages and the API: a guesser gets no more
 	// tries by switching between them.
-	Limit       *FailureLimit
+	Limit *FailureLimit
+	// Accounts delays guesses at one account from many addresses; nil for
+	// none.
+	Accounts    *AccountDelay
 	SessionIdle time.Duration // a session ends this long after its last use
 	SessionMax  time.Duration // and this long after login, however used
 	TokenTTL    time.Duration // how long an API token lives
+	TokenIdle   time.Duration // and how long it lives unused (0: no limit)
 	// Now is the clock sessions and tokens expire by (time.Now when nil);
 	// tests move it instead of sleeping.
 	Now func() time.Time
@@ -41,6 +46,9 @@ var (
 	// ErrTooManyFailures refuses any login from a client that has used up
 	// its failures, whatever the password.
 	ErrTooManyFailures = errors.New("auth: too many failed logins")
+	// ErrSlowDown refuses an attempt at an account that failed too often
+	// lately, until its delay has passed.
+	ErrSlowDown = errors.New("auth: too many failed logins of this account; wait")
 	// ErrNotMember refuses a tenant the user is not in (or that does not
 	// exist: which names exist is none of their business).
 	ErrNotMember = errors.New("auth: not a member of that tenant")
@@ -49,15 +57,24 @@ var (
 )
 
 // Login returns the user whose name and password match. From a client
-// that has failed too often it is ErrTooManyFailures; a wrong name or
-// password is ErrBadCredentials and counts as a failure of client.
+// that has failed too often it is ErrTooManyFailures, and at an account
+// that has, ErrSlowDown until its delay has passed; a wrong name or
+// password is ErrBadCredentials. Every attempt is counted before the
+// password is checked; a right one is given back.
 func (s *Service) Login(ctx context.Context, client, username, password string) (*storage.User, error) {
-	if s.Limit.Blocked(client) {
+	if !s.Limit.Take(client) {
 		return nil, ErrTooManyFailures
 	}
+	account := strings.ToLower(username)
+	if s.Accounts != nil && s.Accounts.Take(account) > 0 {
+		return nil, ErrSlowDown
+	}
 	u, err := Login(ctx, s.Store, username, password)
-	if errors.Is(err, ErrBadCredentials) {
-		s.Limit.Fail(client)
+	if err == nil {
+		s.Limit.Succeeded(client)
+		if s.Accounts != nil {
+			s.Accounts.Succeeded(account)
+		}
 	}
 	return u, err
 }

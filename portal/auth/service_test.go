@@ -142,7 +142,7 @@ func TestServiceTokens(t *testing.T) {
 		{"no tenant at all", loner, "", "", ErrNoTenant},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tok, err := s.IssueToken(ctx, tc.user, tc.ref)
+			tok, err := s.IssueToken(ctx, tc.user, tc.ref, "192.0.2.1")
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("error %v, want %v", err, tc.err)
 			}
@@ -152,16 +152,83 @@ func TestServiceTokens(t *testing.T) {
 			if tok.Membership.Tenant.Name != tc.want {
 				t.Fatalf("token for %q, want %q", tok.Membership.Tenant.Name, tc.want)
 			}
-			c, err := s.Caller(ctx, tok.Value)
+			c, err := s.Caller(ctx, tok.Value, "192.0.2.1")
 			if err != nil || c.User.ID != tc.user.ID || c.Tenant.Name != tc.want || c.JobID != nil {
 				t.Fatalf("caller %+v %v", c, err)
 			}
 		})
 	}
-	if _, err := s.IssueToken(ctx, loner, "lab-a"); !errors.Is(err, ErrNotMember) {
+	if _, err := s.IssueToken(ctx, loner, "lab-a", ""); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("a tenant of someone else: %v", err)
 	}
-	if _, err := s.Caller(ctx, "not-a-token"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.Caller(ctx, "not-a-token", ""); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+// Parallel guesses from one address get no more password checks than the
+// limit: the attempt is counted before the slow hash, not after (13 of 10
+// got through before).
+func TestParallelGuessesStayWithinTheLimit(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	s.Limit = NewFailureLimit(10, time.Minute, nil)
+	results := make(chan error)
+	for i := range 30 {
+		go func() {
+			_, err := s.Login(ctx, "guesser", "alice", "wrong-"+strconv.Itoa(i))
+			results <- err
+		}()
+	}
+	checked := 0
+	for range 30 {
+		err := <-results
+		switch {
+		case errors.Is(err, ErrBadCredentials):
+			checked++
+		case !errors.Is(err, ErrTooManyFailures):
+			t.Errorf("login: %v", err)
+		}
+	}
+	if checked > 10 {
+		t.Fatalf("%d passwords checked, limit 10", checked)
+	}
+}
+
+// Guesses at one account from many addresses are slowed to one per delay
+// once the free ones are used; the owner is never locked out: after the
+// delay the right password works.
+func TestAccountDelay(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	now := time.Now()
+	s.Limit = NewFailureLimit(100, time.Minute, nil)
+	s.Accounts = NewAccountDelay(3, 30*time.Second, time.Hour)
+	s.Accounts.now = func() time.Time { return now }
+	login := func(client, password string) error {
+		_, err := s.Login(ctx, client, "alice", password)
+		return err
+	}
+	for i := range 3 {
+		if err := login("c"+strconv.Itoa(i), "wrong-wrong"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("free attempt %d: %v", i, err)
+		}
+	}
+	if err := login("elsewhere", pw); !errors.Is(err, ErrSlowDown) {
+		t.Fatalf("within the delay, from a new address: %v, want ErrSlowDown", err)
+	}
+	now = now.Add(31 * time.Second)
+	if err := login("c9", "wrong-wrong"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("after the delay: %v, want the password checked", err)
+	}
+	if err := login("c10", pw); !errors.Is(err, ErrSlowDown) {
+		t.Fatalf("right after: %v, want ErrSlowDown", err)
+	}
+	now = now.Add(31 * time.Second)
+	if err := login("c11", pw); err != nil {
+		t.Fatalf("the owner after the delay: %v", err)
+	}
+	if err := login("c12", "wrong-wrong"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("a success clears the count: %v", err)
 	}
 }

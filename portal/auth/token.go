@@ -17,8 +17,9 @@ type Token struct {
 
 // IssueToken gives u a bearer token for the tenant ref names (its name or
 // id), or for their starting tenant when ref is "". A tenant they are not
-// in is ErrNotMember, and no tenant at all ErrNoTenant.
-func (s *Service) IssueToken(ctx context.Context, u *storage.User, ref string) (*Token, error) {
+// in is ErrNotMember, and no tenant at all ErrNoTenant. from is the
+// client's address, shown in the user's token list.
+func (s *Service) IssueToken(ctx context.Context, u *storage.User, ref, from string) (*Token, error) {
 	m, err := s.tokenTenant(ctx, u, ref)
 	if err != nil {
 		return nil, err
@@ -26,6 +27,9 @@ func (s *Service) IssueToken(ctx context.Context, u *storage.User, ref string) (
 	value := NewSecret()
 	t, err := s.Store.CreateAPIToken(ctx, value, u.ID, m.Tenant.ID, s.now().Add(s.TokenTTL))
 	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.NoteAPITokenIssued(ctx, t.ID, from); err != nil {
 		return nil, err
 	}
 	return &Token{Value: value, Membership: m, ExpiresAt: t.ExpiresAt}, nil
@@ -63,15 +67,36 @@ type Caller struct {
 	// JobID is set for a job's token (its KQI_TOKEN), which may
 	// reach only that job.
 	JobID *int64
+	// TokenID is the token's own id (to revoke it).
+	TokenID int64
 }
 
-// Caller resolves a bearer token to its user, in a tenant they are still
-// in; storage.ErrNotFound for a token that is unknown, expired or outlived
-// its membership.
-func (s *Service) Caller(ctx context.Context, token string) (*Caller, error) {
+// Caller resolves a bearer token, used from address from, to its user, in
+// a tenant they are still in; storage.ErrNotFound for a token that is
+// unknown, expired, unused for TokenIdle or outlived its membership. A
+// user's token records when and from where it was last used.
+func (s *Service) Caller(ctx context.Context, token, from string) (*Caller, error) {
 	t, err := s.Store.APITokenByValue(ctx, token)
 	if err != nil {
 		return nil, err
+	}
+	if t.JobID == nil {
+		now, last := s.now(), t.CreatedAt
+		if t.LastUsedAt != nil {
+			last = *t.LastUsedAt
+		}
+		if s.TokenIdle > 0 && now.Sub(last) > s.TokenIdle {
+			if err := s.Store.DeleteUserAPIToken(ctx, t.UserID, t.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+			return nil, storage.ErrNotFound
+		}
+		// Written at most once a minute per address, to spare the database.
+		if t.LastUsedAt == nil || now.Sub(last) > time.Minute || t.LastUsed != from {
+			if err := s.Store.TouchAPIToken(ctx, t.ID, now, from); err != nil {
+				return nil, err
+			}
+		}
 	}
 	u, err := s.Store.UserByID(ctx, t.UserID)
 	if err != nil {
@@ -81,5 +106,16 @@ func (s *Service) Caller(ctx context.Context, token string) (*Caller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Caller{User: u, Tenant: &m.Tenant, Role: m.Role, JobID: t.JobID}, nil
+	return &Caller{User: u, Tenant: &m.Tenant, Role: m.Role, JobID: t.JobID, TokenID: t.ID}, nil
+}
+
+// Tokens lists the user's own API tokens (not their jobs').
+func (s *Service) Tokens(ctx context.Context, userID int64) ([]storage.APIToken, error) {
+	return s.Store.UserAPITokens(ctx, userID)
+}
+
+// RevokeToken ends one of the user's own tokens; storage.ErrNotFound for
+// anyone else's.
+func (s *Service) RevokeToken(ctx context.Context, userID, id int64) error {
+	return s.Store.DeleteUserAPIToken(ctx, userID, id)
 }

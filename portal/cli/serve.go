@@ -174,9 +174,9 @@ func openCluster(cfg *config.Config, self config.Identity, dialer *login.Dialer)
 // runtimeOf is the container runtime jobs use.
 func runtimeOf(cfg *config.Config) slurm.Runtime {
 	if cfg.Runtime == "bubblewrap" {
-		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot}
+		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot, Network: cfg.JobNetwork}
 	}
-	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: strings.Fields(cfg.ApptainerArgs), ImageDir: cfg.ImageRoot}
+	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: append(strings.Fields(cfg.ApptainerArgs), slurm.ApptainerNetworkArgs(cfg.JobNetwork)...), ImageDir: cfg.ImageRoot}
 }
 
 func checkImageRoot(cfg *config.Config) error {

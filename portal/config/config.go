@@ -23,6 +23,7 @@ type Config struct {
 	SessionIdle  time.Duration // KQI_SESSION_IDLE: a browser session ends after this long unused
 	SessionMax   time.Duration // KQI_SESSION_MAX: and after this long in any case
 	APITokenTTL  time.Duration // KQI_API_TOKEN_TTL: lifetime of tokens from POST /api/v1/auth/token
+	APITokenIdle time.Duration // KQI_API_TOKEN_IDLE: such a token ends after this long unused
 	SecureCookie bool          // KQI_SECURE_COOKIE: mark cookies Secure (portal behind HTTPS)
 	// KQI_TRUSTED_PROXIES: reverse proxies (addresses or CIDR prefixes,
 	// comma-separated) whose X-Forwarded-For names the client
@@ -51,6 +52,7 @@ type Config struct {
 	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
 	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
 	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
+	JobNetwork        string // KQI_JOB_NETWORK: host or isolated (slurm.NetworkHost, slurm.NetworkIsolated)
 	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
 	HTTPSProxy        string
 	NoProxy           string
@@ -75,7 +77,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		}
 		return def
 	}
-	var idle, max, ttl, level string
+	var idle, max, ttl, tokenIdle, level string
 	var secure, proxies string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
@@ -83,7 +85,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&idle, "session-idle", env("KQI_SESSION_IDLE", "2h"), "idle timeout of a browser session (KQI_SESSION_IDLE)")
 	fs.StringVar(&max, "session-max", env("KQI_SESSION_MAX", "24h"), "maximum age of a browser session (KQI_SESSION_MAX)")
 	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
-	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", "false"), "send cookies only over HTTPS (KQI_SECURE_COOKIE)")
+	fs.StringVar(&tokenIdle, "api-token-idle", env("KQI_API_TOKEN_IDLE", "336h"), "an API token unused this long ends (KQI_API_TOKEN_IDLE)")
+	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", ""), "send cookies only over HTTPS (KQI_SECURE_COOKIE; default: when KQI_BASE_URL is https)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
@@ -108,6 +111,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
 	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
 	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
+	fs.StringVar(&c.JobNetwork, "job-network", env("KQI_JOB_NETWORK", "host"), "host, or isolated: jobs get their own network namespace, reaching only the site's proxy (KQI_JOB_NETWORK)")
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
@@ -127,6 +131,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_SESSION_IDLE", idle, &c.SessionIdle)
 	dur("KQI_SESSION_MAX", max, &c.SessionMax)
 	dur("KQI_API_TOKEN_TTL", ttl, &c.APITokenTTL)
+	dur("KQI_API_TOKEN_IDLE", tokenIdle, &c.APITokenIdle)
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
 	dur("KQI_SUBMIT_GRACE", grace, &c.SubmitGrace)
 	dur("KQI_UPLOAD_SWEEP_AGE", sweepAge, &c.UploadSweepAge)
@@ -136,6 +141,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	case "1", "true", "yes":
 		c.SecureCookie = true
 	case "0", "false", "no", "":
+		// "" decides below, once the base URL is known.
 	default:
 		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
 	}
@@ -163,6 +169,13 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		errs = append(errs, fmt.Errorf("KQI_BASE_URL: %q is not an http(s) URL", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if secure == "" {
+		// A portal reached over HTTPS sends its cookies over nothing else.
+		c.SecureCookie = strings.HasPrefix(c.BaseURL, "https://")
+	}
+	if c.JobNetwork != "host" && c.JobNetwork != "isolated" {
+		errs = append(errs, fmt.Errorf("KQI_JOB_NETWORK: %q is not host or isolated", c.JobNetwork))
+	}
 	if c.DatabaseURL == "" {
 		errs = append(errs, errors.New("KQI_DATABASE_URL is required"))
 	}

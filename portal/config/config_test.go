@@ -131,3 +131,26 @@ func TestClusterIdentity(t *testing.T) {
 		}
 	}
 }
+
+// Cookies are Secure when the portal is reached over HTTPS, unless the
+// site says otherwise.
+func TestSecureCookieFollowsTheBaseURL(t *testing.T) {
+	for _, c := range []struct {
+		base, secure string
+		want         bool
+	}{
+		{"https://kqi.example.org", "", true},
+		{"http://kqi.example.org", "", false},
+		{"", "", false},
+		{"https://kqi.example.org", "false", false},
+		{"http://localhost:8080", "true", true},
+	} {
+		cfg, err := Load("t", nil, envOf(map[string]string{"KQI_DATABASE_URL": "x", "KQI_BASE_URL": c.base, "KQI_SECURE_COOKIE": c.secure}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SecureCookie != c.want {
+			t.Errorf("base %q, KQI_SECURE_COOKIE %q: Secure %v, want %v", c.base, c.secure, cfg.SecureCookie, c.want)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/storage"
@@ -31,10 +32,10 @@ type Service struct {
 
 // Limits on what users type.
 const (
-	MaxNameLen = 256
-	MaxMemoLen = 4096
-	MaxTagLen  = 64
-	MaxTags    = 32
+	MaxNameLen = input.MaxName
+	MaxMemoLen = input.MaxMemo
+	MaxTagLen  = input.MaxTag
+	MaxTags    = input.MaxTags
 )
 
 // Form is the text part of a data registration or edit, kept as typed so a
@@ -267,6 +268,9 @@ func readField(p *multipart.Part, field string, form *Form) error {
 		return refusal.Invalidf(field, "data.field_too_long", field)
 	}
 	v := string(b)
+	if key := input.Check(field, v); key != "" {
+		return refusal.Invalidf(field, key, field)
+	}
 	switch field {
 	case "name":
 		form.Name = v

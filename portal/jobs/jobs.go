@@ -16,11 +16,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"kqi/portal/accounts"
 	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -153,12 +155,24 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 	}
 	if req.CPU < 1 {
 		bad.Add("cpu", "training.cpu_min")
+	} else if req.CPU > input.MaxCPU {
+		bad.Add("cpu", "input.out_of_range", "cpu")
 	}
 	if req.MemoryGB < 1 {
 		bad.Add("memory_gb", "training.memory_min")
+	} else if req.MemoryGB > input.MaxMemoryGB {
+		bad.Add("memory_gb", "input.out_of_range", "memory_gb")
 	}
 	if req.GPU < 0 {
 		bad.Add("gpu", "training.gpu_min")
+	} else if req.GPU > input.MaxGPU {
+		bad.Add("gpu", "input.out_of_range", "gpu")
+	}
+	if !input.InRange(req.TimeLimitMin, 0, input.MaxMinutes) {
+		bad.Add("time_limit", "input.out_of_range", "time_limit")
+	}
+	if utf8.RuneCountInString(req.Memo) > input.MaxMemo {
+		bad.Add("memo", "data.memo_too_long")
 	}
 	if err := s.checkPartition(ctx, req, &bad); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"kqi/portal/refusal"
 	"kqi/portal/transfer"
@@ -78,7 +79,7 @@ var ErrBadPath = errors.New("jobs: bad output path")
 // Symbolic links the job made are refused: resolved on the host, one could
 // lead to another tenant's files.
 func (s *Service) OpenOutput(ctx context.Context, j *storage.Job, rel string) (files.File, error) {
-	if j.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || strings.HasPrefix(rel, "..") {
+	if j.JobDir == "" || rel == "" || strings.HasPrefix(rel, "/") || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
 		return nil, ErrBadPath
 	}
 	return s.Files.OpenNoFollow(ctx, j.JobDir+"/"+slurm.OutputDir+"/"+rel)
@@ -93,18 +94,30 @@ func (s *Service) OpenJobFile(ctx context.Context, j *storage.Job, name string) 
 	return s.Files.OpenNoFollow(ctx, j.JobDir+"/"+name)
 }
 
+// NotIncludedName is the entry of output.zip that lists the output files
+// it could not hold, and why.
+const NotIncludedName = "KQI-NOT-INCLUDED.txt"
+
 // WriteZip streams every output file into a zip on w, one file at a time:
-// nothing is built in memory or on disk.
+// nothing is built in memory or on disk. A file whose name a zip cannot
+// safely hold (see zipName) or that cannot be read is left out and listed
+// in NotIncludedName, never dropped silently.
 func (s *Service) WriteZip(ctx context.Context, j *storage.Job, w io.Writer) error {
 	list, err := s.Outputs(ctx, j)
 	if err != nil {
 		return err
 	}
 	zw := zip.NewWriter(w)
+	var left []string
 	for _, f := range list {
+		if !zipName(f.Path) {
+			left = append(left, fmt.Sprintf("%q: a zip cannot hold this name safely (a backslash, a colon, a control character, or a part that is . or .. or starts with ..)", f.Path))
+			continue
+		}
 		src, err := s.OpenOutput(ctx, j, f.Path)
 		if err != nil {
-			return err
+			left = append(left, fmt.Sprintf("%q: could not be read (%v)", f.Path, err))
+			continue
 		}
 		dst, err := zw.CreateHeader(&zip.FileHeader{Name: f.Path, Method: zip.Deflate})
 		if err == nil {
@@ -115,7 +128,36 @@ func (s *Service) WriteZip(ctx context.Context, j *storage.Job, w io.Writer) err
 			return err
 		}
 	}
+	if len(left) > 0 {
+		dst, err := zw.Create(NotIncludedName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(dst, "These output files are not in this zip; download them one by one from the job's page:\n\n%s\n", strings.Join(left, "\n"))
+	}
 	return zw.Close()
+}
+
+// zipName reports whether a zip can hold the output path as an entry name
+// that every extractor reads the same way: parts separated by / only, none
+// empty, none . or .. or starting with .. (a Windows extractor may strip
+// or resolve them), no backslash or colon (a separator or a drive or stream
+// to Windows), no control character.
+func zipName(p string) bool {
+	if p == "" || !utf8.ValidString(p) || strings.ContainsAny(p, "\\:") {
+		return false
+	}
+	for _, c := range p {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || strings.HasPrefix(part, "..") {
+			return false
+		}
+	}
+	return true
 }
 
 // Attachments lists the files attached to the job.

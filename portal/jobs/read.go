@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"errors"
+	"unicode/utf8"
 
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -20,6 +22,18 @@ func (s *Service) Job(ctx context.Context, tenantID int64, kind Kind, id int64) 
 		return nil, storage.ErrNotFound
 	}
 	return j, nil
+}
+
+// MaxStatusIDs is how many jobs one status poll may ask about.
+const MaxStatusIDs = 200
+
+// Jobs returns the tenant's jobs of kind among ids (at most MaxStatusIDs
+// of them are looked up, in one query).
+func (s *Service) Jobs(ctx context.Context, tenantID int64, kind Kind, ids []int64) ([]storage.Job, error) {
+	if len(ids) > MaxStatusIDs {
+		ids = ids[:MaxStatusIDs]
+	}
+	return s.Store.JobsByIDs(ctx, tenantID, kind.Name(), ids)
 }
 
 // List returns one page of the tenant's jobs of kind and the total.
@@ -47,6 +61,21 @@ func (s *Service) Parents(ctx context.Context, j *storage.Job) ([]storage.Job, e
 // UpdateNotes changes what the user may edit at any time.
 func (s *Service) UpdateNotes(ctx context.Context, tenantID int64, kind Kind, id int64, memo string, tags []string, favorite bool) error {
 	if _, err := s.Job(ctx, tenantID, kind, id); err != nil {
+		return err
+	}
+	var bad refusal.Fields
+	if utf8.RuneCountInString(memo) > input.MaxMemo {
+		bad.Add("memo", "data.memo_too_long")
+	}
+	if len(tags) > input.MaxTags {
+		bad.Add("tags", "data.too_many_tags")
+	}
+	for _, t := range tags {
+		if utf8.RuneCountInString(t) > input.MaxTag {
+			bad.Add("tags", "data.tag_too_long", t)
+		}
+	}
+	if err := bad.Err(); err != nil {
 		return err
 	}
 	return s.Store.UpdateJobNotes(ctx, tenantID, id, memo, tags, favorite)

@@ -1,11 +1,13 @@
 package jobs
 
 import (
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 
+	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/storage"
 )
@@ -52,8 +54,8 @@ func (f Form) Request() (Request, error) {
 		if v == "" {
 			return 0
 		}
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil {
+		n, ok := input.Int(v, math.MinInt32, math.MaxInt32)
+		if !ok {
 			bad.Add(field, "training.not_a_number")
 		}
 		return n

@@ -24,7 +24,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"kqi/portal/accounts"
+	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
@@ -52,6 +55,8 @@ type Env struct {
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
+	// Router has every route the portal serves (tests walk it).
+	Router *mux.Router
 	logs   *logBuffer
 }
 
@@ -152,7 +157,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, logs: logs}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, Router: h.Router, logs: logs}
 }
 
 // Logs is everything the portal has logged so far, as slog's text lines.
@@ -441,4 +446,28 @@ func newJobs(st *storage.Store, fs files.FS, dataSvc *data.Service, cluster slur
 		AllowHostImage: true, // tests run trivial commands in the node's own root
 		SiteEnv:        []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}},
 	}}
+}
+
+// SessionAs logs the browser in as u without the login form (no password
+// hashing, no login limit): for tests that need many sessions.
+func (b *Browser) SessionAs(u *storage.User) {
+	b.t.Helper()
+	s := &auth.Service{Store: b.env.Store, SessionIdle: b.env.Config.SessionIdle, SessionMax: b.env.Config.SessionMax, Now: b.env.Clock.Now}
+	id, err := s.StartSession(context.Background(), u)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	base, _ := url.Parse(b.env.URL)
+	// The pages' session cookie (web.sessionCookie).
+	b.Client.Jar.SetCookies(base, []*http.Cookie{{Name: "kqi_session", Value: id, Path: "/"}})
+}
+
+// APIToken issues u a bearer token for tenantID directly in the store.
+func (e *Env) APIToken(t testing.TB, u *storage.User, tenantID int64) string {
+	t.Helper()
+	value := auth.NewSecret()
+	if _, err := e.Store.CreateAPIToken(context.Background(), value, u.ID, tenantID, e.Clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	return value
 }

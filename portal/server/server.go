@@ -46,8 +46,15 @@ type Deps struct {
 	Now func() time.Time
 }
 
+// Portal is the whole HTTP handler and the router its routes are on, so
+// tests can walk every registered route.
+type Portal struct {
+	http.Handler
+	Router *mux.Router
+}
+
 // New builds the whole HTTP handler.
-func New(cfg *config.Config, d Deps) (http.Handler, error) {
+func New(cfg *config.Config, d Deps) (*Portal, error) {
 	store, log, checks, svc := d.Store, d.Log, d.Checks, d.Data
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
@@ -60,7 +67,9 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	// One of each service for the pages and the API, so both apply the
 	// same rules (and one login failure limit).
 	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
-		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, Now: d.Now}
+		// Above the per-address limit, so one guesser meets that one first.
+		Accounts:    auth.NewAccountDelay(20, 30*time.Second, time.Hour),
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, TokenIdle: cfg.APITokenIdle, Now: d.Now}
 	acc := &accounts.Service{Store: store}
 	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
@@ -74,7 +83,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	return recoverer(log, securityHeaders(accessLog(log, router))), nil
+	return &Portal{Handler: recoverer(log, securityHeaders(accessLog(log, router))), Router: router}, nil
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {

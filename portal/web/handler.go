@@ -50,7 +50,7 @@ func (h *Handler) SetClock(now func() time.Time) { h.now = now }
 // URLs; no path is written twice.
 func (h *Handler) routes() {
 	r := h.router.NewRoute().Subrouter()
-	r.Use(h.withSession, h.checkCSRF)
+	r.Use(h.withSession, h.checkInput, h.checkCSRF)
 
 	r.HandleFunc("/login", h.showLogin).Methods(http.MethodGet).Name("login")
 	r.HandleFunc("/login", h.login).Methods(http.MethodPost).Name("loginCheck")
@@ -66,6 +66,7 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings/language", h.setLanguage).Methods(http.MethodPost).Name("settingsLanguage")
 	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
 	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
+	in.HandleFunc("/settings/api-tokens/{id:[0-9]+}/revoke", h.revokeAPIToken).Methods(http.MethodPost).Name("settingsAPITokenRevoke")
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)

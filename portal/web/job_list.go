@@ -3,10 +3,12 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"kqi/portal/i18n"
+	"kqi/portal/jobs"
 	"kqi/storage"
 )
 
@@ -66,15 +68,21 @@ func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
 // shows, so it updates without reloading.
 func (p *jobPages) statuses(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
+	var ids []int64
+	// Capped before any lookup: ids cost nothing to send.
+	for _, s := range strings.SplitN(r.URL.Query().Get("ids"), ",", jobs.MaxStatusIDs+1) {
+		if id, ok := parseID(s); ok && len(ids) < jobs.MaxStatusIDs {
+			ids = append(ids, id)
+		}
+	}
+	list, err := p.jobs.Jobs(r.Context(), v.Tenant.ID, p.kind, ids)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
 	out := map[string]map[string]string{}
-	for _, s := range strings.Split(r.URL.Query().Get("ids"), ",") {
-		id, ok := parseID(s)
-		if !ok || len(out) >= 200 {
-			continue
-		}
-		if t, err := p.jobs.Job(r.Context(), v.Tenant.ID, p.kind, id); err == nil {
-			out[s] = map[string]string{"status": t.Status, "reason": i18n.Cause(v.Lang, t.Reason, t.ReasonArg)}
-		}
+	for _, t := range list {
+		out[strconv.FormatInt(t.ID, 10)] = map[string]string{"status": t.Status, "reason": i18n.Cause(v.Lang, t.Reason, t.ReasonArg)}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -3,6 +3,8 @@ package web
 import (
 	"net/url"
 	"strconv"
+
+	"kqi/portal/input"
 )
 
 // PerPageChoices are the page sizes lists offer.
@@ -19,8 +21,8 @@ type listQuery struct {
 
 func parseListQuery(q url.Values, defaultSort string) listQuery {
 	lq := listQuery{Page: 1, PerPage: 30, Sort: defaultSort, Desc: true, Values: q}
-	if p, err := strconv.Atoi(q.Get("page")); err == nil && p > 0 {
-		lq.Page = p
+	if p, ok := input.Int(q.Get("page"), 1, input.MaxPage); ok {
+		lq.Page = int(p)
 	}
 	if n, err := strconv.Atoi(q.Get("per_page")); err == nil {
 		for _, c := range PerPageChoices {

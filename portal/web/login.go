@@ -31,6 +31,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		form.Error = "login.too_many"
 		h.render(w, r, http.StatusTooManyRequests, "login", "login.title", form)
 		return
+	case errors.Is(err, auth.ErrSlowDown):
+		form.Error = "login.slow_down"
+		h.render(w, r, http.StatusTooManyRequests, "login", "login.title", form)
+		return
 	case errors.Is(err, auth.ErrBadCredentials):
 		// The typed name is not logged: people type passwords into it.
 		h.log.Info("login refused", "remote", r.RemoteAddr)

@@ -46,7 +46,7 @@ func (h *Handler) withSession(next http.Handler) http.Handler {
 		}
 		if v.User != nil {
 			v.Lang = v.User.Language
-			v.CSRF = v.Session.CSRFToken
+			v.CSRF = auth.CSRFToken(v.SessionID)
 		} else {
 			v.Lang = anonLanguage(r)
 			v.CSRF = h.anonCSRF(w, r)

@@ -14,6 +14,7 @@ type settingsData struct {
 	PasswordRefusal   *refusal.Error
 	CredentialRefusal *refusal.Error
 	Sections          []credentialSection
+	APITokens         []storage.APIToken
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -43,5 +44,9 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 		}
 	}
 	d.Sections = []credentialSection{git, reg}
+	if d.APITokens, err = h.auth.Tokens(r.Context(), visitorOf(r).User.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	h.render(w, r, status, "settings", "settings.title", d)
 }

@@ -206,7 +206,7 @@ func (l *Local) Open(ctx context.Context, p string) (File, error) {
 	}
 	fi, err := f.Stat()
 	if err == nil && fi.IsDir() {
-		err = errors.New("is a directory")
+		err = fmt.Errorf("%w: is a directory", ErrInvalidPath)
 	}
 	if err != nil {
 		f.Close()

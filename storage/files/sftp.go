@@ -461,7 +461,7 @@ func (s *SFTP) Open(ctx context.Context, p string) (File, error) {
 		}
 		fi, err := f.Stat()
 		if err == nil && fi.IsDir() {
-			err = errors.New("is a directory")
+			err = fmt.Errorf("%w: is a directory", ErrInvalidPath)
 		}
 		if err != nil {
 			f.Close()
