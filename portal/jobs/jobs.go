@@ -48,6 +48,9 @@ type Config struct {
 	// (config.Config.ClusterIdentity); nil: that function with no site
 	// settings.
 	Identity func(*storage.Tenant) config.Identity
+	// ArrayLimit is how many tasks of one job array run at once (Slurm's
+	// --array=…%N); 0 = as many as Slurm schedules.
+	ArrayLimit int
 }
 
 // Service is the job lifecycle.
@@ -478,11 +481,11 @@ const launchTimeout = 5 * time.Minute
 // ends here loses its secrets and token like any ended job.
 func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 	if instance, err := s.Store.InstanceID(ctx); err == nil {
-		if found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID)); err == nil && len(found) > 0 {
+		if found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j)); err == nil && len(found) > 0 {
 			// Slurm has it: adopt it, or leave the row submitting for the
 			// reconcile; never an error row beside a live job.
-			s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
-			if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+			s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", slurmIDOf(j, found[0]))
+			if _, err := s.Store.SetJobQueued(ctx, j.ID, slurmIDOf(j, found[0])); err != nil {
 				s.Log.Warn("adopting a job: the reconcile will", "job", j.ID, "error", err)
 			}
 			return
