@@ -36,6 +36,10 @@ type Actor = jobs.Actor
 // Fields is what a user writes of a preprocess.
 type Fields = storage.PreprocessFields
 
+// LogName is the name an entry's log is downloaded as (the seed's
+// attachment of the history).
+const LogName = "stdout_stderr.log"
+
 // Limits on what users type.
 const (
 	MaxCommandLen = 64 << 10
