@@ -291,7 +291,7 @@ func TestPreprocessAPIOnTheCluster(t *testing.T) {
 	b := dataWith(t, env, tok, "b", []upload{{"in.txt", []byte("second")}})
 	_, p := call(t, env, "POST", "/api/v1/preprocesses", tok, map[string]any{"name": "copy", "image": "host", "git": map[string]any{"repository": repo},
 		"command": `test -d /kqi/git/.git && mkdir -p /kqi/output/${DATA_NAME}_copy && cp /kqi/input/$DATA_ID/in.txt /kqi/output/${DATA_NAME}_copy/ && echo copied $DATA_NAME`,
-		"cpu": 1, "memory_gb": 1})
+		"cpu":     1, "memory_gb": 1})
 	one := fmt.Sprintf("/api/v1/preprocesses/%d", int64(p["id"].(float64)))
 	status, runs := call(t, env, "POST", one+"/runs", tok, map[string]any{"data_ids": []int64{a, b}, "partition": "cpu", "env": map[string]string{"MODE": "x"}})
 	if status != 201 || len(runs["items"].([]any)) != 2 {
