@@ -150,3 +150,36 @@ func TestReconcileAdoptsArrayTasks(t *testing.T) {
 		}
 	}
 }
+
+// An array Slurm refuses leaves every task in error with the cause, and
+// none of them with a secrets file or a live token.
+func TestRefusedArrayLeavesNothingLive(t *testing.T) {
+	e, fake := newFakeEnv(t)
+	ctx := context.Background()
+	fake.OnSubmit = func(string, slurm.JobSpec) error { return errors.New("slurm: submit: Invalid job array specification") }
+	p := e.runnable(t)
+	a, b := e.datum(t, "a", map[string]string{"x": "1"}), e.datum(t, "b", map[string]string{"x": "2"})
+	hs := e.run(t, p.ID, a, b)
+	for i, h := range hs {
+		if h.Job.Status != "error" || h.Job.Reason != slurm.CauseSubmitFailed || !strings.Contains(h.Job.ReasonArg, "Invalid job array") {
+			t.Fatalf("task %d: %s (%s %q)", i, h.Job.Status, h.Job.Reason, h.Job.ReasonArg)
+		}
+		if _, err := e.fs.Stat(ctx, h.Job.JobDir+"/"+slurm.SecretsFile); err == nil {
+			t.Errorf("task %d kept its secrets file", i)
+		}
+	}
+	var tokens int
+	e.db.QueryRow(`SELECT count(*) FROM api_tokens`).Scan(&tokens)
+	if tokens != 0 {
+		t.Errorf("%d job tokens live after a refused array", tokens)
+	}
+	// The entries exist (the datum ran, and failed to start): deleting one
+	// lets it run again.
+	if err := e.svc.DeleteHistory(ctx, e.tenant, p.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	fake.OnSubmit = nil
+	if h := e.run(t, p.ID, a)[0]; h.Job.Status != "queued" {
+		t.Fatalf("after deleting the entry: %s", h.Job.Status)
+	}
+}
