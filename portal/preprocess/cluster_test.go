@@ -145,8 +145,8 @@ func TestRunsOnTheCluster(t *testing.T) {
 
 			// A task exiting 1 fails and registers nothing.
 			before := e.dataCount(t)
-			h := e.run(t, p.ID, bad)[0]
-			h = e.await(t, p.ID, 2*time.Minute, bad)[0]
+			e.run(t, p.ID, bad)
+			h := e.await(t, p.ID, 2*time.Minute, bad)[0]
 			if h.Status() != string(slurm.StatusFailed) || *h.Job.ExitCode != 1 || len(h.Outputs) != 0 || e.dataCount(t) != before {
 				t.Fatalf("failing entry: %s exit %v outputs %v; data %d → %d", h.Status(), h.Job.ExitCode, h.Outputs, before, e.dataCount(t))
 			}

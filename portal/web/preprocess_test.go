@@ -27,7 +27,6 @@ type preSetup struct {
 	lab  *storage.Tenant
 	who  preprocess.Actor
 	pre  *storage.Preprocess // runnable
-	repo string
 }
 
 func newPreSetup(t *testing.T) *preSetup {
@@ -148,13 +147,13 @@ func TestPreprocessPagesInEveryState(t *testing.T) {
 		s.ends(t, s.run(t, d), "COMPLETED", 0, map[string]string{"bad name!/a.png": "x"})
 	})
 	add("stopped", "killed", "", 0, false, func(d int64) {
-		h := s.run(t, d)
+		s.run(t, d)
 		if err := s.svc.Stop(ctx, s.lab.ID, s.pre.ID, d); err != nil {
 			t.Fatal(err)
 		}
 		env.Jobs.Poll(ctx) // cancels
 		env.Jobs.Poll(ctx) // sees it cancelled
-		if h = s.entry(t, d); h.Status() != "killed" {
+		if h := s.entry(t, d); h.Status() != "killed" {
 			t.Fatalf("stopped entry: %s", h.Status())
 		}
 	})
