@@ -81,11 +81,16 @@ func (f runForm) run(p *storage.Preprocess) (preprocess.Run, error) {
 	return run, bad.Err()
 }
 
+// pickData is how many of the newest data the run form offers to check;
+// others are entered by id.
+const pickData = 100
+
 type runFormData struct {
 	Form         runForm
 	Preprocess   *storage.Preprocess // the chosen one, if any
 	Preprocesses []storage.Preprocess
 	Data         []storage.Data // the chosen data that exist
+	Others       []storage.Data // the newest of the rest, to pick from
 	Partitions   []slurm.Partition
 	Refusal      *refusal.Error
 	Errors       map[string][]refusal.Field
@@ -122,6 +127,20 @@ func (h *Handler) renderRunForm(w http.ResponseWriter, r *http.Request, status i
 				h.serverError(w, r, err)
 				return
 			}
+		}
+	}
+	recent, _, err := h.data.List(r.Context(), tenant, storage.DataFilter{Sort: "id", Desc: true, PerPage: pickData})
+	if err != nil {
+		h.serverError(w, r, err)
+		return
+	}
+	chosen := map[int64]bool{}
+	for _, dt := range d.Data {
+		chosen[dt.ID] = true
+	}
+	for _, dt := range recent {
+		if !chosen[dt.ID] {
+			d.Others = append(d.Others, dt)
 		}
 	}
 	if d.Partitions, err = h.jobs.Partitions(r.Context()); err != nil {

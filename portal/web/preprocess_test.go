@@ -221,7 +221,10 @@ func TestPreprocessPagesInEveryState(t *testing.T) {
 			if !strings.Contains(run, fmt.Sprintf(`name="data_ids" value="%d" checked`, entries[1].dataID)) || !strings.Contains(run, fmt.Sprintf(`<option value="%d" selected>`, s.pre.ID)) {
 				t.Errorf("run form: %s", run)
 			}
-			get("/preprocessing/run")
+			pick := get(fmt.Sprintf("/preprocessing/run?preprocess_id=%d", s.pre.ID))
+			if !strings.Contains(pick, `id="run-pick"`) || !strings.Contains(pick, fmt.Sprintf(`name="data_ids" value="%d">`, entries[0].dataID)) || !strings.Contains(pick, `name="cpu" min="1" value="1"`) {
+				t.Errorf("the run form from a preprocess's page offers no data to pick or no defaults: %s", pick)
+			}
 			get(fmt.Sprintf("/preprocessing/%d/histories", fresh.ID))
 			hist := get(fmt.Sprintf("/preprocessing/%d/histories", s.pre.ID))
 			rows := map[string]string{}
