@@ -22,11 +22,11 @@ import (
 
 // preSetup is a tenant with preprocesses and data on the fake cluster.
 type preSetup struct {
-	env  *portaltest.Env
-	svc  *preprocess.Service
-	lab  *storage.Tenant
-	who  preprocess.Actor
-	pre  *storage.Preprocess // runnable
+	env *portaltest.Env
+	svc *preprocess.Service
+	lab *storage.Tenant
+	who preprocess.Actor
+	pre *storage.Preprocess // runnable
 }
 
 func newPreSetup(t *testing.T) *preSetup {
