@@ -593,3 +593,12 @@ func (s *Store) DeleteHistory(ctx context.Context, tenantID, preprocessID, dataI
 	}
 	return &out, nil
 }
+
+// DeleteRunWithoutEntry deletes a preprocess run's job whose entry is gone
+// (its source datum was deleted while it ran), whatever its status: the
+// poller calls it once the job has ended.
+func (s *Store) DeleteRunWithoutEntry(ctx context.Context, jobID int64) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM jobs j WHERE j.id = $1 AND j.kind = 'preprocess'
+		AND NOT EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.job_id = j.id)`, jobID)
+	return wrap("delete run without entry", err)
+}

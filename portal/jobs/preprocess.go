@@ -61,17 +61,26 @@ const CausePreprocessOutputs = "preprocess_outputs"
 
 // Ended registers the outputs of a run that exited 0. Outputs that cannot
 // become data make the run an error with the reason, and none is
-// registered.
+// registered. A run whose entry is gone (its source datum was deleted
+// while it ran) is removed with its directory: nothing could show it.
 func (preprocess) Ended(ctx context.Context, s *Service, j *storage.Job, out *slurm.Outcome) error {
-	if out.Status != slurm.StatusCompleted || j.JobDir == "" {
-		return nil
-	}
 	h, err := s.Store.HistoryOfJob(ctx, j.ID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil // its source datum was deleted meanwhile
+		if err := s.Store.DeleteRunWithoutEntry(ctx, j.ID); err != nil {
+			return err
+		}
+		if j.JobDir != "" {
+			if err := s.Files.RemoveAll(ctx, j.JobDir); err != nil {
+				s.Log.Warn("removing the directory of a run without entry", "job", j.ID, "error", err)
+			}
+		}
+		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if out.Status != slurm.StatusCompleted || j.JobDir == "" {
+		return nil
 	}
 	err = s.RegisterOutputs(ctx, h, j.JobDir+"/"+slurm.OutputDir, j.CreatedByID)
 	var bad *OutputError

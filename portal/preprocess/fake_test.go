@@ -183,3 +183,32 @@ func TestRefusedArrayLeavesNothingLive(t *testing.T) {
 		t.Fatalf("after deleting the entry: %s", h.Job.Status)
 	}
 }
+
+// A source datum deleted while its run waits: the entry goes with it, and
+// once the run ends its job and directory go too, registering nothing.
+func TestSourceDeletedWhileRunning(t *testing.T) {
+	e, fake := newFakeEnv(t)
+	ctx := context.Background()
+	p := e.runnable(t)
+	d := e.datum(t, "gone", map[string]string{"x": "1"})
+	h := e.run(t, p.ID, d)[0]
+	if err := e.store.DeleteData(ctx, e.tenant, d); err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Put(ctx, h.Job.JobDir+"/output/made/a", strings.NewReader("a"))
+	e.fs.Put(ctx, h.Job.JobDir+"/"+slurm.ExitCodeFile, strings.NewReader("0\n"))
+	fake.Set(h.Job.SlurmJobID, func(i *slurm.JobInfo) { i.State = "COMPLETED" })
+	before := e.dataCount(t)
+	if err := e.jobs.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.JobByID(ctx, e.tenant, h.Job.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the run of a deleted datum is still there: %v", err)
+	}
+	if _, err := e.fs.Stat(ctx, h.Job.JobDir); err == nil {
+		t.Error("its directory is still there")
+	}
+	if e.dataCount(t) != before {
+		t.Error("its outputs were registered")
+	}
+}
