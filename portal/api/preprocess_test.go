@@ -47,8 +47,16 @@ func ids(v any) []int64 {
 // nothing visible as data until the entry is completed, then each result
 // a datum with its files and lineage; a completed entry takes no more
 // uploads; deleting it deletes its data.
-func TestPreprocessExternalWorkflow(t *testing.T) {
-	env := portaltest.New(t)
+func TestPreprocessExternalWorkflow(t *testing.T) { testExternalWorkflow(t) }
+
+// The same through the SFTP file store (a portal that does not mount the
+// shared filesystem): uploads, hard links and removal over SFTP.
+func TestPreprocessExternalWorkflowOverSFTP(t *testing.T) {
+	testExternalWorkflow(t, portaltest.WithSFTP)
+}
+
+func testExternalWorkflow(t *testing.T, opts ...portaltest.Option) {
+	env := portaltest.New(t, opts...)
 	lab := env.Tenant(t, "lab")
 	env.User(t, "alice", pw, false, "lab")
 	tok := token(t, env, "alice", "lab")
@@ -141,6 +149,15 @@ func TestPreprocessExternalWorkflow(t *testing.T) {
 	if resp.StatusCode != 200 || string(got) != "gray" {
 		t.Fatalf("a produced file: %d %q", resp.StatusCode, got)
 	}
+	// The interrupted upload, whenever the server gave up on it, left
+	// nothing: the entry's directory is gone with the completion.
+	portaltest.Eventually(t, func() error {
+		left, err := env.Files.List(context.Background(), fmt.Sprintf("tenants/%d/preprocess-uploads", lab.ID))
+		if err != nil || len(left) > 0 {
+			return fmt.Errorf("uploads left: %+v %v", left, err)
+		}
+		return nil
+	})
 	b, ct = outputBody(t, "late", []upload{{"a", []byte("a")}})
 	if resp, out := send(t, env, "POST", entry+"/outputs", tok, ct, b); resp.StatusCode != 409 {
 		t.Fatalf("upload into a completed entry: %d %s", resp.StatusCode, out)
@@ -275,11 +292,20 @@ func TestPreprocessOfAnotherTenant(t *testing.T) {
 	}
 }
 
-// A run through the API on the dev cluster: its entries complete with
-// their data, the log is stdout_stderr.log, and deleting an entry deletes
+// A run through the API on the dev cluster, with the local and the SFTP
+// file store: its entries complete with their data, the log is stdout_stderr.log, and deleting an entry deletes
 // its data and lets the datum run again.
 func TestPreprocessAPIOnTheCluster(t *testing.T) {
-	env := portaltest.New(t, portaltest.WithCluster)
+	for _, store := range []struct {
+		name string
+		opts []portaltest.Option
+	}{{"local", []portaltest.Option{portaltest.WithCluster}}, {"sftp", []portaltest.Option{portaltest.WithCluster, portaltest.WithSFTP}}} {
+		t.Run(store.name, func(t *testing.T) { testPreprocessOnTheCluster(t, store.opts...) })
+	}
+}
+
+func testPreprocessOnTheCluster(t *testing.T, opts ...portaltest.Option) {
+	env := portaltest.New(t, opts...)
 	repo := os.Getenv("KQI_DEV_GIT_PUBLIC_REPO")
 	if repo == "" {
 		t.Fatal("KQI_DEV_GIT_PUBLIC_REPO is not set: run scripts/dev-cluster.sh up")

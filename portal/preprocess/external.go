@@ -2,6 +2,8 @@ package preprocess
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +21,8 @@ import (
 // The external workflow: the user runs a preprocess outside the cluster,
 // opens a history entry for the datum, uploads each result as a new datum
 // into it, and completes it. Until then nothing of it is data: uploads
-// wait in the entry's directory (uploads/{name}/…), and completing
-// registers them all at once exactly as an in-cluster run's outputs.
+// wait in the entry's directory ({name}/…), and completing registers them
+// all at once exactly as an in-cluster run's outputs.
 
 // uploadsDir is where an external entry's uploads wait.
 func uploadsDir(tenantID, historyID int64) string {
@@ -56,23 +58,60 @@ func (s *Service) openEntry(ctx context.Context, tenantID, id, dataID int64) (*s
 
 // Upload reads one result of an open entry from a multipart body: the
 // field `name` (the new datum's name, first) and any number of `file`
-// parts, streamed to the entry's directory. An upload cut off or refused
-// leaves nothing: the files it wrote are removed.
+// parts. The files stream into a temporary directory of the entry, which
+// Complete ignores, and are linked under the result's name only once the
+// body is whole: an upload cut off or refused leaves nothing, and never
+// half a result.
 func (s *Service) Upload(ctx context.Context, who Actor, id, dataID int64, mr *multipart.Reader) (string, []storage.NewFile, error) {
 	h, err := s.openEntry(ctx, who.TenantID, id, dataID)
 	if err != nil {
 		return "", nil, err
 	}
-	var name, dir string
-	var written []storage.NewFile
-	fail := func(err error) (string, []storage.NewFile, error) {
-		if dir != "" {
-			if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), dir); rerr != nil {
-				s.Log.Error("removing a failed upload", "dir", dir, "error", rerr)
-			}
+	tmp := h.Dir + "/" + files.TempPrefix + randomHex()
+	defer func() {
+		if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), tmp); rerr != nil {
+			s.Log.Error("removing an upload's temporary directory", "dir", tmp, "error", rerr)
 		}
+	}()
+	name, written, err := s.receive(ctx, h, tmp, mr)
+	if err != nil {
 		return "", nil, err
 	}
+	if err := s.free(ctx, h, name); err != nil {
+		return "", nil, err
+	}
+	dir := h.Dir + "/" + name
+	if err := s.Files.MkdirAll(ctx, dir); err != nil {
+		return "", nil, err
+	}
+	for _, f := range written {
+		if err := s.Files.Link(ctx, tmp+"/"+f.Name, dir+"/"+f.Name); err != nil {
+			if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), dir); rerr != nil {
+				s.Log.Error("removing a half-linked upload", "dir", dir, "error", rerr)
+			}
+			return "", nil, err
+		}
+	}
+	return name, written, nil
+}
+
+// free refuses a result name the entry has already.
+func (s *Service) free(ctx context.Context, h *storage.History, name string) error {
+	_, err := s.Files.Stat(ctx, h.Dir+"/"+name)
+	switch {
+	case err == nil:
+		return refusal.Invalidf("name", "preprocess.output_exists", name)
+	case errors.Is(err, files.ErrNotExist):
+		return nil
+	default:
+		return err
+	}
+}
+
+// receive streams the body's files into tmp and returns the result's name.
+func (s *Service) receive(ctx context.Context, h *storage.History, tmp string, mr *multipart.Reader) (string, []storage.NewFile, error) {
+	var name string
+	var written []storage.NewFile
 	seen := map[string]bool{}
 	for {
 		part, err := mr.NextPart()
@@ -80,60 +119,59 @@ func (s *Service) Upload(ctx context.Context, who Actor, id, dataID int64, mr *m
 			break
 		}
 		if err != nil {
-			return fail(fmt.Errorf("%w: %v", data.ErrUploadCut, err))
+			return "", nil, fmt.Errorf("%w: %v", data.ErrUploadCut, err)
 		}
 		file := transfer.PartFileName(part)
 		switch {
 		case part.FormName() == "name" && file == "":
 			if name != "" {
-				return fail(refusal.Invalidf("name", "preprocess.name_twice"))
+				return "", nil, refusal.Invalidf("name", "preprocess.name_twice")
 			}
 			b, err := io.ReadAll(io.LimitReader(part, 256))
 			if err != nil {
-				return fail(fmt.Errorf("%w: %v", data.ErrUploadCut, err))
+				return "", nil, fmt.Errorf("%w: %v", data.ErrUploadCut, err)
 			}
 			name = string(b)
 			if !jobs.OutputName.MatchString(name) {
-				return fail(refusal.Invalidf("name", "preprocess.bad_output_name", name))
+				return "", nil, refusal.Invalidf("name", "preprocess.bad_output_name", name)
 			}
-			if _, err := s.Files.Stat(ctx, h.Dir+"/"+name); err == nil {
-				return fail(refusal.Invalidf("name", "preprocess.output_exists", name))
-			} else if !errors.Is(err, files.ErrNotExist) {
-				return fail(err)
-			}
-			dir = h.Dir + "/" + name
-			if err := s.Files.MkdirAll(ctx, dir); err != nil {
-				dir = ""
-				return fail(err)
+			if err := s.free(ctx, h, name); err != nil {
+				return "", nil, err
 			}
 		case part.FormName() != "file":
-			return fail(refusal.Invalidf(part.FormName(), "data.unexpected_file_field", part.FormName()))
+			return "", nil, refusal.Invalidf(part.FormName(), "data.unexpected_file_field", part.FormName())
 		case name == "":
-			return fail(refusal.Invalidf("name", "preprocess.name_first"))
+			return "", nil, refusal.Invalidf("name", "preprocess.name_first")
 		case file == "":
 			continue
 		default:
 			if err := files.CheckName(file); err != nil || files.IsTemp(file) {
-				return fail(refusal.Invalidf("file", "data.bad_file_name", file))
+				return "", nil, refusal.Invalidf("file", "data.bad_file_name", file)
 			}
 			if seen[file] {
-				return fail(refusal.Invalidf("file", "data.duplicate_file", file))
+				return "", nil, refusal.Invalidf("file", "data.duplicate_file", file)
 			}
 			seen[file] = true
-			size, err := s.Files.Put(ctx, dir+"/"+file, part)
+			size, err := s.Files.Put(ctx, tmp+"/"+file, part)
 			if err != nil {
-				return fail(fmt.Errorf("%w: %s: %v", data.ErrUploadCut, file, err))
+				return "", nil, fmt.Errorf("%w: %s: %v", data.ErrUploadCut, file, err)
 			}
 			written = append(written, storage.NewFile{Name: file, Size: size})
 		}
 	}
 	if name == "" {
-		return fail(refusal.Invalidf("name", "preprocess.name_first"))
+		return "", nil, refusal.Invalidf("name", "preprocess.name_first")
 	}
 	if len(written) == 0 {
-		return fail(refusal.Invalidf("file", "data.file_required"))
+		return "", nil, refusal.Invalidf("file", "data.file_required")
 	}
 	return name, written, nil
+}
+
+func randomHex() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Complete closes an open entry: its uploads become data, linked to it.
