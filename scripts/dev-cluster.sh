@@ -3,7 +3,7 @@
 # munge, slurmctld, slurmd, slurmrestd (Slurm 22.05, REST v0.0.38, JWT),
 # PostgreSQL 15, an sshd on 127.0.0.1:2222, a shared filesystem root, a Git
 # server with the sample model repositories (cmd/kqi-devgit on
-# 127.0.0.1:8790) and a bubblewrap image with python3 and git.
+# 127.0.0.1:8790) and a bubblewrap image with python3 (and PIL) and git.
 #
 #   scripts/dev-cluster.sh up       install what is missing, start, wait, write $DIR/env
 #   scripts/dev-cluster.sh status   one line per service; non-zero exit if any is down
@@ -81,7 +81,9 @@ IMAGE_DIR=$IMAGE_ROOT/local/python/3
 # What the image was built from; a different recipe rebuilds it. The name
 # starts with a dot, which no image tag may, so it is never taken for one.
 IMAGE_STAMP=$IMAGE_ROOT/local/python/.3.recipe
-IMAGE_PACKAGES=python3,git,ca-certificates
+# python3-pil: preprocessing scripts written for KAMONOHASHI resize images
+# with PIL (SPEC §3).
+IMAGE_PACKAGES=python3,python3-pil,git,ca-certificates
 IMAGE_LOG=$IMAGE_ROOT/debootstrap.log
 # The repository this script belongs to: kqi-devgit and the sample model come from it.
 SRC=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -711,10 +713,10 @@ remove_tree() {
 	rm -rf --one-file-system -- "$1"
 }
 
-image_ready() { [[ -x $IMAGE_DIR/usr/bin/python3 && -x $IMAGE_DIR/usr/bin/git ]]; }
+image_ready() { [[ -x $IMAGE_DIR/usr/bin/python3 && -x $IMAGE_DIR/usr/bin/git && -d $IMAGE_DIR/usr/lib/python3/dist-packages/PIL ]]; }
 
 # ensure_image: the dev image local/python:3, a minimal Debian of the
-# host's release with python3 and git made by debootstrap: a real
+# host's release with python3, PIL and git made by debootstrap: a real
 # distribution tree, unlike a copy of the host's own /usr, so jobs see the
 # same image on every machine. Built once (about a minute, most of it
 # downloading) into a temporary directory, checked, then renamed into place;
@@ -739,8 +741,8 @@ ensure_image() {
 		fail_service "dev image (debootstrap)" "$IMAGE_LOG"
 	# A read-only image needs no package downloads or lists.
 	rm -rf "$new"/var/cache/apt/archives/*.deb "$new"/var/cache/apt/*.bin "$new"/var/lib/apt/lists/*
-	if ! { chroot "$new" python3 -c 'import json, hashlib' && chroot "$new" git --version; } >>"$IMAGE_LOG" 2>&1; then
-		fail_service "dev image (python3 and git in the new tree)" "$IMAGE_LOG"
+	if ! { chroot "$new" python3 -c 'import json, hashlib, PIL.Image' && chroot "$new" git --version; } >>"$IMAGE_LOG" 2>&1; then
+		fail_service "dev image (python3, PIL and git in the new tree)" "$IMAGE_LOG"
 	fi
 	remove_tree "$old"
 	if [[ -e $IMAGE_DIR ]]; then mv "$IMAGE_DIR" "$old"; fi

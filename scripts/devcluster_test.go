@@ -534,3 +534,14 @@ func TestSampleModelTrainsInTheDevImage(t *testing.T) {
 		}
 	})
 }
+
+// The dev image has PIL: preprocessing scripts written for KAMONOHASHI
+// resize images with it (portal/preprocess runs one in the image).
+func TestDevImageHasPIL(t *testing.T) {
+	g := requireDevGit(t)
+	name, tag, _ := strings.Cut(g.image, ":")
+	pil := filepath.Join(g.imageRoot, name, tag, "usr/lib/python3/dist-packages/PIL/Image.py")
+	if _, err := os.Stat(pil); err != nil {
+		t.Fatalf("the dev image %s has no PIL (%v): scripts/dev-cluster.sh up rebuilds it", g.image, err)
+	}
+}

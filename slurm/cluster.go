@@ -225,13 +225,17 @@ func epoch(sec int64) time.Time {
 	return time.Unix(sec, 0).UTC()
 }
 
-var jobIDPattern = regexp.MustCompile(`^[0-9]{1,10}$`)
+var (
+	jobIDPattern       = regexp.MustCompile(`^[0-9]{1,10}$`)
+	jobOrTaskIDPattern = regexp.MustCompile(`^[0-9]{1,10}(_[0-9]{1,10})?$`)
+)
 
-// checkJobIDs rejects anything but plain numeric job ids, so they can be
-// placed on a command line or in a URL path as they are.
+// checkJobIDs rejects anything but numeric job ids and array task ids
+// ("123_4", Slurm's own notation), so they can be placed on a command line
+// or in a URL path as they are.
 func checkJobIDs(ids []string) error {
 	for _, id := range ids {
-		if !jobIDPattern.MatchString(id) {
+		if !jobOrTaskIDPattern.MatchString(id) {
 			return fmt.Errorf("slurm: invalid job id %q", id)
 		}
 	}

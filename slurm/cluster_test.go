@@ -134,10 +134,10 @@ func TestObserveDecide(t *testing.T) {
 }
 
 func TestCheckJobIDs(t *testing.T) {
-	if err := checkJobIDs([]string{"1", "4294967294"}); err != nil {
+	if err := checkJobIDs([]string{"1", "4294967294", "1_2", "9334_0"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"", "1,2", "1;reboot", "-1", "1 2", "12345678901", "1_2"} {
+	for _, bad := range []string{"", "1,2", "1;reboot", "-1", "1 2", "12345678901", "1_", "_2", "1_2_3", "1_[0-2]"} {
 		if err := checkJobIDs([]string{"1", bad}); err == nil {
 			t.Errorf("job id %q accepted", bad)
 		}

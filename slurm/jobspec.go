@@ -32,7 +32,7 @@ const (
 // readOnlyEnv lists the variables SPEC §5 promises the user's code and that
 // user variables may never override, whether or not a given job sets them.
 var readOnlyEnv = []string{
-	"TRAINING_ID", "INFERENCE_ID", "PREPROCESSING_ID", "DATASET_ID", "PARENT_ID",
+	"TRAINING_ID", "INFERENCE_ID", "PREPROCESSING_ID", "DATA_ID", "DATA_NAME", "DATASET_ID", "PARENT_ID",
 	"MODEL_REPOSITORY", "MODEL_REPOSITORY_TOKEN", "COMMIT_ID",
 	"KQI_SERVER", "KQI_TOKEN", "ENTRY_POINT",
 }
@@ -79,7 +79,19 @@ type JobSpec struct {
 	// a parent's outputs at /kqi/parent: what a kind of job adds to the
 	// /kqi directories every job has.
 	Inputs []Bind
+
+	// ArraySize makes the job a Slurm job array of that many tasks
+	// (--array=0-{ArraySize-1}), 0 = a single job. Task i runs the job
+	// script JobDir/i/script.sh (see RenderArray) and logs to JobDir/i/log.
+	ArraySize int
+	// ArrayLimit is how many tasks of the array may run at once (the
+	// array's "%" throttle); 0 = as many as Slurm schedules.
+	ArrayLimit int
 }
+
+// MaxArraySize is the most tasks one array may have: Slurm's default
+// MaxArraySize is 1001 (task ids 0-1000).
+const MaxArraySize = 1000
 
 // Bind is one directory of the shared filesystem made visible read-only in
 // the container.
@@ -183,6 +195,12 @@ func (s JobSpec) Validate() error {
 		add(fmt.Errorf("command %w", errNUL))
 	}
 	add(checkPath("job directory", s.JobDir))
+	if s.ArraySize < 0 || s.ArraySize > MaxArraySize {
+		add(fmt.Errorf("an array has 1 to %d tasks, got %d", MaxArraySize, s.ArraySize))
+	}
+	if s.ArrayLimit < 0 || (s.ArrayLimit > 0 && s.ArraySize == 0) {
+		add(fmt.Errorf("array limit %d needs an array", s.ArrayLimit))
+	}
 	seen := map[string]bool{}
 	for _, b := range s.Inputs {
 		add(b.validate())
@@ -341,6 +359,27 @@ func (s JobSpec) TimeLimitMinutes() int {
 // wants it; 0 means the partition's default.
 func (s JobSpec) MemoryMB() int { return s.MemoryGiB * 1024 }
 
+// ArrayRange is the --array value, such as "0-2%2", or "" for a single job.
+func (s JobSpec) ArrayRange() string {
+	if s.ArraySize <= 0 {
+		return ""
+	}
+	r := "0-" + strconv.Itoa(s.ArraySize-1)
+	if s.ArrayLimit > 0 {
+		r += "%" + strconv.Itoa(s.ArrayLimit)
+	}
+	return r
+}
+
+// LogPath is where Slurm writes the job's output: JobDir/log, or for an
+// array each task's own JobDir/{task}/log (%a is Slurm's task index).
+func (s JobSpec) LogPath() string {
+	if s.ArraySize > 0 {
+		return s.JobDir + "/%a/" + LogFile
+	}
+	return s.Path(LogFile)
+}
+
 // Path joins the job directory and one of the entry names above.
 func (s JobSpec) Path(entry string) string { return s.JobDir + "/" + entry }
 
@@ -369,10 +408,13 @@ func (s JobSpec) SbatchOptions() []string {
 	if m := s.TimeLimitMinutes(); m > 0 {
 		opts = append(opts, "--time="+strconv.Itoa(m))
 	}
+	if a := s.ArrayRange(); a != "" {
+		opts = append(opts, "--array="+a)
+	}
 	opts = append(opts,
 		"--chdir="+s.JobDir,
-		"--output="+s.Path(LogFile),
-		"--error="+s.Path(LogFile),
+		"--output="+s.LogPath(),
+		"--error="+s.LogPath(),
 		// The script appends to the same log; append mode keeps Slurm
 		// from truncating it on a requeue and interleaves both writers.
 		"--open-mode=append",

@@ -387,9 +387,10 @@ func (c *REST) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, erro
 		return nil, err
 	}
 	for _, j := range jobs {
-		info := j.info()
-		if want[info.ID] {
-			out[info.ID] = info
+		for _, info := range j.infos() {
+			if want[info.ID] {
+				out[info.ID] = info
+			}
 		}
 	}
 	return out, nil
@@ -404,7 +405,7 @@ func (c *REST) FindByComment(ctx context.Context, comment string) ([]JobInfo, er
 	var out []JobInfo
 	for _, j := range jobs {
 		if j.UserName == c.cfg.User && j.Comment == comment && comment != "" {
-			out = append(out, j.info())
+			out = append(out, j.infos()...)
 		}
 	}
 	return out, nil

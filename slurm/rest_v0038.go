@@ -40,10 +40,13 @@ func v0038JobDesc(spec JobSpec, env []EnvVar) (map[string]any, error) {
 		"tasks":                     1,
 		"cpus_per_task":             spec.CPUs,
 		"current_working_directory": spec.JobDir,
-		"standard_output":           spec.Path(LogFile),
-		"standard_error":            spec.Path(LogFile),
+		"standard_output":           spec.LogPath(),
+		"standard_error":            spec.LogPath(),
 		"open_mode":                 "append",
 		"environment":               environment,
+	}
+	if a := spec.ArrayRange(); a != "" {
+		job["array"] = a
 	}
 	if spec.Partition != "" {
 		job["partition"] = spec.Partition

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // This file is the decoding side of the adapter boundary between
@@ -177,6 +179,68 @@ type restJob struct {
 	EndTime     noVal      `json:"end_time"`
 	ExitCode    exitStatus `json:"exit_code"`
 	RestartCnt  noVal      `json:"restart_cnt"`
+	// An array's tasks: array_job_id is 0 for a single job. A task Slurm
+	// has started (or split off) is a record of its own with its
+	// array_task_id; the tasks still pending together are one record
+	// without one, listing them in array_task_string ("1-4%1").
+	ArrayJobID      noVal  `json:"array_job_id"`
+	ArrayTaskID     noVal  `json:"array_task_id"`
+	ArrayTaskString string `json:"array_task_string"`
+}
+
+// infos is the record as the jobs it stands for: itself, an array task
+// ("123_4"), or each task of an array's pending remainder.
+func (j restJob) infos() []JobInfo {
+	info := j.info()
+	array := j.ArrayJobID.value()
+	if array == 0 {
+		return []JobInfo{info}
+	}
+	id := strconv.FormatInt(array, 10)
+	if j.ArrayTaskID.Set {
+		info.ID = TaskID(id, int(j.ArrayTaskID.Number))
+		return []JobInfo{info}
+	}
+	tasks := parseTaskString(j.ArrayTaskString)
+	out := make([]JobInfo, len(tasks))
+	for i, t := range tasks {
+		out[i] = info
+		out[i].ID = TaskID(id, t)
+	}
+	return out
+}
+
+// parseTaskString reads Slurm's list of array task ids, such as "1-4%1",
+// "0,3,5-7" or "0-10:2"; what it cannot read it leaves out.
+func parseTaskString(s string) []int {
+	s, _, _ = strings.Cut(s, "%")
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		rng, stepText, hasStep := strings.Cut(part, ":")
+		step := 1
+		if hasStep {
+			n, err := strconv.Atoi(stepText)
+			if err != nil || n < 1 {
+				continue
+			}
+			step = n
+		}
+		lo, hi, isRange := strings.Cut(rng, "-")
+		from, err := strconv.Atoi(strings.TrimSpace(lo))
+		if err != nil || from < 0 {
+			continue
+		}
+		to := from
+		if isRange {
+			if to, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
+				continue
+			}
+		}
+		for t := from; t <= to && len(out) <= 4*MaxArraySize; t += step {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (j restJob) info() JobInfo {

@@ -263,7 +263,9 @@ func parseSbatch(out []byte) (string, error) {
 }
 
 // squeueFields are read by parseSqueue in this order.
-var squeueFields = []string{"JobID", "Name", "Comment", "State", "Reason", "NodeList", "SubmitTime", "StartTime", "EndTime", "exit_code", "RestartCnt"}
+// JobArrayID is the job id, or for an array task "123_4" (with --array,
+// each pending task gets its own line).
+var squeueFields = []string{"JobArrayID", "Name", "Comment", "State", "Reason", "NodeList", "SubmitTime", "StartTime", "EndTime", "exit_code", "RestartCnt"}
 
 // squeueArgs lists jobs with an epoch time format, since squeue otherwise
 // prints local time without a zone.
@@ -279,7 +281,7 @@ func squeueArgs(filter string) []string {
 		}
 		format.WriteString(f + ":" + sep) // no width: squeue neither pads nor truncates
 	}
-	return []string{"env", "SLURM_TIME_FORMAT=%s", "squeue", "--noheader", "--states=all", filter, "--Format=" + format.String()}
+	return []string{"env", "SLURM_TIME_FORMAT=%s", "squeue", "--noheader", "--array", "--states=all", filter, "--Format=" + format.String()}
 }
 
 // squeueBatch is how many job ids one squeue is given.
@@ -337,7 +339,7 @@ func (c *SSH) accounting(ctx context.Context, ids []string) map[string]JobInfo {
 		batch := ids[start:min(start+squeueBatch, len(ids))]
 		stdout, _, err := c.run(ctx, nil, "env", "SLURM_TIME_FORMAT=%s", "sacct", "--noheader", "--parsable2",
 			"--delimiter="+unitSep, "--allocations", "--jobs="+strings.Join(batch, ","),
-			"--format=JobIDRaw,JobName,Comment,State,Reason,NodeList,Submit,Start,End,ExitCode")
+			"--format=JobID,JobName,Comment,State,Reason,NodeList,Submit,Start,End,ExitCode")
 		if err != nil {
 			return out
 		}

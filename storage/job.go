@@ -56,6 +56,8 @@ type Job struct {
 	JobDir        string
 	StopRequested bool
 	OutputValue   *float64 // the number the job left as its result, nil for none
+	ArrayID       int64    // a task of a job array: the row whose id the array's comment carries; 0 = a single job
+	ArrayIndex    int      // the task's index in its array
 	CreatedBy     string
 	CreatedByID   int64
 	CreatedAt     time.Time
@@ -85,7 +87,8 @@ const jobColumns = `j.id, j.tenant_id, j.kind, j.name,
 	ARRAY(SELECT p.parent_id FROM job_parents p WHERE p.job_id = j.id ORDER BY p.position),
 	COALESCE(j.dataset_id, 0), j.image, j.git_repository, j.git_branch, j.git_commit,
 	j.command, j.cpu, j.memory_gb, j.gpu, j.partition, j.env, j.sbatch_options, j.time_limit_minutes, j.memo, j.tags, j.favorite,
-	j.status, j.reason, j.reason_arg, j.exit_code, j.slurm_job_id, j.node, j.job_dir, j.stop_requested, j.output_value, COALESCE(u.username, ''), COALESCE(j.created_by, 0),
+	j.status, j.reason, j.reason_arg, j.exit_code, j.slurm_job_id, j.node, j.job_dir, j.stop_requested, j.output_value,
+	COALESCE(j.array_id, 0), COALESCE(j.array_index, 0), COALESCE(u.username, ''), COALESCE(j.created_by, 0),
 	j.created_at, j.queued_at, j.started_at, j.ended_at`
 
 const jobFrom = ` FROM jobs j LEFT JOIN users u ON u.id = j.created_by`
@@ -98,7 +101,8 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var queued, started, ended sql.NullTime
 	err := row.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Name, pq.Array(&j.ParentIDs), &j.DatasetID, &j.Image, &j.GitRepository, &j.GitBranch, &j.GitCommit,
 		&j.Command, &j.CPU, &j.MemoryGB, &j.GPU, &j.Partition, &env, pq.Array(&j.SbatchOptions), &j.TimeLimitMin, &j.Memo, pq.Array(&j.Tags), &j.Favorite,
-		&j.Status, &j.Reason, &j.ReasonArg, &exit, &j.SlurmJobID, &j.Node, &j.JobDir, &j.StopRequested, &value, &j.CreatedBy, &j.CreatedByID,
+		&j.Status, &j.Reason, &j.ReasonArg, &exit, &j.SlurmJobID, &j.Node, &j.JobDir, &j.StopRequested, &value,
+		&j.ArrayID, &j.ArrayIndex, &j.CreatedBy, &j.CreatedByID,
 		&j.CreatedAt, &queued, &started, &ended)
 	if err != nil {
 		return nil, err
@@ -179,8 +183,12 @@ func checkQuota(ctx context.Context, tx *sql.Tx, n NewJob) error {
 		return nil
 	}
 	var cpu, mem, gpu int
-	err = tx.QueryRowContext(ctx, `SELECT COALESCE(sum(cpu), 0), COALESCE(sum(memory_gb), 0), COALESCE(sum(gpu), 0)
-		FROM jobs WHERE tenant_id = $1 AND status = ANY ($2)`, n.TenantID, activeStatuses).Scan(&cpu, &mem, &gpu)
+	// A job array counts as many of its live tasks as may run at once.
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(sum(cpu * n), 0), COALESCE(sum(memory_gb * n), 0), COALESCE(sum(gpu * n), 0)
+		FROM (SELECT max(cpu) AS cpu, max(memory_gb) AS memory_gb, max(gpu) AS gpu,
+				CASE WHEN max(array_limit) > 0 THEN LEAST(count(*), max(array_limit)) ELSE count(*) END AS n
+			FROM jobs WHERE tenant_id = $1 AND status = ANY ($2) GROUP BY COALESCE(array_id, id)) g`,
+		n.TenantID, activeStatuses).Scan(&cpu, &mem, &gpu)
 	if err != nil {
 		return fmt.Errorf("storage: quota: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"kqi/portal/i18n"
 	"kqi/portal/input"
 	"kqi/portal/jobs"
+	"kqi/portal/preprocess"
 	"kqi/portal/refusal"
 	"kqi/storage"
 )
@@ -33,6 +34,7 @@ type Handler struct {
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service
+	pre      *preprocess.Service
 	log      *slog.Logger
 }
 
@@ -53,7 +55,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in.HandleFunc("/data", h.listData).Methods(get).Name("apiDataList")
 	in.HandleFunc("/data/{id:[0-9]+}", h.getData).Methods(get).Name("apiData")
 	in.HandleFunc("/data/{id:[0-9]+}", h.deleteData).Methods(del).Name("apiDataDelete")
-	in.HandleFunc("/data/{id:[0-9]+}/files/{name}", h.downloadDataFile).Methods(get).Name("apiDataFile")
+	in.HandleFunc("/data/{id:[0-9]+}/files/{name:.+}", h.downloadDataFile).Methods(get).Name("apiDataFile")
 	in.HandleFunc("/datasets", h.createDataset).Methods(post).Name("apiDatasetCreate")
 	in.HandleFunc("/datasets", h.listDatasets).Methods(get).Name("apiDatasetList")
 	in.HandleFunc("/datasets/{id:[0-9]+}", h.getDataset).Methods(get).Name("apiDataset")
@@ -63,6 +65,8 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	if js != nil {
 		h.trainingAPI().routes(in)
 		h.inferenceAPI().routes(in)
+		h.pre = &preprocess.Service{Store: js.Store, Files: js.Files, Jobs: js, Log: log}
+		h.preprocessRoutes(in)
 	}
 
 	admin := in.PathPrefix("/admin").Subrouter()

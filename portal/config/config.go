@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,6 +54,7 @@ type Config struct {
 	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
 	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
 	JobNetwork        string // KQI_JOB_NETWORK: host or isolated (slurm.NetworkHost, slurm.NetworkIsolated)
+	ArrayLimit        int    // KQI_ARRAY_LIMIT: at most this many tasks of one job array (a preprocess run on many data) run at once; 0 = no limit
 	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
 	HTTPSProxy        string
 	NoProxy           string
@@ -99,7 +101,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
-	var poll, grace, sweepAge, fakeroot, hostImage string
+	var poll, grace, sweepAge, fakeroot, hostImage, arrayLimit string
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
 	fs.StringVar(&grace, "submit-grace", env("KQI_SUBMIT_GRACE", "10m"), "how long a submission may take before its row is an error (KQI_SUBMIT_GRACE)")
@@ -112,6 +114,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
 	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
 	fs.StringVar(&c.JobNetwork, "job-network", env("KQI_JOB_NETWORK", "host"), "host, or isolated: jobs get their own network namespace, reaching only the site's proxy (KQI_JOB_NETWORK)")
+	fs.StringVar(&arrayLimit, "array-limit", env("KQI_ARRAY_LIMIT", "0"), "tasks of one job array running at once, 0 = no limit (KQI_ARRAY_LIMIT)")
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
@@ -135,6 +138,11 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
 	dur("KQI_SUBMIT_GRACE", grace, &c.SubmitGrace)
 	dur("KQI_UPLOAD_SWEEP_AGE", sweepAge, &c.UploadSweepAge)
+	if n, err := strconv.Atoi(arrayLimit); err != nil || n < 0 {
+		errs = append(errs, fmt.Errorf("KQI_ARRAY_LIMIT: %q is not a number of tasks (0 = no limit)", arrayLimit))
+	} else {
+		c.ArrayLimit = n
+	}
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"
 	switch strings.ToLower(secure) {

@@ -75,9 +75,27 @@ func DataDir(tenantID, dataID int64) string {
 	return "tenants/" + strconv.FormatInt(tenantID, 10) + "/data/" + strconv.FormatInt(dataID, 10)
 }
 
+// maxFilePathLen is PATH_MAX, for a file below a datum's directory.
+const maxFilePathLen = 4096
+
+// CheckFileName checks the name of a datum's file: one name, as uploads
+// give them, or a path of names below the datum ("sub/a.png"), as a
+// preprocess run writes them, each part a valid file name.
+func CheckFileName(name string) error {
+	if len(name) > maxFilePathLen {
+		return fmt.Errorf("%w: file path is %d bytes long", files.ErrInvalidPath, len(name))
+	}
+	for _, part := range strings.Split(name, "/") {
+		if err := files.CheckName(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // FilePath is where one file of a datum lives in the file store.
 func FilePath(tenantID, dataID int64, name string) (string, error) {
-	if err := files.CheckName(name); err != nil {
+	if err := CheckFileName(name); err != nil {
 		return "", refusal.Invalidf("file", "data.bad_file_name", name)
 	}
 	return DataDir(tenantID, dataID) + "/" + name, nil

@@ -50,6 +50,9 @@ type Config struct {
 	// (config.Config.ClusterIdentity); nil: that function with no site
 	// settings.
 	Identity func(*storage.Tenant) config.Identity
+	// ArrayLimit is how many tasks of one job array run at once (Slurm's
+	// --array=…%N); 0 = as many as Slurm schedules.
+	ArrayLimit int
 }
 
 // Service is the job lifecycle.
@@ -538,7 +541,7 @@ func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 		s.Log.Warn("a failed submission is left to the reconcile", "job", j.ID, "error", err)
 		return
 	}
-	found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID))
+	found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j))
 	if err != nil {
 		s.Log.Warn("a failed submission is left to the reconcile: Slurm cannot say whether it has the job", "job", j.ID, "error", err)
 		return
@@ -546,8 +549,8 @@ func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 	if len(found) > 0 {
 		// Slurm has it: adopt it, or leave the row submitting for the
 		// reconcile; never an error row beside a live job.
-		s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", found[0].ID)
-		if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+		s.Log.Info("adopting a job whose submission reported an error", "job", j.ID, "slurm_job", slurmIDOf(j, found[0]))
+		if _, err := s.Store.SetJobQueued(ctx, j.ID, slurmIDOf(j, found[0])); err != nil {
 			s.Log.Warn("adopting a job: the reconcile will", "job", j.ID, "error", err)
 		}
 		return

@@ -69,7 +69,7 @@ func (s *Service) Poll(ctx context.Context) error {
 			continue
 		}
 		info, found := infos[j.SlurmJobID]
-		if found && info.Comment != Comment(instance, j.Kind, j.ID) {
+		if found && info.Comment != commentOf(instance, j) {
 			// Same number, another job: the controller's job ids started
 			// over (a cluster reset). Ours is gone.
 			found = false
@@ -172,14 +172,14 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 // reconcile settles a row left in submitting: a job carrying its comment is
 // adopted; with none after the grace period the row becomes an error.
 func (s *Service) reconcile(ctx context.Context, j *storage.Job, instance string) {
-	found, err := s.Cluster.FindByComment(ctx, Comment(instance, j.Kind, j.ID))
+	found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j))
 	if err != nil {
 		s.Log.Warn("reconcile", "job", j.ID, "error", err)
 		return
 	}
 	if len(found) > 0 {
-		s.Log.Info("adopting a job submitted before a crash", "job", j.ID, "slurm_job", found[0].ID)
-		if _, err := s.Store.SetJobQueued(ctx, j.ID, found[0].ID); err != nil {
+		s.Log.Info("adopting a job submitted before a crash", "job", j.ID, "slurm_job", slurmIDOf(j, found[0]))
+		if _, err := s.Store.SetJobQueued(ctx, j.ID, slurmIDOf(j, found[0])); err != nil {
 			s.Log.Warn("reconcile", "job", j.ID, "error", err)
 		}
 		return

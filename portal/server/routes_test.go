@@ -23,6 +23,7 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
+	"kqi/portal/preprocess"
 	"kqi/slurm"
 	"kqi/storage"
 )
@@ -129,6 +130,9 @@ type tenantObjects struct {
 	dataset int64
 	jobs    map[string]*storage.Job // by kind name: a completed job with an output file
 	token   int64                   // an API token of admin's
+	// preprocess is a definition with an open (external) history entry
+	// for data.
+	preprocess int64
 }
 
 // outputFile is the output every fixture job leaves.
@@ -283,6 +287,11 @@ func (w *world) fill(t *testing.T, r route, o *tenantObjects, v string) string {
 		return id(o.member.ID)
 	case "api-tokens.id":
 		return id(o.token)
+	case "preprocessing.id", "preprocesses.id":
+		return id(w.preprocess(t, o))
+	case "preprocessing.data", "preprocesses.data":
+		w.preprocess(t, o)
+		return id(o.data.ID)
 	case "credentials.kind":
 		return "git"
 	case "credentials.id":
@@ -290,6 +299,27 @@ func (w *world) fill(t *testing.T, r route, o *tenantObjects, v string) string {
 	}
 	t.Fatalf("route %s: no fixture fills {%s} (collection %q): add a case to world.fill in portal/server/routes_test.go", r, v, col)
 	return ""
+}
+
+// preprocess returns the tenant's preprocess definition, made the first
+// time it is asked for with an external history entry open for its datum.
+func (w *world) preprocess(t *testing.T, o *tenantObjects) int64 {
+	t.Helper()
+	if o.preprocess != 0 {
+		return o.preprocess
+	}
+	ctx := context.Background()
+	svc := &preprocess.Service{Store: w.env.Store, Files: w.env.Files, Jobs: w.env.Jobs, Log: slog.New(slog.DiscardHandler)}
+	who := jobs.Actor{TenantID: o.tenant.ID, UserID: o.admin.ID}
+	p, err := svc.Create(ctx, who, preprocess.Fields{Name: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Open(ctx, who, p.ID, o.data.ID); err != nil {
+		t.Fatal(err)
+	}
+	o.preprocess = p.ID
+	return p.ID
 }
 
 // kindOf is the job kind whose routes are under /{collection}.

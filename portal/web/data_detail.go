@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"kqi/portal/data"
+	"kqi/portal/preprocess"
 	"kqi/portal/refusal"
 	"kqi/storage"
 )
@@ -14,6 +15,7 @@ type dataDetailData struct {
 	Data    *storage.Data
 	Form    data.Form
 	Refusal *refusal.Error
+	Lineage preprocess.Lineage // where it came from, what was made from it
 }
 
 // dataFromRoute loads the datum named by the route's id in the visitor's
@@ -36,6 +38,11 @@ func storedForm(d *storage.Data) data.Form {
 }
 
 func (h *Handler) renderDataDetail(w http.ResponseWriter, r *http.Request, status int, dd dataDetailData) {
+	var err error
+	if dd.Lineage, err = h.pre.LineageOf(r.Context(), dd.Data.TenantID, dd.Data.ID); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	h.renderPage(w, r, status, page{Name: "data_detail", Nav: "data", Title: "data.detail_title", Data: dd})
 }
 

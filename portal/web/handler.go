@@ -14,6 +14,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/preprocess"
 )
 
 // Handler carries what every page handler needs; handlers are its methods.
@@ -23,6 +24,7 @@ type Handler struct {
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service
+	pre      *preprocess.Service
 	cfg      *config.Config
 	router   *mux.Router
 	views    *views
@@ -33,6 +35,9 @@ type Handler struct {
 // New parses the templates and registers every page route on router.
 func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *accounts.Sources, svc *data.Service, js *jobs.Service, cfg *config.Config, log *slog.Logger) (*Handler, error) {
 	h := &Handler{auth: au, accounts: acc, sources: sources, data: svc, jobs: js, cfg: cfg, router: router, log: log, now: time.Now}
+	if js != nil {
+		h.pre = &preprocess.Service{Store: js.Store, Files: js.Files, Jobs: js, Log: log}
+	}
 	h.routes()
 	v, err := parseViews(router)
 	if err != nil {
@@ -70,10 +75,6 @@ func (h *Handler) routes() {
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)
-	for _, s := range sections {
-		tenant.HandleFunc(s.path, h.showSection(s)).Methods(http.MethodGet).Name(s.route)
-	}
-
 	get, post := http.MethodGet, http.MethodPost
 	tenant.HandleFunc("/data", h.showDataList).Methods(get).Name("data")
 	tenant.HandleFunc("/data/new", h.showDataNew).Methods(get).Name("dataNew")
@@ -83,8 +84,8 @@ func (h *Handler) routes() {
 	tenant.HandleFunc("/data/{id:[0-9]+}", h.updateData).Methods(post).Name("dataUpdate")
 	tenant.HandleFunc("/data/{id:[0-9]+}/delete", h.deleteData).Methods(post).Name("dataDelete")
 	tenant.HandleFunc("/data/{id:[0-9]+}/files", h.addDataFiles).Methods(post).Name("dataFilesAdd")
-	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}", h.downloadDataFile).Methods(get).Name("dataFile")
-	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name}/delete", h.removeDataFile).Methods(post).Name("dataFileRemove")
+	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name:.+}", h.downloadDataFile).Methods(get).Name("dataFile")
+	tenant.HandleFunc("/data/{id:[0-9]+}/files/{name:.+}/delete", h.removeDataFile).Methods(post).Name("dataFileRemove")
 
 	members := tenant.NewRoute().Subrouter()
 	members.Use(h.requireTenantAdmin)
@@ -94,6 +95,7 @@ func (h *Handler) routes() {
 
 	h.trainingPages().routes(tenant)
 	h.inferencePages().routes(tenant)
+	h.preprocessRoutes(tenant)
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")

@@ -53,7 +53,8 @@ func NewFake() *Fake {
 	}}
 }
 
-// Submit records the job as PENDING and returns its id.
+// Submit records the job (or each task of an array) as PENDING and
+// returns its id.
 func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (string, error) {
 	if err := spec.Validate(); err != nil {
 		return "", err
@@ -66,7 +67,18 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 	f.mu.Lock()
 	f.next++
 	id := strconv.Itoa(f.next)
-	f.jobs[id] = &FakeJob{Script: script, Spec: spec, Info: slurm.JobInfo{ID: id, Name: spec.Name, Comment: spec.Comment, State: "PENDING"}}
+	// An array is its tasks, each known by its task id ("101_0"), as
+	// squeue --array and slurmrestd list them.
+	tasks := []string{id}
+	if spec.ArraySize > 0 {
+		tasks = tasks[:0]
+		for i := range spec.ArraySize {
+			tasks = append(tasks, slurm.TaskID(id, i))
+		}
+	}
+	for _, t := range tasks {
+		f.jobs[t] = &FakeJob{Script: script, Spec: spec, Info: slurm.JobInfo{ID: t, Name: spec.Name, Comment: spec.Comment, State: "PENDING"}}
+	}
 	f.mu.Unlock()
 	if f.Accepted != nil {
 		if err := f.Accepted(id); err != nil {

@@ -3,6 +3,7 @@ package files
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // InputFile is one stored file of a datum that a job reads.
@@ -26,7 +27,9 @@ func InputLinks(inputDir string, files []InputFile) ([]Link, error) {
 	}
 	links := make([]Link, 0, len(files))
 	for _, f := range files {
-		parts := []string{strconv.FormatInt(f.DataID, 10), f.Name}
+		// A name may be a path below the datum ("sub/a.png"): each part is
+		// checked on its own.
+		parts := append([]string{strconv.FormatInt(f.DataID, 10)}, strings.Split(f.Name, "/")...)
 		if f.Area != "" {
 			parts = append([]string{f.Area}, parts...)
 		}
