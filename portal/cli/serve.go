@@ -176,11 +176,15 @@ func runtimeOf(cfg *config.Config) slurm.Runtime {
 	if cfg.Runtime == "bubblewrap" {
 		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot}
 	}
-	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: strings.Fields(cfg.ApptainerArgs), ImageDir: cfg.ImageRoot}
+	return slurm.Apptainer{
+		Binary: cfg.ApptainerBinary, GlobalArgs: strings.Fields(cfg.ApptainerGlobal), ExtraArgs: strings.Fields(cfg.ApptainerArgs),
+		Fakeroot: cfg.ApptainerFakeroot, NvCCLI: cfg.ApptainerNvCCLI, ImageDir: cfg.ImageRoot, PullDir: cfg.ApptainerPullDir,
+	}
 }
 
 func checkImageRoot(cfg *config.Config) error {
-	if cfg.Runtime == "bubblewrap" && cfg.ImageRoot != "" {
+	// Both runtimes look images up in the store at submit.
+	if cfg.ImageRoot != "" {
 		if _, err := os.Stat(cfg.ImageRoot); err != nil {
 			return fmt.Errorf("KQI_IMAGE_ROOT: %w", err)
 		}

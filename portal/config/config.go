@@ -42,7 +42,11 @@ type Config struct {
 	ImageRoot         string // KQI_IMAGE_ROOT: the image store (bubblewrap root filesystems; Apptainer SIF files and sandboxes)
 	DefaultImage      string // KQI_DEFAULT_IMAGE: image of a training that names none
 	ApptainerFakeroot bool   // KQI_APPTAINER_FAKEROOT: run as root in the container (needs subuid/subgid)
-	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	ApptainerArgs     string // KQI_APPTAINER_ARGS: site options after `exec`, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	ApptainerBinary   string // KQI_APPTAINER_BINARY: the apptainer executable on the nodes (default: apptainer from the job's PATH)
+	ApptainerGlobal   string // KQI_APPTAINER_GLOBAL_ARGS: site options before `exec` and `pull`, space-separated (e.g. --quiet)
+	ApptainerNvCCLI   bool   // KQI_APPTAINER_NVCCLI: set GPUs up with --nvccli instead of --nv
+	ApptainerPullDir  string // KQI_APPTAINER_PULL_DIR: where docker:// images are pulled as SIFs, writable by the job account (default KQI_IMAGE_ROOT/pulled)
 	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
 	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
 	HTTPProxy         string // KQI_HTTP_PROXY, KQI_HTTPS_PROXY, KQI_NO_PROXY: proxies jobs get (both letter cases)
@@ -90,14 +94,18 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
-	var poll, fakeroot, hostImage string
+	var poll, fakeroot, hostImage, nvccli string
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
 	fs.StringVar(&c.Runtime, "runtime", env("KQI_RUNTIME", "apptainer"), "apptainer or bubblewrap (KQI_RUNTIME)")
 	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "image store: bubblewrap root filesystems or Apptainer SIF files (KQI_IMAGE_ROOT)")
 	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
 	fs.StringVar(&fakeroot, "apptainer-fakeroot", env("KQI_APPTAINER_FAKEROOT", "false"), "apptainer --fakeroot (KQI_APPTAINER_FAKEROOT)")
-	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "apptainer exec options (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.ApptainerBinary, "apptainer-binary", env("KQI_APPTAINER_BINARY", ""), "apptainer executable on the nodes (KQI_APPTAINER_BINARY)")
+	fs.StringVar(&c.ApptainerGlobal, "apptainer-global-args", env("KQI_APPTAINER_GLOBAL_ARGS", ""), "apptainer options before the command (KQI_APPTAINER_GLOBAL_ARGS)")
+	fs.StringVar(&nvccli, "apptainer-nvccli", env("KQI_APPTAINER_NVCCLI", "false"), "apptainer --nvccli for GPUs (KQI_APPTAINER_NVCCLI)")
+	fs.StringVar(&c.ApptainerPullDir, "apptainer-pull-dir", env("KQI_APPTAINER_PULL_DIR", ""), "where docker:// images are pulled (KQI_APPTAINER_PULL_DIR)")
 	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
 	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
@@ -122,6 +130,15 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	dur("KQI_POLL_INTERVAL", poll, &c.PollInterval)
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"
+	c.ApptainerNvCCLI = nvccli == "true" || nvccli == "1" || nvccli == "yes"
+	if c.ApptainerPullDir == "" && c.ImageRoot != "" {
+		c.ApptainerPullDir = strings.TrimSuffix(c.ImageRoot, "/") + "/pulled"
+	}
+	for key, p := range map[string]string{"KQI_IMAGE_ROOT": c.ImageRoot, "KQI_APPTAINER_PULL_DIR": c.ApptainerPullDir, "KQI_APPTAINER_BINARY": c.ApptainerBinary} {
+		if p != "" && !strings.HasPrefix(p, "/") && (key != "KQI_APPTAINER_BINARY" || strings.Contains(p, "/")) {
+			errs = append(errs, fmt.Errorf("%s: %q must be an absolute path", key, p))
+		}
+	}
 	switch strings.ToLower(secure) {
 	case "1", "true", "yes":
 		c.SecureCookie = true
