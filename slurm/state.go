@@ -49,6 +49,8 @@ type Observation struct {
 	Gone bool
 	// Record is what the script wrote; read it once the job has ended.
 	Record Record
+	// MemoryGiB is the memory the job asked for, named when it ran out.
+	MemoryGiB int
 	// StopRequested is set when a user asked KQI to stop the job: only
 	// then is a cancelled job "killed"; anyone else cancelling it (an
 	// administrator, Slurm itself) makes it an error.
@@ -113,6 +115,7 @@ const (
 	CauseCancelledOutside   = "cancelled_outside"    // Arg: Slurm's reason; an administrator or Slurm cancelled it
 	CauseTimeLimit          = "time_limit"           // the job's time limit was reached
 	CauseOutOfMemory        = "out_of_memory"        // the job used more memory than it asked for
+	CauseOutOfMemoryLimit   = "out_of_memory_limit"  // Arg: the limit in GiB; the job used more
 	CauseNodeFail           = "node_fail"            // Arg: Slurm's reason
 	CauseBootFail           = "boot_fail"            // Arg: Slurm's reason
 	CauseDeadline           = "deadline"             // the deadline passed
@@ -239,6 +242,9 @@ func Decide(o Observation) (Outcome, error) {
 	case "TIMEOUT":
 		return Outcome{Status: StatusError, Cause: Cause{Code: CauseTimeLimit}}, nil
 	case "OUT_OF_MEMORY":
+		if o.MemoryGiB > 0 {
+			return Outcome{Status: StatusError, Cause: Cause{CauseOutOfMemoryLimit, strconv.Itoa(o.MemoryGiB)}}, nil
+		}
 		return Outcome{Status: StatusError, Cause: Cause{Code: CauseOutOfMemory}}, nil
 	case "NODE_FAIL":
 		return Outcome{Status: StatusError, Cause: Cause{CauseNodeFail, reason}}, nil

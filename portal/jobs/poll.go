@@ -95,7 +95,7 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		}
 	}
 	obs := slurm.Observe(info, found, rec)
-	obs.StopRequested = j.StopRequested
+	obs.StopRequested, obs.MemoryGiB = j.StopRequested, j.MemoryGB
 	out, err := slurm.Decide(obs)
 	if err != nil {
 		return err
