@@ -36,8 +36,8 @@ func (s Status) Final() bool {
 // the job's script left in its directory.
 type Observation struct {
 	// States is Slurm's job_state: one string from squeue or slurmrestd
-	// v0.0.38 (which reports a flag such as "COMPLETING" in place of the
-	// base state), or the base state and its flags from v0.0.40 on, such as
+	// v0.0.38, which report a flag such as "COMPLETING" in place of the
+	// base state; Decide also takes a base state and its flags, such as
 	// ["PENDING", "REQUEUED"].
 	States []string
 	// Reason is Slurm's state_reason, such as "Resources"; "None" is ignored.

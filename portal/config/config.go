@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"kqi/slurm"
 )
 
 // Config is every setting the portal reads. Flags win over the environment.
@@ -85,7 +87,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
-	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
+	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", slurm.RESTVersion), "slurmrestd API version (KQI_SLURM_API_VERSION)")
 	fs.StringVar(&c.SlurmJWTKeyFile, "slurm-jwt-key-file", env("KQI_SLURM_JWT_KEY_FILE", ""), "HS256 key file shared with Slurm (KQI_SLURM_JWT_KEY_FILE)")
 	fs.StringVar(&c.SlurmUser, "slurm-user", env("KQI_SLURM_USER", ""), "cluster account that submits jobs (KQI_SLURM_USER)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("KQI_SECRET_KEY_FILE", ""), "key sealing users' tokens (KQI_SECRET_KEY_FILE)")
@@ -225,8 +227,8 @@ func (c *Config) RequireCluster() error {
 		} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
 			errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
 		}
-		if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
-			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
+		if c.SlurmAPIVersion != slurm.RESTVersion {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not supported: KQI speaks slurmrestd's %s (Slurm 22.05 to 23.11 serve it); on a cluster without it use KQI_SLURM_BACKEND=ssh", c.SlurmAPIVersion, slurm.RESTVersion))
 		}
 	}
 	if c.SlurmUser == "" {
