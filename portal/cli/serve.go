@@ -15,6 +15,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/metrics"
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
@@ -46,6 +47,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	if err != nil {
 		return err
 	}
+	cluster = metrics.Cluster(cluster)
 	fs, err := openFiles(ctx, cfg, self, dialer)
 	if err != nil {
 		return err

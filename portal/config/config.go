@@ -29,7 +29,10 @@ type Config struct {
 	// KQI_TRUSTED_PROXIES: reverse proxies (addresses or CIDR prefixes,
 	// comma-separated) whose X-Forwarded-For names the client
 	TrustedProxies []netip.Prefix
-	LogLevel       slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
+	// KQI_METRICS_ALLOW: addresses or CIDR prefixes (comma-separated) that
+	// may read /metrics; default the portal host's loopback only
+	MetricsAllow []netip.Prefix
+	LogLevel     slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
 	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL (rest backend)
 	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38 (rest backend)
@@ -76,7 +79,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return def
 	}
 	var idle, max, ttl, level string
-	var secure, proxies string
+	var secure, proxies, metricsAllow string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("KQI_DATABASE_URL", ""), "PostgreSQL URL (KQI_DATABASE_URL)")
@@ -85,6 +88,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&ttl, "api-token-ttl", env("KQI_API_TOKEN_TTL", "720h"), "lifetime of API tokens (KQI_API_TOKEN_TTL)")
 	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", "false"), "send cookies only over HTTPS (KQI_SECURE_COOKIE)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
+	fs.StringVar(&metricsAllow, "metrics-allow", env("KQI_METRICS_ALLOW", "127.0.0.1,::1"), "addresses that may read /metrics, comma-separated addresses or CIDRs (KQI_METRICS_ALLOW)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
 	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", slurm.RESTVersion), "slurmrestd API version (KQI_SLURM_API_VERSION)")
@@ -148,18 +152,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	default:
 		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
 	}
-	for _, f := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			a, aerr := netip.ParseAddr(f)
-			if aerr != nil {
-				errs = append(errs, fmt.Errorf("KQI_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", f))
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
-	}
+	c.TrustedProxies = prefixes("KQI_TRUSTED_PROXIES", proxies, &errs)
+	c.MetricsAllow = prefixes("KQI_METRICS_ALLOW", metricsAllow, &errs)
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("KQI_LOG_LEVEL: %q is not debug, info, warn or error", level))
 	}
@@ -245,6 +239,24 @@ func (c *Config) RequireCluster() error {
 // them).
 func (c *Config) NeedsLogin() bool {
 	return c.FileStore == "sftp" || c.SlurmBackend == "ssh"
+}
+
+// prefixes parses comma- or blank-separated addresses and CIDR prefixes.
+func prefixes(key, list string, errs *[]error) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				*errs = append(*errs, fmt.Errorf("%s: %q is not an IP address or CIDR prefix", key, f))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func joinLines(errs []error) error {

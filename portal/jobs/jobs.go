@@ -21,6 +21,7 @@ import (
 	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/metrics"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -259,6 +260,7 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal
 // cause and without its secrets; once Slurm has it, the job is kept and a
 // row that could not record it is settled by the reconcile.
 func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
+	defer metrics.ObserveSubmit(kind.Name(), time.Now())
 	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
 		return nil, err
 	}

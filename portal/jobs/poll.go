@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"kqi/portal/metrics"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -41,6 +42,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 // their jobs, cancels those a user asked to stop, and settles rows a crash
 // left in submitting.
 func (s *Service) Poll(ctx context.Context) error {
+	defer metrics.ObservePoll(time.Now())
 	active, err := s.Store.ActiveJobs(ctx)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/metrics"
 	"kqi/portal/web"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -52,6 +53,8 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
 	router.HandleFunc("/readyz", readyz(checks, log)).Methods(http.MethodGet).Name("readyz")
+	router.Handle("/metrics", metrics.Handler(cfg.MetricsAllow, store)).Methods(http.MethodGet).Name("metrics")
+	router.Use(metrics.NameRoute)
 	static, err := fs.Sub(templates.FS, "static")
 	if err != nil {
 		return nil, err
@@ -74,7 +77,7 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	return recoverer(log, securityHeaders(accessLog(log, router))), nil
+	return recoverer(log, securityHeaders(metrics.Middleware(accessLog(log, router)))), nil
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {
