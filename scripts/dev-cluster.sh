@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# dev-cluster.sh — a real one-node cluster for KQI development and tests:
-# munge, slurmctld, slurmd, slurmrestd (Slurm 22.05, REST v0.0.38, JWT),
+# dev-cluster.sh — a real two-node cluster for KQI development and tests:
+# munge, slurmctld, two slurmd (the second a node of its own: its own host
+# name, address, port, spool and run directories), slurmrestd (Slurm 22.05,
+# REST v0.0.38, JWT), memory limits enforced by cgroups,
 # PostgreSQL 15, an sshd on 127.0.0.1:2222, a shared filesystem root, a Git
 # server with the sample model repositories (cmd/kqi-devgit on
 # 127.0.0.1:8790) and a bubblewrap image with python3 (and PIL) and git.
@@ -34,6 +36,14 @@ GPU_TYPE=a100
 GPUS=4
 CPU_PARTITION=cpu
 GPU_PARTITION=gpu-a100
+# The second compute node: a slurmd in its own UTS and mount namespaces,
+# so it has its own host name (what jobs on it see), its own address and
+# port, and its own spool and run directories, as a separate machine would;
+# the shared filesystem, munge and the network are the machine's. It is in
+# both partitions, without GPUs (the GPU tests count one node's four).
+NODE2=kqi-node2
+NODE2_ADDR=127.0.0.2
+NODE2_PORT=6828
 
 SLURM_DIR=$DIR/slurm
 SLURM_CONF_FILE=$SLURM_DIR/slurm.conf
@@ -41,7 +51,11 @@ JWT_KEY=$SLURM_DIR/jwt_hs256.key
 CTLD_PID=$SLURM_DIR/run/slurmctld.pid
 SLURMD_PID=$SLURM_DIR/run/slurmd.pid
 CTLD_LOG=$SLURM_DIR/log/slurmctld.log
-SLURMD_LOG=$SLURM_DIR/log/slurmd.log
+SLURMD_LOG=$SLURM_DIR/log/slurmd-$NODE.log
+# Node 2's own directories, bound over $SLURM_DIR/run and spool in its namespace.
+NODE2_DIR=$SLURM_DIR/$NODE2
+SLURMD2_PID=$NODE2_DIR/run/slurmd.pid
+SLURMD2_LOG=$SLURM_DIR/log/slurmd-$NODE2.log
 REST_DIR=$DIR/slurmrestd
 REST_PID=$REST_DIR/slurmrestd.pid
 REST_LOG=$REST_DIR/slurmrestd.log
@@ -250,6 +264,9 @@ ensure_dirs() {
 	mkdir_owned "$SLURM_DIR/spool" 0755 root:root
 	mkdir_owned "$SLURM_DIR/log" 0755 slurm:slurm
 	mkdir_owned "$SLURM_DIR/run" 0755 slurm:slurm
+	mkdir_owned "$NODE2_DIR" 0755 root:root
+	mkdir_owned "$NODE2_DIR/run" 0755 slurm:slurm
+	mkdir_owned "$NODE2_DIR/spool" 0755 root:root
 	mkdir_owned "$REST_DIR" 0755 slurmrest:slurmrest
 	mkdir_owned "$MUNGE_DIR" 0700 munge:munge
 	mkdir_owned "$SSH_DIR" 0755 root:root
@@ -273,6 +290,14 @@ ensure_dirs() {
 	for ((i = 0; i < GPUS; i++)); do
 		[[ -c $DIR/dev/nvidia$i ]] || { rm -f "$DIR/dev/nvidia$i"; mknod -m 0666 "$DIR/dev/nvidia$i" c 1 3; }
 	done
+}
+
+# ensure_hosts: the second node's name resolves to its address, as node
+# names do on a cluster (the shell and TensorBoard reach a job's node by it).
+ensure_hosts() {
+	if ! grep -qE "^[[:space:]]*${NODE2_ADDR//./\\.}[[:space:]]+([^#]*[[:space:]])?$NODE2([[:space:]]|\$)" /etc/hosts; then
+		printf '%s %s # scripts/dev-cluster.sh: the second compute node\n' "$NODE2_ADDR" "$NODE2" >>/etc/hosts
+	fi
 }
 
 # lock: serialize `up`/`down`; several test runs may start the cluster at once.
@@ -340,12 +365,14 @@ SlurmdSpoolDir=$SLURM_DIR/spool
 SlurmctldPidFile=$CTLD_PID
 SlurmdPidFile=$SLURMD_PID
 SlurmctldLogFile=$CTLD_LOG
-SlurmdLogFile=$SLURMD_LOG
+SlurmdLogFile=$SLURM_DIR/log/slurmd-%n.log
 SlurmctldDebug=info
 SlurmdDebug=info
-# No cgroups in containers: plain process tracking, no task binding.
+# Plain process tracking; task/cgroup (cgroup v1, see cgroup.conf) holds
+# each job to its --mem, so a job using more is killed and ends
+# OUT_OF_MEMORY, as on a production cluster.
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/cgroup
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -363,8 +390,17 @@ InactiveLimit=0
 MinJobAge=300
 DefMemPerCPU=256
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 RealMemory=16000 Gres=gpu:$GPU_TYPE:$GPUS State=UNKNOWN
-PartitionName=$CPU_PARTITION Nodes=$NODE Default=YES MaxTime=1-00:00:00 State=UP
-PartitionName=$GPU_PARTITION Nodes=$NODE MaxTime=1-00:00:00 State=UP
+NodeName=$NODE2 NodeHostname=$NODE2 NodeAddr=$NODE2_ADDR Port=$NODE2_PORT CPUs=16 RealMemory=16000 State=UNKNOWN
+PartitionName=$CPU_PARTITION Nodes=$NODE,$NODE2 Default=YES MaxTime=1-00:00:00 State=UP
+PartitionName=$GPU_PARTITION Nodes=$NODE,$NODE2 MaxTime=1-00:00:00 State=UP
+EOF
+	put_file "$SLURM_DIR/cgroup.conf" 0644 root:root <<EOF
+# Written by scripts/dev-cluster.sh. Memory limits only: the machine's
+# cgroup v1 memory controller at /sys/fs/cgroup/memory.
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=no
 EOF
 	put_file "$SLURM_DIR/gres.conf" 0644 root:root <<EOF
 # Written by scripts/dev-cluster.sh. Fake GPUs: character devices (mknod c 1 3).
@@ -392,53 +428,114 @@ EOF
 
 ctld_answers() { timeout 10 scontrol ping 2>/dev/null | grep -q 'is UP'; }
 
-node_state() { timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n 1; }
+# node_state [NODE]
+node_state() { timeout 10 sinfo -h -n "${1:-$NODE}" -o %t 2>/dev/null | head -n 1; }
 
+# node_ready [NODE]
 node_ready() {
-	case $(node_state) in
+	case $(node_state "${1:-}") in
 	idle | mix | alloc | comp) return 0 ;;
 	*) return 1 ;;
 	esac
 }
 
+# start_slurmd2: node 2's slurmd, in new UTS and mount namespaces where
+# the host name is $NODE2 and its own run and spool directories replace
+# $SLURM_DIR/run and spool (same paths in slurm.conf, as on another
+# machine). slurmd daemonizes; the namespaces live as long as it does.
+# share_root makes the shared root a mount point of its own that propagates:
+# a filesystem mounted below it later (a test's small tmpfs) reaches the
+# second node too, as on a real shared filesystem.
+share_root() {
+	if ! mountpoint -q "$SHARED"; then
+		mount --bind "$SHARED" "$SHARED"
+	fi
+	mount --make-shared "$SHARED"
+}
+
+# node2_sees_shared_mounts: the running second slurmd receives mounts made
+# under the shared root (it was started after share_root, as a slave).
+node2_sees_shared_mounts() {
+	local pid
+	pid=$(pid_of "$SLURMD2_PID" slurmd) || return 1
+	awk -v root="$SHARED" '$5 == root && / master:/ { found = 1 } END { exit !found }' "/proc/$pid/mountinfo"
+}
+
+start_slurmd2() {
+	share_root
+	# slave: the node's own binds stay its own; mounts under the shared
+	# root come in from the host.
+	# shellcheck disable=SC2016 # $1… expand in the inner shell
+	unshare --uts --mount --propagation slave --fork sh -c '
+		mount --bind "$1/run" "$3/run" && mount --bind "$1/spool" "$3/spool" &&
+			hostname "$2" && exec /usr/sbin/slurmd -N "$2" -f "$4"' \
+		sh "$NODE2_DIR" "$NODE2" "$SLURM_DIR" "$SLURM_CONF_FILE" 9>&-
+}
+
+# wait_node NODE LOG: wait until NODE answers, resuming it once if it was
+# set aside (e.g. an unexpected reboot from a killed run).
+wait_node() {
+	local node=$1 log=$2 deadline=$((SECONDS + 45)) resumed=0 state
+	until node_ready "$node"; do
+		state=$(node_state "$node")
+		# down/drain without '*' means slurmd answers but the node was set aside.
+		if ((!resumed)) && [[ $state =~ ^(down|drain|drng|fail|failg)$ ]]; then
+			log "node $node is $state; resuming it"
+			scontrol update nodename="$node" state=resume || true
+			resumed=1
+		fi
+		((SECONDS < deadline)) || {
+			log "node $node state: ${state:-unknown}"
+			fail_service "slurmd ($node)" "$log"
+		}
+		sleep 0.3
+	done
+}
+
 start_slurm() {
+	local keep_state=0
 	if ((SLURM_CONF_CHANGED)); then
-		# A new config: restart rather than trust `scontrol reconfigure` with node changes.
+		# A new config: restart rather than trust `scontrol reconfigure` with
+		# node changes. slurmctld comes back with its state (no -c), so jobs
+		# running meanwhile survive: their slurmstepd outlive slurmd.
 		stop_pidfile slurmrestd "$REST_PID" slurmrestd
 		stop_pidfile slurmd "$SLURMD_PID" slurmd
+		stop_pidfile "slurmd ($NODE2)" "$SLURMD2_PID" slurmd
+		if pid_of "$CTLD_PID" slurmctld >/dev/null; then keep_state=1; fi
 		stop_pidfile slurmctld "$CTLD_PID" slurmctld
 	fi
 	drop_stale_pidfile "$CTLD_PID" slurmctld
 	if ! pid_of "$CTLD_PID" slurmctld >/dev/null; then
-		log "starting slurmctld"
-		# -c: a dev cluster starts empty. Jobs left by a killed session or
-		# test run would otherwise come back, hold the fake GPUs and skew
-		# the next run; the portal reports such jobs as vanished.
-		/usr/sbin/slurmctld -c -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
+		if ((keep_state)); then
+			log "starting slurmctld with its saved state"
+			/usr/sbin/slurmctld -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
+		else
+			log "starting slurmctld"
+			# -c: a dev cluster starts empty. Jobs left by a killed session or
+			# test run would otherwise come back, hold the fake GPUs and skew
+			# the next run; the portal reports such jobs as vanished.
+			/usr/sbin/slurmctld -c -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmctld "$CTLD_LOG"
+		fi
 	fi
 	wait_for slurmctld 30 "$CTLD_LOG" ctld_answers
 
 	drop_stale_pidfile "$SLURMD_PID" slurmd
 	if ! pid_of "$SLURMD_PID" slurmd >/dev/null; then
-		log "starting slurmd"
+		log "starting slurmd ($NODE)"
 		/usr/sbin/slurmd -f "$SLURM_CONF_FILE" 9>&- || fail_service slurmd "$SLURMD_LOG"
 	fi
-	local deadline=$((SECONDS + 45)) resumed=0 state
-	until node_ready; do
-		state=$(node_state)
-		# down/drain without '*' means slurmd answers but the node was set aside
-		# (e.g. an unexpected reboot from a killed run): put it back.
-		if ((!resumed)) && [[ $state =~ ^(down|drain|drng|fail|failg)$ ]]; then
-			log "node $NODE is $state; resuming it"
-			scontrol update nodename="$NODE" state=resume || true
-			resumed=1
-		fi
-		((SECONDS < deadline)) || {
-			log "node $NODE state: ${state:-unknown}"
-			fail_service slurmd "$SLURMD_LOG"
-		}
-		sleep 0.3
-	done
+	drop_stale_pidfile "$SLURMD2_PID" slurmd
+	if pid_of "$SLURMD2_PID" slurmd >/dev/null && ! node2_sees_shared_mounts; then
+		# Started by an older version of this script: running jobs keep
+		# running (slurmstepd), only the daemon restarts.
+		stop_pidfile "slurmd ($NODE2)" "$SLURMD2_PID" slurmd
+	fi
+	if ! pid_of "$SLURMD2_PID" slurmd >/dev/null; then
+		log "starting slurmd ($NODE2 at $NODE2_ADDR:$NODE2_PORT, own host name and spool)"
+		start_slurmd2 || fail_service "slurmd ($NODE2)" "$SLURMD2_LOG"
+	fi
+	wait_node "$NODE" "$SLURMD_LOG"
+	wait_node "$NODE2" "$SLURMD2_LOG"
 }
 
 rest_answers() {
@@ -770,6 +867,9 @@ KQI_SSH_KEY_FILE=$SSH_DIR/id_ed25519
 KQI_SSH_KNOWN_HOSTS=$SSH_DIR/known_hosts
 KQI_SHARED_ROOT=$SHARED
 KQI_DEV_NODE=$NODE
+# The second compute node: not the portal host's name or address.
+KQI_DEV_NODE2=$NODE2
+KQI_DEV_NODE2_ADDR=$NODE2_ADDR
 KQI_DEV_CPU_PARTITION=$CPU_PARTITION
 KQI_DEV_GPU_PARTITION=$GPU_PARTITION
 KQI_DEV_GPU_TYPE=$GPU_TYPE
@@ -795,6 +895,7 @@ cmd_up() {
 	ensure_packages
 	ensure_users
 	ensure_dirs
+	ensure_hosts
 	start_munge
 	write_slurm_config
 	start_slurm
@@ -815,6 +916,7 @@ cmd_down() {
 	lock
 	stop_pidfile slurmrestd "$REST_PID" slurmrestd
 	stop_pidfile slurmd "$SLURMD_PID" slurmd
+	stop_pidfile "slurmd ($NODE2)" "$SLURMD2_PID" slurmd
 	stop_pidfile slurmctld "$CTLD_PID" slurmctld
 	stop_pidfile sshd "$SSHD_PID" sshd
 	stop_pidfile kqi-devgit "$DEVGIT_PID" kqi-devgit
@@ -828,16 +930,16 @@ cmd_down() {
 	fi
 }
 
-# status_line NAME RUNNING(yes/no/external) ANSWERS(yes/no)
+# status_line NAME RUNNING(yes/no/external) ANSWERS(yes/no) [NOTE]
 STATUS_RC=0
 status_line() {
-	local running=$2 answers=$3
+	local running=$2 answers=$3 note=${4:-}
 	case $running in
 	yes) running=running ;;
 	external) running='running(external)' ;;
 	*) running=stopped ;;
 	esac
-	printf '%-11s %-17s answers=%s\n' "$1" "$running" "$answers"
+	printf '%-11s %-17s answers=%-3s %s\n' "$1" "$running" "$answers" "$note"
 	[[ $running != stopped && $answers == yes ]] || STATUS_RC=1
 }
 
@@ -850,7 +952,8 @@ cmd_status() {
 	if pid_of "$MUNGE_PID" munged >/dev/null; then run=yes; elif [[ $munge_ok == yes ]]; then run=external; else run=no; fi
 	status_line munge "$run" "$munge_ok"
 	status_line slurmctld "$(yes_no pid_of "$CTLD_PID" slurmctld)" "$(yes_no ctld_answers)"
-	status_line slurmd "$(yes_no pid_of "$SLURMD_PID" slurmd)" "$(yes_no node_ready)"
+	status_line slurmd "$(yes_no pid_of "$SLURMD_PID" slurmd)" "$(yes_no node_ready "$NODE")" "node $NODE at 127.0.0.1"
+	status_line slurmd "$(yes_no pid_of "$SLURMD2_PID" slurmd)" "$(yes_no node_ready "$NODE2")" "node $NODE2 at $NODE2_ADDR:$NODE2_PORT"
 	status_line slurmrestd "$(yes_no pid_of "$REST_PID" slurmrestd)" "$(yes_no rest_answers)"
 	if pg_running; then
 		if [[ -e $PG_STARTED_MARK ]]; then run=yes; else run=external; fi

@@ -545,3 +545,39 @@ func TestDevImageHasPIL(t *testing.T) {
 		t.Fatalf("the dev image %s has no PIL (%v): scripts/dev-cluster.sh up rebuilds it", g.image, err)
 	}
 }
+
+// The second compute node is a node of its own: `dev-cluster.sh status`
+// lists both, it is in both partitions at its own address, and a job on it
+// sees its host name (not the portal host's) and writes to the shared
+// filesystem.
+func TestSecondNode(t *testing.T) {
+	c := requireDevCluster(t)
+	env := slurmtest.Integration(t, "KQI_DEV_NODE", "KQI_DEV_NODE2", "KQI_DEV_NODE2_ADDR")
+	node1, node2 := env["KQI_DEV_NODE"], env["KQI_DEV_NODE2"]
+	status := run(t, time.Minute, "./dev-cluster.sh", "status")
+	for _, want := range []string{"node " + node1 + " at 127.0.0.1", "node " + node2 + " at " + env["KQI_DEV_NODE2_ADDR"]} {
+		if !strings.Contains(status, want) {
+			t.Errorf("dev-cluster.sh status lacks %q:\n%s", want, status)
+		}
+	}
+	parts := strings.Fields(run(t, 30*time.Second, "sinfo", "-h", "-N", "-n", node2, "-o", "%P"))
+	for _, want := range []string{c.cpuPartition + "*", c.gpuPartition} {
+		if !slices.Contains(parts, want) {
+			t.Errorf("node %s is in partitions %q, want %s too", node2, parts, want)
+		}
+	}
+	if addr := run(t, 30*time.Second, "sinfo", "-h", "-N", "-n", node2, "-o", "%o"); !strings.Contains(addr, env["KQI_DEV_NODE2_ADDR"]) {
+		t.Errorf("node %s address %q, want %s", node2, addr, env["KQI_DEV_NODE2_ADDR"])
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(c.jobDir(t), "out")
+	id := c.asUser(t, 2*time.Minute, "sbatch", "--parsable", "--wait", "-J", "kqi-devcluster-test", "-p", c.cpuPartition,
+		"--nodelist="+node2, "-t", "2", "-o", out, "--wrap", `echo "$(hostname) $SLURMD_NODENAME"`)
+	cancelAtEnd(t, id)
+	if got, want := readText(t, out), node2+" "+node2+"\n"; got != want || strings.HasPrefix(got, hostname+" ") {
+		t.Errorf("job %s on %s printed %q, want %q (the portal host is %s)", id, node2, got, want, hostname)
+	}
+}

@@ -72,9 +72,6 @@ type JobInfo struct {
 	// base state (PENDING, RUNNING, COMPLETED, …) or, while one is set, the
 	// flag that matters most (COMPLETING, CONFIGURING, …).
 	State string
-	// Flags are further state flags, reported separately only by
-	// slurmrestd v0.0.40 and later.
-	Flags []string
 	// Reason is why the job waits or ended, such as "Resources"; "" for none.
 	Reason string
 	// Node is the node list of the allocation; "" before there is one.
@@ -120,8 +117,7 @@ func Observe(info JobInfo, found bool, rec Record) Observation {
 	if !found {
 		return Observation{Gone: true, Record: rec}
 	}
-	states := append([]string{info.State}, info.Flags...)
-	return Observation{States: states, Reason: info.Reason, ExitCode: info.ExitCode, Restarts: info.Restarts, Record: rec}
+	return Observation{States: []string{info.State}, Reason: info.Reason, ExitCode: info.ExitCode, Restarts: info.Restarts, Record: rec}
 }
 
 // StatusOf is the KQI status of a job from the answer of Jobs (found is
@@ -149,17 +145,10 @@ var finalStates = map[string]bool{
 }
 
 // Ended reports whether Slurm considers the job over. A job that is still
-// COMPLETING has not ended: its processes may still write.
+// COMPLETING (shown in place of its base state) has not ended: its
+// processes may still write.
 func (j JobInfo) Ended() bool {
-	if !finalStates[j.State] {
-		return false
-	}
-	for _, f := range j.Flags {
-		if f == "COMPLETING" {
-			return false
-		}
-	}
-	return true
+	return finalStates[j.State]
 }
 
 // normalize makes the two backends' views of a job identical: Slurm prints
@@ -177,37 +166,12 @@ func (j *JobInfo) normalize() {
 	j.Reason = clean(j.Reason)
 	j.Node = clean(j.Node)
 	j.State = strings.ToUpper(strings.TrimSpace(j.State))
-	if len(j.Flags) == 0 {
-		j.Flags = nil
-	}
 	if j.State == "PENDING" {
 		j.StartTime = time.Time{}
 	}
 	if !j.Ended() {
 		j.EndTime = time.Time{}
 	}
-}
-
-// splitStates turns a job_state list (v0.0.40 on) into the state and its
-// flags: the first base state, else the first entry.
-func splitStates(list []string) (string, []string) {
-	if len(list) == 0 {
-		return "", nil
-	}
-	at := 0
-	for i, s := range list {
-		if baseStates[strings.ToUpper(s)] {
-			at = i
-			break
-		}
-	}
-	var flags []string
-	for i, s := range list {
-		if i != at {
-			flags = append(flags, strings.ToUpper(s))
-		}
-	}
-	return strings.ToUpper(list[at]), flags
 }
 
 // waitStatus splits the raw wait(2) status Slurm stores as a job's exit

@@ -54,28 +54,9 @@ func TestParseDuration(t *testing.T) {
 	}
 }
 
-func TestSplitStates(t *testing.T) {
-	for _, tc := range []struct {
-		in    []string
-		state string
-		flags []string
-	}{
-		{[]string{"RUNNING"}, "RUNNING", nil},
-		{[]string{"COMPLETING"}, "COMPLETING", nil},
-		{[]string{"PENDING", "REQUEUED"}, "PENDING", []string{"REQUEUED"}},
-		{[]string{"COMPLETING", "FAILED"}, "FAILED", []string{"COMPLETING"}},
-		{nil, "", nil},
-	} {
-		state, flags := splitStates(tc.in)
-		if state != tc.state || !reflect.DeepEqual(flags, tc.flags) {
-			t.Errorf("splitStates(%q) = %q %q, want %q %q", tc.in, state, flags, tc.state, tc.flags)
-		}
-	}
-}
-
 func TestNormalize(t *testing.T) {
 	at := time.Unix(1795616635, 0).UTC()
-	pending := JobInfo{State: "pending", Reason: "None", Node: "n/a", Comment: "(null)", StartTime: at, EndTime: at, Flags: []string{}}
+	pending := JobInfo{State: "pending", Reason: "None", Node: "n/a", Comment: "(null)", StartTime: at, EndTime: at}
 	pending.normalize()
 	if !reflect.DeepEqual(pending, JobInfo{State: "PENDING"}) {
 		t.Errorf("pending job normalized to %+v", pending)
@@ -85,7 +66,7 @@ func TestNormalize(t *testing.T) {
 	if running.StartTime != at || !running.EndTime.IsZero() {
 		t.Errorf("running job normalized to %+v: keeps its start, drops its expected end", running)
 	}
-	completing := JobInfo{State: "FAILED", Flags: []string{"COMPLETING"}, EndTime: at}
+	completing := JobInfo{State: "COMPLETING", EndTime: at}
 	completing.normalize()
 	if completing.Ended() || !completing.EndTime.IsZero() {
 		t.Errorf("a completing job has not ended: %+v", completing)
@@ -116,7 +97,7 @@ func TestObserveDecide(t *testing.T) {
 		{"failed", JobInfo{State: "FAILED", ExitCode: 3}, true, Record{ExitCode: three}, StatusFailed, Cause{}, 3},
 		{"cancelled", JobInfo{State: "CANCELLED"}, true, Record{}, StatusError, Cause{CauseCancelledOutside, ""}, 0},
 		{"timeout", JobInfo{State: "TIMEOUT"}, true, Record{}, StatusError, Cause{CauseTimeLimit, ""}, 0},
-		{"v0.0.40 flags", JobInfo{State: "PENDING", Flags: []string{"REQUEUED"}}, true, Record{}, StatusQueued, Cause{CauseRequeued, ""}, 0},
+		{"requeued", JobInfo{State: "REQUEUED"}, true, Record{}, StatusQueued, Cause{CauseRequeued, ""}, 0},
 		{"gone with exit 0", JobInfo{}, false, Record{ExitCode: zero}, StatusCompleted, Cause{}, 0},
 		{"gone with exit 3", JobInfo{}, false, Record{ExitCode: three}, StatusFailed, Cause{}, 3},
 		{"gone without record", JobInfo{}, false, Record{}, StatusError, Cause{CauseVanished, ""}, 0},

@@ -38,16 +38,20 @@ type REST struct {
 	http *retryablehttp.Client
 }
 
+// RESTVersion is the one slurmrestd OpenAPI plugin version the REST
+// backend speaks (rest_v0038.go, rest_decode.go).
+const RESTVersion = "v0.0.38"
+
 // NewREST builds a slurmrestd client.
 func NewREST(cfg RESTConfig) (*REST, error) {
 	if cfg.URL == "" || cfg.User == "" || cfg.Signer == nil {
 		return nil, errors.New("slurm: REST client needs a URL, a user and a token signer")
 	}
 	if cfg.Version == "" {
-		cfg.Version = "v0.0.38"
+		cfg.Version = RESTVersion
 	}
-	if cfg.Version != "v0.0.38" {
-		return nil, fmt.Errorf("slurm: slurmrestd plugin %s is not supported; KQI speaks v0.0.38", cfg.Version)
+	if cfg.Version != RESTVersion {
+		return nil, fmt.Errorf("slurm: slurmrestd plugin %s is not supported; KQI speaks %s", cfg.Version, RESTVersion)
 	}
 	if cfg.Environment == nil {
 		cfg.Environment = []EnvVar{

@@ -23,6 +23,14 @@ type Runtime interface {
 	ShellFunction(spec JobSpec) (string, error)
 }
 
+// RegistryRuntime is a Runtime whose image names depend on the container
+// registries the site registered (in the database, so they can change while
+// the portal runs): the portal hands it the current list before use.
+type RegistryRuntime interface {
+	Runtime
+	WithRegistries(hosts []string) Runtime
+}
+
 // launchInContainer is the command line that runs the user's command inside
 // the container: bash -c with the command as an argument, never re-parsed by
 // any other shell. stdbuf, when the image has it, makes C programs' stdout

@@ -57,6 +57,14 @@ func (b Bubblewrap) RootFS(ref string) (string, error) {
 	if err := checkPath("bubblewrap image root", b.ImageRoot); err != nil {
 		return "", err
 	}
+	return storePath(b.ImageRoot, ref)
+}
+
+// storePath is where an image store keeps ref: "name:tag" at
+// root/name/tag, "registry.example.org/team/name" at
+// root/registry.example.org/team/name/latest, "name@sha256:…" at
+// root/name/sha256:…; a "docker://" prefix is ignored.
+func storePath(root, ref string) (string, error) {
 	name := strings.TrimPrefix(ref, "docker://")
 	tag := "latest"
 	if at := strings.LastIndex(name, "@"); at >= 0 {
@@ -74,7 +82,7 @@ func (b Bubblewrap) RootFS(ref string) (string, error) {
 			return "", fmt.Errorf("image %q: %q is not a valid image name part", ref, p)
 		}
 	}
-	return b.ImageRoot + "/" + name + "/" + tag, nil
+	return strings.TrimSuffix(root, "/") + "/" + name + "/" + tag, nil
 }
 
 var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._:-]{0,127}$`)

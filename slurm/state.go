@@ -38,8 +38,8 @@ func (s Status) Final() bool {
 // the job's script left in its directory.
 type Observation struct {
 	// States is Slurm's job_state: one string from squeue or slurmrestd
-	// v0.0.38 (which reports a flag such as "COMPLETING" in place of the
-	// base state), or the base state and its flags from v0.0.40 on, such as
+	// v0.0.38, which report a flag such as "COMPLETING" in place of the
+	// base state; Decide also takes a base state and its flags, such as
 	// ["PENDING", "REQUEUED"].
 	States []string
 	// Reason is Slurm's state_reason, such as "Resources"; "None" is ignored.
@@ -54,6 +54,8 @@ type Observation struct {
 	// Restarts is how often Slurm requeued the job; a job waiting or
 	// running again says which attempt it is on.
 	Restarts int
+	// MemoryGiB is the memory the job asked for, named when it ran out.
+	MemoryGiB int
 	// StopRequested is set when a user asked KQI to stop the job: only
 	// then is a cancelled job "killed"; anyone else cancelling it (an
 	// administrator, Slurm itself) makes it an error.
@@ -173,6 +175,7 @@ const (
 	CauseCancelledOutside   = "cancelled_outside"    // Arg: Slurm's reason; an administrator or Slurm cancelled it
 	CauseTimeLimit          = "time_limit"           // the job's time limit was reached
 	CauseOutOfMemory        = "out_of_memory"        // the job used more memory than it asked for
+	CauseOutOfMemoryLimit   = "out_of_memory_limit"  // Arg: the limit in GiB; the job used more
 	CauseNodeFail           = "node_fail"            // Arg: Slurm's reason
 	CauseBootFail           = "boot_fail"            // Arg: Slurm's reason
 	CauseDeadline           = "deadline"             // the deadline passed
@@ -319,6 +322,9 @@ func Decide(o Observation) (Outcome, error) {
 	case "TIMEOUT":
 		return Outcome{Status: StatusError, Cause: Cause{Code: CauseTimeLimit}}, nil
 	case "OUT_OF_MEMORY":
+		if o.MemoryGiB > 0 {
+			return Outcome{Status: StatusError, Cause: Cause{CauseOutOfMemoryLimit, strconv.Itoa(o.MemoryGiB)}}, nil
+		}
 		return Outcome{Status: StatusError, Cause: Cause{Code: CauseOutOfMemory}}, nil
 	case "NODE_FAIL":
 		return Outcome{Status: StatusError, Cause: Cause{CauseNodeFail, reason}}, nil

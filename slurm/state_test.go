@@ -52,6 +52,8 @@ func TestDecide(t *testing.T) {
 		{"cancelled while pending", Observation{States: []string{"CANCELLED"}, Reason: "Dependency"}, Outcome{StatusError, Cause{CauseCancelledOutside, "Dependency"}, 0}},
 		{"timeout", Observation{States: []string{"TIMEOUT"}, Record: none}, Outcome{StatusError, Cause{CauseTimeLimit, ""}, 0}},
 		{"out of memory despite a record", Observation{States: []string{"OUT_OF_MEMORY"}, Record: three}, Outcome{StatusError, Cause{CauseOutOfMemory, ""}, 0}},
+		{"out of memory names the limit", Observation{States: []string{"OUT_OF_MEMORY"}, Record: three, MemoryGiB: 4}, Outcome{StatusError, Cause{CauseOutOfMemoryLimit, "4"}, 0}},
+		{"time limit despite a record", Observation{States: []string{"TIMEOUT"}, Record: three, MemoryGiB: 4}, Outcome{StatusError, Cause{Code: CauseTimeLimit}, 0}},
 		{"node fail", Observation{States: []string{"NODE_FAIL"}}, Outcome{StatusError, Cause{CauseNodeFail, ""}, 0}},
 		{"boot fail", Observation{States: []string{"BOOT_FAIL"}}, Outcome{StatusError, Cause{CauseBootFail, ""}, 0}},
 		{"deadline", Observation{States: []string{"DEADLINE"}}, Outcome{StatusError, Cause{CauseDeadline, ""}, 0}},

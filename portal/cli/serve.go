@@ -15,6 +15,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/metrics"
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
@@ -46,6 +47,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	if err != nil {
 		return err
 	}
+	cluster = metrics.Cluster(cluster)
 	fs, err := openFiles(ctx, cfg, self, dialer)
 	if err != nil {
 		return err
@@ -176,11 +178,16 @@ func runtimeOf(cfg *config.Config) slurm.Runtime {
 	if cfg.Runtime == "bubblewrap" {
 		return slurm.Bubblewrap{ImageRoot: cfg.ImageRoot, Network: cfg.JobNetwork}
 	}
-	return slurm.Apptainer{Fakeroot: cfg.ApptainerFakeroot, ExtraArgs: append(strings.Fields(cfg.ApptainerArgs), slurm.ApptainerNetworkArgs(cfg.JobNetwork)...), ImageDir: cfg.ImageRoot}
+	return slurm.Apptainer{
+		Binary: cfg.ApptainerBinary, GlobalArgs: strings.Fields(cfg.ApptainerGlobal),
+		ExtraArgs: append(strings.Fields(cfg.ApptainerArgs), slurm.ApptainerNetworkArgs(cfg.JobNetwork)...),
+		Fakeroot:  cfg.ApptainerFakeroot, NvCCLI: cfg.ApptainerNvCCLI, ImageDir: cfg.ImageRoot, PullDir: cfg.ApptainerPullDir,
+	}
 }
 
 func checkImageRoot(cfg *config.Config) error {
-	if cfg.Runtime == "bubblewrap" && cfg.ImageRoot != "" {
+	// Both runtimes look images up in the store at submit.
+	if cfg.ImageRoot != "" {
 		if _, err := os.Stat(cfg.ImageRoot); err != nil {
 			return fmt.Errorf("KQI_IMAGE_ROOT: %w", err)
 		}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kqi/slurm"
 )
 
 // Config is every setting the portal reads. Flags win over the environment.
@@ -29,7 +31,10 @@ type Config struct {
 	// KQI_TRUSTED_PROXIES: reverse proxies (addresses or CIDR prefixes,
 	// comma-separated) whose X-Forwarded-For names the client
 	TrustedProxies []netip.Prefix
-	LogLevel       slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
+	// KQI_METRICS_ALLOW: addresses or CIDR prefixes (comma-separated) that
+	// may read /metrics; default the portal host's loopback only
+	MetricsAllow []netip.Prefix
+	LogLevel     slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
 	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL (rest backend)
 	SlurmAPIVersion string // KQI_SLURM_API_VERSION: REST plugin version, e.g. v0.0.38 (rest backend)
@@ -50,7 +55,11 @@ type Config struct {
 	ImageRoot         string // KQI_IMAGE_ROOT: the image store (bubblewrap root filesystems; Apptainer SIF files and sandboxes)
 	DefaultImage      string // KQI_DEFAULT_IMAGE: image of a training that names none
 	ApptainerFakeroot bool   // KQI_APPTAINER_FAKEROOT: run as root in the container (needs subuid/subgid)
-	ApptainerArgs     string // KQI_APPTAINER_ARGS: extra site arguments, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	ApptainerArgs     string // KQI_APPTAINER_ARGS: site options after `exec`, space-separated (e.g. --drop-caps CAP_SYS_RESOURCE)
+	ApptainerBinary   string // KQI_APPTAINER_BINARY: the apptainer executable on the nodes (default: apptainer from the job's PATH)
+	ApptainerGlobal   string // KQI_APPTAINER_GLOBAL_ARGS: site options before `exec` and `pull`, space-separated (e.g. --quiet)
+	ApptainerNvCCLI   bool   // KQI_APPTAINER_NVCCLI: set GPUs up with --nvccli instead of --nv
+	ApptainerPullDir  string // KQI_APPTAINER_PULL_DIR: where docker:// images are pulled as SIFs, writable by the job account (default KQI_IMAGE_ROOT/pulled)
 	GitFileRoot       string // KQI_GIT_FILE_ROOT: the only directory file:// model repositories may be in (none if empty)
 	AllowHostImage    bool   // KQI_ALLOW_HOST_IMAGE: let jobs use bubblewrap's "host" image (exposes the node's files; tests only)
 	JobNetwork        string // KQI_JOB_NETWORK: host or isolated (slurm.NetworkHost, slurm.NetworkIsolated)
@@ -80,7 +89,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return def
 	}
 	var idle, max, ttl, tokenIdle, level string
-	var secure, proxies string
+	var secure, proxies, metricsAllow string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("KQI_DATABASE_URL", ""), "PostgreSQL URL (KQI_DATABASE_URL)")
@@ -90,9 +99,10 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&tokenIdle, "api-token-idle", env("KQI_API_TOKEN_IDLE", "336h"), "an API token unused this long ends (KQI_API_TOKEN_IDLE)")
 	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", ""), "send cookies only over HTTPS (KQI_SECURE_COOKIE; default: when KQI_BASE_URL is https)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
+	fs.StringVar(&metricsAllow, "metrics-allow", env("KQI_METRICS_ALLOW", "127.0.0.1,::1"), "addresses that may read /metrics, comma-separated addresses or CIDRs (KQI_METRICS_ALLOW)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
-	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", "v0.0.38"), "slurmrestd API version (KQI_SLURM_API_VERSION)")
+	fs.StringVar(&c.SlurmAPIVersion, "slurm-api-version", env("KQI_SLURM_API_VERSION", slurm.RESTVersion), "slurmrestd API version (KQI_SLURM_API_VERSION)")
 	fs.StringVar(&c.SlurmJWTKeyFile, "slurm-jwt-key-file", env("KQI_SLURM_JWT_KEY_FILE", ""), "HS256 key file shared with Slurm (KQI_SLURM_JWT_KEY_FILE)")
 	fs.StringVar(&c.SlurmUser, "slurm-user", env("KQI_SLURM_USER", ""), "cluster account that submits jobs (KQI_SLURM_USER)")
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("KQI_SECRET_KEY_FILE", ""), "key sealing users' tokens (KQI_SECRET_KEY_FILE)")
@@ -101,7 +111,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.SSHAddr, "ssh-addr", env("KQI_SSH_ADDR", ""), "login node host:port (KQI_SSH_ADDR)")
 	fs.StringVar(&c.SSHKeyFile, "ssh-key-file", env("KQI_SSH_KEY_FILE", ""), "private key for the login node (KQI_SSH_KEY_FILE)")
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", env("KQI_SSH_KNOWN_HOSTS", ""), "known_hosts for the login node (KQI_SSH_KNOWN_HOSTS)")
-	var poll, grace, sweepAge, fakeroot, hostImage, arrayLimit string
+	var poll, grace, sweepAge, fakeroot, hostImage, arrayLimit, nvccli string
 	fs.StringVar(&c.SlurmBackend, "slurm-backend", env("KQI_SLURM_BACKEND", "rest"), "rest or ssh (KQI_SLURM_BACKEND)")
 	fs.StringVar(&poll, "poll-interval", env("KQI_POLL_INTERVAL", "5s"), "job state refresh interval (KQI_POLL_INTERVAL)")
 	fs.StringVar(&grace, "submit-grace", env("KQI_SUBMIT_GRACE", "10m"), "how long a submission may take before its row is an error (KQI_SUBMIT_GRACE)")
@@ -110,7 +120,11 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.ImageRoot, "image-root", env("KQI_IMAGE_ROOT", ""), "image store: bubblewrap root filesystems or Apptainer SIF files (KQI_IMAGE_ROOT)")
 	fs.StringVar(&c.DefaultImage, "default-image", env("KQI_DEFAULT_IMAGE", ""), "image used when none is given (KQI_DEFAULT_IMAGE)")
 	fs.StringVar(&fakeroot, "apptainer-fakeroot", env("KQI_APPTAINER_FAKEROOT", "false"), "apptainer --fakeroot (KQI_APPTAINER_FAKEROOT)")
-	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "extra apptainer arguments (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.ApptainerArgs, "apptainer-args", env("KQI_APPTAINER_ARGS", ""), "apptainer exec options (KQI_APPTAINER_ARGS)")
+	fs.StringVar(&c.ApptainerBinary, "apptainer-binary", env("KQI_APPTAINER_BINARY", ""), "apptainer executable on the nodes (KQI_APPTAINER_BINARY)")
+	fs.StringVar(&c.ApptainerGlobal, "apptainer-global-args", env("KQI_APPTAINER_GLOBAL_ARGS", ""), "apptainer options before the command (KQI_APPTAINER_GLOBAL_ARGS)")
+	fs.StringVar(&nvccli, "apptainer-nvccli", env("KQI_APPTAINER_NVCCLI", "false"), "apptainer --nvccli for GPUs (KQI_APPTAINER_NVCCLI)")
+	fs.StringVar(&c.ApptainerPullDir, "apptainer-pull-dir", env("KQI_APPTAINER_PULL_DIR", ""), "where docker:// images are pulled (KQI_APPTAINER_PULL_DIR)")
 	fs.StringVar(&c.GitFileRoot, "git-file-root", env("KQI_GIT_FILE_ROOT", ""), "directory file:// repositories may be in (KQI_GIT_FILE_ROOT)")
 	fs.StringVar(&hostImage, "allow-host-image", env("KQI_ALLOW_HOST_IMAGE", "false"), "allow the bubblewrap host image (KQI_ALLOW_HOST_IMAGE)")
 	fs.StringVar(&c.JobNetwork, "job-network", env("KQI_JOB_NETWORK", "host"), "host, or isolated: jobs get their own network namespace, reaching only the site's proxy (KQI_JOB_NETWORK)")
@@ -145,6 +159,15 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	c.ApptainerFakeroot = fakeroot == "true" || fakeroot == "1" || fakeroot == "yes"
 	c.AllowHostImage = hostImage == "true" || hostImage == "1" || hostImage == "yes"
+	c.ApptainerNvCCLI = nvccli == "true" || nvccli == "1" || nvccli == "yes"
+	if c.ApptainerPullDir == "" && c.ImageRoot != "" {
+		c.ApptainerPullDir = strings.TrimSuffix(c.ImageRoot, "/") + "/pulled"
+	}
+	for key, p := range map[string]string{"KQI_IMAGE_ROOT": c.ImageRoot, "KQI_APPTAINER_PULL_DIR": c.ApptainerPullDir, "KQI_APPTAINER_BINARY": c.ApptainerBinary} {
+		if p != "" && !strings.HasPrefix(p, "/") && (key != "KQI_APPTAINER_BINARY" || strings.Contains(p, "/")) {
+			errs = append(errs, fmt.Errorf("%s: %q must be an absolute path", key, p))
+		}
+	}
 	switch strings.ToLower(secure) {
 	case "1", "true", "yes":
 		c.SecureCookie = true
@@ -153,18 +176,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	default:
 		errs = append(errs, fmt.Errorf("KQI_SECURE_COOKIE: %q is not true or false", secure))
 	}
-	for _, f := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			a, aerr := netip.ParseAddr(f)
-			if aerr != nil {
-				errs = append(errs, fmt.Errorf("KQI_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", f))
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
-	}
+	c.TrustedProxies = prefixes("KQI_TRUSTED_PROXIES", proxies, &errs)
+	c.MetricsAllow = prefixes("KQI_METRICS_ALLOW", metricsAllow, &errs)
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("KQI_LOG_LEVEL: %q is not debug, info, warn or error", level))
 	}
@@ -239,8 +252,8 @@ func (c *Config) RequireCluster() error {
 		} else if _, err := os.Stat(c.SlurmJWTKeyFile); err != nil {
 			errs = append(errs, fmt.Errorf("KQI_SLURM_JWT_KEY_FILE: %w", err))
 		}
-		if !strings.HasPrefix(c.SlurmAPIVersion, "v0.0.") {
-			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not like v0.0.38", c.SlurmAPIVersion))
+		if c.SlurmAPIVersion != slurm.RESTVersion {
+			errs = append(errs, fmt.Errorf("KQI_SLURM_API_VERSION: %q is not supported: KQI speaks slurmrestd's %s (Slurm 22.05 to 23.11 serve it); on a cluster without it use KQI_SLURM_BACKEND=ssh", c.SlurmAPIVersion, slurm.RESTVersion))
 		}
 	}
 	if c.SlurmUser == "" {
@@ -257,6 +270,24 @@ func (c *Config) RequireCluster() error {
 // them).
 func (c *Config) NeedsLogin() bool {
 	return c.FileStore == "sftp" || c.SlurmBackend == "ssh"
+}
+
+// prefixes parses comma- or blank-separated addresses and CIDR prefixes.
+func prefixes(key, list string, errs *[]error) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				*errs = append(*errs, fmt.Errorf("%s: %q is not an IP address or CIDR prefix", key, f))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func joinLines(errs []error) error {

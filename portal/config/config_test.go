@@ -77,6 +77,14 @@ func TestRequireCluster(t *testing.T) {
 	if err := c.RequireCluster(); err != nil {
 		t.Fatal(err)
 	}
+	// Only the slurmrestd version the code speaks is accepted.
+	for _, v := range []string{"v0.0.39", "v0.0.40", "v0.0.41", "v0.0.37", "0.0.38"} {
+		c.SlurmAPIVersion = v
+		if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SLURM_API_VERSION") {
+			t.Errorf("KQI_SLURM_API_VERSION=%s: %v", v, err)
+		}
+	}
+	c.SlurmAPIVersion = "v0.0.38"
 	c.FileStore = "sftp"
 	if err := c.RequireCluster(); err == nil || !strings.Contains(err.Error(), "KQI_SSH_KEY_FILE is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh") {
 		t.Fatalf("sftp without ssh settings: %v", err)

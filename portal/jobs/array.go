@@ -107,6 +107,10 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 			return fmt.Errorf("registry credentials: %w", err)
 		}
 	}
+	rt, err := s.runtime(ctx)
+	if err != nil {
+		return err
+	}
 	comment := commentOf(instance, first)
 	var array slurm.JobSpec
 	for i, j := range rows {
@@ -141,7 +145,7 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 		spec.Account = s.identity(tenant).Account
 		spec.Git.URL, spec.Git.Username = git.URL, git.Username
 		setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
-		script, err := slurm.Render(spec, s.Cfg.Runtime)
+		script, err := slurm.Render(spec, rt)
 		if err != nil {
 			return fmt.Errorf("render script of task %d: %w", i, err)
 		}

@@ -23,6 +23,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/input"
+	"kqi/portal/metrics"
 	"kqi/portal/refusal"
 	"kqi/slurm"
 	"kqi/storage"
@@ -133,8 +134,13 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 	if req.Image == "" {
 		req.Image = s.Cfg.DefaultImage
 	}
-	if err := s.Cfg.Runtime.ValidateImage(req.Image); err != nil {
-		bad.Add("image", "training.invalid_image", err.Error())
+	rt, err := s.runtime(ctx)
+	if err != nil {
+		return err
+	}
+	imageErr := rt.ValidateImage(req.Image)
+	if imageErr != nil {
+		bad.Add("image", "training.invalid_image", imageErr.Error())
 	} else if req.Image == slurm.HostImage && !s.Cfg.AllowHostImage {
 		bad.Add("image", "training.host_image_refused")
 	}
@@ -189,6 +195,9 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 		Env: req.Env, SbatchOptions: req.SbatchOptions, TimeLimitMin: req.TimeLimitMin, DatasetID: req.DatasetID, ParentIDs: req.ParentIDs}
 	spec := s.spec(kind, &j, "/validate", Staged{}, Comment("validate", kind.Name(), 1))
 	if err := spec.Validate(); err != nil {
+		bad.Add("spec", "training.invalid_spec", err.Error())
+	} else if _, err := rt.ShellFunction(spec); err != nil && imageErr == nil {
+		// The runtime's own limits (Apptainer cannot pass CR LF).
 		bad.Add("spec", "training.invalid_spec", err.Error())
 	} else if err := s.Cluster.Check(spec); err != nil {
 		bad.Add("sbatch_options", "training.backend_refuses", err.Error())
@@ -268,6 +277,7 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal
 // cause and without its secrets; once Slurm has it, the job is kept and a
 // row that could not record it is settled by the reconcile.
 func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
+	defer metrics.ObserveSubmit(kind.Name(), time.Now())
 	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
 		return nil, err
 	}
@@ -378,7 +388,11 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 	spec.Account = s.identity(tenant).Account
 	spec.Git.URL, spec.Git.Username = git.URL, git.Username
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
-	script, err := slurm.Render(spec, s.Cfg.Runtime)
+	rt, err := s.runtime(ctx)
+	if err != nil {
+		return none, "", err
+	}
+	script, err := slurm.Render(spec, rt)
 	if err != nil {
 		return none, "", fmt.Errorf("render script: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"time"
 
+	"kqi/portal/metrics"
 	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -42,6 +43,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 // their jobs, cancels those a user asked to stop, and settles rows a crash
 // left in submitting.
 func (s *Service) Poll(ctx context.Context) error {
+	defer metrics.ObservePoll(time.Now())
 	active, err := s.Store.ActiveJobs(ctx)
 	if err != nil {
 		return err
@@ -96,7 +98,7 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		}
 	}
 	obs := slurm.Observe(info, found, rec)
-	obs.StopRequested = j.StopRequested
+	obs.StopRequested, obs.MemoryGiB = j.StopRequested, j.MemoryGB
 	out, err := slurm.Decide(obs)
 	if err != nil {
 		return err

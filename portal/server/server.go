@@ -20,6 +20,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/metrics"
 	"kqi/portal/web"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -59,6 +60,8 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 	router := mux.NewRouter()
 	router.HandleFunc("/healthz", healthz).Methods(http.MethodGet).Name("healthz")
 	router.HandleFunc("/readyz", readyz(checks, log)).Methods(http.MethodGet).Name("readyz")
+	router.Handle("/metrics", metrics.Handler(cfg.MetricsAllow, store)).Methods(http.MethodGet).Name("metrics")
+	router.Use(metrics.NameRoute)
 	static, err := fs.Sub(templates.FS, "static")
 	if err != nil {
 		return nil, err
@@ -83,7 +86,7 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
-	return &Portal{Handler: recoverer(log, securityHeaders(accessLog(log, router))), Router: router}, nil
+	return &Portal{Handler: recoverer(log, securityHeaders(metrics.Middleware(accessLog(log, router)))), Router: router}, nil
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) {

@@ -243,7 +243,7 @@ func testJobPagesInEveryState(t *testing.T, k pageKind) {
 			slurmSays(j, func(i *slurm.JobInfo) { i.State, i.StartTime, i.EndTime = "TIMEOUT", started, ended })
 			return j
 		}},
-		{"out-of-memory", slurm.StatusError, slurm.CauseOutOfMemory, "", nil, valueCase{}, func(name string, parents []*storage.Job) *storage.Job {
+		{"out-of-memory", slurm.StatusError, slurm.CauseOutOfMemoryLimit, "1", nil, valueCase{}, func(name string, parents []*storage.Job) *storage.Job {
 			j := submit(name, parents)
 			slurmSays(j, func(i *slurm.JobInfo) { i.State, i.StartTime, i.EndTime = "OUT_OF_MEMORY", started, ended })
 			return j

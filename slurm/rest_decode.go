@@ -9,16 +9,15 @@ import (
 	"strings"
 )
 
-// This file is the decoding side of the adapter boundary between
-// slurmrestd plugin versions. The answers of v0.0.38 to v0.0.41 differ in
-// shape more than in meaning: integers become {set, infinite, number}
-// structs from v0.0.39 on, job_state becomes a list from v0.0.40 on and
-// exit_code an object. The types below accept every shape, so one job
-// and node record serves all versions; only the request side
-// (rest_v0038.go) is written per version.
+// This file decodes slurmrestd v0.0.38's answers, the one plugin version
+// KQI speaks (NewREST and the configuration refuse others). Later versions
+// change the shapes (integers become {set, infinite, number} structs in
+// v0.0.39, job_state a list and exit_code an object in v0.0.40): a
+// version added here needs its own request and answer types and tests
+// against answers recorded from that version.
 
-// noVal is an integer slurmrestd sends as a plain number (v0.0.38), as null
-// when unset, or as {"set": …, "infinite": …, "number": …} (v0.0.39 on).
+// noVal is an integer slurmrestd sends as a plain number, as null when
+// unset, or as Slurm's INFINITE or NO_VAL.
 type noVal struct {
 	Set      bool
 	Infinite bool
@@ -37,24 +36,6 @@ func (n *noVal) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
 	case bytes.Equal(b, []byte("null")):
-		return nil
-	case len(b) > 0 && b[0] == '{':
-		var s struct {
-			Set      bool        `json:"set"`
-			Infinite bool        `json:"infinite"`
-			Number   json.Number `json:"number"`
-		}
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("no-val number: %w", err)
-		}
-		n.Set, n.Infinite = s.Set, s.Infinite
-		if s.Number != "" {
-			v, err := parseJSONInt(s.Number)
-			if err != nil {
-				return err
-			}
-			n.Number = v
-		}
 		return nil
 	case len(b) > 0 && b[0] == '"':
 		return fmt.Errorf("no-val number: got a string %s", b)
@@ -98,80 +79,27 @@ func (n noVal) value() int64 {
 	return n.Number
 }
 
-// stateList is job_state: one string up to v0.0.39, a list of the base
-// state and its flags from v0.0.40 on.
-type stateList []string
-
-func (s *stateList) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*s = nil
-		return nil
-	case len(b) > 0 && b[0] == '[':
-		var l []string
-		if err := json.Unmarshal(b, &l); err != nil {
-			return fmt.Errorf("job_state: %w", err)
-		}
-		*s = l
-		return nil
-	default:
-		var one string
-		if err := json.Unmarshal(b, &one); err != nil {
-			return fmt.Errorf("job_state: %w", err)
-		}
-		*s = stateList{one}
-		return nil
-	}
-}
-
-// exitStatus is exit_code: the raw wait(2) status as a number up to
-// v0.0.39, an object {status, return_code, signal} from v0.0.40 on.
+// exitStatus is exit_code: the raw wait(2) status as a number (or null).
 type exitStatus struct {
 	Code, Signal int
 }
 
 func (e *exitStatus) UnmarshalJSON(b []byte) error {
-	*e = exitStatus{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' {
-		// v0.0.38: the raw status as a plain number (or null).
-		var raw noVal
-		if err := raw.UnmarshalJSON(b); err != nil {
-			return fmt.Errorf("exit_code: %w", err)
-		}
-		e.Code, e.Signal = waitStatus(raw.value())
-		return nil
-	}
-	var o struct {
-		ReturnCode *noVal `json:"return_code"`
-		Signal     struct {
-			ID noVal `json:"id"`
-		} `json:"signal"`
-	}
-	if err := json.Unmarshal(b, &o); err != nil {
+	var raw noVal
+	if err := raw.UnmarshalJSON(b); err != nil {
 		return fmt.Errorf("exit_code: %w", err)
 	}
-	if o.ReturnCode == nil {
-		// v0.0.39: the raw status as a no-val struct.
-		var raw noVal
-		if err := raw.UnmarshalJSON(b); err != nil {
-			return fmt.Errorf("exit_code: %w", err)
-		}
-		e.Code, e.Signal = waitStatus(raw.value())
-		return nil
-	}
-	e.Code, e.Signal = int(o.ReturnCode.value()), int(o.Signal.ID.value())
+	e.Code, e.Signal = waitStatus(raw.value())
 	return nil
 }
 
-// restJob is the part of a job record the portal reads, in every version.
+// restJob is the part of a job record the portal reads.
 type restJob struct {
 	JobID       noVal      `json:"job_id"`
 	Name        string     `json:"name"`
 	Comment     string     `json:"comment"`
 	UserName    string     `json:"user_name"`
-	JobState    stateList  `json:"job_state"`
+	JobState    string     `json:"job_state"`
 	StateReason string     `json:"state_reason"`
 	Nodes       string     `json:"nodes"`
 	SubmitTime  noVal      `json:"submit_time"`
@@ -244,13 +172,11 @@ func parseTaskString(s string) []int {
 }
 
 func (j restJob) info() JobInfo {
-	state, flags := splitStates(j.JobState)
 	info := JobInfo{
 		ID:         fmt.Sprint(j.JobID.value()),
 		Name:       j.Name,
 		Comment:    j.Comment,
-		State:      state,
-		Flags:      flags,
+		State:      j.JobState,
 		Reason:     j.StateReason,
 		Node:       j.Nodes,
 		SubmitTime: epoch(j.SubmitTime.value()),
@@ -273,8 +199,7 @@ type restNode struct {
 	Partitions []string `json:"partitions"`
 }
 
-// restPartition is the part of a v0.0.38/v0.0.39 partition record
-// Partitions reads. (v0.0.40 nests these fields; it needs its own type.)
+// restPartition is the part of a partition record Partitions reads.
 type restPartition struct {
 	Name         string   `json:"name"`
 	Flags        []string `json:"flags"`
