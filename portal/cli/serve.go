@@ -65,6 +65,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: 10 * time.Minute,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity,
+		TensorBoard: cfg.TensorBoard,
 	}}
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},

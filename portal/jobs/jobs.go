@@ -48,6 +48,8 @@ type Config struct {
 	// (config.Config.ClusterIdentity); nil: that function with no site
 	// settings.
 	Identity func(*storage.Tenant) config.Identity
+	// TensorBoard is how TensorBoard jobs run (config.Config.TensorBoard).
+	TensorBoard config.TensorBoard
 }
 
 // Service is the job lifecycle.

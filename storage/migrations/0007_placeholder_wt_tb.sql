@@ -1,0 +1,3 @@
+-- PLACEHOLDER on branch wt-tb only, so that 0009 follows without a gap;
+-- dropped when the real 0007 (preprocessing) is merged.
+SELECT 1;
