@@ -93,6 +93,7 @@ func (h *Handler) routes() {
 
 	h.trainingPages().routes(tenant)
 	h.inferencePages().routes(tenant)
+	h.tensorBoardRoutes(tenant)
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")
@@ -114,6 +115,8 @@ func (h *Handler) routes() {
 	admin.HandleFunc("/sources", h.showAdminSources).Methods(http.MethodGet).Name("adminSources")
 	admin.HandleFunc("/git-servers", h.createGitServer).Methods(http.MethodPost).Name("adminGitServerCreate")
 	admin.HandleFunc("/registries", h.createRegistry).Methods(http.MethodPost).Name("adminRegistryCreate")
+
+	h.tensorBoardProxyRoutes()
 }
 
 // path builds a URL from a route name; an unknown name is a programming
