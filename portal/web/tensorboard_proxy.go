@@ -70,6 +70,9 @@ func (h *Handler) proxyTensorBoard(w http.ResponseWriter, r *http.Request) {
 		Transport: tensorBoardTransport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target) // the path stays: the app serves below its prefix
+			// The visitor's Host, so that an app checking a WebSocket's
+			// Origin against it (as most do) sees the two agree.
+			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 			dropPortalCookies(pr.Out)
 			pr.Out.Header.Del("Authorization")
