@@ -63,7 +63,7 @@ func (s *Store) FindTensorBoard(ctx context.Context, tenantID, userID int64, tra
 // record less than every old is left as it is (no write).
 func (s *Store) TouchTensorBoard(ctx context.Context, jobID int64, at time.Time, every time.Duration) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE tensorboards SET last_request_at = $2
-		WHERE job_id = $1 AND last_request_at < $2 - make_interval(secs => $3)`, jobID, at, every.Seconds())
+		WHERE job_id = $1 AND last_request_at < $2::timestamptz - make_interval(secs => $3)`, jobID, at, every.Seconds())
 	return wrap("touch tensorboard", err)
 }
 

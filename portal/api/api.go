@@ -60,6 +60,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	if js != nil {
 		h.trainingAPI().routes(in)
 		h.inferenceAPI().routes(in)
+		h.tensorBoardRoutes(in)
 	}
 
 	admin := in.PathPrefix("/admin").Subrouter()

@@ -134,4 +134,3 @@ func sameOrigin(r *http.Request) bool {
 	u, err := url.Parse(o)
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
-

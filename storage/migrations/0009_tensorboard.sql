@@ -4,5 +4,7 @@
 -- also how one is found again for reuse), and when it was last reached
 -- through the portal (idle shutdown).
 CREATE TABLE tensorboards (
+    job_id          BIGINT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+    training_ids    BIGINT[] NOT NULL,
     last_request_at TIMESTAMPTZ NOT NULL
 );
