@@ -419,4 +419,3 @@ func TestTensorBoardPageInEveryState(t *testing.T) {
 		}
 	}
 }
-
