@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
 	"kqi/portal/jobs"
@@ -238,4 +239,50 @@ for i in $(seq 1 30); do echo "$i,$((100 - i))" >> /kqi/output/metrics.csv; slee
 	if p := c.alice.Get(base); p.Status != http.StatusServiceUnavailable {
 		t.Errorf("an idle-stopped TensorBoard through the proxy: %d", p.Status)
 	}
+}
+
+// A person starts TensorBoard from a training's page, waits for it to be
+// ready (the page follows it), opens it and sees the stand-in's page
+// through the proxy, in a real Chromium.
+func TestBrowserTensorBoard(t *testing.T) {
+	c := newClusterTB(t)
+	tr := c.training(t, "seen", `mkdir -p /kqi/output/run-a && echo step,loss > /kqi/output/metrics.csv && echo 1,0.5 >> /kqi/output/metrics.csv`)
+	tr = c.waitFor(t, tr, "completed", func(j *storage.Job) bool { return j.Status == "completed" })
+	b, _ := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+	c.env.Files.Put(context.Background(), tr.JobDir+"/"+slurm.OutputDir+"/run-a/events.out.tfevents.1700000000.writer", strings.NewReader(string(b)))
+
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 2*time.Minute)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		logIn(c.env, "alice", "correct-horse-9"),
+		chromedp.Navigate(fmt.Sprintf("%s/trainings/%d", c.env.URL, tr.ID)),
+		chromedp.WaitVisible("#training-metrics figure.chart-box"),
+	)
+	if err != nil {
+		t.Fatalf("training page: %v", err)
+	}
+	portaltest.Screenshot(t, ctx, "training-metrics")
+	if err := chromedp.Do(ctx, chromedp.Click("#training-tensorboard-start"), chromedp.WaitVisible("#tensorboard-card")); err != nil {
+		t.Fatalf("start TensorBoard: %v", err)
+	}
+	portaltest.Screenshot(t, ctx, "tensorboard-starting")
+	// The page's script shows Open once the job answers.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible("#tensorboard-open")); err != nil {
+		t.Fatalf("TensorBoard never ready on the page: %v", err)
+	}
+	state, _ := chromedp.Run(ctx, chromedp.Text("#tensorboard-state"))
+	if strings.TrimSpace(state) != "ready" {
+		t.Errorf("state shown %q", state)
+	}
+	portaltest.Screenshot(t, ctx, "tensorboard-ready")
+	if err := chromedp.Do(ctx, chromedp.Click("#tensorboard-open"), chromedp.WaitVisible("#tensorboard-standin")); err != nil {
+		t.Fatalf("open TensorBoard: %v", err)
+	}
+	runs, _ := chromedp.Run(ctx, chromedp.Text("#runs"))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if !strings.Contains(runs, "run-a") || !strings.HasPrefix(loc, c.env.URL+"/tensorboard/") {
+		t.Errorf("at %s the stand-in lists %q", loc, runs)
+	}
+	portaltest.Screenshot(t, ctx, "tensorboard-app")
 }

@@ -395,7 +395,7 @@ func TestTensorBoardPageInEveryState(t *testing.T) {
 				if got := textOf(t, p.Body, `id="tensorboard-state">`); got != i18n.T(lang, "tensorboard.state_"+c.state) {
 					t.Errorf("state %q, want %q", got, i18n.T(lang, "tensorboard.state_"+c.state))
 				}
-				open := strings.Contains(p.Body, `id="tensorboard-open" href="`+jobs.TensorBoardPath(c.tb.ID)+`" >`)
+				open := strings.Contains(p.Body, `<p id="tensorboard-open-box" ><a class="button" id="tensorboard-open" href="`+jobs.TensorBoardPath(c.tb.ID)+`">`)
 				if open != (c.state == "ready") {
 					t.Errorf("the Open link shows: %v", open)
 				}

@@ -24,7 +24,7 @@
         document.getElementById("tensorboard-hint").textContent = st.hint;
         document.getElementById("tensorboard-job-status").textContent = st.job_status;
         document.getElementById("tensorboard-slurm-job").textContent = st.slurm_job_id + (st.node ? " @ " + st.node : "");
-        document.getElementById("tensorboard-open").hidden = st.state !== "ready";
+        document.getElementById("tensorboard-open-box").hidden = st.state !== "ready";
         var refresh = document.getElementById("tensorboard-refresh");
         if (refresh) { refresh.hidden = st.state !== "starting"; }
         if (st.state !== "stopped") { window.setTimeout(tick, 2000); }
