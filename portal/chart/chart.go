@@ -120,12 +120,12 @@ func thin(pts [][2]float64) [][2]float64 {
 	return out
 }
 
-// label writes an axis value in at most four significant digits.
+// label writes an axis value in at most three significant digits.
 func label(v float64) string {
 	if math.Abs(v) < 1e-12 {
 		return "0"
 	}
-	return strconv.FormatFloat(v, 'g', 4, 64)
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
