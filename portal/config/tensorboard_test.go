@@ -15,7 +15,7 @@ func TestTensorBoardSettings(t *testing.T) {
 		t.Errorf("defaults %+v", tb)
 	}
 	c, err = Load("t", nil, envOf(map[string]string{"KQI_DATABASE_URL": "x", "KQI_TENSORBOARD_IMAGE": "tensorflow/tensorflow:2.16.1",
-		"KQI_TENSORBOARD_COMMAND": "python3 -m tensorboard.main --logdir={logdir} --port={port} --path_prefix={prefix} --bind_all",
+		"KQI_TENSORBOARD_COMMAND":   "python3 -m tensorboard.main --logdir={logdir} --port={port} --path_prefix={prefix} --bind_all",
 		"KQI_TENSORBOARD_PARTITION": "cpu", "KQI_TENSORBOARD_CPU": "2", "KQI_TENSORBOARD_MEMORY_GB": "4", "KQI_TENSORBOARD_IDLE": "20m"}))
 	if err != nil {
 		t.Fatal(err)
