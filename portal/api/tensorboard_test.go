@@ -98,7 +98,7 @@ func TestTensorBoardAPI(t *testing.T) {
 		}
 	}()
 	tb, _ := env.Jobs.Job(ctx, a.ID, jobs.TensorBoard, id)
-	env.Fake.Set(tb.SlurmJobID, func(i *slurm.JobInfo) { i.State = "RUNNING" })
+	env.Fake.Set(tb.SlurmJobID, func(i *slurm.JobInfo) { i.State, i.Node = "RUNNING", "127.0.0.2" })
 	env.Jobs.Poll(ctx)
 	env.Files.Put(ctx, tb.JobDir+"/"+slurm.OutputDir+"/"+jobs.EndpointFile, strings.NewReader(ln.Addr().String()+"\n"))
 	if status, got := call(t, env, "GET", path, aTok, nil); status != 200 || got["status"] != "ready" {

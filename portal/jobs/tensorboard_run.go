@@ -46,36 +46,33 @@ func (s *Service) StartTensorBoard(ctx context.Context, who Actor, trainingIDs [
 	ids := slices.Clone(trainingIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	var first *storage.Job
-	if len(ids) > 0 && len(ids) <= maxParents {
-		if first, err = s.Job(ctx, who.TenantID, Training, ids[0]); errors.Is(err, storage.ErrNotFound) {
-			return nil, false, refusal.Invalidf("training_ids", "tensorboard.unknown_parent", strconv.FormatInt(ids[0], 10))
-		} else if err != nil {
-			return nil, false, err
-		}
+	switch {
+	case len(ids) == 0:
+		return nil, false, refusal.Invalidf("training_ids", "tensorboard.training_required")
+	case len(ids) > maxParents:
+		return nil, false, refusal.Invalidf("training_ids", "tensorboard.too_many_trainings", strconv.Itoa(maxParents))
+	}
+	first, err := s.Job(ctx, who.TenantID, Training, ids[0])
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, false, refusal.Invalidf("training_ids", "tensorboard.unknown_parent", strconv.FormatInt(ids[0], 10))
+	} else if err != nil {
+		return nil, false, err
 	}
 	startMu.Lock()
 	defer startMu.Unlock()
-	if len(ids) > 0 {
-		j, err := s.Store.FindTensorBoard(ctx, who.TenantID, who.UserID, ids)
-		if err == nil {
-			return j, false, nil
-		}
-		if !errors.Is(err, storage.ErrNotFound) {
-			return nil, false, err
-		}
+	if j, err := s.Store.FindTensorBoard(ctx, who.TenantID, who.UserID, ids); err == nil {
+		return j, false, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, false, err
 	}
 	cfg := s.Cfg.TensorBoard
 	cmd, err := tensorBoardCommand(cfg.Command)
 	if err != nil {
 		return nil, false, err
 	}
-	req := Request{Image: cfg.Image, Command: cmd, CPU: cfg.CPU, MemoryGB: cfg.MemoryGB, Partition: cfg.Partition, ParentIDs: ids}
-	if first != nil {
-		req.Name = first.Name
-	}
+	req := Request{Name: first.Name, Image: cfg.Image, Command: cmd, CPU: cfg.CPU, MemoryGB: cfg.MemoryGB, Partition: cfg.Partition, ParentIDs: ids}
 	j, err = s.Submit(ctx, who, TensorBoard, req)
-	if r, ok := refusal.Of(err); ok && len(ids) > 0 {
+	if r, ok := refusal.Of(err); ok {
 		// The fields of a request the user did not write (cpu, partition,
 		// parent_id …) are the site's settings or the set: name the set.
 		for i := range r.Fields {
@@ -116,7 +113,9 @@ var endpointHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$
 
 // TensorBoardEndpoint is the host:port the job wrote to EndpointFile.
 // The file is the job's: anything but a host name or address and a port
-// is no endpoint.
+// is no endpoint, and so is a host other than the node Slurm runs the job
+// on (its name, or a longer name of it: vm01.cluster for vm01), so that
+// the proxy never reaches further than that node.
 func (s *Service) TensorBoardEndpoint(ctx context.Context, j *storage.Job) (string, error) {
 	f, err := s.OpenOutput(ctx, j, EndpointFile)
 	if err != nil {
@@ -129,13 +128,18 @@ func (s *Service) TensorBoardEndpoint(ctx context.Context, j *storage.Job) (stri
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	host, port, err := net.SplitHostPort(strings.TrimSpace(line))
-	if err != nil || len(host) > 253 || !endpointHost.MatchString(host) {
+	if err != nil || len(host) > 253 || !endpointHost.MatchString(host) || !onNode(host, j.Node) {
 		return "", ErrNoEndpoint
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return "", ErrNoEndpoint
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+func onNode(host, node string) bool {
+	host, node = strings.ToLower(host), strings.ToLower(node)
+	return node != "" && (host == node || strings.HasPrefix(host, node+"."))
 }
 
 // probeTimeout bounds asking whether a TensorBoard answers.

@@ -62,8 +62,9 @@ const (
 
 // Bounds on what one read takes.
 const (
-	maxFileBytes  = 8 << 20 // read of any one file
-	maxEventFiles = 64
+	maxFileBytes  = 8 << 20  // read of any one file
+	maxReadBytes  = 64 << 20 // read of all files together
+	maxEventFiles = 32
 	maxSeries     = 200
 	maxPoints     = 200000 // of one series
 )
@@ -77,6 +78,7 @@ func Read(ctx context.Context, src Source) (Result, error) {
 	}
 	c := &collector{series: map[string]*Series{}}
 	events := 0
+	budget := int64(maxReadBytes)
 	for _, f := range list {
 		base := path.Base(f.Path)
 		var read func(io.Reader, string) error
@@ -94,9 +96,15 @@ func Read(ctx context.Context, src Source) (Result, error) {
 		default:
 			continue
 		}
-		if f.Size > maxFileBytes {
-			c.note(f.Path, "metrics.too_large", strconv.Itoa(maxFileBytes>>20))
+		limit := min(int64(maxFileBytes), budget)
+		if limit <= 0 {
+			c.note(f.Path, "metrics.too_much", strconv.Itoa(maxReadBytes>>20))
+			break
 		}
+		if f.Size > limit {
+			c.note(f.Path, "metrics.too_large", strconv.Itoa(int(limit>>20)))
+		}
+		budget -= min(f.Size, limit)
 		r, err := src.Open(ctx, f.Path)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -105,7 +113,7 @@ func Read(ctx context.Context, src Source) (Result, error) {
 			c.note(f.Path, "metrics.unreadable", "")
 			continue
 		}
-		err = read(io.LimitReader(r, maxFileBytes), f.Path)
+		err = read(io.LimitReader(r, limit), f.Path)
 		r.Close()
 		if err != nil && ctx.Err() != nil {
 			return Result{}, ctx.Err()

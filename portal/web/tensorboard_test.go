@@ -125,7 +125,9 @@ func (a *app) last() *http.Request {
 // running has the fake Slurm run tb and the job write its endpoint.
 func (e *tbEnv) running(t *testing.T, tb *storage.Job, endpoint string) *storage.Job {
 	t.Helper()
-	e.slurmSays(t, tb, func(i *slurm.JobInfo) { i.State, i.Node, i.StartTime = "RUNNING", "node-7", time.Now() })
+	// The app listens on 127.0.0.2, a "node" the dev machine has; Slurm
+	// names it so (the endpoint must be on the job's node).
+	e.slurmSays(t, tb, func(i *slurm.JobInfo) { i.State, i.Node, i.StartTime = "RUNNING", "127.0.0.2", time.Now() })
 	if endpoint != "" {
 		e.record(t, tb, slurm.OutputDir+"/"+jobs.EndpointFile, endpoint+"\n")
 	}
@@ -289,7 +291,10 @@ func TestTensorBoardProxy(t *testing.T) {
 		if p := e.alice.Get(base); p.Status != http.StatusBadGateway || !strings.Contains(p.Body, i18n.T("en", "tensorboard.proxy_unreachable")) {
 			t.Errorf("dead endpoint: %d", p.Status)
 		}
-		for _, bad := range []string{"", "nonsense", "host:99999", "a b:80", "127.0.0.2:80; rm -rf /"} {
+		// Not an endpoint, or not on the job's node (the portal's own
+		// localhost, another host).
+		_, port, _ := net.SplitHostPort(a.addr)
+		for _, bad := range []string{"", "nonsense", "127.0.0.2:99999", "a b:80", "127.0.0.2:80; rm -rf /", "127.0.0.1:" + port, "localhost:" + port, "db.internal:5432", "127.0.0.20:" + port} {
 			e.record(t, tb, slurm.OutputDir+"/"+jobs.EndpointFile, bad+"\n")
 			if p := e.alice.Get(base); p.Status != http.StatusServiceUnavailable {
 				t.Errorf("endpoint %q: %d", bad, p.Status)
