@@ -26,9 +26,13 @@ const (
 	TensorBoardStopped  = "stopped"
 )
 
-// TensorBoardPath is where the portal serves TensorBoard id; the job is
-// told it as its path prefix, and the proxy passes paths on unchanged.
-func TensorBoardPath(id int64) string { return "/tensorboard/" + strconv.FormatInt(id, 10) + "/" }
+// TensorBoardRoot is where the portal serves TensorBoards: TensorBoard id
+// at TensorBoardRoot/{id}/, which the job is told as its path prefix; the
+// proxy passes paths on unchanged.
+const TensorBoardRoot = "/tensorboard"
+
+// TensorBoardPath is the portal path of TensorBoard id.
+func TensorBoardPath(id int64) string { return TensorBoardRoot + "/" + strconv.FormatInt(id, 10) + "/" }
 
 // EndpointFile is where a TensorBoard job writes "host:port", below its
 // output directory (the one place its container may write).
@@ -92,7 +96,7 @@ func tensorBoardCommand(site string) (string, error) {
 		return "", err
 	}
 	filled := strings.NewReplacer("{logdir}", logdir, "{port}", `"$kqi_port"`,
-		"{prefix}", `"/tensorboard/$TENSORBOARD_ID"`).Replace(site)
+		"{prefix}", `"`+TensorBoardRoot+`/$TENSORBOARD_ID"`).Replace(site)
 	return `# Written by KQI: find a free port, tell the portal, start TensorBoard.
 kqi_port=
 for ((kqi_try = 0; kqi_try < 200; kqi_try++)); do

@@ -23,8 +23,9 @@ import (
 func (h *Handler) tensorBoardProxyRoutes() {
 	r := h.router.NewRoute().Subrouter()
 	r.Use(h.withSession, h.requireLogin, h.requireTenant)
-	r.Handle("/tensorboard/{id:[0-9]+}", http.HandlerFunc(h.proxyTensorBoard)).Name("tensorboardProxy")
-	r.PathPrefix("/tensorboard/{id:[0-9]+}/").HandlerFunc(h.proxyTensorBoard).Name("tensorboardProxyPath")
+	// Every method: the app's own requests go through as they are.
+	r.Handle(jobs.TensorBoardRoot+"/{id:[0-9]+}", http.HandlerFunc(h.proxyTensorBoard)).Name("tensorboardProxy")
+	r.PathPrefix(jobs.TensorBoardRoot + "/{id:[0-9]+}/").HandlerFunc(h.proxyTensorBoard).Name("tensorboardProxyPath")
 }
 
 // tensorBoardTransport reaches the nodes: never through a proxy from the
