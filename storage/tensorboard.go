@@ -103,3 +103,14 @@ func (s *Store) LiveTensorBoards(ctx context.Context) ([]LiveTensorBoard, error)
 	}
 	return out, rows.Err()
 }
+
+// EndedTensorBoards lists TensorBoard jobs of every tenant that ended
+// before before, for the poller to clear away.
+func (s *Store) EndedTensorBoards(ctx context.Context, before time.Time) ([]Job, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+`
+		WHERE j.kind = 'tensorboard' AND NOT (j.status = ANY ($1)) AND j.ended_at < $2 ORDER BY j.id LIMIT 100`, activeStatuses, before)
+	if err != nil {
+		return nil, fmt.Errorf("storage: ended tensorboards: %w", err)
+	}
+	return scanJobs(rows)
+}

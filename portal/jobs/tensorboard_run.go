@@ -181,10 +181,25 @@ func (s *Service) TensorBoardSeen(ctx context.Context, id int64) error {
 // while a page loads.
 const touchEvery = 15 * time.Second
 
+// keepEnded is how long a stopped TensorBoard's row and directory (its
+// log, for a look at why it stopped) stay before the poller removes them:
+// nothing else of it is worth keeping.
+const keepEnded = 24 * time.Hour
+
 // reapTensorBoards asks the poller to stop the TensorBoards whose
 // trainings have been deleted and those no request has reached for the
-// site's idle time (KAMONOHASHI's users forgot theirs).
+// site's idle time (KAMONOHASHI's users forgot theirs), and removes those
+// stopped for longer than keepEnded.
 func (s *Service) reapTensorBoards(ctx context.Context) {
+	ended, err := s.Store.EndedTensorBoards(ctx, s.now().Add(-keepEnded))
+	if err != nil {
+		s.Log.Warn("listing ended tensorboards", "error", err)
+	}
+	for _, j := range ended {
+		if err := s.Delete(ctx, j.TenantID, TensorBoard, j.ID); err != nil {
+			s.Log.Warn("removing an ended tensorboard", "job", j.ID, "error", err)
+		}
+	}
 	live, err := s.Store.LiveTensorBoards(ctx)
 	if err != nil {
 		s.Log.Warn("listing tensorboards", "error", err)

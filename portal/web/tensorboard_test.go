@@ -364,6 +364,23 @@ func TestTensorBoardLifetime(t *testing.T) {
 	if p := e.alice.Get(fmt.Sprintf("/tensorboards/%d", both.ID)); p.Status != 200 || !strings.Contains(p.Body, i18n.T("en", "tensorboard.lost", 1)) {
 		t.Errorf("its page: %d", p.Status)
 	}
+
+	// A day after they stopped, stopped TensorBoards are cleared away,
+	// directory and all; a running one stays.
+	e.env.Jobs.Poll(ctx) // the cancelled ones end
+	e.env.Clock.Advance(25 * time.Hour)
+	e.running(t, only, a.addr) // polls, and was used just now
+	for _, gone := range []*storage.Job{tb, both} {
+		if _, err := e.env.Store.JobByID(ctx, e.lab.ID, gone.ID); err == nil {
+			t.Errorf("stopped TensorBoard #%d is still there", gone.ID)
+		}
+		if _, err := e.env.Files.Stat(ctx, gone.JobDir); err == nil {
+			t.Errorf("stopped TensorBoard #%d's directory is still there", gone.ID)
+		}
+	}
+	if _, err := e.env.Store.JobByID(ctx, e.lab.ID, only.ID); err != nil {
+		t.Errorf("the running one: %v", err)
+	}
 }
 
 // Every state of a TensorBoard's page, in both languages.
