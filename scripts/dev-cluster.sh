@@ -203,7 +203,7 @@ random_token() {
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
-	postgresql-15 postgresql-client-15 git debootstrap curl bc socat)
+	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf)
 
 ensure_packages() {
 	local missing=() pkg status
@@ -849,6 +849,27 @@ ensure_image() {
 	log "dev image ready: $IMAGE_DIR ($(du -sh "$IMAGE_DIR" | cut -f1))"
 }
 
+# install_tensorboard: TensorBoard is not packaged for Debian, so the dev
+# image gets the stand-in cmd/kqi-devtensorboard as /usr/local/bin/tensorboard
+# (static: the image has no Go). Production sites set KQI_TENSORBOARD_IMAGE
+# to an image with the real TensorBoard. Rebuilt every time like kqi-devgit;
+# an unchanged binary is left in place.
+install_tensorboard() {
+	local go=/usr/local/go/bin/go dest=$IMAGE_DIR/usr/local/bin/tensorboard
+	if [[ ! -x $go ]]; then
+		go=$(command -v go) || die "go is needed to build cmd/kqi-devtensorboard"
+	fi
+	mkdir -p "$IMAGE_DIR/usr/local/bin"
+	(cd "$SRC" && CGO_ENABLED=0 "$go" build -buildvcs=false -trimpath -o "$dest.new" ./cmd/kqi-devtensorboard) ||
+		die "go build ./cmd/kqi-devtensorboard failed"
+	if [[ -x $dest ]] && cmp -s "$dest.new" "$dest"; then
+		rm -f "$dest.new"
+	else
+		chmod 0755 "$dest.new"
+		mv -f "$dest.new" "$dest"
+	fi
+}
+
 # ---------------------------------------------------------------- env file
 
 write_env() {
@@ -881,7 +902,7 @@ KQI_DEV_GIT_PUBLIC_REPO=$DEVGIT_URL/public/$SAMPLE_REPO.git
 KQI_DEV_GIT_PRIVATE_REPO=$DEVGIT_URL/private/$SAMPLE_REPO.git
 KQI_DEV_GIT_TOKEN_FILE=$DEVGIT_TOKEN
 # Bubblewrap image store: reference name:tag = directory KQI_DEV_IMAGE_ROOT/name/tag,
-# so $IMAGE_REF is $IMAGE_DIR.
+# so $IMAGE_REF is $IMAGE_DIR. Its \`tensorboard\` is KQI's stand-in (cmd/kqi-devtensorboard).
 KQI_DEV_IMAGE_ROOT=$IMAGE_ROOT
 KQI_DEV_IMAGE=$IMAGE_REF
 EOF
@@ -907,6 +928,7 @@ cmd_up() {
 	ensure_devgit_token
 	start_devgit
 	ensure_image
+	install_tensorboard
 	write_env
 	log "up in $((SECONDS - start)) s; environment: $ENV_FILE"
 }

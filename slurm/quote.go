@@ -30,6 +30,11 @@ func shellQuote(s string) (string, error) {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'", nil
 }
 
+// QuoteWord is shellQuote for the portal's own commands, such as the
+// TensorBoard command it fills in: s as one bash word that expands to
+// exactly s.
+func QuoteWord(s string) (string, error) { return shellQuote(s) }
+
 // bareWord matches words bash leaves alone anywhere this package puts a
 // word: no globbing, expansion, quoting, tilde or word splitting characters.
 var bareWord = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)

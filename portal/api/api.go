@@ -67,6 +67,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 		h.inferenceAPI().routes(in)
 		h.pre = &preprocess.Service{Store: js.Store, Files: js.Files, Jobs: js, Log: log}
 		h.preprocessRoutes(in)
+		h.tensorBoardRoutes(in)
 	}
 
 	admin := in.PathPrefix("/admin").Subrouter()

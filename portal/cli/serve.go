@@ -67,6 +67,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: cfg.SubmitGrace,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity, ArrayLimit: cfg.ArrayLimit,
+		TensorBoard: cfg.TensorBoard,
 	}}
 	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},

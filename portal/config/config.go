@@ -75,6 +75,8 @@ type Config struct {
 	SSHAddr       string // KQI_SSH_ADDR: login node host:port, for SFTP and the SSH Slurm backend
 	SSHKeyFile    string // KQI_SSH_KEY_FILE: private key of the cluster account (ClusterIdentity) on the login node
 	SSHKnownHosts string // KQI_SSH_KNOWN_HOSTS: known_hosts file the login node's host key is checked against
+
+	TensorBoard TensorBoard // KQI_TENSORBOARD_*: see tensorboard.go
 }
 
 // Load reads the configuration from args (without the program name) and the
@@ -209,6 +211,8 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	if u := getenv("KQI_SSH_USER"); u != "" && u != c.SlurmUser {
 		errs = append(errs, fmt.Errorf("KQI_SSH_USER %q differs from KQI_SLURM_USER %q: the login node is reached as KQI_SLURM_USER, the account jobs run as and whose files they read; unset KQI_SSH_USER", u, c.SlurmUser))
 	}
+	tb, tbErrs := loadTensorBoard(getenv)
+	c.TensorBoard, errs = tb, append(errs, tbErrs...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}

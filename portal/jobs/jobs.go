@@ -54,6 +54,8 @@ type Config struct {
 	// ArrayLimit is how many tasks of one job array run at once (Slurm's
 	// --array=…%N); 0 = as many as Slurm schedules.
 	ArrayLimit int
+	// TensorBoard is how TensorBoard jobs run (config.Config.TensorBoard).
+	TensorBoard config.TensorBoard
 }
 
 // Service is the job lifecycle.

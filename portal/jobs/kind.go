@@ -41,7 +41,7 @@ type Kind interface {
 
 // kinds lists every kind the portal runs; a new kind is one line here and
 // its own file.
-var kinds = []Kind{Training, Inference, Preprocess}
+var kinds = []Kind{Training, Inference, Preprocess, TensorBoard}
 
 // KindOf returns the kind named name.
 func KindOf(name string) (Kind, bool) {

@@ -40,10 +40,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Poll brings every active job up to date with one Slurm query for all
-// their jobs, cancels those a user asked to stop, and settles rows a crash
-// left in submitting.
+// their jobs, cancels those a user asked to stop (and TensorBoards left
+// idle or without their trainings), and settles rows a crash left in
+// submitting.
 func (s *Service) Poll(ctx context.Context) error {
 	defer metrics.ObservePoll(time.Now())
+	s.reapTensorBoards(ctx)
 	active, err := s.Store.ActiveJobs(ctx)
 	if err != nil {
 		return err

@@ -148,6 +148,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
 	jobsSvc.Now = clock.Now
+	jobsSvc.Cfg.TensorBoard = cfg.TensorBoard
 	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Now: clock.Now,
 		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {

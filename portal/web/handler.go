@@ -96,6 +96,7 @@ func (h *Handler) routes() {
 	h.trainingPages().routes(tenant)
 	h.inferencePages().routes(tenant)
 	h.preprocessRoutes(tenant)
+	h.tensorBoardRoutes(tenant)
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")
@@ -117,6 +118,8 @@ func (h *Handler) routes() {
 	admin.HandleFunc("/sources", h.showAdminSources).Methods(http.MethodGet).Name("adminSources")
 	admin.HandleFunc("/git-servers", h.createGitServer).Methods(http.MethodPost).Name("adminGitServerCreate")
 	admin.HandleFunc("/registries", h.createRegistry).Methods(http.MethodPost).Name("adminRegistryCreate")
+
+	h.tensorBoardProxyRoutes()
 }
 
 // path builds a URL from a route name; an unknown name is a programming

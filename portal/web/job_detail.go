@@ -25,6 +25,7 @@ type jobDetailData struct {
 	Waited   string
 	Ran      string
 	Error    pageMessage // "" Key for none
+	Extra    any         // the kind's own part (jobPages.extra)
 }
 
 // pageMessage is a catalog key and the argument of its %s.
@@ -93,6 +94,9 @@ func (p *jobPages) renderDetail(w http.ResponseWriter, r *http.Request, status i
 		d.Script = string(b)
 	}
 	d.Waited, d.Ran = jobTimes(t, p.now())
+	if p.extra != nil {
+		d.Extra = p.extra(r, t)
+	}
 	p.renderPage(w, r, status, page{Name: p.kind.Name() + "_detail", Nav: d.P.List, Title: p.key("detail_title"), Data: d})
 }
 

@@ -23,10 +23,13 @@ type jobPages struct {
 	parents []jobs.Kind // the kinds its parents may be
 	// parentFilter shows the list's filter by parent.
 	parentFilter bool
+	// extra is what the kind's page shows beyond every job's (the
+	// template's job_extra block reads it as .Data.Extra); nil for none.
+	extra func(r *http.Request, t *storage.Job) any
 }
 
 func (h *Handler) trainingPages() *jobPages {
-	return &jobPages{Handler: h, kind: jobs.Training, parents: []jobs.Kind{jobs.Training}}
+	return &jobPages{Handler: h, kind: jobs.Training, parents: []jobs.Kind{jobs.Training}, extra: h.trainingExtra}
 }
 
 func (h *Handler) inferencePages() *jobPages {

@@ -502,7 +502,11 @@ func checkDetail(t *testing.T, lang string, k pageKind, c jobCase, body string) 
 	if !strings.Contains(body, "<td>"+html.EscapeString(i18n.T(lang, "inference.none_made"))+"</td>") {
 		t.Error("no word that no inference was made from it")
 	}
-	if strings.Contains(strings.ToLower(body), "tensorboard") {
+	// Trainings offer TensorBoard and draw their metrics (SPEC §5); no
+	// other kind does (SPEC §6: no TensorBoard).
+	if tb := strings.Contains(body, `id="training-tensorboard-start"`) && strings.Contains(body, `id="training-metrics"`); tb != (k.kind == jobs.Training) {
+		t.Errorf("the page offers TensorBoard and metrics: %v", tb)
+	} else if k.kind != jobs.Training && strings.Contains(strings.ToLower(body), "tensorboard") {
 		t.Error("the page offers TensorBoard")
 	}
 	if k.kind == jobs.Inference {
