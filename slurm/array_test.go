@@ -41,8 +41,6 @@ func TestRESTArrayRecords(t *testing.T) {
 			[]string{"9334_1", "9334_2", "9334_3", "9334_4"}},
 		{"last task split off", `{"job_id": 9331, "array_job_id": 9331, "array_task_id": 2, "array_task_string": "", "job_state": "FAILED"}`, []string{"9331_2"}},
 		{"single job", `{"job_id": 9336, "array_job_id": 0, "array_task_id": null, "array_task_string": "", "job_state": "COMPLETED"}`, []string{"9336"}},
-		{"v0.0.40 no-val structs", `{"job_id": {"set": true, "number": 12}, "array_job_id": {"set": true, "number": 11}, "array_task_id": {"set": false, "number": 0}, "array_task_string": "0-1", "job_state": ["PENDING"]}`,
-			[]string{"11_0", "11_1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var j restJob
