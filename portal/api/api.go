@@ -22,6 +22,7 @@ import (
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
 	"kqi/portal/refusal"
+	"kqi/portal/shell"
 	"kqi/storage"
 )
 
@@ -32,6 +33,7 @@ type Handler struct {
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service
+	keys     *shell.Keys // nil when the site offers no shells
 	log      *slog.Logger
 }
 
@@ -74,6 +76,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in.HandleFunc("/registries", h.listRegistries).Methods(http.MethodGet).Name("apiRegistries")
 	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.setCredential).Methods(http.MethodPut).Name("apiCredentialSet")
 	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.deleteCredential).Methods(http.MethodDelete).Name("apiCredentialDelete")
+	h.sshKeyRoutes(in)
 
 	r.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "api.not_found")

@@ -28,6 +28,7 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/secret"
 	"kqi/portal/server"
+	"kqi/portal/shell"
 	"kqi/slurm"
 	"kqi/slurm/login"
 	"kqi/slurm/slurmfake"
@@ -47,6 +48,9 @@ type Env struct {
 	Fake *slurmfake.Fake
 	// Clock is what the pages (session expiry) and the poller take as now.
 	Clock  *Clock
+	// Shell opens shells into jobs: on the dev cluster with WithShell,
+	// else through FakeShells.
+	Shell  *shell.Gateway
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -126,7 +130,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
 	jobsSvc.Now = clock.Now
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Now: clock.Now,
+	gateway := newGateway(t, cfg, st, fs, log)
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Shell: gateway, Log: log, Now: clock.Now,
 		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +140,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Shell: gateway, Config: cfg, Server: srv, URL: srv.URL}
 }
 
 // Clock is the portal's clock in a test: the real time plus an offset that

@@ -20,6 +20,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/shell"
 	"kqi/portal/web"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -39,6 +40,7 @@ type Deps struct {
 	Sources *accounts.Sources
 	Data    *data.Service
 	Jobs    *jobs.Service
+	Shell   *shell.Gateway // nil: the site offers no shells
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks
 	// Now is the clock sessions expire by and pages measure times with;
@@ -62,10 +64,14 @@ func New(cfg *config.Config, d Deps) (http.Handler, error) {
 	logins := &auth.Service{Store: store, Limit: auth.NewFailureLimit(10, 10*time.Minute, cfg.TrustedProxies),
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, Now: d.Now}
 	acc := &accounts.Service{Store: store}
-	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
+	apiHandler := api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if d.Shell != nil {
+		pages.SetShell(d.Shell)
+		apiHandler.SetShellKeys(&shell.Keys{Store: d.Shell.Store})
 	}
 	if d.Now != nil {
 		pages.SetClock(d.Now)

@@ -14,6 +14,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/shell"
 )
 
 // Handler carries what every page handler needs; handlers are its methods.
@@ -23,6 +24,8 @@ type Handler struct {
 	sources  *accounts.Sources
 	data     *data.Service
 	jobs     *jobs.Service
+	shell    *shell.Gateway // nil when the site offers no shells
+	keys     *shell.Keys
 	cfg      *config.Config
 	router   *mux.Router
 	views    *views
@@ -66,6 +69,7 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings/language", h.setLanguage).Methods(http.MethodPost).Name("settingsLanguage")
 	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
 	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
+	h.shellRoutes(in)
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)

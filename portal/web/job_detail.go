@@ -25,6 +25,7 @@ type jobDetailData struct {
 	Waited   string
 	Ran      string
 	Error    pageMessage // "" Key for none
+	Shell    shellPanel
 }
 
 // pageMessage is a catalog key and the argument of its %s.
@@ -91,6 +92,10 @@ func (p *jobPages) renderDetail(w http.ResponseWriter, r *http.Request, status i
 		b, _ := io.ReadAll(io.LimitReader(f, 256<<10))
 		f.Close()
 		d.Script = string(b)
+	}
+	if d.Shell, err = p.shellPanel(ctx, t); err != nil {
+		p.serverError(w, r, err)
+		return
 	}
 	d.Waited, d.Ran = jobTimes(t, p.now())
 	p.renderPage(w, r, status, page{Name: p.kind.Name() + "_detail", Nav: d.P.List, Title: p.key("detail_title"), Data: d})
