@@ -47,7 +47,7 @@ type Env struct {
 	// with it): tests set what "Slurm" reports and drive Jobs.Poll.
 	Fake *slurmfake.Fake
 	// Clock is what the pages (session expiry) and the poller take as now.
-	Clock  *Clock
+	Clock *Clock
 	// Shell opens shells into jobs: on the dev cluster with WithShell,
 	// else through FakeShells.
 	Shell  *shell.Gateway
