@@ -172,6 +172,7 @@ func (s *Server) session(ctx context.Context, conn *ssh.ServerConn, userID int64
 			req.Reply(true, nil)
 			go func() {
 				defer close(done)
+				defer ch.Close() // after the exit status: the client then ends the session
 				s.run(ctx, conn, userID, ch, cmd.Command, pty, func(sess *Session) {
 					mu.Lock()
 					open = sess
