@@ -312,3 +312,25 @@ func TestShellIntoRunningTraining(t *testing.T) {
 		}
 	})
 }
+
+// A site on the SSH backend (sbatch on the login node, no slurmrestd)
+// gets the same shell: the shell never depended on the backend.
+func TestShellOnSSHBackend(t *testing.T) {
+	env := portaltest.New(t, portaltest.WithCluster, portaltest.WithShell)
+	cluster, err := slurm.NewSSH(slurm.SSHConfig{Addr: env.Config.SSHAddr, User: env.Config.SlurmUser,
+		KeyFile: env.Config.SSHKeyFile, KnownHostsFile: env.Config.SSHKnownHosts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	env.Jobs.Cluster = cluster
+	lab := env.Tenant(t, "lab")
+	alice := env.User(t, "alice", pw, false, "lab")
+	key, _ := userKey(t, env, alice.ID)
+	ep := startEndpoint(t, env)
+	tr := runningTraining(t, env, lab.ID, alice.ID)
+	out, errOut, code := ep.ssh(t, key, fmt.Sprintf("training-%d", tr.ID), `cat /kqi/output/x; echo $TRAINING_ID`)
+	if code != 0 || out != fmt.Sprintf("from the job\n%d\n", tr.ID) {
+		t.Errorf("status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
