@@ -165,7 +165,7 @@ func TestSSHKeysPage(t *testing.T) {
 		t.Fatalf("a good key: %d %s", p.Status, p.Body)
 	}
 	p = b.Get(path)
-	if !strings.Contains(p.Body, "SSH key added.") || !strings.Contains(p.Body, ssh.FingerprintSHA256(key)) || !strings.Contains(p.Body, "laptop") {
+	if !strings.Contains(p.Body, "SSH key added.") || !strings.Contains(p.Body, strings.ReplaceAll(ssh.FingerprintSHA256(key), "+", "&#43;")) || !strings.Contains(p.Body, "laptop") {
 		t.Error("with a key: no flash, name or fingerprint")
 	}
 	if p := b.Submit(path, path, url.Values{"name": {"again"}, "public_key": {line}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "registered already") {
