@@ -12,7 +12,7 @@
     message.hidden = false;
   }
 
-  var term = new window.Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000 });
+  var term = new window.Terminal({ cursorBlink: true, fontSize: 14, fontFamily: "monospace", scrollback: 5000 });
   var fit = new window.FitAddon.FitAddon();
   term.loadAddon(fit);
   term.open(el);
