@@ -33,10 +33,14 @@ func WithShell(c *config.Config) {
 }
 
 // newGateway is the test portal's shell gateway: real with WithShell,
-// else on FakeShells. Sessions are checked every 100 ms so tests see a
-// job's end quickly.
+// else on FakeShells; none when the test turned shells off
+// (KQI_SHELL_LISTEN=off). Sessions are checked every 100 ms so tests see
+// a job's end quickly.
 func newGateway(t testing.TB, cfg *config.Config, st *storage.Store, fs files.FS, log *slog.Logger) *shell.Gateway {
 	t.Helper()
+	if !cfg.Shell.Enabled() {
+		return nil
+	}
 	g := &shell.Gateway{Store: st, Files: fs, Log: log, Opener: &FakeShells{},
 		Cfg: shell.Config{Idle: cfg.Shell.Idle, MaxPerUser: cfg.Shell.MaxPerUser, JobCheck: 100 * time.Millisecond}}
 	if cfg.SSHAddr != "" {

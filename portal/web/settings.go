@@ -14,6 +14,7 @@ type settingsData struct {
 	PasswordRefusal   *refusal.Error
 	CredentialRefusal *refusal.Error
 	Sections          []credentialSection
+	SSHKeys           bool // the site offers shells, so SSH keys matter
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -43,5 +44,6 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 		}
 	}
 	d.Sections = []credentialSection{git, reg}
+	d.SSHKeys = h.keys != nil
 	h.render(w, r, status, "settings", "settings.title", d)
 }

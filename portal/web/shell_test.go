@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"kqi/portal/config"
 	"kqi/portal/portaltest"
 	"kqi/storage"
 )
@@ -184,5 +185,30 @@ func TestSSHKeysPage(t *testing.T) {
 	}
 	if p := b.Get(path); !strings.Contains(p.Body, "SSH key deleted.") || !strings.Contains(p.Body, "You have no SSH keys yet.") {
 		t.Error("after deleting: the key is still listed")
+	}
+}
+
+// A site with KQI_SHELL_LISTEN=off offers no shell anywhere: no button,
+// no ssh line, no SSH key settings, and the routes are not found.
+func TestShellsOff(t *testing.T) {
+	env := portaltest.New(t, func(c *config.Config) { c.Shell.Listen = "off" })
+	lab := env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	j := shellJob(t, env, lab.ID, "running")
+	page := b.Get(fmt.Sprintf("/trainings/%d", j.ID))
+	for _, absent := range []string{`id="training-shell"`, `id="shell-log"`, "ssh -p"} {
+		if strings.Contains(page.Body, absent) {
+			t.Errorf("the job page has %q", absent)
+		}
+	}
+	if p := b.Get("/settings"); strings.Contains(p.Body, "/settings/ssh-keys") {
+		t.Error("the settings link the SSH keys")
+	}
+	for _, path := range []string{fmt.Sprintf("/trainings/%d/shell", j.ID), "/settings/ssh-keys"} {
+		if p := b.Get(path); p.Status != http.StatusNotFound {
+			t.Errorf("%s: %d", path, p.Status)
+		}
 	}
 }
