@@ -33,11 +33,17 @@ func TestSSHKeys(t *testing.T) {
 	if keys, _ := st.SSHKeys(ctx, ann.ID); len(keys) != 1 || keys[0].Fingerprint != "SHA256:one" || keys[0].LastUsedAt != nil {
 		t.Errorf("ann's keys: %+v", keys)
 	}
-	used, err := st.UseSSHKey(ctx, "SHA256:one")
-	if err != nil || used.UserID != ann.ID || used.LastUsedAt == nil {
-		t.Errorf("UseSSHKey: %+v, %v", used, err)
+	found, err := st.SSHKeyByFingerprint(ctx, "SHA256:one")
+	if err != nil || found.UserID != ann.ID || found.LastUsedAt != nil {
+		t.Errorf("SSHKeyByFingerprint: %+v, %v", found, err)
 	}
-	if _, err := st.UseSSHKey(ctx, "SHA256:none"); !errors.Is(err, storage.ErrNotFound) {
+	if err := st.UsedSSHKey(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if used, _ := st.SSHKeyByFingerprint(ctx, "SHA256:one"); used.LastUsedAt == nil {
+		t.Error("UsedSSHKey did not record the use")
+	}
+	if _, err := st.SSHKeyByFingerprint(ctx, "SHA256:none"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("an unknown key: %v", err)
 	}
 	if err := st.DeleteSSHKey(ctx, bob.ID, k.ID); !errors.Is(err, storage.ErrNotFound) {
@@ -46,7 +52,7 @@ func TestSSHKeys(t *testing.T) {
 	if err := st.DeleteSSHKey(ctx, ann.ID, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.UseSSHKey(ctx, "SHA256:one"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := st.SSHKeyByFingerprint(ctx, "SHA256:one"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("a deleted key still logs in: %v", err)
 	}
 }

@@ -85,11 +85,10 @@ func (s *Store) DeleteSSHKey(ctx context.Context, userID, id int64) error {
 	return nil
 }
 
-// UseSSHKey returns the key with the fingerprint and records that it was
-// used; ErrNotFound when no user has it.
-func (s *Store) UseSSHKey(ctx context.Context, fingerprint string) (*SSHKey, error) {
-	k, err := scanSSHKey(s.db.QueryRowContext(ctx,
-		`UPDATE ssh_keys SET last_used_at = now() WHERE fingerprint = $1 RETURNING `+sshKeyColumns, fingerprint))
+// SSHKeyByFingerprint returns the key with the fingerprint; ErrNotFound
+// when no user has it.
+func (s *Store) SSHKeyByFingerprint(ctx context.Context, fingerprint string) (*SSHKey, error) {
+	k, err := scanSSHKey(s.db.QueryRowContext(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys WHERE fingerprint = $1`, fingerprint))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -97,6 +96,14 @@ func (s *Store) UseSSHKey(ctx context.Context, fingerprint string) (*SSHKey, err
 		return nil, fmt.Errorf("storage: ssh key: %w", err)
 	}
 	return k, nil
+}
+
+// UsedSSHKey records that a key logged in.
+func (s *Store) UsedSSHKey(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE ssh_keys SET last_used_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("storage: ssh key used: %w", err)
+	}
+	return nil
 }
 
 // pqConstraint names the constraint a PostgreSQL error is about.

@@ -84,6 +84,9 @@ func TestShellRules(t *testing.T) {
 			t.Errorf("a second shell over the cap: %v, %q", err, out2.String())
 		}
 		first.Close()
+		if keys, _ := env.Store.SSHKeys(ctx, alice.ID); len(keys) != 1 || keys[0].LastUsedAt == nil {
+			t.Errorf("the key's use after a login is not recorded: %+v", keys)
+		}
 	})
 
 	t.Run("idle", func(t *testing.T) {

@@ -39,14 +39,16 @@ func (s *Server) config() *ssh.ServerConfig {
 		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			k, err := s.Store.UseSSHKey(ctx, ssh.FingerprintSHA256(key))
+			// Also called for a key the client only offers, before it
+			// proves it holds it: the use is recorded after the login.
+			k, err := s.Store.SSHKeyByFingerprint(ctx, ssh.FingerprintSHA256(key))
 			if err != nil {
 				if !errors.Is(err, storage.ErrNotFound) {
 					s.Log.Error("looking up an SSH key", "error", err)
 				}
 				return nil, errors.New("unknown key")
 			}
-			return &ssh.Permissions{Extensions: map[string]string{"user-id": strconv.FormatInt(k.UserID, 10)}}, nil
+			return &ssh.Permissions{Extensions: map[string]string{"user-id": strconv.FormatInt(k.UserID, 10), "key-id": strconv.FormatInt(k.ID, 10)}}, nil
 		},
 		// No PasswordCallback or KeyboardInteractiveCallback: publickey only.
 	}
@@ -104,6 +106,11 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, cfg *ssh.ServerConf
 	nc.SetDeadline(time.Time{})
 	go ssh.DiscardRequests(reqs)
 	userID, _ := strconv.ParseInt(conn.Permissions.Extensions["user-id"], 10, 64)
+	if keyID, err := strconv.ParseInt(conn.Permissions.Extensions["key-id"], 10, 64); err == nil {
+		if err := s.Store.UsedSSHKey(ctx, keyID); err != nil {
+			s.Log.Warn("recording an SSH key's use", "error", err)
+		}
+	}
 	for nch := range chans {
 		if nch.ChannelType() != "session" {
 			nch.Reject(ssh.Prohibited, "only shells and commands are offered")
