@@ -131,3 +131,48 @@ func TestBrowserShell(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// The Shell button appears on an open job page when the job starts,
+// without a reload, and is not offered while it waits.
+func TestBrowserShellButtonFollowsTheJob(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "vision")
+	u := env.User(t, "alice", "correct-horse-9", false, "vision")
+	ctx0 := context.Background()
+	dsID, _ := env.Store.CreateDataset(ctx0, storage.NewDataset{TenantID: lab.ID, Name: "empty"})
+	tr, err := env.Jobs.Submit(ctx0, jobs.Actor{TenantID: lab.ID, UserID: u.ID}, jobs.Training, jobs.Request{Name: "waits", DatasetID: dsID, CPU: 1, MemoryGB: 1, Command: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := portaltest.Chrome(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	visible := `(function(){var b=document.getElementById("training-shell"); return !!b && b.offsetParent !== null})()`
+	err = chromedp.Do(ctx,
+		logIn(env, "alice", "correct-horse-9"),
+		chromedp.Navigate(fmt.Sprintf("%s/trainings/%d", env.URL, tr.ID)),
+		chromedp.WaitVisible("#training-status"),
+		chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](visible)); shown {
+		t.Fatal("a queued job offers a shell")
+	}
+	env.Fake.Set(tr.SlurmJobID, func(i *slurm.JobInfo) { i.State = "RUNNING" })
+	if err := env.Jobs.Poll(ctx0); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](visible+` && window.notReloaded === true`))
+		if err == nil && shown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Shell button did not appear when the job started (%v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

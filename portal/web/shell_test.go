@@ -64,11 +64,11 @@ func TestJobPageShell(t *testing.T) {
 		want, not []string
 	}{
 		{"running, one open session", running,
-			[]string{`id="training-shell"`, fmt.Sprintf("ssh -p 2022 training-%d@localhost", running.ID), "192.0.2.8", "browser", ">open<"},
+			[]string{`id="training-shell" >`, fmt.Sprintf("ssh -p 2022 training-%d@localhost", running.ID), "192.0.2.8", "browser", ">open<"},
 			[]string{"No shell has been opened"}},
 		{"queued, no session", queued,
-			[]string{"A shell can be opened while the job runs.", "No shell has been opened in this job."},
-			[]string{`id="training-shell"`, "ssh -p 2022"}},
+			[]string{"A shell can be opened while the job runs.", "No shell has been opened in this job.", `id="training-shell" hidden`},
+			[]string{"ssh -p 2022"}},
 		{"ended, one ended session", ended,
 			[]string{"192.0.2.7:40000", "one command", "exited", "(exit code 3)"},
 			[]string{`id="training-shell"`, ">open<", "No shell has been opened"}},
