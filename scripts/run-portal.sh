@@ -7,6 +7,9 @@ bin=${1:?usage: run-portal.sh path/to/kqi-portal}
 : "${KQI_DEV_DIR:?run through make run (it exports the dev cluster settings)}"
 
 export KQI_LISTEN=${KQI_LISTEN:-:8080}
+# The SSH endpoint for shells into running jobs (its host key is made once,
+# beside the secret key).
+export KQI_SHELL_LISTEN=${KQI_SHELL_LISTEN:-:2022}
 # The dev cluster has no Apptainer: jobs run in bubblewrap, in the dev
 # cluster's image store (local/python:3 unless told otherwise).
 export KQI_RUNTIME=${KQI_RUNTIME:-bubblewrap}
@@ -67,6 +70,8 @@ for _ in $(seq 1 100); do
   log in as:      $KQI_ADMIN_USER
   password:       $KQI_ADMIN_PASSWORD
   tenant:         $KQI_ADMIN_TENANT
+  shell:          add your public key in Settings → SSH keys, then, for a running training N:
+                  ssh -p ${KQI_SHELL_LISTEN##*:} training-N@localhost
   sample model:   Git repository devgit/public/mnist.git (or devgit/private/mnist.git
                   with the token in ${KQI_DEV_GIT_TOKEN_FILE:-the dev Git token file}),
                   image ${KQI_DEFAULT_IMAGE}, command: python3 train.py

@@ -19,7 +19,9 @@ type Runtime interface {
 	//   kqi_launch                 array: the command line that runs CMD inside the container (see launchInContainer)
 	//   kqi_registry_username, kqi_registry_password   registry credentials, possibly empty
 	// It must not put secret values on any command line (they would show in
-	// ps on the node) nor echo them.
+	// ps on the node) nor echo them. A shell into the running job (Shells)
+	// calls the same definition again, recorded with those variables, so
+	// it must use nothing else of the script but kqi_say.
 	ShellFunction(spec JobSpec) (string, error)
 }
 

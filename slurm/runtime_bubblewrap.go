@@ -115,7 +115,11 @@ func (b Bubblewrap) ShellFunction(spec JobSpec) (string, error) {
 	w.raw("\t\tkqi_say \"no root filesystem for $kqi_image at ${root:-/}\"\n")
 	w.raw("\t\treturn 125\n")
 	w.raw("\tfi\n")
-	w.raw("\targs=(--unshare-user --uid 0 --gid 0 --unshare-pid --unshare-ipc --die-with-parent --new-session --tmpfs /)\n")
+	w.raw("\targs=(--unshare-user --uid 0 --gid 0 --unshare-pid --unshare-ipc --die-with-parent --tmpfs /)\n")
+	// A new session keeps the batch job's container off any terminal; a
+	// shell's own pseudo-terminal (Shells) must stay its controlling
+	// terminal, or job control and Ctrl-C would not reach what runs in it.
+	w.raw("\tif [[ ! -t 0 ]]; then args+=(--new-session); fi\n")
 	w.raw("\tfor d in usr etc opt var srv bin sbin lib lib32 lib64 libx32; do\n")
 	w.raw("\t\tif [[ -L $root/$d ]]; then\n")
 	w.raw("\t\t\targs+=(--symlink \"$(readlink -- \"$root/$d\")\" \"/$d\")\n")

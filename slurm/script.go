@@ -63,6 +63,7 @@ func Render(spec JobSpec, rt Runtime) (string, error) {
 	w.raw(loadSecrets)
 	w.raw("\n# The container runtime.\n")
 	w.raw(strings.TrimRight(fn, "\n") + "\n")
+	w.raw(recordContainer)
 	w.raw(run)
 	if w.err != nil {
 		return "", fmt.Errorf("render job script: %w", w.err)
@@ -177,10 +178,10 @@ kqi_clone() {
 }
 
 kqi_say "job ${SLURM_JOB_ID:-(not under Slurm)} starting on ${HOSTNAME:-unknown host}"
-rm -f -- "$kqi_job/exit_code" "$kqi_job/error" "$kqi_job/commit"
+rm -f -- "$kqi_job/exit_code" "$kqi_job/error" "$kqi_job/commit" "$kqi_job/container"
 mkdir -p -- "$kqi_job/input" "$kqi_job/output" "$kqi_job/attach"
 kqi_tmp=$(mktemp -d "${TMPDIR:-/tmp}/kqi.XXXXXXXX")
-trap 'rm -rf -- "$kqi_tmp"' EXIT
+trap 'rm -rf -- "$kqi_tmp"; rm -f -- "$kqi_job/container"' EXIT
 # scancel and the time limit send SIGTERM to every process of the job; end
 # through the EXIT trap so the temporary files, secrets among them, go too.
 trap 'kqi_say "stopped by SIGTERM (cancelled or out of time)"; exit 143' TERM
@@ -229,6 +230,7 @@ if ((kqi_rc != 0)); then
 	kqi_fail "image failed: could not start a container from $kqi_image (exit $kqi_rc)"
 fi
 
+kqi_record_container
 kqi_say "running the command"
 kqi_container "$kqi_command" || kqi_rc=$?
 kqi_say "the command exited with code $kqi_rc"

@@ -24,6 +24,7 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/preprocess"
 	"kqi/portal/refusal"
+	"kqi/portal/shell"
 	"kqi/storage"
 )
 
@@ -35,6 +36,7 @@ type Handler struct {
 	data     *data.Service
 	jobs     *jobs.Service
 	pre      *preprocess.Service
+	keys     *shell.Keys // nil when the site offers no shells
 	log      *slog.Logger
 }
 
@@ -82,6 +84,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in.HandleFunc("/registries", h.listRegistries).Methods(http.MethodGet).Name("apiRegistries")
 	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.setCredential).Methods(http.MethodPut).Name("apiCredentialSet")
 	in.HandleFunc("/me/credentials/{kind:git|registry}/{id:[0-9]+}", h.deleteCredential).Methods(http.MethodDelete).Name("apiCredentialDelete")
+	h.sshKeyRoutes(in)
 
 	r.PathPrefix("/").HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "api.not_found")

@@ -69,7 +69,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity, ArrayLimit: cfg.ArrayLimit,
 		TensorBoard: cfg.TensorBoard,
 	}}
-	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Checks: []server.Check{
+	gateway, err := startShell(ctx, cfg, st, fs, dialer, log)
+	if err != nil {
+		return err
+	}
+	handler, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Shell: gateway, Log: log, Checks: []server.Check{
 		{Name: "database", Fn: st.Ping},
 		{Name: "slurm", Fn: func(ctx context.Context) error { _, err := cluster.Partitions(ctx); return err }},
 		{Name: "files", Fn: func(ctx context.Context) error { _, err := fs.List(ctx, "."); return err }},
@@ -114,8 +118,8 @@ type closableFS interface {
 }
 
 // openLogin makes the one dialer of the login node, shared by the SSH
-// Slurm backend and SFTP, logging in as the account jobs run as; nil when
-// the site uses neither.
+// Slurm backend, SFTP and the shells, logging in as the account jobs run
+// as; nil when the site uses none of them.
 func openLogin(cfg *config.Config, self config.Identity) (*login.Dialer, error) {
 	if !cfg.NeedsLogin() {
 		return nil, nil

@@ -56,6 +56,7 @@ func TestServeSSHBackendWithoutSlurmrestd(t *testing.T) {
 				"KQI_SHARED_ROOT":     sharedRoot(t, login["KQI_SHARED_ROOT"], login["KQI_SLURM_USER"]),
 				"KQI_FILE_STORE":      store,
 				"KQI_SLURM_BACKEND":   "ssh",
+				"KQI_SHELL_LISTEN":    "127.0.0.1:" + freePort(t),
 			}
 			for _, k := range []string{"KQI_SLURM_USER", "KQI_SSH_ADDR", "KQI_SSH_USER", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS"} {
 				env[k] = login[k]

@@ -77,6 +77,7 @@ type Config struct {
 	SSHKnownHosts string // KQI_SSH_KNOWN_HOSTS: known_hosts file the login node's host key is checked against
 
 	TensorBoard TensorBoard // KQI_TENSORBOARD_*: see tensorboard.go
+	Shell       Shell       // KQI_SHELL_*: shells into running jobs (shell.go)
 }
 
 // Load reads the configuration from args (without the program name) and the
@@ -134,6 +135,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
+	shellChecks := c.shellFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -213,6 +215,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	tb, tbErrs := loadTensorBoard(getenv)
 	c.TensorBoard, errs = tb, append(errs, tbErrs...)
+	errs = append(errs, shellChecks()...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
@@ -239,7 +242,7 @@ func (c *Config) RequireCluster() error {
 	if c.NeedsLogin() {
 		for _, kv := range [][2]string{{"KQI_SSH_ADDR", c.SSHAddr}, {"KQI_SSH_KEY_FILE", c.SSHKeyFile}, {"KQI_SSH_KNOWN_HOSTS", c.SSHKnownHosts}} {
 			if kv[1] == "" {
-				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh", kv[0]))
+				errs = append(errs, fmt.Errorf("%s is required with KQI_FILE_STORE=sftp or KQI_SLURM_BACKEND=ssh, and for shells into jobs on any backend (KQI_SHELL_LISTEN=off turns them off)", kv[0]))
 			}
 		}
 	}
@@ -263,6 +266,7 @@ func (c *Config) RequireCluster() error {
 	if c.SlurmUser == "" {
 		errs = append(errs, errors.New("KQI_SLURM_USER is required"))
 	}
+	errs = append(errs, c.requireShell()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 	}
@@ -270,10 +274,10 @@ func (c *Config) RequireCluster() error {
 }
 
 // NeedsLogin reports whether the portal reaches the cluster's login node
-// over SSH: for the SSH Slurm backend, SFTP, or both (one dialer serves
-// them).
+// over SSH: for the SSH Slurm backend, SFTP, shells into jobs, or all of
+// them (one dialer serves them).
 func (c *Config) NeedsLogin() bool {
-	return c.FileStore == "sftp" || c.SlurmBackend == "ssh"
+	return c.FileStore == "sftp" || c.SlurmBackend == "ssh" || c.Shell.Enabled()
 }
 
 // prefixes parses comma- or blank-separated addresses and CIDR prefixes.

@@ -74,6 +74,7 @@ func TestRequireCluster(t *testing.T) {
 		}
 	}
 	c.SlurmRESTURL, c.SlurmJWTKeyFile, c.SlurmUser, c.SharedRoot, c.SecretKeyFile = "http://127.0.0.1:6820", "/etc/hostname", "kqi", "/shared", "/key"
+	c.Shell.Listen = "off" // shells need the login node too (TestShellNeedsTheLoginNode)
 	if err := c.RequireCluster(); err != nil {
 		t.Fatal(err)
 	}

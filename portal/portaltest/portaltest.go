@@ -33,6 +33,7 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/secret"
 	"kqi/portal/server"
+	"kqi/portal/shell"
 	"kqi/slurm"
 	"kqi/slurm/login"
 	"kqi/slurm/slurmfake"
@@ -51,7 +52,10 @@ type Env struct {
 	// with it): tests set what "Slurm" reports and drive Jobs.Poll.
 	Fake *slurmfake.Fake
 	// Clock is what the pages (session expiry) and the poller take as now.
-	Clock  *Clock
+	Clock *Clock
+	// Shell opens shells into jobs: on the dev cluster with WithShell,
+	// else through FakeShells.
+	Shell  *shell.Gateway
 	Config *config.Config
 	Server *httptest.Server
 	URL    string
@@ -149,7 +153,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	jobsSvc.Sources = sources
 	jobsSvc.Now = clock.Now
 	jobsSvc.Cfg.TensorBoard = cfg.TensorBoard
-	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Log: log, Now: clock.Now,
+	gateway := newGateway(t, cfg, st, fs, log)
+	h, err := server.New(cfg, server.Deps{Store: st, Files: fs, Sources: sources, Data: dataSvc, Jobs: jobsSvc, Shell: gateway, Log: log, Now: clock.Now,
 		Checks: []server.Check{{Name: "database", Fn: st.Ping}}})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +163,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, Router: h.Router, logs: logs}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, Router: h.Router, Shell: gateway, logs: logs}
 }
 
 // Logs is everything the portal has logged so far, as slog's text lines.

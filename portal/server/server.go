@@ -21,6 +21,7 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/jobs"
 	"kqi/portal/metrics"
+	"kqi/portal/shell"
 	"kqi/portal/web"
 	"kqi/storage"
 	"kqi/storage/files"
@@ -40,6 +41,7 @@ type Deps struct {
 	Sources *accounts.Sources
 	Data    *data.Service
 	Jobs    *jobs.Service
+	Shell   *shell.Gateway // nil: the site offers no shells
 	Log     *slog.Logger
 	Checks  []Check // what /readyz asks
 	// Now is the clock sessions expire by and pages measure times with;
@@ -74,10 +76,14 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 		Accounts:    auth.NewAccountDelay(20, 30*time.Second, time.Hour),
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, TokenIdle: cfg.APITokenIdle, Now: d.Now}
 	acc := &accounts.Service{Store: store}
-	api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
+	apiHandler := api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	if d.Shell != nil {
+		pages.SetShell(d.Shell)
+		apiHandler.SetShellKeys(&shell.Keys{Store: d.Shell.Store})
 	}
 	if d.Now != nil {
 		pages.SetClock(d.Now)

@@ -15,6 +15,7 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/jobs"
 	"kqi/portal/preprocess"
+	"kqi/portal/shell"
 )
 
 // Handler carries what every page handler needs; handlers are its methods.
@@ -25,6 +26,8 @@ type Handler struct {
 	data     *data.Service
 	jobs     *jobs.Service
 	pre      *preprocess.Service
+	shell    *shell.Gateway // nil when the site offers no shells
+	keys     *shell.Keys
 	cfg      *config.Config
 	router   *mux.Router
 	views    *views
@@ -72,6 +75,7 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
 	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
 	in.HandleFunc("/settings/api-tokens/{id:[0-9]+}/revoke", h.revokeAPIToken).Methods(http.MethodPost).Name("settingsAPITokenRevoke")
+	h.shellRoutes(in)
 
 	tenant := in.NewRoute().Subrouter()
 	tenant.Use(h.requireTenant)

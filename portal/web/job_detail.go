@@ -26,6 +26,7 @@ type jobDetailData struct {
 	Ran      string
 	Error    pageMessage // "" Key for none
 	Extra    any         // the kind's own part (jobPages.extra)
+	Shell    shellPanel
 }
 
 // pageMessage is a catalog key and the argument of its %s.
@@ -92,6 +93,10 @@ func (p *jobPages) renderDetail(w http.ResponseWriter, r *http.Request, status i
 		b, _ := io.ReadAll(io.LimitReader(f, 256<<10))
 		f.Close()
 		d.Script = string(b)
+	}
+	if d.Shell, err = p.shellPanel(ctx, t); err != nil {
+		p.serverError(w, r, err)
+		return
 	}
 	d.Waited, d.Ran = jobTimes(t, p.now())
 	if p.extra != nil {

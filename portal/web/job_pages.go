@@ -69,6 +69,7 @@ func (p *jobPages) routes(r *mux.Router) {
 	r.HandleFunc(one+"/output.zip", p.zip).Methods(get).Name(v.Zip)
 	r.HandleFunc(one+"/files/{path:.+}", p.file).Methods(get).Name(v.File)
 	r.HandleFunc(one+"/attach", p.attach).Methods(post).Name(v.Attach)
+	p.shellRoutes(r, one)
 }
 
 // fromRoute loads the job the route's {id} names, answering 404 for

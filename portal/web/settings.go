@@ -15,6 +15,7 @@ type settingsData struct {
 	CredentialRefusal *refusal.Error
 	Sections          []credentialSection
 	APITokens         []storage.APIToken
+	SSHKeys           bool // the site offers shells, so SSH keys matter
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -48,5 +49,6 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 		h.serverError(w, r, err)
 		return
 	}
+	d.SSHKeys = h.keys != nil
 	h.render(w, r, status, "settings", "settings.title", d)
 }

@@ -212,6 +212,8 @@
         byId("job-waited").textContent = st.waited;
         byId("job-ran").textContent = st.ran;
         setOutputs(st.outputs);
+        var shell = byId("job-shell"); // offered while the job runs
+        if (shell) { shell.hidden = st.status !== "running"; }
         if (!st.active) {
           window.location.reload();
           return;
