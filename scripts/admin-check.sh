@@ -89,7 +89,10 @@ ports=()
 for i in 1 2; do
 	port=$(free_port)
 	ports+=("$port")
-	KQI_LISTEN=127.0.0.1:$port "$portal" serve >"$work/portal-$i.log" 2>&1 &
+	# Shells on the first replica only (docs/admin.md §9).
+	shell=off
+	((i == 1)) && shell=127.0.0.1:$(free_port)
+	KQI_LISTEN=127.0.0.1:$port KQI_SHELL_LISTEN=$shell "$portal" serve >"$work/portal-$i.log" 2>&1 &
 	pids+=($!)
 done
 for port in "${ports[@]}"; do
@@ -97,7 +100,7 @@ for port in "${ports[@]}"; do
 		curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
 		sleep 0.2
 	done
-	curl -fsS "http://127.0.0.1:$port/readyz" | grep '"slurm":"ok"' >/dev/null || fail "portal on $port not ready: $(tail -5 "$work"/portal-*.log)"
+	curl -fsS "http://127.0.0.1:$port/readyz" | grep '"slurm":"ok"' >/dev/null || fail "portal on $port not ready: $(tail -n 5 "$work"/portal-*.log)"
 done
 pollers() { psql -X -A -t "$KQI_DATABASE_URL" -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.datname = current_database()"; }
 for ((i = 0; i < 50; i++)); do

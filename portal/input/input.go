@@ -42,7 +42,8 @@ const (
 )
 
 // multiLine are the fields whose values may hold line breaks and tabs.
-var multiLine = map[string]bool{"memo": true, "command": true, "env": true, "sbatch_options": true}
+// A pasted public key ends in a line break (an authorized_keys line).
+var multiLine = map[string]bool{"memo": true, "command": true, "env": true, "sbatch_options": true, "public_key": true}
 
 // Check returns the catalog key of what is wrong with value as the value
 // of field, or "" when nothing is. The field's name is checked the same way

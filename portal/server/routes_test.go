@@ -8,6 +8,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/crypto/ssh"
 
 	"kqi/portal/accounts"
 	"kqi/portal/data"
@@ -133,6 +136,26 @@ type tenantObjects struct {
 	// preprocess is a definition with an open (external) history entry
 	// for data.
 	preprocess int64
+	sshKey     int64 // an SSH key of admin's
+}
+
+// sshKey returns the id of an SSH key of the tenant's admin, registered
+// the first time it is asked for.
+func (w *world) sshKey(t *testing.T, o *tenantObjects) int64 {
+	t.Helper()
+	if o.sshKey == 0 {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := ssh.NewPublicKey(pub)
+		k, err := w.env.Store.CreateSSHKey(context.Background(), o.admin.ID, "fixture", string(ssh.MarshalAuthorizedKey(key)), ssh.FingerprintSHA256(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.sshKey = k.ID
+	}
+	return o.sshKey
 }
 
 // outputFile is the output every fixture job leaves.
@@ -287,6 +310,8 @@ func (w *world) fill(t *testing.T, r route, o *tenantObjects, v string) string {
 		return id(o.member.ID)
 	case "api-tokens.id":
 		return id(o.token)
+	case "ssh-keys.id":
+		return id(w.sshKey(t, o))
 	case "preprocessing.id", "preprocesses.id":
 		return id(w.preprocess(t, o))
 	case "preprocessing.data", "preprocesses.data":
