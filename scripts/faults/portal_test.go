@@ -112,7 +112,7 @@ func newPortal(t *testing.T, name, bin string, cluster map[string]string, settin
 		"KQI_RUNTIME": "bubblewrap", "KQI_IMAGE_ROOT": cluster["KQI_DEV_IMAGE_ROOT"], "KQI_DEFAULT_IMAGE": cluster["KQI_DEV_IMAGE"],
 		"KQI_POLL_INTERVAL": pollInterval.String(), "KQI_SUBMIT_GRACE": submitGrace.String(),
 		"KQI_ADMIN_USER": "admin", "KQI_ADMIN_PASSWORD": "faults-" + rand.Text(), "KQI_ADMIN_TENANT": "faults",
-		"KQI_LOG_LEVEL": "debug",
+		"KQI_LOG_LEVEL": "debug", "KQI_SHELL_LISTEN": "off", // shells are not what this suite faults
 	}
 	for k, v := range settings {
 		vars[k] = v
