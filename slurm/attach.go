@@ -68,10 +68,20 @@ if [[ -z $kqi_cmd ]]; then kqi_cmd='exec bash -i'; fi
 kqi_container "$kqi_cmd"
 `
 
-// loginProgram runs srun on the login node and drops srun's own
-// "task 0: Exited with exit code N" line: the exit status already says it.
-const loginProgram = `rc=0
-"$@" 2> >(exec sed -u '/^srun: error: [^ ]*: task 0: Exited with exit code [0-9]*$/d' >&2) || rc=$?
+// loginProgram runs srun on the login node for the job $1 and drops
+// srun's own "task 0: Exited with exit code N" line: the exit status
+// already says it. srun takes only a numeric job id, so an array task
+// ("123_4") is first looked up as its own job id.
+const loginProgram = `id=$1
+shift
+if [[ $id == *_* ]]; then
+	id=$(squeue -h -j "$id" -o %A 2>/dev/null) && [[ $id =~ ^[0-9]+$ ]] || {
+		echo "kqi: the job is not running" >&2
+		exit 125
+	}
+fi
+rc=0
+"$1" --jobid="$id" "${@:2}" 2> >(exec sed -u '/^srun: error: [^ ]*: task 0: Exited with exit code [0-9]*$/d' >&2) || rc=$?
 wait $! 2>/dev/null
 exit "$rc"`
 
@@ -104,11 +114,11 @@ func ShellArgs(req ShellRequest) ([]string, error) {
 			return nil, err
 		}
 	}
-	srun := []string{"srun", "--jobid=" + req.JobID, "--overlap", "--quiet", "--job-name=kqi-shell"}
+	srun := []string{"srun", "--overlap", "--quiet", "--job-name=kqi-shell"}
 	if req.Term != "" {
 		srun = append(srun, "--pty")
 	}
-	argv := append([]string{"bash", "-c", loginProgram, "kqi-shell"}, srun...)
+	argv := append([]string{"bash", "-c", loginProgram, "kqi-shell", req.JobID}, srun...)
 	return append(argv, "bash", "-c", attachProgram, "kqi-shell", req.JobDir, req.Term, req.Command), nil
 }
 

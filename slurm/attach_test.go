@@ -83,7 +83,7 @@ func TestShellArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(argv, " ")
-	for _, want := range []string{" srun --jobid=17 --overlap --quiet --job-name=kqi-shell --pty bash -c ", " kqi-shell /shared/jobs/3 xterm-256color nvidia-smi"} {
+	for _, want := range []string{" kqi-shell 17 srun --overlap --quiet --job-name=kqi-shell --pty bash -c ", " kqi-shell /shared/jobs/3 xterm-256color nvidia-smi"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("shell command lacks %q:\n%q", want, argv)
 		}
