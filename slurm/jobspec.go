@@ -23,6 +23,7 @@ const (
 	ExitCodeFile = "exit_code" // the command's exit code, one decimal line, written last
 	ErrorFile    = "error"     // one line naming why the command never ran (clone or image failure)
 	CommitFile   = "commit"    // the commit actually checked out, for branch builds
+	PullingFile  = "pulling"   // present while the job pulls its docker:// image (or waits for another job's pull)
 	GitDir       = "git"       // the model repository: /kqi/git
 	InputDir     = "input"     // the dataset, staged by the portal: /kqi/input
 	OutputDir    = "output"    // the results: /kqi/output

@@ -371,7 +371,21 @@ func TestApptainerPullsOnce(t *testing.T) {
 			for i := range specs {
 				wg.Go(func() { codes[i] = runApptainer(t, specs[i], a, rec, "KQI_FAKE_APPTAINER_PULL_DELAY=1s") })
 			}
+			// While the image is pulled, every job waiting on it says so.
+			sawPulling := false
+			for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline) && !sawPulling; time.Sleep(20 * time.Millisecond) {
+				_, err := os.Stat(specs[0].Path(PullingFile))
+				sawPulling = err == nil
+			}
 			wg.Wait()
+			if !sawPulling {
+				t.Errorf("no %s marker while the image was pulled", PullingFile)
+			}
+			for i, s := range specs {
+				if _, err := os.Stat(s.Path(PullingFile)); !os.IsNotExist(err) {
+					t.Errorf("job %d: %s left after the pull (%v)", i, PullingFile, err)
+				}
+			}
 			for i, c := range codes {
 				if c != 3 {
 					t.Errorf("job %d exited %d, want 3; log:\n%s", i, c, readFile(t, specs[i].Path(LogFile)))

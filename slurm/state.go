@@ -191,6 +191,7 @@ const (
 	CauseSubmitFailed       = "submit_failed"        // Arg: the error Slurm (or the portal) gave
 	CauseSubmitInterrupted  = "submit_interrupted"   // the portal stopped before Slurm accepted the job
 	CauseNoSpace            = "no_space"             // Arg: Slurm's exit code; the shared filesystem filled up
+	CausePullingImage       = "pulling_image"        // running, but still pulling its image
 )
 
 // scriptCauses are the prefixes the batch script's kqi_fail writes into

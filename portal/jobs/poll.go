@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"kqi/portal/metrics"
@@ -114,6 +115,9 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 			return fmt.Errorf("%s ended: %w", j.Kind, err)
 		}
 	}
+	if out.Status == slurm.StatusRunning && out.Cause.Code == "" && s.pulling(ctx, j) {
+		out.Cause = slurm.Cause{Code: slurm.CausePullingImage}
+	}
 	st := storage.JobState{Status: string(out.Status), Reason: out.Cause.Code, ReasonArg: out.Cause.Arg, Node: info.Node}
 	if out.Status == slurm.StatusCompleted || out.Status == slurm.StatusFailed {
 		st.ExitCode = &out.ExitCode
@@ -139,6 +143,16 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		s.retireSecrets(ctx, j)
 	}
 	return nil
+}
+
+// pulling reports whether a running job is still pulling its image. Only
+// docker:// images are pulled, so only their jobs cost a file lookup.
+func (s *Service) pulling(ctx context.Context, j *storage.Job) bool {
+	if !strings.HasPrefix(j.Image, "docker://") || j.JobDir == "" {
+		return false
+	}
+	_, err := s.Files.Stat(ctx, j.JobDir+"/"+slurm.PullingFile)
+	return err == nil
 }
 
 // unchanged reports whether recording st would leave j's row as it is.

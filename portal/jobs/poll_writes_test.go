@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +48,40 @@ func TestPollWritesOnlyChangedRows(t *testing.T) {
 	}
 	if got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID); got.Reason != slurm.CauseSuspended || updated().Equal(first) {
 		t.Errorf("a change was not recorded: reason %q", got.Reason)
+	}
+}
+
+// A running job that is still pulling its docker:// image (the script's
+// marker file) says so; once the pull is over, it is plainly running.
+func TestPollShowsAPullingImage(t *testing.T) {
+	svc, fake, who, ds, _ := fakeEnv(t)
+	svc.Cfg.Runtime = slurm.Apptainer{PullDir: t.TempDir()} // only Apptainer pulls
+	ctx := context.Background()
+	j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "pull", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1,
+		Image: "docker://registry.example.org/ml/torch:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Status != string(slurm.StatusQueued) {
+		t.Fatalf("submit: %s %s %q", j.Status, j.Reason, j.ReasonArg)
+	}
+	fake.Set(j.SlurmJobID, func(i *slurm.JobInfo) { i.State, i.Node = "RUNNING", "node1" })
+	if _, err := svc.Files.Put(ctx, j.JobDir+"/"+slurm.PullingFile, strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID); got.Status != string(slurm.StatusRunning) || got.Reason != slurm.CausePullingImage {
+		t.Fatalf("while pulling: %s %q, want running, pulling_image", got.Status, got.Reason)
+	}
+	if err := svc.Files.Remove(ctx, j.JobDir+"/"+slurm.PullingFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID); got.Status != string(slurm.StatusRunning) || got.Reason != "" {
+		t.Fatalf("after the pull: %s %q, want running with no reason", got.Status, got.Reason)
 	}
 }
