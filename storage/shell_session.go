@@ -139,3 +139,19 @@ func (s *Store) JobOfMember(ctx context.Context, userID, jobID int64) (*Job, err
 	}
 	return j, nil
 }
+
+// HistoryJobOfMember returns the job of a preprocessing history entry of
+// any tenant the user is a member of (the SSH login preprocess-{entry});
+// ErrNotFound for another tenant's entry, one without a job, or none.
+func (s *Store) HistoryJobOfMember(ctx context.Context, userID, historyID int64) (*Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+jobFrom+`
+		JOIN preprocess_histories h ON h.job_id = j.id
+		JOIN memberships m ON m.tenant_id = j.tenant_id AND m.user_id = $1 WHERE h.id = $2`, userID, historyID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: history job of member: %w", err)
+	}
+	return j, nil
+}

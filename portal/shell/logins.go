@@ -1,16 +1,26 @@
 package shell
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
 	"kqi/portal/jobs"
+	"kqi/storage"
 )
 
 // loginKinds are the kinds of job the SSH endpoint opens, named by the
-// login's prefix: `ssh -p 2022 training-42@portal`. Another kind is one
-// more entry (a preprocessing run: jobs.Preprocess, for preprocess-{id}).
-var loginKinds = []jobs.Kind{jobs.Training, jobs.Inference}
+// login's prefix: `ssh -p 2022 training-42@portal`. A preprocessing task
+// is named by its history entry, as its page shows it: preprocess-{entry}.
+var loginKinds = []jobs.Kind{jobs.Training, jobs.Inference, jobs.Preprocess}
+
+// lookupJob finds the job a login names among the user's tenants.
+func lookupJob(ctx context.Context, st *storage.Store, kind jobs.Kind, userID, id int64) (*storage.Job, error) {
+	if kind.Name() == jobs.Preprocess.Name() {
+		return st.HistoryJobOfMember(ctx, userID, id)
+	}
+	return st.JobOfMember(ctx, userID, id)
+}
 
 // ParseLogin reads an SSH login name, "{kind}-{job id}".
 func ParseLogin(login string) (jobs.Kind, int64, bool) {

@@ -227,7 +227,7 @@ func (s *Server) run(ctx context.Context, conn *ssh.ServerConn, userID int64, ch
 	var job *storage.Job
 	var err error
 	if ok {
-		job, err = s.Store.JobOfMember(ctx, userID, id)
+		job, err = lookupJob(ctx, s.Store, kind, userID, id)
 	}
 	if !ok || errors.Is(err, storage.ErrNotFound) || (err == nil && job.Kind != kind.Name()) {
 		say("shell.no_job", conn.User())

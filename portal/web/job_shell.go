@@ -13,8 +13,8 @@ import (
 )
 
 type jobShellData struct {
-	P      jobView
 	T      *storage.Job
+	Back   string // the page the terminal was opened from
 	Socket string // the WebSocket's path, with the CSRF token
 	SSH    string // the same shell over ssh
 	// Refusal is why no shell can open now (a catalog key), "" when the
@@ -33,16 +33,33 @@ func (p *jobPages) showShell(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := jobShellData{P: p.view(), T: t, SSH: sshCommand(p.cfg.Shell.Port(), shell.Login(t.Kind, t.ID), p.cfg.Shell.Host)}
+	id := strconv.FormatInt(t.ID, 10)
+	p.renderShell(w, r, p.view().List, t, shell.Login(t.Kind, t.ID), p.path(p.view().Detail, "id", id), p.path(t.Kind+"ShellSocket", "id", id))
+}
+
+// renderShell renders the terminal page of job t, reached over ssh as
+// login, opened from back; socket is its WebSocket's path.
+func (h *Handler) renderShell(w http.ResponseWriter, r *http.Request, nav string, t *storage.Job, login, back, socket string) {
+	d := jobShellData{T: t, Back: back, SSH: sshCommand(h.cfg.Shell.Port(), login, h.cfg.Shell.Host)}
 	switch {
 	case t.Status == string(slurm.StatusRunning):
-		d.Socket = p.path(t.Kind+"ShellSocket", "id", strconv.FormatInt(t.ID, 10)) + "?csrf=" + visitorOf(r).CSRF
+		d.Socket = socket + "?csrf=" + visitorOf(r).CSRF
 	case t.Active():
 		d.Refusal = "shell.not_started"
 	default:
 		d.Refusal = "shell.job_ended"
 	}
-	p.renderPage(w, r, http.StatusOK, page{Name: "job_shell", Nav: d.P.List, Title: "shell.title", Data: d})
+	h.renderPage(w, r, http.StatusOK, page{Name: "job_shell", Nav: nav, Title: "shell.title", Data: d})
+}
+
+// shellAllowed checks what every terminal WebSocket needs before any
+// lookup: the same Origin and the page's CSRF token.
+func (h *Handler) shellAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if !shell.SameOrigin(r, h.cfg.BaseURL) || subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("csrf")), []byte(visitorOf(r).CSRF)) != 1 {
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return false
+	}
+	return true
 }
 
 // shellSocket is the terminal's WebSocket: the visitor's session (this
@@ -54,8 +71,7 @@ func (p *jobPages) shellSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := visitorOf(r)
-	if !shell.SameOrigin(r, p.cfg.BaseURL) || subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("csrf")), []byte(v.CSRF)) != 1 {
-		http.Error(w, "forbidden", http.StatusForbidden)
+	if !p.shellAllowed(w, r) {
 		return
 	}
 	id, _ := parseID(mux.Vars(r)["id"])

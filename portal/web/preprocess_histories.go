@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"strconv"
 
+	"kqi/portal/jobs"
 	"kqi/portal/preprocess"
+	"kqi/portal/shell"
 	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
@@ -17,6 +19,9 @@ type historiesData struct {
 	Items      []storage.History
 	Query      listQuery
 	Pager      pager
+	// SSH is the shell command line of each running entry, by entry id,
+	// when the site offers shells.
+	SSH map[int64]string
 }
 
 // showHistories is a preprocess's history: each entry's source datum,
@@ -32,8 +37,15 @@ func (h *Handler) showHistories(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := h.path("preprocessHistories", "id", strconv.FormatInt(p.ID, 10))
-	h.renderPage(w, r, http.StatusOK, page{Name: "preprocess_histories", Nav: "preprocessing", Title: "preprocess.history_title",
-		Data: historiesData{Preprocess: p, Items: items, Query: lq, Pager: lq.pager(base, total)}})
+	d := historiesData{Preprocess: p, Items: items, Query: lq, Pager: lq.pager(base, total), SSH: map[int64]string{}}
+	if h.shell != nil {
+		for _, e := range items {
+			if e.Job != nil && e.Job.Status == string(slurm.StatusRunning) {
+				d.SSH[e.ID] = sshCommand(h.cfg.Shell.Port(), shell.Login(jobs.Preprocess.Name(), e.ID), h.cfg.Shell.Host)
+			}
+		}
+	}
+	h.renderPage(w, r, http.StatusOK, page{Name: "preprocess_histories", Nav: "preprocessing", Title: "preprocess.history_title", Data: d})
 }
 
 // downloadHistoryLog sends an in-cluster entry's log as stdout_stderr.log.

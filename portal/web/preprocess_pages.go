@@ -35,6 +35,8 @@ func (h *Handler) preprocessRoutes(r *mux.Router) {
 	r.HandleFunc(entry+"/log", h.downloadHistoryLog).Methods(get).Name("preprocessHistoryLog")
 	r.HandleFunc(entry+"/stop", h.stopHistory).Methods(post).Name("preprocessHistoryStop")
 	r.HandleFunc(entry+"/delete", h.deleteHistory).Methods(post).Name("preprocessHistoryDelete")
+	r.HandleFunc(entry+"/shell", h.showHistoryShell).Methods(get).Name("preprocessHistoryShell")
+	r.HandleFunc(entry+"/shell/ws", h.historyShellSocket).Methods(get).Name("preprocessHistoryShellSocket")
 }
 
 // preprocessFromRoute loads the route's preprocess of the visitor's tenant.
