@@ -71,18 +71,7 @@ func (f Form) Request() (Request, error) {
 	for _, p := range f.ParentIDs {
 		req.ParentIDs = append(req.ParentIDs, num("parent_id", p))
 	}
-	for _, line := range strings.Split(f.Env, "\n") {
-		line = strings.TrimRight(line, "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			bad.Add("env", "training.env_line", line)
-			continue
-		}
-		req.Env = append(req.Env, storage.EnvPair{Name: strings.TrimSpace(name), Value: value})
-	}
+	req.Env = ParseEnvLines(f.Env, &bad)
 	for _, line := range strings.Split(f.SbatchOptions, "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			req.SbatchOptions = append(req.SbatchOptions, line)
@@ -172,4 +161,23 @@ func (b InferenceJSON) Request() Request {
 	req := b.TrainingJSON.Request()
 	req.ParentIDs = append(req.ParentIDs, b.ParentIDs...)
 	return req
+}
+
+// ParseEnvLines reads a form's environment variables, one NAME=value a
+// line (blank lines skipped), refusing a line without "=" on field env.
+func ParseEnvLines(text string, bad *refusal.Fields) []storage.EnvPair {
+	var env []storage.EnvPair
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok {
+			bad.Add("env", "training.env_line", line)
+			continue
+		}
+		env = append(env, storage.EnvPair{Name: strings.TrimSpace(name), Value: value})
+	}
+	return env
 }

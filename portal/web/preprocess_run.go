@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"kqi/portal/jobs"
 	"kqi/portal/preprocess"
 	"kqi/portal/refusal"
 	"kqi/slurm"
@@ -66,18 +67,7 @@ func (f runForm) run(p *storage.Preprocess) (preprocess.Run, error) {
 		}
 		run.DataIDs = append(run.DataIDs, id)
 	}
-	for _, line := range strings.Split(f.Env, "\n") {
-		line = strings.TrimRight(line, "\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			bad.Add("env", "training.env_line", line)
-			continue
-		}
-		run.Env = append(run.Env, storage.EnvPair{Name: strings.TrimSpace(name), Value: value})
-	}
+	run.Env = jobs.ParseEnvLines(f.Env, &bad)
 	return run, bad.Err()
 }
 
