@@ -49,9 +49,9 @@ func jobGroup(k jobKind) group {
 // what --from copied.
 type jobFlags struct {
 	name, repository, branch, commit, image, command, partition, memo *string
-	dataset, cpu, memory, gpu, timeLimit                               *int
-	env, sbatch, parent                                                *list
-	from                                                               *int64
+	dataset, cpu, memory, gpu, timeLimit                              *int
+	env, sbatch, parent                                               *list
+	from                                                              *int64
 }
 
 func (k jobKind) create(a *app, ctx context.Context, args []string) error {
@@ -64,7 +64,7 @@ func (k jobKind) create(a *app, ctx context.Context, args []string) error {
 		command: c.fs.String("command", "", "command to run"), cpu: c.fs.Int("cpu", 1, "CPU cores"), memory: c.fs.Int("memory", 1, "memory in GiB"),
 		gpu: c.fs.Int("gpu", 0, "GPUs"), partition: c.fs.String("partition", "", "Slurm partition (default: the cluster's)"),
 		env: c.list("env", "K=V environment variable (repeat)", false), memo: c.fs.String("memo", "", "memo"),
-		sbatch: c.list("sbatch", "an extra sbatch option, e.g. --mail-type=END (repeat)", false),
+		sbatch:    c.list("sbatch", "an extra sbatch option, e.g. --mail-type=END (repeat)", false),
 		timeLimit: c.fs.Int("time-limit", 0, "time limit in minutes (0: the partition's)"),
 		parent:    c.list("parent", "parent job id (inferences: repeat or comma-separate)", true),
 		from:      c.fs.Int64("from", 0, "copy this "+k.name+"'s settings"),

@@ -39,7 +39,9 @@ func (c *Client) Logout(ctx context.Context) error {
 }
 
 // Me is who the token belongs to and in which tenant.
-func (c *Client) Me(ctx context.Context) (*apitypes.Me, error) { return get[apitypes.Me](ctx, c, "/me") }
+func (c *Client) Me(ctx context.Context) (*apitypes.Me, error) {
+	return get[apitypes.Me](ctx, c, "/me")
+}
 
 // ListData lists data; query from Query.
 func (c *Client) ListData(ctx context.Context, query string) (*apitypes.List[apitypes.Data], error) {
