@@ -47,11 +47,11 @@ func TestMain(m *testing.M) {
 
 // cli runs the built kqi with a private config directory.
 type cli struct {
-	t   *testing.T
+	t   testing.TB
 	env []string
 }
 
-func newCLI(t *testing.T, extra ...string) *cli {
+func newCLI(t testing.TB, extra ...string) *cli {
 	home := t.TempDir()
 	return &cli{t: t, env: append([]string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "PATH=" + os.Getenv("PATH")}, extra...)}
 }
@@ -227,8 +227,7 @@ func TestCLIOnTheCluster(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("upload: %v %s", err, drawn.String())
 		}
-		ptmx.Close()
-		<-copied
+		<-copied // the child's end of the terminal is closed: everything drawn has been read
 		dataID = strings.TrimSpace(out.String())
 		if !regexp.MustCompile(`upload.*100%.*\|.*MB/s`).MatchString(drawn.String()) {
 			t.Errorf("no progress bar with rate on the terminal: %q", drawn.String())
@@ -390,6 +389,9 @@ func TestCLIOnTheCluster(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		if cmd.ProcessState.ExitCode() != -1 {
+			t.Fatalf("the upload ended (exit %d) before it was cut", cmd.ProcessState.ExitCode())
+		}
 		time.Sleep(time.Second)
 		var after apitypes.List[apitypes.Data]
 		c.json(&after, "data", "list")

@@ -13,7 +13,7 @@ import (
 )
 
 // Upload is one multipart upload: text fields first (in order), then the
-// files, streamed from disk through Wrap (e.g. a progress bar) if set.
+// files, each streamed from disk through Wrap (e.g. a progress bar) if set.
 type Upload struct {
 	Fields [][2]string
 	Files  []string
@@ -47,11 +47,7 @@ func (c *Client) send(ctx context.Context, method, path string, u Upload, out an
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() { pw.CloseWithError(u.write(mw)) }()
-	var body io.Reader = pr
-	if u.Wrap != nil {
-		body = u.Wrap(pr)
-	}
-	resp, err := c.request(ctx, method, path, body, mw.FormDataContentType())
+	resp, err := c.request(ctx, method, path, pr, mw.FormDataContentType())
 	pr.CloseWithError(io.ErrClosedPipe) // stops the writer if the server answered early
 	if err != nil {
 		return err
@@ -67,7 +63,7 @@ func (u Upload) write(mw *multipart.Writer) error {
 		}
 	}
 	for _, p := range u.Files {
-		if err := writeFile(mw, p); err != nil {
+		if err := writeFile(mw, p, u.Wrap); err != nil {
 			return err
 		}
 	}
@@ -76,7 +72,7 @@ func (u Upload) write(mw *multipart.Writer) error {
 
 var quoter = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "%0D", "\n", "%0A")
 
-func writeFile(mw *multipart.Writer, p string) error {
+func writeFile(mw *multipart.Writer, p string, wrap func(io.Reader) io.Reader) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
@@ -89,7 +85,11 @@ func writeFile(mw *multipart.Writer, p string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, f); err != nil {
+	var r io.Reader = f
+	if wrap != nil {
+		r = wrap(f)
+	}
+	if _, err := io.Copy(w, r); err != nil {
 		return fmt.Errorf("reading %s: %w", p, err)
 	}
 	return nil
