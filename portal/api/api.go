@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"kqi/portal/api/apitypes"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
+	"kqi/portal/api/apitypes"
 	"kqi/portal/auth"
 	"kqi/portal/data"
 	"kqi/portal/i18n"

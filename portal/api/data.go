@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"kqi/portal/api/apitypes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/data"
 	"kqi/portal/input"
 	"kqi/portal/transfer"

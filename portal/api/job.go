@@ -3,12 +3,12 @@ package api
 import (
 	"errors"
 	"io"
-	"kqi/portal/api/apitypes"
 	"net/http"
 	"strings"
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
 	"kqi/portal/transfer"

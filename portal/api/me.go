@@ -1,9 +1,9 @@
 package api
 
 import (
-	"kqi/portal/api/apitypes"
 	"net/http"
 
+	"kqi/portal/api/apitypes"
 	"kqi/storage"
 )
 

@@ -2,13 +2,13 @@ package api
 
 import (
 	"errors"
-	"kqi/portal/api/apitypes"
 	"net/http"
 	"sort"
 	"strconv"
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"kqi/portal/api/apitypes"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/shell"
 	"kqi/storage"
 )

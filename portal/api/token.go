@@ -2,9 +2,9 @@ package api
 
 import (
 	"errors"
-	"kqi/portal/api/apitypes"
 	"net/http"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/auth"
 )
 

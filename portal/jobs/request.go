@@ -1,13 +1,13 @@
 package jobs
 
 import (
-	"kqi/portal/api/apitypes"
 	"math"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/storage"
