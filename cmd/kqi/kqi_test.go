@@ -260,7 +260,7 @@ func TestCLIOnTheCluster(t *testing.T) {
 	second := c.id("training", "create", "--from", first, "--name", "second", "--command", follow, "--parent", first)
 	var tr apitypes.Job
 	c.json(&tr, "training", "show", second)
-	if tr.Memo != "copied memo" || len(tr.Env) != 1 || tr.Env[0].Value != "hi" || tr.Partition != "cpu" || tr.DatasetID != d.ID && tr.Command != follow || tr.ParentID == nil {
+	if tr.Memo != "copied memo" || len(tr.Env) != 1 || tr.Env[0].Value != "hi" || tr.Partition != "cpu" || strconv.FormatInt(tr.DatasetID, 10) != ds || tr.Command != follow || tr.Name != "second" || tr.ParentID == nil || strconv.FormatInt(*tr.ParentID, 10) != first {
 		t.Errorf("--from: %+v", tr)
 	}
 	start := time.Now()
