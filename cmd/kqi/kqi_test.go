@@ -202,6 +202,18 @@ func TestCLIOnTheCluster(t *testing.T) {
 	if out := c.ok("tenant", "list"); !strings.Contains(out, "* ") || !strings.Contains(out, "other") {
 		t.Errorf("tenant list: %q", out)
 	}
+	oldLab := token(t, sessionFile)
+	for _, tenant := range []string{"other", "lab"} {
+		if r := c.run(pw+"\n", "tenant", "switch", tenant, "--password-stdin"); r.code != 0 {
+			t.Fatalf("tenant switch %s: %d %s", tenant, r.code, r.stderr)
+		}
+		if out := c.ok("whoami"); !strings.HasPrefix(out, "alice in tenant "+tenant) {
+			t.Errorf("after switching to %s: %q", tenant, out)
+		}
+	}
+	if r := newCLI(t, "KQI_SERVER="+env.URL, "KQI_TOKEN="+oldLab).run("", "whoami"); r.code != 1 {
+		t.Errorf("the token before the switch still works: %d", r.code)
+	}
 
 	dir := t.TempDir()
 	files := map[string][]byte{"f1.bin": randomFile(t, dir, "f1.bin", 3<<20), "f2.bin": randomFile(t, dir, "f2.bin", 1<<20), "f 3.txt": randomFile(t, dir, "f 3.txt", 1000)}
@@ -209,28 +221,20 @@ func TestCLIOnTheCluster(t *testing.T) {
 
 	var dataID string
 	t.Run("upload draws a progress bar on a terminal only", func(t *testing.T) {
-		ptmx, tty, err := pty.Open()
-		if err != nil {
-			t.Fatal(err)
+		out, drawn := onTerminal(t, c, append([]string{"data", "upload", "three", "--tag", "cli", "--memo", "from kqi"}, paths...)...)
+		dataID = strings.TrimSpace(out)
+		// A frame with the rate and elapsed:ETA while it runs, and 100% at the end.
+		if !regexp.MustCompile(`upload\S*\s+\d+% \|[^|]*\| \([0-9.]+ [kMG]?B/s\) \[\d+s:\d+s\]`).MatchString(drawn) ||
+			!regexp.MustCompile(`upload\S*\s+100% \|█+\|`).MatchString(drawn) {
+			t.Errorf("no progress bar with rate and ETA on the terminal: %q", drawn)
 		}
-		defer ptmx.Close()
-		cmd := c.cmd(context.Background(), "", append([]string{"data", "upload", "three", "--tag", "cli", "--memo", "from kqi"}, paths...)...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, tty
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		if !strings.Contains(drawn, "\x1b[36m") {
+			t.Errorf("no colour on the terminal: %q", drawn)
 		}
-		tty.Close()
-		var drawn bytes.Buffer
-		copied := make(chan struct{})
-		go func() { io.Copy(&drawn, ptmx); close(copied) }()
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("upload: %v %s", err, drawn.String())
-		}
-		<-copied // the child's end of the terminal is closed: everything drawn has been read
-		dataID = strings.TrimSpace(out.String())
-		if !regexp.MustCompile(`upload.*100%.*\|.*MB/s`).MatchString(drawn.String()) {
-			t.Errorf("no progress bar with rate on the terminal: %q", drawn.String())
+		plain := *c
+		plain.env = append(append([]string{}, c.env...), "NO_COLOR=1")
+		if _, drawn := onTerminal(t, &plain, "data", "upload", "plain", paths[2]); strings.Contains(drawn, "\x1b[") || !strings.Contains(drawn, "100%") {
+			t.Errorf("NO_COLOR: %q", drawn)
 		}
 		piped := c.run("", "data", "upload", "piped", paths[2])
 		if piped.code != 0 || strings.Contains(piped.stderr, "%") || strings.Contains(piped.stderr, "\r") {
@@ -432,4 +436,31 @@ func httpGet(t *testing.T, url, tok string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// onTerminal runs kqi with its standard error on a pseudo-terminal and
+// returns its standard output and what it drew on the terminal.
+func onTerminal(t *testing.T, c *cli, args ...string) (string, string) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	cmd := c.cmd(context.Background(), "", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var drawn bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&drawn, ptmx); close(copied) }()
+	err = cmd.Wait()
+	<-copied // the child's end of the terminal is closed: everything drawn has been read
+	if err != nil {
+		t.Fatalf("kqi %v: %v %s", args, err, drawn.String())
+	}
+	return out.String(), drawn.String()
 }
