@@ -15,6 +15,7 @@ all: build
 
 build:
 	go build -o $(BIN)/kqi-portal ./cmd/kqi-portal
+	go build -ldflags "-X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o $(BIN)/kqi ./cmd/kqi
 
 cluster-up:
 	scripts/dev-cluster.sh up

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"kqi/portal/accounts"
+	"kqi/portal/api/apitypes"
 	"kqi/portal/auth"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
@@ -63,6 +64,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	in.HandleFunc("/datasets/{id:[0-9]+}", h.getDataset).Methods(get).Name("apiDataset")
 	in.HandleFunc("/datasets/{id:[0-9]+}", h.deleteDataset).Methods(del).Name("apiDatasetDelete")
 	in.HandleFunc("/datasets/{id:[0-9]+}/copy", h.copyDataset).Methods(post).Name("apiDatasetCopy")
+	h.editRoutes(in)
 
 	if js != nil {
 		h.trainingAPI().routes(in)
@@ -175,15 +177,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 
 // errorBody is every error answer: the message in English and, for a
 // refusal tied to fields, each field's reason.
-type errorBody struct {
-	Error  string      `json:"error"`
-	Fields []fieldBody `json:"fields,omitempty"`
-}
+type errorBody = apitypes.Error
 
-type fieldBody struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type fieldBody = apitypes.Field
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -9,30 +9,16 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/data"
 	"kqi/portal/input"
 	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
-type fileBody struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
-}
+type fileBody = apitypes.File
 
-type dataBody struct {
-	ID        int64      `json:"id"`
-	Name      string     `json:"name"`
-	Memo      string     `json:"memo"`
-	Tags      []string   `json:"tags"`
-	FileCount int        `json:"file_count"`
-	TotalSize int64      `json:"total_size"`
-	Files     []fileBody `json:"files,omitempty"`
-	Frozen    bool       `json:"frozen"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-}
+type dataBody = apitypes.Data
 
 func toDataBody(d *storage.Data) dataBody {
 	b := dataBody{ID: d.ID, Name: d.Name, Memo: d.Memo, Tags: d.Tags, FileCount: d.FileCount, TotalSize: d.TotalSize,
@@ -67,10 +53,7 @@ func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, toDataBody(d))
 }
 
-type listBody[T any] struct {
-	Items []T `json:"items"`
-	Total int `json:"total"`
-}
+type listBody[T any] = apitypes.List[T]
 
 // writeList answers a list: each item as body makes it, and how many
 // there are in all.
@@ -158,24 +141,9 @@ func (h *Handler) downloadDataFile(w http.ResponseWriter, r *http.Request) {
 	transfer.ServeFile(w, r, name, f, false)
 }
 
-type datasetRequest struct {
-	Name    string             `json:"name"`
-	Memo    string             `json:"memo"`
-	Entries map[string][]int64 `json:"entries"`
-}
+type datasetRequest = apitypes.DatasetRequest
 
-type datasetBody struct {
-	ID        int64              `json:"id"`
-	Name      string             `json:"name"`
-	Memo      string             `json:"memo"`
-	Frozen    bool               `json:"frozen"`
-	FrozenAt  *time.Time         `json:"frozen_at"`
-	Counts    map[string]int     `json:"counts"`
-	Entries   map[string][]int64 `json:"entries,omitempty"`
-	CreatedBy string             `json:"created_by"`
-	CreatedAt time.Time          `json:"created_at"`
-	UpdatedAt time.Time          `json:"updated_at"`
-}
+type datasetBody = apitypes.Dataset
 
 func toDatasetBody(d *storage.Dataset) datasetBody {
 	b := datasetBody{ID: d.ID, Name: d.Name, Memo: d.Memo, Frozen: d.FrozenAt != nil, FrozenAt: d.FrozenAt,
@@ -242,9 +210,7 @@ func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type copyRequest struct {
-	Name string `json:"name"`
-}
+type copyRequest = apitypes.CopyRequest
 
 // copyDataset takes an optional {"name"}; an empty body is fine.
 func (h *Handler) copyDataset(w http.ResponseWriter, r *http.Request) {

@@ -5,10 +5,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
 	"kqi/portal/transfer"
@@ -65,6 +65,9 @@ func (a *jobAPI) routes(r *mux.Router) {
 	r.HandleFunc(one+"/files/{path:.+}", a.file).Methods(get).Name(name + "File")
 	r.HandleFunc(one+"/output.zip", a.zip).Methods(get).Name(name + "Zip")
 	r.HandleFunc(one+"/stop", a.stop).Methods(post).Name(name + "Stop")
+	r.HandleFunc(one, a.patchNotes).Methods(http.MethodPatch).Name(name + "Update")
+	r.HandleFunc(one+"/attachments", a.attachments).Methods(get).Name(name + "Attachments")
+	r.HandleFunc(one+"/attachments", a.attach).Methods(post).Name(name + "Attach")
 }
 
 func (a *jobAPI) create(w http.ResponseWriter, r *http.Request) {
@@ -81,58 +84,21 @@ func (a *jobAPI) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // jobBody is a job in the API, as trainings have it.
-type jobBody struct {
-	ID            int64       `json:"id"`
-	Name          string      `json:"name"`
-	Status        string      `json:"status"`
-	Reason        string      `json:"reason"`      // in English
-	ReasonCode    string      `json:"reason_code"` // the cause's code (see docs/api.md), "" for none
-	ReasonArg     string      `json:"reason_arg"`
-	ExitCode      *int        `json:"exit_code"`
-	SlurmJobID    string      `json:"slurm_job_id"`
-	Node          string      `json:"node"`
-	DatasetID     int64       `json:"dataset_id"`
-	ParentID      *int64      `json:"parent_id"`
-	Image         string      `json:"image"`
-	Git           jobs.GitRef `json:"git"`
-	Command       string      `json:"command"`
-	CPU           int         `json:"cpu"`
-	MemoryGB      int         `json:"memory_gb"`
-	GPU           int         `json:"gpu"`
-	Partition     string      `json:"partition"`
-	Env           []envBody   `json:"env"`
-	SbatchOptions []string    `json:"sbatch_options"`
-	TimeLimitMin  int         `json:"time_limit_minutes"`
-	Memo          string      `json:"memo"`
-	Tags          []string    `json:"tags"`
-	Favorite      bool        `json:"favorite"`
-	CreatedBy     string      `json:"created_by"`
-	CreatedAt     time.Time   `json:"created_at"`
-	QueuedAt      *time.Time  `json:"queued_at"`
-	StartedAt     *time.Time  `json:"started_at"`
-	EndedAt       *time.Time  `json:"ended_at"`
-}
+type jobBody = apitypes.Job
 
 // inferenceBody is an inference: a training's body with every parent and
 // the output value (null for none).
-type inferenceBody struct {
-	jobBody
-	ParentIDs []int64  `json:"parent_ids"`
-	Value     *float64 `json:"value"`
-}
+type inferenceBody = apitypes.Inference
 
 func toInferenceBody(j *storage.Job) inferenceBody {
-	b := inferenceBody{jobBody: toJobBody(j), ParentIDs: j.ParentIDs, Value: j.OutputValue}
+	b := inferenceBody{Job: toJobBody(j), ParentIDs: j.ParentIDs, Value: j.OutputValue}
 	if b.ParentIDs == nil {
 		b.ParentIDs = []int64{}
 	}
 	return b
 }
 
-type envBody struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
+type envBody = apitypes.Env
 
 func toJobBody(t *storage.Job) jobBody {
 	b := jobBody{ID: t.ID, Name: t.Name, Status: t.Status, Reason: i18n.Cause("en", t.Reason, t.ReasonArg), ReasonCode: t.Reason, ReasonArg: t.ReasonArg, ExitCode: t.ExitCode, SlurmJobID: t.SlurmJobID,
@@ -222,15 +188,11 @@ func (a *jobAPI) sendJobFile(w http.ResponseWriter, r *http.Request, name string
 	io.Copy(w, f)
 }
 
-func (a *jobAPI) sendLog(w http.ResponseWriter, r *http.Request) { a.sendJobFile(w, r, slurm.LogFile) }
 func (a *jobAPI) script(w http.ResponseWriter, r *http.Request) {
 	a.sendJobFile(w, r, slurm.ScriptFile)
 }
 
-type outputBody struct {
-	Path string `json:"path"`
-	Size int64  `json:"size"`
-}
+type outputBody = apitypes.Output
 
 func (a *jobAPI) files(w http.ResponseWriter, r *http.Request) {
 	t, ok := a.job(w, r)

@@ -3,27 +3,15 @@ package api
 import (
 	"net/http"
 
+	"kqi/portal/api/apitypes"
 	"kqi/storage"
 )
 
-type userBody struct {
-	ID          int64  `json:"id"`
-	Username    string `json:"username"`
-	SystemAdmin bool   `json:"system_admin"`
-	Language    string `json:"language"`
-}
+type userBody = apitypes.User
 
-type membershipBody struct {
-	Tenant tenantRef    `json:"tenant"`
-	Role   storage.Role `json:"role"`
-}
+type membershipBody = apitypes.Membership
 
-type meResponse struct {
-	User    userBody         `json:"user"`
-	Tenant  tenantRef        `json:"tenant"`
-	Role    storage.Role     `json:"role"`
-	Tenants []membershipBody `json:"tenants"`
-}
+type meResponse = apitypes.Me
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
@@ -35,7 +23,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 	resp := meResponse{
 		User:    userBody{ID: c.User.ID, Username: c.User.Username, SystemAdmin: c.User.IsSystemAdmin, Language: c.User.Language},
 		Tenant:  tenantRef{ID: c.Tenant.ID, Name: c.Tenant.Name},
-		Role:    c.Role,
+		Role:    string(c.Role),
 		Tenants: membershipBodies(ms),
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -44,7 +32,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 func membershipBodies(ms []storage.Membership) []membershipBody {
 	out := make([]membershipBody, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, membershipBody{Tenant: tenantRef{ID: m.Tenant.ID, Name: m.Tenant.Name}, Role: m.Role})
+		out = append(out, membershipBody{Tenant: tenantRef{ID: m.Tenant.ID, Name: m.Tenant.Name}, Role: string(m.Role)})
 	}
 	return out
 }

@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
@@ -43,35 +43,19 @@ func (h *Handler) preprocessRoutes(in *mux.Router) {
 	in.HandleFunc(entry+"/complete", h.completeHistory).Methods(post).Name("apiPreprocessHistoryComplete")
 }
 
-type preprocessRequest struct {
-	Name     string      `json:"name"`
-	Command  string      `json:"command"`
-	Memo     string      `json:"memo"`
-	Image    string      `json:"image"`
-	Git      jobs.GitRef `json:"git"`
-	CPU      int         `json:"cpu"`
-	MemoryGB int         `json:"memory_gb"`
-	GPU      int         `json:"gpu"`
-}
+type preprocessRequest = apitypes.PreprocessRequest
 
-func (b preprocessRequest) fields() preprocess.Fields {
+func fieldsOf(b preprocessRequest) preprocess.Fields {
 	return preprocess.Fields{Name: b.Name, Command: b.Command, Memo: b.Memo, Image: b.Image,
 		GitRepository: b.Git.Repository, GitBranch: b.Git.Branch, GitCommit: b.Git.Commit,
 		CPU: b.CPU, MemoryGB: b.MemoryGB, GPU: b.GPU}
 }
 
-type preprocessBody struct {
-	preprocessRequest
-	ID        int64     `json:"id"`
-	Locked    bool      `json:"locked"` // it has run: command, image and model are fixed
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
+type preprocessBody = apitypes.Preprocess
 
 func toPreprocessBody(p *storage.Preprocess) preprocessBody {
 	f := p.Fields
-	return preprocessBody{preprocessRequest: preprocessRequest{Name: f.Name, Command: f.Command, Memo: f.Memo, Image: f.Image,
+	return preprocessBody{PreprocessRequest: preprocessRequest{Name: f.Name, Command: f.Command, Memo: f.Memo, Image: f.Image,
 		Git: jobs.GitRef{Repository: f.GitRepository, Branch: f.GitBranch, Commit: f.GitCommit}, CPU: f.CPU, MemoryGB: f.MemoryGB, GPU: f.GPU},
 		ID: p.ID, Locked: p.Used, CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
@@ -86,7 +70,7 @@ func (h *Handler) createPreprocess(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	p, err := h.pre.Create(r.Context(), h.actor(r), req.fields())
+	p, err := h.pre.Create(r.Context(), h.actor(r), fieldsOf(req))
 	if h.failed(w, r, err) {
 		return
 	}
@@ -117,7 +101,7 @@ func (h *Handler) updatePreprocess(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if h.failed(w, r, h.pre.Update(r.Context(), callerOf(r).Tenant.ID, routeID(r), req.fields())) {
+	if h.failed(w, r, h.pre.Update(r.Context(), callerOf(r).Tenant.ID, routeID(r), fieldsOf(req))) {
 		return
 	}
 	h.getPreprocess(w, r)
@@ -140,32 +124,9 @@ func (h *Handler) copyPreprocess(w http.ResponseWriter, r *http.Request) {
 
 // runRequest is POST …/runs: resources left out are the preprocess's
 // defaults.
-type runRequest struct {
-	DataIDs   []int64           `json:"data_ids"`
-	Env       map[string]string `json:"env"`
-	Partition string            `json:"partition"`
-	CPU       *int              `json:"cpu"`
-	MemoryGB  *int              `json:"memory_gb"`
-	GPU       *int              `json:"gpu"`
-}
+type runRequest = apitypes.RunRequest
 
-type historyBody struct {
-	DataID        int64      `json:"data_id"`
-	DataName      string     `json:"data_name"`
-	PreprocessID  int64      `json:"preprocess_id"`
-	Status        string     `json:"status"`
-	Reason        string     `json:"reason,omitempty"`
-	External      bool       `json:"external"`
-	OutputDataIDs []int64    `json:"output_data_ids"`
-	JobID         int64      `json:"job_id,omitempty"`
-	SlurmJobID    string     `json:"slurm_job_id"`
-	Node          string     `json:"node"`
-	ExitCode      *int       `json:"exit_code"`
-	CreatedBy     string     `json:"created_by"`
-	CreatedAt     time.Time  `json:"created_at"`
-	StartedAt     *time.Time `json:"started_at"`
-	EndedAt       *time.Time `json:"ended_at"`
-}
+type historyBody = apitypes.History
 
 func toHistoryBody(hs *storage.History) historyBody {
 	b := historyBody{DataID: hs.DataID, DataName: hs.DataName, PreprocessID: hs.PreprocessID, Status: hs.Status(),
@@ -276,9 +237,7 @@ func (h *Handler) historyLog(w http.ResponseWriter, r *http.Request) {
 	transfer.ServeFile(w, r, preprocess.LogName, f, false)
 }
 
-type openRequest struct {
-	DataID int64 `json:"data_id"`
-}
+type openRequest = apitypes.OpenRequest
 
 func (h *Handler) openHistory(w http.ResponseWriter, r *http.Request) {
 	var req openRequest
@@ -292,10 +251,7 @@ func (h *Handler) openHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, toHistoryBody(e))
 }
 
-type uploadBody struct {
-	Name  string     `json:"name"`
-	Files []fileBody `json:"files"`
-}
+type uploadBody = apitypes.Upload
 
 // uploadOutput streams one result into an open entry: field name first,
 // then the files.

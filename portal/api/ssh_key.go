@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/shell"
 	"kqi/storage"
 )
@@ -20,14 +21,7 @@ func (h *Handler) sshKeyRoutes(in *mux.Router) {
 	in.HandleFunc("/me/ssh-keys/{id:[0-9]+}", h.deleteSSHKey).Methods(http.MethodDelete).Name("apiSSHKeyDelete")
 }
 
-type sshKeyBody struct {
-	ID          int64   `json:"id"`
-	Name        string  `json:"name"`
-	PublicKey   string  `json:"public_key"`
-	Fingerprint string  `json:"fingerprint"`
-	CreatedAt   string  `json:"created_at"`
-	LastUsedAt  *string `json:"last_used_at"`
-}
+type sshKeyBody = apitypes.SSHKey
 
 func sshKeyOf(k storage.SSHKey) sshKeyBody {
 	b := sshKeyBody{ID: k.ID, Name: k.Name, PublicKey: k.PublicKey, Fingerprint: k.Fingerprint, CreatedAt: k.CreatedAt.UTC().Format(time.RFC3339)}

@@ -4,25 +4,15 @@ import (
 	"errors"
 	"net/http"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/auth"
 )
 
-type tokenRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Tenant   string `json:"tenant"` // name or id; empty: the user's default tenant
-}
+type tokenRequest = apitypes.TokenRequest
 
-type tenantRef struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
-}
+type tenantRef = apitypes.TenantRef
 
-type tokenResponse struct {
-	Token     string    `json:"token"`
-	Tenant    tenantRef `json:"tenant"`
-	ExpiresAt string    `json:"expires_at"`
-}
+type tokenResponse = apitypes.Token
 
 // createToken trades a user name and password for a bearer token bound to
 // one tenant.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"kqi/portal/api/apitypes"
 	"kqi/portal/input"
 	"kqi/portal/refusal"
 	"kqi/storage"
@@ -102,29 +103,10 @@ func FormFrom(j *storage.Job) Form {
 }
 
 // GitRef is a model repository in the JSON API.
-type GitRef struct {
-	Repository string `json:"repository"`
-	Branch     string `json:"branch"`
-	Commit     string `json:"commit"`
-}
+type GitRef = apitypes.GitRef
 
 // TrainingJSON is POST /api/v1/trainings' body.
-type TrainingJSON struct {
-	Name             string            `json:"name"`
-	DatasetID        int64             `json:"dataset_id"`
-	ParentID         *int64            `json:"parent_id"`
-	Image            string            `json:"image"`
-	Git              GitRef            `json:"git"`
-	Command          string            `json:"command"`
-	CPU              int               `json:"cpu"`
-	MemoryGB         int               `json:"memory_gb"`
-	GPU              int               `json:"gpu"`
-	Partition        string            `json:"partition"`
-	Env              map[string]string `json:"env"`
-	Memo             string            `json:"memo"`
-	SbatchOptions    []string          `json:"sbatch_options"`
-	TimeLimitMinutes int               `json:"time_limit_minutes"`
-}
+type TrainingJSON apitypes.TrainingRequest
 
 // Request turns the body into a request.
 func (b TrainingJSON) Request() Request {
@@ -151,14 +133,11 @@ func (b TrainingJSON) Request() Request {
 // InferenceJSON is POST /api/v1/inferences' body: a training's, with
 // "parent_ids" for one or more parents ("parent_id", if given, comes
 // first).
-type InferenceJSON struct {
-	TrainingJSON
-	ParentIDs []int64 `json:"parent_ids"`
-}
+type InferenceJSON apitypes.InferenceRequest
 
 // Request turns the body into a request.
 func (b InferenceJSON) Request() Request {
-	req := b.TrainingJSON.Request()
+	req := TrainingJSON(b.TrainingRequest).Request()
 	req.ParentIDs = append(req.ParentIDs, b.ParentIDs...)
 	return req
 }
