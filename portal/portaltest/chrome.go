@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -55,6 +56,29 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DocScreenshot saves the page as docs/screenshots/name.png in the
+// repository, so the README's pictures are what the browser tests saw the
+// last time they ran. Also saved under $KQI_SCREENSHOT_DIR like Screenshot.
+func DocScreenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	Screenshot(t, ctx, name)
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("screenshot: no source path")
+	}
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "docs", "screenshots")
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

@@ -64,6 +64,7 @@ func (h *Handler) routes() {
 	in := r.NewRoute().Subrouter()
 	in.Use(h.requireLogin)
 	in.HandleFunc("/", h.showHome).Methods(http.MethodGet).Name("home")
+	in.HandleFunc("/home/live", h.showHomeLive).Methods(http.MethodGet).Name("homeLive")
 	in.HandleFunc("/logout", h.logout).Methods(http.MethodPost).Name("logout")
 	in.HandleFunc("/tenant", h.switchTenant).Methods(http.MethodPost).Name("tenantSwitch")
 	in.HandleFunc("/settings", h.showSettings).Methods(http.MethodGet).Name("settings")

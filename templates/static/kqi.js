@@ -259,6 +259,27 @@
   window.setTimeout(tick, 5000);
 })();
 
+// Home: swap in the live part (jobs, quota) as the server renders it now.
+(function () {
+  "use strict";
+  var live = document.getElementById("home-live");
+  if (!live) { return; }
+  var tick = function () {
+    fetch(live.getAttribute("data-live-url"), {credentials: "same-origin"})
+      .then(function (resp) {
+        if (!resp.ok) { throw new Error("home " + resp.status); }
+        return resp.text();
+      })
+      .then(function (html) {
+        live.innerHTML = html;
+        live.querySelectorAll("time[datetime]").forEach(localTime);
+        window.setTimeout(tick, 5000);
+      })
+      .catch(function () { window.setTimeout(tick, 15000); });
+  };
+  window.setTimeout(tick, 5000);
+})();
+
 // Times are sent in UTC; show them in the reader's own time zone. (A
 // declaration, so a job page's poll can localise the times it adds.)
 function localTime(el) {
