@@ -417,13 +417,18 @@ type JobState struct {
 // are whole seconds, cut down, while queued_at is the portal's clock: a job
 // that starts at once would seem to start before it was queued, so the
 // times are kept in order (queued ≤ started ≤ ended).
+//
+// The same statement puts the notifications of a job's ending in the
+// outbox (notification.go), so an ending is told once and never lost.
 func (s *Store) UpdateJobState(ctx context.Context, id int64, st JobState) error {
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE jobs SET status = $2, reason = $3, reason_arg = $4, exit_code = $5, node = CASE WHEN $6 = '' THEN node ELSE $6 END,
-			started_at = CASE WHEN $7::timestamptz IS NULL THEN started_at ELSE GREATEST($7, queued_at) END,
-			ended_at = CASE WHEN $8::timestamptz IS NULL THEN ended_at ELSE GREATEST($8, $7, started_at, queued_at) END,
-			updated_at = now()
-		WHERE id = $1 AND status = ANY ($9)`,
+		WITH u AS (
+			UPDATE jobs SET status = $2, reason = $3, reason_arg = $4, exit_code = $5, node = CASE WHEN $6 = '' THEN node ELSE $6 END,
+				started_at = CASE WHEN $7::timestamptz IS NULL THEN started_at ELSE GREATEST($7, queued_at) END,
+				ended_at = CASE WHEN $8::timestamptz IS NULL THEN ended_at ELSE GREATEST($8, $7, started_at, queued_at) END,
+				updated_at = now()
+			WHERE id = $1 AND status = ANY ($9)
+			RETURNING id, kind, status, created_by, array_id)`+enqueueEnding,
 		id, st.Status, st.Reason, st.ReasonArg, st.ExitCode, st.Node, st.StartedAt, st.EndedAt, activeStatuses)
 	return wrap("update state", err)
 }

@@ -16,6 +16,7 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/jobs"
 	"kqi/portal/metrics"
+	"kqi/portal/notify"
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
@@ -78,6 +79,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
+	go (&notify.Sender{Store: st, SMTP: cfg.SMTP, BaseURL: cfg.BaseURL, Log: log}).Run(ctx, 10*time.Second)
 	go sweep(ctx, st, dataSvc, cfg.UploadSweepAge, log)
 	return server.Run(ctx, cfg, handler, log)
 }

@@ -77,6 +77,8 @@ type Config struct {
 	SSHKnownHosts string // KQI_SSH_KNOWN_HOSTS: known_hosts file the login node's host key is checked against
 
 	TensorBoard TensorBoard // KQI_TENSORBOARD_*: see tensorboard.go
+
+	SMTP SMTP // KQI_SMTP_*: see smtp.go
 }
 
 // Load reads the configuration from args (without the program name) and the
@@ -134,6 +136,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.HTTPProxy, "http-proxy", env("KQI_HTTP_PROXY", ""), "HTTP_PROXY for jobs (KQI_HTTP_PROXY)")
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
+	c.SMTP.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

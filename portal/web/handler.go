@@ -70,6 +70,7 @@ func (h *Handler) routes() {
 	in.HandleFunc("/settings", h.showSettings).Methods(http.MethodGet).Name("settings")
 	in.HandleFunc("/settings/password", h.changePassword).Methods(http.MethodPost).Name("settingsPassword")
 	in.HandleFunc("/settings/language", h.setLanguage).Methods(http.MethodPost).Name("settingsLanguage")
+	in.HandleFunc("/settings/notifications", h.setNotifications).Methods(http.MethodPost).Name("settingsNotifications")
 	in.HandleFunc("/settings/credentials", h.setCredential).Methods(http.MethodPost).Name("settingsCredential")
 	in.HandleFunc("/settings/credentials/delete", h.deleteCredential).Methods(http.MethodPost).Name("settingsCredentialDelete")
 	in.HandleFunc("/settings/api-tokens/{id:[0-9]+}/revoke", h.revokeAPIToken).Methods(http.MethodPost).Name("settingsAPITokenRevoke")

@@ -15,6 +15,9 @@ type settingsData struct {
 	CredentialRefusal *refusal.Error
 	Sections          []credentialSection
 	APITokens         []storage.APIToken
+	NotifyRefusal     *refusal.Error
+	Notify            *storage.NotificationSettings // nil: the saved ones
+	MailConfigured    bool
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -48,5 +51,14 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 		h.serverError(w, r, err)
 		return
 	}
+	if d.Notify == nil {
+		n, err := h.jobs.Store.NotificationSettingsOf(r.Context(), visitorOf(r).User.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		d.Notify = &n
+	}
+	d.MailConfigured = h.cfg.SMTP.Addr != ""
 	h.render(w, r, status, "settings", "settings.title", d)
 }
