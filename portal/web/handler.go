@@ -99,6 +99,7 @@ func (h *Handler) routes() {
 	h.inferencePages().routes(tenant)
 	h.preprocessRoutes(tenant)
 	h.tensorBoardRoutes(tenant)
+	h.lineageRoutes(tenant)
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")
