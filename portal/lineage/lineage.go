@@ -71,7 +71,9 @@ func Build(ctx context.Context, st *storage.Store, tenantID int64, focus storage
 			g.Edges = append(g.Edges, e)
 		}
 	}
-	sort.Slice(g.Edges, func(i, j int) bool { return less(g.Edges[i].From, g.Edges[j].From) || g.Edges[i].From == g.Edges[j].From && less(g.Edges[i].To, g.Edges[j].To) })
+	sort.Slice(g.Edges, func(i, j int) bool {
+		return less(g.Edges[i].From, g.Edges[j].From) || g.Edges[i].From == g.Edges[j].From && less(g.Edges[i].To, g.Edges[j].To)
+	})
 	return g, nil
 }
 
