@@ -188,6 +188,11 @@
       a.textContent = f.path;
       row.insertCell().appendChild(a);
       row.insertCell().textContent = f.size;
+      var pv = document.createElement("a");
+      pv.href = f.preview;
+      pv.className = "output-preview";
+      pv.textContent = table.getAttribute("data-preview");
+      row.insertCell().appendChild(pv);
     });
   };
   var tick = function () {
@@ -287,7 +292,8 @@ function localTime(el) {
   var d = new Date(el.getAttribute("datetime"));
   if (isNaN(d.getTime())) { return; }
   el.title = el.textContent;
-  el.textContent = d.toLocaleString(document.documentElement.lang || undefined,
-    {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
+  var opts = {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"};
+  if (el.hasAttribute("data-seconds")) { opts.second = "2-digit"; } // log lines
+  el.textContent = d.toLocaleString(document.documentElement.lang || undefined, opts);
 }
 document.querySelectorAll("time[datetime]").forEach(localTime);
