@@ -87,7 +87,7 @@ func TestTrainingMetricsOnItsPage(t *testing.T) {
 	})
 
 	t.Run("an independent writer's event file", func(t *testing.T) {
-		b, err := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+		b, err := os.ReadFile("../scalars/testdata/events.out.tfevents.1700000000.writer")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestTrainingMetricsOnItsPage(t *testing.T) {
 	})
 
 	t.Run("corrupt", func(t *testing.T) {
-		b, _ := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+		b, _ := os.ReadFile("../scalars/testdata/events.out.tfevents.1700000000.writer")
 		b[len(b)-30] ^= 0xff
 		e.record(t, running, slurm.OutputDir+"/bad/events.out.tfevents.2.bad", string(b))
 		for lang, br := range map[string]*portaltest.Browser{"en": e.alice, "ja": ja} {

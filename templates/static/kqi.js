@@ -236,7 +236,6 @@
   var rows = table.querySelectorAll("tbody tr[data-id]");
   if (!rows.length) { return; }
   var ids = Array.prototype.map.call(rows, function (r) { return r.getAttribute("data-id"); });
-  var labels = {};
   var tick = function () {
     fetch(table.getAttribute("data-status-url") + "?ids=" + ids.join(","), {credentials: "same-origin"})
       .then(function (resp) { return resp.json(); })
@@ -246,10 +245,8 @@
           if (!st) { return; }
           var cell = row.querySelector("[data-status]");
           if (cell.className !== "status status-" + st.status) {
-            // The label text comes from the server-rendered page's own
-            // translation, learned from rows already in that status.
             cell.className = "status status-" + st.status;
-            cell.textContent = labels[st.status] || st.status;
+            cell.textContent = st.status_text; // in the visitor's language
           }
           row.querySelector("[data-reason]").textContent = st.reason;
         });
@@ -257,10 +254,6 @@
       })
       .catch(function () { window.setTimeout(tick, 10000); });
   };
-  rows.forEach(function (row) {
-    var cell = row.querySelector("[data-status]");
-    labels[cell.className.replace("status status-", "")] = cell.textContent;
-  });
   window.setTimeout(tick, 5000);
 })();
 
