@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -73,13 +74,16 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 // last time they ran. Also saved under $KQI_SCREENSHOT_DIR like Screenshot.
 func DocScreenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	Screenshot(t, ctx, name)
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("screenshot: no source path")
 	}
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "docs", "screenshots")
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	for i := 0; err != nil && i < 10; i++ { // a page reloading itself has no size for a moment
+		time.Sleep(300 * time.Millisecond)
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	}
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -89,4 +93,5 @@ func DocScreenshot(t testing.TB, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	Screenshot(t, ctx, name)
 }
