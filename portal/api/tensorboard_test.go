@@ -133,13 +133,13 @@ func TestTrainingMetricsAPI(t *testing.T) {
 	aTok, bTok := token(t, env, "alice", "lab-a"), token(t, env, "bob", "lab-b")
 	tr := completedTraining(t, env, a.ID, alice.ID, "mnist")
 	ctx := context.Background()
-	b, err := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+	b, err := os.ReadFile("../scalars/testdata/events.out.tfevents.1700000000.writer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.Files.Put(ctx, tr.JobDir+"/"+slurm.OutputDir+"/events.out.tfevents.1700000000.writer", strings.NewReader(string(b)))
 	var want map[string][][2]float64
-	raw, _ := os.ReadFile("../metrics/testdata/events.expected.json")
+	raw, _ := os.ReadFile("../scalars/testdata/events.expected.json")
 	json.Unmarshal(raw, &want)
 
 	path := fmt.Sprintf("/api/v1/trainings/%d/metrics", tr.ID)

@@ -168,7 +168,7 @@ for i in $(seq 1 30); do echo "$i,$((100 - i))" >> /kqi/output/metrics.csv; slee
 		t.Errorf("%d points once completed, want 30", n)
 	}
 	// An event file for TensorBoard's run list.
-	b, _ := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+	b, _ := os.ReadFile("../scalars/testdata/events.out.tfevents.1700000000.writer")
 	c.env.Files.Put(ctx, tr.JobDir+"/"+slurm.OutputDir+"/run1/events.out.tfevents.1700000000.writer", strings.NewReader(string(b)))
 
 	tb := c.startTB(t, tr.ID)
@@ -248,7 +248,7 @@ func TestBrowserTensorBoard(t *testing.T) {
 	c := newClusterTB(t)
 	tr := c.training(t, "seen", `mkdir -p /kqi/output/run-a && echo step,loss > /kqi/output/metrics.csv && echo 1,0.5 >> /kqi/output/metrics.csv`)
 	tr = c.waitFor(t, tr, "completed", func(j *storage.Job) bool { return j.Status == "completed" })
-	b, _ := os.ReadFile("../metrics/testdata/events.out.tfevents.1700000000.writer")
+	b, _ := os.ReadFile("../scalars/testdata/events.out.tfevents.1700000000.writer")
 	c.env.Files.Put(context.Background(), tr.JobDir+"/"+slurm.OutputDir+"/run-a/events.out.tfevents.1700000000.writer", strings.NewReader(string(b)))
 
 	browser := portaltest.Chrome(t)
