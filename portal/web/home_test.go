@@ -156,3 +156,24 @@ func TestHomeStates(t *testing.T) {
 		}
 	})
 }
+
+// A tenant switch stays in the section it was made from; from one thing's
+// page (not the other tenant's) it lands on that section's list; anything
+// else goes home.
+func TestTenantSwitchKeepsTheSection(t *testing.T) {
+	env := portaltest.New(t)
+	env.Tenant(t, "lab")
+	other := env.Tenant(t, "other")
+	env.User(t, "alice", pw, false, "lab", "other")
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	if p := b.Get("/trainings"); !strings.Contains(p.Body, `name="back" value="trainings"`) {
+		t.Fatal("the switch form does not say where it was made")
+	}
+	for back, want := range map[string]string{"trainings": "/trainings", "data": "/data", "home": "/", "https://evil.example": "/", "adminUsers": "/"} {
+		p := b.Submit("/", "/tenant", map[string][]string{"tenant_id": {fmt.Sprint(other.ID)}, "back": {back}})
+		if p.Status != http.StatusSeeOther || p.Location != want {
+			t.Errorf("switch from %q: %d to %q, want %q", back, p.Status, p.Location, want)
+		}
+	}
+}
