@@ -86,6 +86,15 @@ DEVGIT_PID=$DEVGIT_DIR/kqi-devgit.pid
 DEVGIT_LOG=$DEVGIT_DIR/kqi-devgit.log
 SAMPLE_REPO=mnist
 SAMPLE_SUM=$DEVGIT_DIR/$SAMPLE_REPO.sha256
+# The mail server: kqi-devsmtp takes the portal's notification mails and
+# writes each as a file under $DEVSMTP_MAIL for the tests to read.
+DEVSMTP_HOST=127.0.0.1
+DEVSMTP_PORT=2525
+DEVSMTP_DIR=$DIR/smtp
+DEVSMTP_MAIL=$DEVSMTP_DIR/mail
+DEVSMTP_BIN=$BIN_DIR/kqi-devsmtp
+DEVSMTP_PID=$DEVSMTP_DIR/kqi-devsmtp.pid
+DEVSMTP_LOG=$DEVSMTP_DIR/kqi-devsmtp.log
 # The dev image. slurm.Bubblewrap maps a reference name:tag to the directory
 # ImageRoot/name/tag, so local/python:3 is $IMAGE_ROOT/local/python/3: a
 # Debian root filesystem (usr, etc, var…) that bwrap binds read-only.
@@ -781,6 +790,47 @@ start_devgit() {
 	wait_for kqi-devgit 15 "$DEVGIT_LOG" devgit_answers
 }
 
+# build_devsmtp: as build_devgit, for the mail server.
+DEVSMTP_CHANGED=0
+build_devsmtp() {
+	local go=/usr/local/go/bin/go new=$DEVSMTP_BIN.new
+	if [[ ! -x $go ]]; then
+		go=$(command -v go) || die "go is needed to build cmd/kqi-devsmtp"
+	fi
+	(cd "$SRC" && "$go" build -buildvcs=false -trimpath -o "$new" ./cmd/kqi-devsmtp) ||
+		die "go build ./cmd/kqi-devsmtp failed"
+	if [[ -x $DEVSMTP_BIN ]] && cmp -s "$new" "$DEVSMTP_BIN"; then
+		rm -f "$new"
+	else
+		mv -f "$new" "$DEVSMTP_BIN"
+		DEVSMTP_CHANGED=1
+	fi
+	chown root:root "$DEVSMTP_BIN"
+	chmod 0755 "$DEVSMTP_BIN"
+}
+
+devsmtp_answers() {
+	timeout 5 bash -c "exec 3<>/dev/tcp/$DEVSMTP_HOST/$DEVSMTP_PORT && head -c 3 <&3 | grep -q 220"
+}
+
+# start_devsmtp runs the mail server as nobody: it can write only its mail
+# directory.
+start_devsmtp() {
+	mkdir_owned "$DEVSMTP_DIR" 0755 root:root
+	mkdir_owned "$DEVSMTP_MAIL" 0755 nobody:nogroup
+	if ((DEVSMTP_CHANGED)); then stop_pidfile kqi-devsmtp "$DEVSMTP_PID" kqi-devsmtp; fi
+	drop_stale_pidfile "$DEVSMTP_PID" kqi-devsmtp
+	if ! pid_of "$DEVSMTP_PID" kqi-devsmtp >/dev/null; then
+		log "starting kqi-devsmtp on $DEVSMTP_HOST:$DEVSMTP_PORT"
+		start-stop-daemon --start --quiet --background --make-pidfile \
+			--pidfile "$DEVSMTP_PID" --chuid nobody:nogroup --chdir / \
+			--output "$DEVSMTP_LOG" --exec "$DEVSMTP_BIN" -- \
+			-listen "$DEVSMTP_HOST:$DEVSMTP_PORT" -dir "$DEVSMTP_MAIL" 9>&- ||
+			fail_service kqi-devsmtp "$DEVSMTP_LOG"
+	fi
+	wait_for kqi-devsmtp 15 "$DEVSMTP_LOG" devsmtp_answers
+}
+
 # ---------------------------------------------------------------- dev image
 
 # debian_mirror: $KQI_DEV_DEBIAN_MIRROR, else the Debian mirror apt uses,
@@ -905,6 +955,10 @@ KQI_DEV_GIT_TOKEN_FILE=$DEVGIT_TOKEN
 # so $IMAGE_REF is $IMAGE_DIR. Its \`tensorboard\` is KQI's stand-in (cmd/kqi-devtensorboard).
 KQI_DEV_IMAGE_ROOT=$IMAGE_ROOT
 KQI_DEV_IMAGE=$IMAGE_REF
+# Mail server: takes any mail, writes each message (envelope first) as a
+# file under KQI_DEV_SMTP_DIR.
+KQI_DEV_SMTP_ADDR=$DEVSMTP_HOST:$DEVSMTP_PORT
+KQI_DEV_SMTP_DIR=$DEVSMTP_MAIL
 EOF
 }
 
@@ -927,6 +981,8 @@ cmd_up() {
 	ensure_repos
 	ensure_devgit_token
 	start_devgit
+	build_devsmtp
+	start_devsmtp
 	ensure_image
 	install_tensorboard
 	write_env
@@ -942,6 +998,7 @@ cmd_down() {
 	stop_pidfile slurmctld "$CTLD_PID" slurmctld
 	stop_pidfile sshd "$SSHD_PID" sshd
 	stop_pidfile kqi-devgit "$DEVGIT_PID" kqi-devgit
+	stop_pidfile kqi-devsmtp "$DEVSMTP_PID" kqi-devsmtp
 	stop_pidfile munged "$MUNGE_PID" munged
 	if [[ -e $PG_STARTED_MARK ]]; then
 		if pg_running; then
@@ -985,6 +1042,7 @@ cmd_status() {
 	status_line postgres "$run" "$(yes_no pg_answers)"
 	status_line sshd "$(yes_no pid_of "$SSHD_PID" sshd)" "$(yes_no ssh_answers)"
 	status_line kqi-devgit "$(yes_no pid_of "$DEVGIT_PID" kqi-devgit)" "$(yes_no devgit_answers)"
+	status_line kqi-devsmtp "$(yes_no pid_of "$DEVSMTP_PID" kqi-devsmtp)" "$(yes_no devsmtp_answers)"
 	if image_ready; then
 		printf '%-11s %s\n' image "$IMAGE_REF at $IMAGE_DIR"
 	else

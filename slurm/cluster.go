@@ -101,6 +101,9 @@ type Partition struct {
 	MemoryMB int           // real memory per node, in MB
 	GPUs     []GPU         // GPUs per node, by type
 	MaxTime  time.Duration // 0 = no limit
+	// FreeGPUs is how many GPUs of all the partition's nodes no job holds
+	// at the moment of asking.
+	FreeGPUs int
 }
 
 // GPU is a count of GPUs of one GRES type, such as {"a100", 4}; Type is ""
@@ -316,12 +319,14 @@ func (b *partitionBuilder) partition(name string) *Partition {
 	return p
 }
 
-// node adds one node of a partition.
-func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres string) {
+// node adds one node of a partition: gres is what it has, gresUsed what
+// jobs hold of it now.
+func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres, gresUsed string) {
 	p := b.partition(partition)
 	if !b.seen[partition][node] {
 		b.seen[partition][node] = true
 		p.Nodes++
+		p.FreeGPUs += max(0, gpuCount(gres)-gpuCount(gresUsed))
 	}
 	p.CPUs = max(p.CPUs, cpus)
 	p.MemoryMB = max(p.MemoryMB, memMB)
@@ -337,6 +342,15 @@ func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres st
 			p.GPUs = append(p.GPUs, g)
 		}
 	}
+}
+
+// gpuCount adds up the GPUs of every type in a GRES string.
+func gpuCount(gres string) int {
+	n := 0
+	for _, g := range parseGRES(gres) {
+		n += g.Count
+	}
+	return n
 }
 
 func (b *partitionBuilder) list() []Partition {

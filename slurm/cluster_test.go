@@ -183,13 +183,13 @@ func TestV0038Extra(t *testing.T) {
 
 func TestPartitionBuilder(t *testing.T) {
 	b := newPartitionBuilder()
-	b.node("gpu", "g1", 32, 256000, "gpu:a100:4")
-	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2")
-	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2") // listed twice: one node
-	b.node("cpu", "c1", 16, 64000, "(null)")
+	b.node("gpu", "g1", 32, 256000, "gpu:a100:4", "gpu:a100:3(IDX:0-2)")
+	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", "gpu:a100:0(IDX:N/A),gpu:h100:2(IDX:0-1)")
+	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", "gpu:a100:0(IDX:N/A),gpu:h100:2(IDX:0-1)") // listed twice: one node
+	b.node("cpu", "c1", 16, 64000, "(null)", "gpu:0")
 	want := []Partition{
 		{Name: "cpu", Nodes: 1, CPUs: 16, MemoryMB: 64000},
-		{Name: "gpu", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}, {"h100", 2}}},
+		{Name: "gpu", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}, {"h100", 2}}, FreeGPUs: 1 + 8},
 	}
 	if got := b.list(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("partitions %+v\nwant %+v", got, want)

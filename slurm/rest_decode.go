@@ -196,6 +196,7 @@ type restNode struct {
 	CPUs       noVal    `json:"cpus"`
 	RealMemory noVal    `json:"real_memory"`
 	GRES       string   `json:"gres"`
+	GRESUsed   string   `json:"gres_used"`
 	Partitions []string `json:"partitions"`
 }
 

@@ -237,7 +237,7 @@ func TestRESTPartitions(t *testing.T) {
 		case "/slurm/v0.0.38/nodes":
 			answer(w, 200, `{"errors":[],"nodes":[
 				{"name":"c1","cpus":16,"real_memory":64000,"gres":"","partitions":["cpu"]},
-				{"name":"g1","cpus":32,"real_memory":256000,"gres":"gpu:a100:4(S:0-1)","partitions":["cpu","gpu"]}]}`)
+				{"name":"g1","cpus":32,"real_memory":256000,"gres":"gpu:a100:4(S:0-1)","gres_used":"gpu:a100:1(IDX:0)","partitions":["cpu","gpu"]}]}`)
 		default:
 			t.Errorf("path %s", r.URL.Path)
 		}
@@ -247,8 +247,8 @@ func TestRESTPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Partition{
-		{Name: "cpu", Default: true, Nodes: 2, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour},
-		{Name: "gpu", Nodes: 1, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}},
+		{Name: "cpu", Default: true, Nodes: 2, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 3},
+		{Name: "gpu", Nodes: 1, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("partitions %+v\nwant %+v", got, want)

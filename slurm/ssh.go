@@ -492,11 +492,22 @@ func scancelResult(id string, stderr []byte) error {
 	return nil
 }
 
+// sinfoFields are read by parseSinfo in this order; GresUsed has no
+// --format letter, hence --Format (size 0: neither padded nor truncated).
+var sinfoFields = []string{"NodeList", "Partition", "CPUs", "Memory", "Gres", "Time", "GresUsed"}
+
 // Partitions implements Cluster with one `sinfo --Node`, one line per node
 // and partition.
 func (c *SSH) Partitions(ctx context.Context) ([]Partition, error) {
-	format := strings.Join([]string{"%N", "%P", "%c", "%m", "%G", "%l"}, unitSep) + recordSep
-	stdout, _, err := c.run(ctx, nil, "sinfo", "--noheader", "--Node", "--format="+format)
+	fields := make([]string, len(sinfoFields))
+	for i, f := range sinfoFields {
+		sep := unitSep
+		if i == len(sinfoFields)-1 {
+			sep = recordSep
+		}
+		fields[i] = f + ":0" + sep
+	}
+	stdout, _, err := c.run(ctx, nil, "sinfo", "--noheader", "--Node", "--Format="+strings.Join(fields, ","))
 	if err != nil {
 		return nil, err
 	}
@@ -514,8 +525,8 @@ func parseSinfo(out []byte) ([]Partition, error) {
 			continue
 		}
 		f := strings.Split(rec, unitSep)
-		if len(f) != 6 {
-			return nil, fmt.Errorf("slurm: sinfo: %d fields instead of 6 in %q", len(f), snippet([]byte(rec)))
+		if len(f) != len(sinfoFields) {
+			return nil, fmt.Errorf("slurm: sinfo: %d fields instead of %d in %q", len(f), len(sinfoFields), snippet([]byte(rec)))
 		}
 		name, isDefault := strings.CutSuffix(strings.TrimSpace(f[1]), "*")
 		cpus, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(f[2]), "+"))
@@ -530,7 +541,7 @@ func parseSinfo(out []byte) ([]Partition, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.node(name, strings.TrimSpace(f[0]), cpus, mem, strings.TrimSpace(f[4]))
+		b.node(name, strings.TrimSpace(f[0]), cpus, mem, strings.TrimSpace(f[4]), strings.TrimSpace(f[6]))
 		limits[name] = limit
 		defaults[name] = defaults[name] || isDefault
 	}

@@ -75,23 +75,23 @@ func TestParseSacct(t *testing.T) {
 
 func TestParseSinfo(t *testing.T) {
 	rec := func(f ...string) string { return strings.Join(f, unitSep) + recordSep + "\n" }
-	out := rec("vm", "cpu*", "16", "16000", "(null)", "1-00:00:00") +
-		rec("vm", "gpu-a100", "16", "16000", "gpu:a100:4", "1-00:00:00") +
-		rec("g2", "gpu-a100", "64", "512000", "gpu:a100:8(S:0-1)", "1-00:00:00") +
-		rec("vm", "debug", "16", "16000", "gpu:a100:4", "infinite")
+	out := rec("vm", "cpu*", "16", "16000", "(null)", "1-00:00:00", "gpu:0") +
+		rec("vm", "gpu-a100", "16", "16000", "gpu:a100:4", "1-00:00:00", "gpu:a100:1(IDX:0)") +
+		rec("g2", "gpu-a100", "64", "512000", "gpu:a100:8(S:0-1)", "1-00:00:00", "gpu:a100:0(IDX:N/A)") +
+		rec("vm", "debug", "16", "16000", "gpu:a100:4", "infinite", "gpu:a100:1(IDX:0)")
 	got, err := parseSinfo([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Partition{
 		{Name: "cpu", Default: true, Nodes: 1, CPUs: 16, MemoryMB: 16000, MaxTime: 24 * time.Hour},
-		{Name: "debug", Nodes: 1, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}},
-		{Name: "gpu-a100", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}}, MaxTime: 24 * time.Hour},
+		{Name: "debug", Nodes: 1, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3},
+		{Name: "gpu-a100", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}}, MaxTime: 24 * time.Hour, FreeGPUs: 3 + 8},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
-	if _, err := parseSinfo([]byte(rec("vm", "cpu", "many", "1", "", "1"))); err == nil {
+	if _, err := parseSinfo([]byte(rec("vm", "cpu", "many", "1", "", "1", ""))); err == nil {
 		t.Fatal("bad CPU count accepted")
 	}
 }

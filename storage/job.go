@@ -182,21 +182,15 @@ func checkQuota(ctx context.Context, tx *sql.Tx, n NewJob) error {
 	if !qc.Valid && !qm.Valid && !qg.Valid {
 		return nil
 	}
-	var cpu, mem, gpu int
-	// A job array counts as many of its live tasks as may run at once.
-	err = tx.QueryRowContext(ctx, `SELECT COALESCE(sum(cpu * n), 0), COALESCE(sum(memory_gb * n), 0), COALESCE(sum(gpu * n), 0)
-		FROM (SELECT max(cpu) AS cpu, max(memory_gb) AS memory_gb, max(gpu) AS gpu,
-				CASE WHEN max(array_limit) > 0 THEN LEAST(count(*), max(array_limit)) ELSE count(*) END AS n
-			FROM jobs WHERE tenant_id = $1 AND status = ANY ($2) GROUP BY COALESCE(array_id, id)) g`,
-		n.TenantID, activeStatuses).Scan(&cpu, &mem, &gpu)
+	u, err := usage(ctx, tx, n.TenantID)
 	if err != nil {
-		return fmt.Errorf("storage: quota: %w", err)
+		return err
 	}
 	for _, q := range []struct {
 		name         string
 		limit        sql.NullInt32
 		inUse, asked int
-	}{{"cpu", qc, cpu, n.CPU}, {"memory_gb", qm, mem, n.MemoryGB}, {"gpu", qg, gpu, n.GPU}} {
+	}{{"cpu", qc, u.CPU, n.CPU}, {"memory_gb", qm, u.MemoryGB, n.MemoryGB}, {"gpu", qg, u.GPU, n.GPU}} {
 		if q.limit.Valid && q.inUse+q.asked > int(q.limit.Int32) {
 			return &QuotaError{Resource: q.name, InUse: q.inUse, Asked: q.asked, Limit: int(q.limit.Int32)}
 		}
@@ -423,13 +417,18 @@ type JobState struct {
 // are whole seconds, cut down, while queued_at is the portal's clock: a job
 // that starts at once would seem to start before it was queued, so the
 // times are kept in order (queued ≤ started ≤ ended).
+//
+// The same statement puts the notifications of a job's ending in the
+// outbox (notification.go), so an ending is told once and never lost.
 func (s *Store) UpdateJobState(ctx context.Context, id int64, st JobState) error {
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE jobs SET status = $2, reason = $3, reason_arg = $4, exit_code = $5, node = CASE WHEN $6 = '' THEN node ELSE $6 END,
-			started_at = CASE WHEN $7::timestamptz IS NULL THEN started_at ELSE GREATEST($7, queued_at) END,
-			ended_at = CASE WHEN $8::timestamptz IS NULL THEN ended_at ELSE GREATEST($8, $7, started_at, queued_at) END,
-			updated_at = now()
-		WHERE id = $1 AND status = ANY ($9)`,
+		WITH u AS (
+			UPDATE jobs SET status = $2, reason = $3, reason_arg = $4, exit_code = $5, node = CASE WHEN $6 = '' THEN node ELSE $6 END,
+				started_at = CASE WHEN $7::timestamptz IS NULL THEN started_at ELSE GREATEST($7, queued_at) END,
+				ended_at = CASE WHEN $8::timestamptz IS NULL THEN ended_at ELSE GREATEST($8, $7, started_at, queued_at) END,
+				updated_at = now()
+			WHERE id = $1 AND status = ANY ($9)
+			RETURNING id, kind, status, created_by, array_id)`+enqueueEnding,
 		id, st.Status, st.Reason, st.ReasonArg, st.ExitCode, st.Node, st.StartedAt, st.EndedAt, activeStatuses)
 	return wrap("update state", err)
 }

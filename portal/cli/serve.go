@@ -14,8 +14,10 @@ import (
 	"kqi/portal/accounts"
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/gitref"
 	"kqi/portal/jobs"
 	"kqi/portal/metrics"
+	"kqi/portal/notify"
 	"kqi/portal/secret"
 	"kqi/portal/server"
 	"kqi/slurm"
@@ -63,7 +65,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	}
 	sources := &accounts.Sources{Store: st, Sealer: sealer}
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
-	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Log: log, Cfg: jobs.Config{
+	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Refs: gitref.Lister{}, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: cfg.SubmitGrace,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity, ArrayLimit: cfg.ArrayLimit,
@@ -82,6 +84,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
+	go (&notify.Sender{Store: st, SMTP: cfg.SMTP, BaseURL: cfg.BaseURL, Log: log}).Run(ctx, 10*time.Second)
 	go sweep(ctx, st, dataSvc, cfg.UploadSweepAge, log)
 	return server.Run(ctx, cfg, handler, log)
 }

@@ -78,6 +78,8 @@ type Config struct {
 
 	TensorBoard TensorBoard // KQI_TENSORBOARD_*: see tensorboard.go
 	Shell       Shell       // KQI_SHELL_*: shells into running jobs (shell.go)
+
+	SMTP SMTP // KQI_SMTP_*: see smtp.go
 }
 
 // Load reads the configuration from args (without the program name) and the
@@ -136,6 +138,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&c.HTTPSProxy, "https-proxy", env("KQI_HTTPS_PROXY", ""), "HTTPS_PROXY for jobs (KQI_HTTPS_PROXY)")
 	fs.StringVar(&c.NoProxy, "no-proxy", env("KQI_NO_PROXY", ""), "NO_PROXY for jobs (KQI_NO_PROXY)")
 	shellChecks := c.shellFlags(fs, env)
+	c.SMTP.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

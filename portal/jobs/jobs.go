@@ -65,8 +65,14 @@ type Service struct {
 	Data    *data.Service
 	Cluster slurm.Cluster
 	Sources *accounts.Sources // Git servers, registries and users' tokens; nil: URLs as typed, no tokens
-	Cfg     Config
-	Log     *slog.Logger
+	// Refs lists a model repository's branches at submit (gitref.Lister),
+	// so an unreachable repository or unknown branch is refused on the
+	// form; nil: not checked (unit tests with made-up repositories).
+	Refs interface {
+		Refs(ctx context.Context, acc accounts.GitAccess) (map[string]string, error)
+	}
+	Cfg Config
+	Log *slog.Logger
 	// Now is the clock (time.Now when nil); tests move it instead of
 	// sleeping.
 	Now func() time.Time
@@ -238,6 +244,26 @@ func (s *Service) checkRepository(repo string) string {
 	return "training.repository_scheme"
 }
 
+// checkRefs asks the repository, with the submitter's token, whether it
+// answers and has the branch (or tag) asked for.
+func (s *Service) checkRefs(ctx context.Context, userID int64, req *Request) error {
+	if s.Refs == nil || req.GitRepository == "" {
+		return nil
+	}
+	acc, err := s.gitAccess(ctx, userID, req.GitRepository)
+	if err != nil {
+		return err
+	}
+	refs, err := s.Refs.Refs(ctx, acc)
+	if err != nil {
+		return refusal.Invalidf("git_repository", "git.unreachable", err.Error())
+	}
+	if b := req.GitBranch; b != "" && refs["refs/heads/"+b] == "" && refs["refs/tags/"+b] == "" {
+		return refusal.Invalidf("git_branch", "git.unknown_branch", b)
+	}
+	return nil
+}
+
 // checkPartition refuses an unknown partition and resources beyond what
 // one node of it has: Slurm would otherwise queue such a job forever.
 func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal.Fields) error {
@@ -281,6 +307,9 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal
 func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
 	defer metrics.ObserveSubmit(kind.Name(), time.Now())
 	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
+		return nil, err
+	}
+	if err := s.checkRefs(ctx, who.UserID, &req); err != nil {
 		return nil, err
 	}
 	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID

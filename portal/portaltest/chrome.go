@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -65,4 +67,31 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// DocScreenshot saves the page as docs/screenshots/name.png in the
+// repository, so the README's pictures are what the browser tests saw the
+// last time they ran. Also saved under $KQI_SCREENSHOT_DIR like Screenshot.
+func DocScreenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("screenshot: no source path")
+	}
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "docs", "screenshots")
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	for i := 0; err != nil && i < 10; i++ { // a page reloading itself has no size for a moment
+		time.Sleep(300 * time.Millisecond)
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	}
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	Screenshot(t, ctx, name)
 }

@@ -30,6 +30,7 @@ import (
 	"kqi/portal/auth"
 	"kqi/portal/config"
 	"kqi/portal/data"
+	"kqi/portal/gitref"
 	"kqi/portal/jobs"
 	"kqi/portal/secret"
 	"kqi/portal/server"
@@ -151,6 +152,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	clock := &Clock{}
 	jobsSvc := newJobs(st, fs, dataSvc, cluster, log)
 	jobsSvc.Sources = sources
+	if cfg.SlurmRESTURL != "" {
+		jobsSvc.Refs = gitref.Lister{} // the dev cluster's Git server answers; made-up repositories of unit tests would not
+	}
 	jobsSvc.Now = clock.Now
 	jobsSvc.Cfg.TensorBoard = cfg.TensorBoard
 	gateway := newGateway(t, cfg, st, fs, log)

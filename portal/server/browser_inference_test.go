@@ -98,7 +98,7 @@ func TestBrowserRunInferenceFromATraining(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	portaltest.Screenshot(t, ctx, "inference-completed")
+	portaltest.DocScreenshot(t, ctx, "inference")
 	if v, err := chromedp.Run(ctx, chromedp.Text("#inference-value")); err != nil || strings.TrimSpace(v) != "0.75" {
 		t.Fatalf("the inference page shows value %q (%v)", v, err)
 	}
@@ -108,7 +108,7 @@ func TestBrowserRunInferenceFromATraining(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(env.URL+"/inferences"), chromedp.WaitVisible("#inference-table")); err != nil {
 		t.Fatal(err)
 	}
-	portaltest.Screenshot(t, ctx, "inference-list")
+	portaltest.DocScreenshot(t, ctx, "inference-list")
 	row, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll("#inference-table tbody tr[data-id]")).map(r => r.querySelector(".inference-name").textContent + "=" + r.querySelector("td.value").textContent)`))
 	if err != nil || fmt.Sprint(row) != "[eval=0.75]" {

@@ -137,7 +137,7 @@ func TestBrowserUploadWithProgress(t *testing.T) {
 	if err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	portaltest.Screenshot(t, ctx, "data-detail")
+	portaltest.DocScreenshot(t, ctx, "data-detail")
 	steps, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("steps")`))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestBrowserUploadWithProgress(t *testing.T) {
 	if err != nil || name != "weights" {
 		t.Fatalf("list shows %q (%v)", name, err)
 	}
-	portaltest.Screenshot(t, ctx, "data-list")
+	portaltest.DocScreenshot(t, ctx, "data")
 }
 
 // A person fills the four sections of the training form, submits, watches

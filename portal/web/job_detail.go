@@ -21,6 +21,8 @@ type jobDetailData struct {
 	Attach   []files.FileInfo
 	Log      string
 	LogSize  int64
+	LogQuery string // the log search; "" shows the log's tail
+	LogFound int    // lines matching LogQuery
 	Script   string
 	Waited   string
 	Ran      string
@@ -85,9 +87,15 @@ func (p *jobPages) renderDetail(w http.ResponseWriter, r *http.Request, status i
 				f.Seek(fi.Size-logTail, io.SeekStart)
 			}
 		}
-		b, _ := io.ReadAll(io.LimitReader(f, logTail))
+		if q := strings.TrimSpace(r.URL.Query().Get("log_q")); q != "" {
+			f.Seek(0, io.SeekStart)
+			d.LogQuery = q
+			d.Log, d.LogFound = searchLog(f, q)
+		} else {
+			b, _ := io.ReadAll(io.LimitReader(f, logTail))
+			d.Log = strings.ToValidUTF8(string(b), "?")
+		}
 		f.Close()
-		d.Log = strings.ToValidUTF8(string(b), "?")
 	}
 	if f, err := p.jobs.OpenJobFile(ctx, t, slurm.ScriptFile); err == nil {
 		b, _ := io.ReadAll(io.LimitReader(f, 256<<10))

@@ -82,7 +82,8 @@ func (p *jobPages) statuses(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]map[string]string{}
 	for _, t := range list {
-		out[strconv.FormatInt(t.ID, 10)] = map[string]string{"status": t.Status, "reason": i18n.Cause(v.Lang, t.Reason, t.ReasonArg)}
+		out[strconv.FormatInt(t.ID, 10)] = map[string]string{"status": t.Status, "status_text": i18n.T(v.Lang, "status."+t.Status),
+			"reason": i18n.Cause(v.Lang, t.Reason, t.ReasonArg)}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -68,6 +68,7 @@ func (p *jobPages) routes(r *mux.Router) {
 	r.HandleFunc(one+"/script", p.script).Methods(get).Name(v.Script)
 	r.HandleFunc(one+"/output.zip", p.zip).Methods(get).Name(v.Zip)
 	r.HandleFunc(one+"/files/{path:.+}", p.file).Methods(get).Name(v.File)
+	r.HandleFunc(one+"/preview/{path:.+}", p.preview).Methods(get).Name(p.kind.Name() + "Preview")
 	r.HandleFunc(one+"/attach", p.attach).Methods(post).Name(v.Attach)
 	p.shellRoutes(r, one)
 }

@@ -36,9 +36,10 @@ type stateTime struct {
 }
 
 type stateFile struct {
-	Path string `json:"path"`
-	Size string `json:"size"`
-	URL  string `json:"url"`
+	Path    string `json:"path"`
+	Size    string `json:"size"`
+	URL     string `json:"url"`
+	Preview string `json:"preview"`
 }
 
 func newStateTime(t *time.Time) *stateTime {
@@ -70,7 +71,7 @@ func (p *jobPages) stateJSON(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strconv.FormatInt(t.ID, 10)
 	for _, o := range outputs {
-		st.Outputs = append(st.Outputs, stateFile{Path: o.Path, Size: humanBytes(o.Size), URL: p.path(p.view().File, "id", id, "path", o.Path)})
+		st.Outputs = append(st.Outputs, stateFile{Path: o.Path, Size: humanBytes(o.Size), URL: p.path(p.view().File, "id", id, "path", o.Path), Preview: p.previewURL(t, o.Path)})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/url"
 	"strconv"
 
@@ -73,6 +74,18 @@ func (lq listQuery) SortURL(base, key string) string {
 		desc = "1"
 	}
 	return lq.with(base, "sort", key, "desc", desc, "page", "1")
+}
+
+// SortMark is the arrow after the header of the column the list is sorted
+// by: ▼ descending, ▲ ascending; nothing for the other columns.
+func (lq listQuery) SortMark(key string) template.HTML {
+	if lq.Sort != key {
+		return ""
+	}
+	if lq.Desc {
+		return `<span class="sort-mark" aria-hidden="true">▼</span>`
+	}
+	return `<span class="sort-mark" aria-hidden="true">▲</span>`
 }
 
 func (lq listQuery) pager(base string, total int) pager {

@@ -75,6 +75,8 @@ func funcs(router *mux.Router, lang string) template.FuncMap {
 		"statuses":    func() []string { return Statuses },
 		"cause":       func(code, arg string) string { return i18n.Cause(lang, code, arg) },
 		"number":      number,
+		"logHTML":     logHTML,
+		"gb":          func(mb int) string { return strconv.FormatFloat(float64(mb)/1000, 'f', -1, 64) },
 	}
 }
 

@@ -16,6 +16,9 @@ type settingsData struct {
 	Sections          []credentialSection
 	APITokens         []storage.APIToken
 	SSHKeys           bool // the site offers shells, so SSH keys matter
+	NotifyRefusal     *refusal.Error
+	Notify            *storage.NotificationSettings // nil: the saved ones
+	MailConfigured    bool
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -50,5 +53,14 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	d.SSHKeys = h.keys != nil
+	if d.Notify == nil {
+		n, err := h.jobs.Store.NotificationSettingsOf(r.Context(), visitorOf(r).User.ID)
+		if err != nil {
+			h.serverError(w, r, err)
+			return
+		}
+		d.Notify = &n
+	}
+	d.MailConfigured = h.cfg.SMTP.Addr != ""
 	h.render(w, r, status, "settings", "settings.title", d)
 }

@@ -22,5 +22,14 @@ func (h *Handler) switchTenant(w http.ResponseWriter, r *http.Request) {
 		h.serverError(w, r, err)
 		return
 	}
-	h.redirect(w, r, "home", flashInfo, "flash.tenant_switched")
+	back := r.PostFormValue("back")
+	if !switchKeeps[back] {
+		back = "home"
+	}
+	h.redirect(w, r, back, flashInfo, "flash.tenant_switched")
 }
+
+// switchKeeps are the sections (their list routes, the layout's Nav) a
+// tenant switch stays in: every tenant has them. One thing's page is not
+// the other tenant's, so a switch from it lands on its section's list.
+var switchKeeps = map[string]bool{"data": true, "datasets": true, "preprocessing": true, "trainings": true, "inferences": true}

@@ -49,7 +49,7 @@ type FakeJob struct {
 func NewFake() *Fake {
 	return &Fake{next: 100, jobs: map[string]*FakeJob{}, parts: []slurm.Partition{
 		{Name: "cpu", Default: true, Nodes: 1, CPUs: 8, MemoryMB: 16384},
-		{Name: "gpu-a100", Nodes: 1, CPUs: 8, MemoryMB: 16384, GPUs: []slurm.GPU{{Type: "a100", Count: 4}}},
+		{Name: "gpu-a100", Nodes: 1, CPUs: 8, MemoryMB: 16384, GPUs: []slurm.GPU{{Type: "a100", Count: 4}}, FreeGPUs: 4},
 	}}
 }
 

@@ -188,6 +188,11 @@
       a.textContent = f.path;
       row.insertCell().appendChild(a);
       row.insertCell().textContent = f.size;
+      var pv = document.createElement("a");
+      pv.href = f.preview;
+      pv.className = "output-preview";
+      pv.textContent = table.getAttribute("data-preview");
+      row.insertCell().appendChild(pv);
     });
   };
   var tick = function () {
@@ -233,7 +238,6 @@
   var rows = table.querySelectorAll("tbody tr[data-id]");
   if (!rows.length) { return; }
   var ids = Array.prototype.map.call(rows, function (r) { return r.getAttribute("data-id"); });
-  var labels = {};
   var tick = function () {
     fetch(table.getAttribute("data-status-url") + "?ids=" + ids.join(","), {credentials: "same-origin"})
       .then(function (resp) { return resp.json(); })
@@ -243,10 +247,8 @@
           if (!st) { return; }
           var cell = row.querySelector("[data-status]");
           if (cell.className !== "status status-" + st.status) {
-            // The label text comes from the server-rendered page's own
-            // translation, learned from rows already in that status.
             cell.className = "status status-" + st.status;
-            cell.textContent = labels[st.status] || st.status;
+            cell.textContent = st.status_text; // in the visitor's language
           }
           row.querySelector("[data-reason]").textContent = st.reason;
         });
@@ -254,10 +256,27 @@
       })
       .catch(function () { window.setTimeout(tick, 10000); });
   };
-  rows.forEach(function (row) {
-    var cell = row.querySelector("[data-status]");
-    labels[cell.className.replace("status status-", "")] = cell.textContent;
-  });
+  window.setTimeout(tick, 5000);
+})();
+
+// Home: swap in the live part (jobs, quota) as the server renders it now.
+(function () {
+  "use strict";
+  var live = document.getElementById("home-live");
+  if (!live) { return; }
+  var tick = function () {
+    fetch(live.getAttribute("data-live-url"), {credentials: "same-origin"})
+      .then(function (resp) {
+        if (!resp.ok) { throw new Error("home " + resp.status); }
+        return resp.text();
+      })
+      .then(function (html) {
+        live.innerHTML = html;
+        live.querySelectorAll("time[datetime]").forEach(localTime);
+        window.setTimeout(tick, 5000);
+      })
+      .catch(function () { window.setTimeout(tick, 15000); });
+  };
   window.setTimeout(tick, 5000);
 })();
 
@@ -268,7 +287,8 @@ function localTime(el) {
   var d = new Date(el.getAttribute("datetime"));
   if (isNaN(d.getTime())) { return; }
   el.title = el.textContent;
-  el.textContent = d.toLocaleString(document.documentElement.lang || undefined,
-    {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"});
+  var opts = {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit"};
+  if (el.hasAttribute("data-seconds")) { opts.second = "2-digit"; } // log lines
+  el.textContent = d.toLocaleString(document.documentElement.lang || undefined, opts);
 }
 document.querySelectorAll("time[datetime]").forEach(localTime);
