@@ -442,8 +442,8 @@ func cliInt(s string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// FindByComment implements Cluster with squeue over the user's jobs.
-func (c *SSH) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
+// FindByComments implements Cluster with one squeue over the user's jobs.
+func (c *SSH) FindByComments(ctx context.Context, comments []string) (map[string][]JobInfo, error) {
 	stdout, _, err := c.run(ctx, nil, squeueArgs("--user="+c.login.User())...)
 	if err != nil {
 		return nil, err
@@ -452,10 +452,11 @@ func (c *SSH) FindByComment(ctx context.Context, comment string) ([]JobInfo, err
 	if err != nil {
 		return nil, err
 	}
-	var out []JobInfo
+	want := wanted(comments)
+	out := map[string][]JobInfo{}
 	for _, j := range jobs {
-		if j.Comment == comment && comment != "" {
-			out = append(out, j)
+		if want[j.Comment] {
+			out[j.Comment] = append(out[j.Comment], j)
 		}
 	}
 	return out, nil

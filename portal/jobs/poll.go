@@ -66,10 +66,10 @@ func (s *Service) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.reconcile(ctx, active, instance)
 	for i := range active {
 		j := &active[i]
 		if j.SlurmJobID == "" {
-			s.reconcile(ctx, j, instance)
 			continue
 		}
 		info, found := infos[j.SlurmJobID]
@@ -173,14 +173,34 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 	})
 }
 
-// reconcile settles a row left in submitting: a job carrying its comment is
-// adopted; with none after the grace period the row becomes an error.
-func (s *Service) reconcile(ctx context.Context, j *storage.Job, instance string) {
-	found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j))
-	if err != nil {
-		s.Log.Warn("reconcile", "job", j.ID, "error", err)
+// reconcile settles the rows left in submitting, with one Slurm query for
+// all of them: a job carrying a row's comment is adopted; with none after
+// the grace period the row becomes an error.
+func (s *Service) reconcile(ctx context.Context, active []storage.Job, instance string) {
+	var submitting []*storage.Job
+	var comments []string
+	for i := range active {
+		if j := &active[i]; j.SlurmJobID == "" {
+			submitting = append(submitting, j)
+			comments = append(comments, commentOf(instance, j))
+		}
+	}
+	if len(submitting) == 0 {
 		return
 	}
+	byComment, err := s.Cluster.FindByComments(ctx, comments)
+	if err != nil {
+		s.Log.Warn("reconcile", "rows", len(submitting), "error", err)
+		return
+	}
+	for i, j := range submitting {
+		s.settle(ctx, j, byComment[comments[i]])
+	}
+}
+
+// settle adopts the job Slurm has for a row left in submitting, or fails
+// the row once the grace period is over.
+func (s *Service) settle(ctx context.Context, j *storage.Job, found []slurm.JobInfo) {
 	if len(found) > 0 {
 		s.Log.Info("adopting a job submitted before a crash", "job", j.ID, "slurm_job", slurmIDOf(j, found[0]))
 		if _, err := s.Store.SetJobQueued(ctx, j.ID, slurmIDOf(j, found[0])); err != nil {

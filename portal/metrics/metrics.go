@@ -227,8 +227,8 @@ func (c counted) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobIn
 	return m, err
 }
 
-func (c counted) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
-	j, err := c.Cluster.FindByComment(ctx, comment)
+func (c counted) FindByComments(ctx context.Context, comments []string) (map[string][]slurm.JobInfo, error) {
+	j, err := c.Cluster.FindByComments(ctx, comments)
 	count("find", err)
 	return j, err
 }

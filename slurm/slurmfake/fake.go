@@ -32,9 +32,12 @@ type Fake struct {
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
-	// FindErr, when set, is what FindByComment answers (a cluster that
+	// FindErr, when set, is what FindByComments answers (a cluster that
 	// stopped answering).
 	FindErr error
+	// Queries counts the calls of Jobs and FindByComments: what a poll
+	// asks Slurm.
+	Queries int
 }
 
 // FakeJob is one job the fake holds: what was submitted and what the
@@ -92,6 +95,7 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.Queries++
 	out := map[string]slurm.JobInfo{}
 	for _, id := range ids {
 		if j, ok := f.jobs[id]; ok {
@@ -101,17 +105,20 @@ func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo
 	return out, nil
 }
 
-// FindByComment returns the jobs carrying comment.
-func (f *Fake) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
+// FindByComments returns the jobs carrying one of comments.
+func (f *Fake) FindByComments(ctx context.Context, comments []string) (map[string][]slurm.JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.Queries++
 	if f.FindErr != nil {
 		return nil, f.FindErr
 	}
-	var out []slurm.JobInfo
-	for _, j := range f.jobs {
-		if j.Info.Comment == comment {
-			out = append(out, j.Info)
+	out := map[string][]slurm.JobInfo{}
+	for _, c := range comments {
+		for _, j := range f.jobs {
+			if c != "" && j.Info.Comment == c {
+				out[c] = append(out[c], j.Info)
+			}
 		}
 	}
 	return out, nil
