@@ -449,43 +449,39 @@ func expectDelim(dec *json.Decoder, d json.Delim) error {
 
 // Jobs implements Cluster with one GET /jobs.
 func (c *REST) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error) {
-	if err := checkJobIDs(ids); err != nil {
-		return nil, err
-	}
-	out := map[string]JobInfo{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]JobInfo{}, checkJobIDs(ids)
 	}
-	want := make(map[string]bool, len(ids))
+	byID, _, err := c.FindJobs(ctx, ids, nil)
+	return byID, err
+}
+
+// FindJobs implements Cluster with one GET /jobs.
+func (c *REST) FindJobs(ctx context.Context, ids, comments []string) (map[string]JobInfo, map[string][]JobInfo, error) {
+	if err := checkJobIDs(ids); err != nil {
+		return nil, nil, err
+	}
+	byID, byComment := map[string]JobInfo{}, map[string][]JobInfo{}
+	wantID := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		want[id] = true
+		wantID[id] = true
 	}
+	wantComment := wanted(comments)
 	err := c.eachJob(ctx, func(j restJob) {
+		mine := j.UserName == c.cfg.User && wantComment[j.Comment]
 		for _, info := range j.infos() {
-			if want[info.ID] {
-				out[info.ID] = info
+			if wantID[info.ID] {
+				byID[info.ID] = info
+			}
+			if mine {
+				byComment[j.Comment] = append(byComment[j.Comment], info)
 			}
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
-}
-
-// FindByComments implements Cluster with one GET /jobs.
-func (c *REST) FindByComments(ctx context.Context, comments []string) (map[string][]JobInfo, error) {
-	want := wanted(comments)
-	out := map[string][]JobInfo{}
-	err := c.eachJob(ctx, func(j restJob) {
-		if j.UserName == c.cfg.User && want[j.Comment] {
-			out[j.Comment] = append(out[j.Comment], j.infos()...)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return byID, byComment, nil
 }
 
 // Cancel implements Cluster: DELETE /job/{id}, which sends SIGKILL to the

@@ -200,9 +200,10 @@ func TestRESTJobsFiltersAndDecodes(t *testing.T) {
 	if _, err := c.Jobs(context.Background(), []string{"42;x"}); err == nil {
 		t.Fatal("bad job id accepted")
 	}
-	found, err := c.FindByComments(context.Background(), []string{"kqi:training:7", "kqi:training:8", ""})
-	if err != nil || len(found) != 1 || len(found["kqi:training:7"]) != 1 || found["kqi:training:7"][0].ID != "42" {
-		t.Fatalf("FindByComments = %+v, %v", found, err)
+	byID, found, err := c.FindJobs(context.Background(), []string{"8"}, []string{"kqi:training:7", "kqi:training:8", ""})
+	if err != nil || calls.Load() != 2 || len(found) != 1 || len(found["kqi:training:7"]) != 1 || found["kqi:training:7"][0].ID != "42" ||
+		len(byID) != 1 || byID["8"].State != "RUNNING" {
+		t.Fatalf("%d calls; FindJobs = %+v, %+v, %v", calls.Load(), byID, found, err)
 	}
 }
 

@@ -558,7 +558,7 @@ func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 		return
 	}
 	comment := commentOf(instance, j)
-	byComment, err := s.Cluster.FindByComments(ctx, []string{comment})
+	_, byComment, err := s.Cluster.FindJobs(ctx, nil, []string{comment})
 	if err != nil {
 		s.Log.Warn("a failed submission is left to the reconcile: Slurm cannot say whether it has the job", "job", j.ID, "error", err)
 		return

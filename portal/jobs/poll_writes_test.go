@@ -52,9 +52,9 @@ func TestPollWritesOnlyChangedRows(t *testing.T) {
 	}
 }
 
-// A tick asks Slurm once about all the rows left in submitting, however
-// many there are (it used to fetch every job of the cluster for each row),
-// and adopts each row's own job.
+// A tick asks Slurm once, about the active jobs and all the rows left in
+// submitting however many there are (it used to fetch every job of the
+// cluster again for each such row), and adopts each row's own job.
 func TestPollReconcilesInOneQuery(t *testing.T) {
 	svc, fake, who, ds, _ := fakeEnv(t)
 	ctx := context.Background()
@@ -79,8 +79,8 @@ func TestPollReconcilesInOneQuery(t *testing.T) {
 	if err := svc.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if fake.Queries != 2 {
-		t.Errorf("a tick over 1 queued and 5 submitting rows asked Slurm %d times, want 2 (the jobs, the comments)", fake.Queries)
+	if fake.Queries != 1 {
+		t.Errorf("a tick over 1 queued and 5 submitting rows asked Slurm %d times, want once", fake.Queries)
 	}
 	seen := map[string]bool{running.SlurmJobID: true}
 	for _, id := range stuck {

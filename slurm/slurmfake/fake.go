@@ -32,11 +32,11 @@ type Fake struct {
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
-	// FindErr, when set, is what FindByComments answers (a cluster that
-	// stopped answering).
+	// FindErr, when set, is what FindJobs answers when asked about
+	// comments (a cluster that stopped answering).
 	FindErr error
-	// Queries counts the calls of Jobs and FindByComments: what a poll
-	// asks Slurm.
+	// Queries counts the calls of Jobs and FindJobs: what a poll asks
+	// Slurm.
 	Queries int
 }
 
@@ -93,35 +93,33 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 
 // Jobs answers the jobs it holds among ids.
 func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.Queries++
-	out := map[string]slurm.JobInfo{}
-	for _, id := range ids {
-		if j, ok := f.jobs[id]; ok {
-			out[id] = j.Info
-		}
-	}
-	return out, nil
+	byID, _, err := f.FindJobs(ctx, ids, nil)
+	return byID, err
 }
 
-// FindByComments returns the jobs carrying one of comments.
-func (f *Fake) FindByComments(ctx context.Context, comments []string) (map[string][]slurm.JobInfo, error) {
+// FindJobs answers the jobs it holds among ids and those carrying one of
+// comments; comments fail with FindErr when it is set.
+func (f *Fake) FindJobs(ctx context.Context, ids, comments []string) (map[string]slurm.JobInfo, map[string][]slurm.JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Queries++
-	if f.FindErr != nil {
-		return nil, f.FindErr
+	if f.FindErr != nil && len(comments) > 0 {
+		return nil, nil, f.FindErr
 	}
-	out := map[string][]slurm.JobInfo{}
+	byID, byComment := map[string]slurm.JobInfo{}, map[string][]slurm.JobInfo{}
+	for _, id := range ids {
+		if j, ok := f.jobs[id]; ok {
+			byID[id] = j.Info
+		}
+	}
 	for _, c := range comments {
 		for _, j := range f.jobs {
 			if c != "" && j.Info.Comment == c {
-				out[c] = append(out[c], j.Info)
+				byComment[c] = append(byComment[c], j.Info)
 			}
 		}
 	}
-	return out, nil
+	return byID, byComment, nil
 }
 
 // Cancel makes the job CANCELLED, as scancel would.
