@@ -159,9 +159,17 @@ type DataFilter struct {
 	PerPage     int
 }
 
-// dataSorts maps sort keys to ORDER BY terms; "10" is the total-size
-// column of dataColumns by position.
-var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "10"}
+// dataSorts maps sort keys to ORDER BY terms; page_size is the total size
+// the page query computes for sort by size only.
+var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "page_size"}
+
+// outerOrder is the ORDER BY term of a data page over its chosen rows.
+func outerOrder(order string) string {
+	if order == "page_size" {
+		return "d.page_size"
+	}
+	return order
+}
 
 // ListData returns one page of the tenant's data and the total matching.
 func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]Data, int, error) {
@@ -178,7 +186,7 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		add(`d.memo ILIKE ?`, "%"+likeEscape(f.Memo)+"%")
 	}
 	if f.Tag != "" {
-		add(`? = ANY (d.tags)`, f.Tag)
+		add(`d.tags @> ARRAY[?]::text[]`, f.Tag) // the GIN index serves @>, not = ANY
 	}
 	if f.IDFrom > 0 {
 		add(`d.id >= ?`, f.IDFrom)
@@ -193,8 +201,8 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		add(`d.created_at < ?`, f.CreatedTo)
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM data d WHERE `+cond, args...).Scan(&total); err != nil {
+	total, err := s.cappedCount(ctx, "data d", cond, args)
+	if err != nil {
 		return nil, 0, fmt.Errorf("storage: count data: %w", err)
 	}
 	order, ok := dataSorts[f.Sort]
@@ -206,8 +214,16 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		dir = "DESC"
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	q := `SELECT ` + dataColumns + dataFrom + ` WHERE ` + cond +
-		fmt.Sprintf(` ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset)
+	pageSize := ""
+	if order == "page_size" {
+		pageSize = `, (SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id) AS page_size`
+	}
+	// The page is chosen first; file count and size are then computed for
+	// its rows only (sort by size needs the size of every row all the same).
+	q := `SELECT ` + dataColumns + ` FROM (SELECT d.*` + pageSize + ` FROM data d WHERE ` + cond +
+		fmt.Sprintf(` ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d) d LEFT JOIN users u ON u.id = d.created_by`, order, dir, dir, limit, offset) +
+		fmt.Sprintf(` ORDER BY %s %s, d.id %s`, outerOrder(order), dir, dir)
+	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list data: %w", err)

@@ -328,7 +328,7 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 		add(`j.status = ?`, f.Status)
 	}
 	if f.Tag != "" {
-		add(`? = ANY (j.tags)`, f.Tag)
+		add(`j.tags @> ARRAY[?]::text[]`, f.Tag) // the GIN index serves @>, not = ANY
 	}
 	if f.Favorite {
 		where = append(where, "j.favorite")
@@ -343,8 +343,8 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 		add(`j.created_at < ?`, f.To)
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM jobs j WHERE `+cond, args...).Scan(&total); err != nil {
+	total, err := s.cappedCount(ctx, "jobs j", cond, args)
+	if err != nil {
 		return nil, 0, fmt.Errorf("storage: count jobs: %w", err)
 	}
 	order, ok := jobSorts[f.Sort]
@@ -355,9 +355,17 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 	if f.Desc {
 		dir = "DESC"
 	}
+	nulls := ""
+	if order == "j.output_value" {
+		// Jobs without a value last either way; on the NOT NULL columns
+		// NULLS LAST would keep a descending sort off their indexes.
+		nulls = " NULLS LAST"
+	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY %s %s NULLS LAST, j.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+	q := `SELECT ` + jobColumns + jobFrom + ` WHERE ` + cond +
+		fmt.Sprintf(` ORDER BY %s %s%s, j.id %s LIMIT %d OFFSET %d`, order, dir, nulls, dir, limit, offset)
+	s.explain(ctx, q, args)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list jobs: %w", err)
 	}
