@@ -166,7 +166,7 @@ var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": 
 // outerOrder is the ORDER BY term of a data page over its chosen rows.
 func outerOrder(order string) string {
 	if order == "page_size" {
-		return "d.page_size"
+		return "page.page_size"
 	}
 	return order
 }
@@ -214,15 +214,20 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		dir = "DESC"
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	pageSize := ""
-	if order == "page_size" {
-		pageSize = `, (SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id) AS page_size`
+	from := "data d WHERE " + cond
+	if narrow(f.Name != "" || f.Memo != "" || f.Tag != "", total) {
+		from = "(SELECT * FROM data d WHERE " + cond + " OFFSET 0) d"
 	}
-	// The page is chosen first; file count and size are then computed for
-	// its rows only (sort by size needs the size of every row all the same).
-	q := `SELECT ` + dataColumns + ` FROM (SELECT d.*` + pageSize + ` FROM data d WHERE ` + cond +
-		fmt.Sprintf(` ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d) d LEFT JOIN users u ON u.id = d.created_by`, order, dir, dir, limit, offset) +
-		fmt.Sprintf(` ORDER BY %s %s, d.id %s`, outerOrder(order), dir, dir)
+	// The page's rows are chosen first (an index-only scan skips those
+	// before a deep page); their file count and size are computed for them
+	// alone (sort by size needs the size of every row all the same).
+	pick := "d.id"
+	if order == "page_size" {
+		pick += `, (SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id) AS page_size`
+	}
+	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT %s FROM %s ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d) page
+		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s %s, d.id %s`,
+		pick, from, order, dir, dir, limit, offset, outerOrder(order), dir, dir)
 	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

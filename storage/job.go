@@ -361,9 +361,14 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 		// NULLS LAST would keep a descending sort off their indexes.
 		nulls = " NULLS LAST"
 	}
+	orderBy := fmt.Sprintf(`%s %s%s, j.id %s`, order, dir, nulls, dir)
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	q := `SELECT ` + jobColumns + jobFrom + ` WHERE ` + cond +
-		fmt.Sprintf(` ORDER BY %s %s%s, j.id %s LIMIT %d OFFSET %d`, order, dir, nulls, dir, limit, offset)
+	from := "jobs j WHERE " + cond
+	if narrow(f.Name != "" || f.Tag != "", total) {
+		from = "(SELECT * FROM jobs j WHERE " + cond + " OFFSET 0) j"
+	}
+	q := `SELECT ` + jobColumns + fmt.Sprintf(` FROM (SELECT j.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN jobs j ON j.id = page.id LEFT JOIN users u ON u.id = j.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
 	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -20,6 +20,15 @@ func (s *Store) cappedCount(ctx context.Context, from, cond string, args []any) 
 	return n, err
 }
 
+// narrow reports whether a page query should take its rows from a
+// filter's index: a search or a tag that matches few rows (the count just
+// said so). The filter is then fenced off the page's LIMIT (OFFSET 0), or
+// the planner, hoping to find a page early, walks the whole tenant in sort
+// order. A filter matching more rows than CountCap finds a page early.
+func narrow(filtered bool, total int) bool {
+	return filtered && total <= CountCap
+}
+
 // explainKey carries the function Explain asks plans to be given to.
 type explainKey struct{}
 
