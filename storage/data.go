@@ -99,8 +99,7 @@ func nonNil(tags []string) []string {
 }
 
 const dataColumns = `d.id, d.tenant_id, d.name, d.memo, d.tags, COALESCE(u.username, ''), d.created_at, d.updated_at,
-	(SELECT count(*) FROM data_files f WHERE f.data_id = d.id),
-	(SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id)`
+	d.file_count, d.total_size`
 
 const dataFrom = ` FROM data d LEFT JOIN users u ON u.id = d.created_by`
 
@@ -159,17 +158,8 @@ type DataFilter struct {
 	PerPage     int
 }
 
-// dataSorts maps sort keys to ORDER BY terms; page_size is the total size
-// the page query computes for sort by size only.
-var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "page_size"}
-
-// outerOrder is the ORDER BY term of a data page over its chosen rows.
-func outerOrder(order string) string {
-	if order == "page_size" {
-		return "page.page_size"
-	}
-	return order
-}
+// dataSorts maps sort keys to ORDER BY terms.
+var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "d.total_size"}
 
 // ListData returns one page of the tenant's data and the total matching.
 func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]Data, int, error) {
@@ -218,16 +208,11 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 	if narrow(f.Name != "" || f.Memo != "" || f.Tag != "", total) {
 		from = "(SELECT * FROM data d WHERE " + cond + " OFFSET 0) d"
 	}
-	// The page's rows are chosen first (an index-only scan skips those
-	// before a deep page); their file count and size are computed for them
-	// alone (sort by size needs the size of every row all the same).
-	pick := "d.id"
-	if order == "page_size" {
-		pick += `, (SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id) AS page_size`
-	}
-	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT %s FROM %s ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d) page
-		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s %s, d.id %s`,
-		pick, from, order, dir, dir, limit, offset, outerOrder(order), dir, dir)
+	// The page's rows are chosen first: an index-only scan skips those
+	// before a deep page.
+	orderBy := fmt.Sprintf(`%s %s, d.id %s`, order, dir, dir)
+	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT d.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
 	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

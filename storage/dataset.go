@@ -149,7 +149,7 @@ func (s *Store) DatasetByID(ctx context.Context, tenantID, id int64) (*Dataset, 
 		return nil, fmt.Errorf("storage: dataset: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT e.data_id, d.name, e.area, (SELECT count(*) FROM data_files f WHERE f.data_id = d.id)
+		SELECT e.data_id, d.name, e.area, d.file_count
 		FROM dataset_entries e JOIN data d ON d.id = e.data_id
 		WHERE e.dataset_id = $1 AND d.tenant_id = $2
 		ORDER BY array_position(ARRAY['training','validation','testing'], e.area), e.data_id`, id, tenantID)
@@ -204,8 +204,14 @@ func (s *Store) ListDatasets(ctx context.Context, tenantID int64, f DatasetFilte
 		dir = "DESC"
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	q := `SELECT ` + datasetColumns + datasetFrom + ` WHERE ` + cond +
-		fmt.Sprintf(` ORDER BY %s %s, s.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset)
+	from := "datasets s WHERE " + cond
+	if narrow(f.Name != "" || f.Memo != "", total) {
+		from = "(SELECT * FROM datasets s WHERE " + cond + " OFFSET 0) s"
+	}
+	// The page's rows are chosen first, their entries counted for them only.
+	orderBy := fmt.Sprintf(`%s %s, s.id %s`, order, dir, dir)
+	q := `SELECT ` + datasetColumns + fmt.Sprintf(` FROM (SELECT s.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN datasets s ON s.id = page.id LEFT JOIN users u ON u.id = s.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
 	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
