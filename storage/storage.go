@@ -33,7 +33,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("storage: open: %w", hideURL(err, url))
 	}
 	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(5)
+	// As many idle as open: a burst of requests would otherwise close and
+	// reopen connections (68 new ones per 200 submits at 10 clients).
+	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db}
 	if err := s.Ping(ctx); err != nil {
