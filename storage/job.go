@@ -171,16 +171,23 @@ func (e *QuotaError) Error() string {
 	return fmt.Sprintf("storage: %s quota: %d in use + %d asked > %d", e.Resource, e.InUse, e.Asked, e.Limit)
 }
 
-// checkQuota locks the tenant row (so concurrent submits queue up here)
-// and compares active use plus the request with each quota.
+// checkQuota compares active use plus the request with each quota of a
+// tenant that has one, under a lock of the tenant row (so concurrent
+// submits queue up here). A tenant without quotas is not locked: its
+// submits do not wait on each other.
 func checkQuota(ctx context.Context, tx *sql.Tx, n NewJob) error {
 	var qc, qm, qg sql.NullInt32
-	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1`, n.TenantID).Scan(&qc, &qm, &qg)
 	if err != nil {
 		return fmt.Errorf("storage: quota: %w", err)
 	}
 	if !qc.Valid && !qm.Valid && !qg.Valid {
 		return nil
+	}
+	// Read again under the lock: a quota set meanwhile counts.
+	err = tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
 	}
 	var cpu, mem, gpu int
 	// A job array counts as many of its live tasks as may run at once.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	neturl "net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/lib/pq" // registers the "postgres" driver
@@ -24,6 +25,8 @@ var ErrConflict = errors.New("storage: already exists")
 // Store is the database handle every entity method hangs off.
 type Store struct {
 	db *sql.DB
+	// instance is InstanceID once read: it never changes.
+	instance atomic.Pointer[string]
 }
 
 // Open connects to PostgreSQL and checks the connection.
