@@ -61,7 +61,7 @@ test-unit:
 BENCH ?=
 bench: build cluster-up
 	@set -o pipefail; $(WITH_ENV) BENCH=$(BENCH) KQI_BENCH_PORTAL=$(CURDIR)/$(BIN)/kqi-portal \
-		go test -tags bench -count=1 -timeout 30m -run '^TestBench$$' -v ./scripts/bench/ | grep -v '^ *level=\|^=== \|portaltest.go'
+		go test -tags bench -count=1 -timeout 30m -run '^TestBench$$' -v ./scripts/bench/ | grep --line-buffered -v '^ *level=\|^=== \|portaltest.go'
 	$(WITH_ENV) go test -run '^$$' -bench . -benchtime 3x ./storage/files/ ./portal/data/
 
 lint:
