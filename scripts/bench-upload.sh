@@ -32,15 +32,17 @@ mkdir -p -m 0750 "$KQI_SHARED_ROOT"
 export KQI_SECRET_KEY_FILE=$work/secret.key
 (umask 077; head -c 32 /dev/urandom > "$KQI_SECRET_KEY_FILE")
 "$bin" migrate >/dev/null
-KQI_ADMIN_USER=bench KQI_ADMIN_PASSWORD=bench-password-1 KQI_ADMIN_TENANT=bench "$bin" create-admin >/dev/null
+# A fresh password each run (the portal refuses guessable ones).
+password="Kq-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+KQI_ADMIN_USER=bench KQI_ADMIN_PASSWORD=$password KQI_ADMIN_TENANT=bench "$bin" create-admin >/dev/null
 "$bin" serve & pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://$KQI_LISTEN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 src=$work/source.bin
 dd if=/dev/urandom of="$src" bs=1M count="$size_mib" status=none
 
-token=$(curl -fsS -X POST "http://$KQI_LISTEN/api/v1/auth/token" \
-  -d '{"username":"bench","password":"bench-password-1","tenant":"bench"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+token=$(curl -fsS -X POST "http://$KQI_LISTEN/api/v1/auth/token" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"bench\",\"password\":\"$password\",\"tenant\":\"bench\"}" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 auth=$work/auth.header
 (umask 077; printf 'Authorization: Bearer %s\n' "$token" > "$auth")
 

@@ -92,8 +92,8 @@ func TestArray(t *testing.T) {
 				}
 			}
 			j := waitFor(t, c, tasks[3], time.Minute, "running", func(j JobInfo) bool { return j.State == "RUNNING" })
-			if found, err := c.FindByComment(ctx, array.Comment); err != nil || len(found) == 0 || ArrayJobOf(found[0].ID) != id {
-				t.Fatalf("FindByComment = %+v, %v", found, err)
+			if _, byComment, err := c.FindJobs(ctx, nil, []string{array.Comment}); err != nil || len(byComment[array.Comment]) == 0 || ArrayJobOf(byComment[array.Comment][0].ID) != id {
+				t.Fatalf("FindJobs = %+v, %v", byComment, err)
 			}
 			if err := c.Cancel(ctx, tasks[3]); err != nil {
 				t.Fatal(err)

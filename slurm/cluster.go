@@ -28,10 +28,12 @@ type Cluster interface {
 	// from the map: that is "not found", never "finished".
 	Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error)
 
-	// FindByComment returns the jobs of the cluster user the controller
-	// knows whose --comment is exactly comment. The portal uses it to find
-	// a job whose submission succeeded but whose id was never recorded.
-	FindByComment(ctx context.Context, comment string) ([]JobInfo, error)
+	// FindJobs is Jobs for ids and, in the same request (REST: one GET
+	// /jobs), the jobs of the cluster user the controller knows whose
+	// --comment is exactly one of comments, by comment. The portal uses
+	// comments to find jobs whose submission succeeded but whose id was
+	// never recorded: one poll is one query however many there are.
+	FindJobs(ctx context.Context, ids, comments []string) (byID map[string]JobInfo, byComment map[string][]JobInfo, err error)
 
 	// Cancel stops a job. Cancelling a job that has already ended is not an
 	// error; cancelling one Slurm does not know returns ErrJobNotFound.
@@ -43,6 +45,18 @@ type Cluster interface {
 	// Check reports what of a valid spec this backend cannot send (an
 	// #SBATCH option slurmrestd refuses), before anything is submitted.
 	Check(spec JobSpec) error
+}
+
+// wanted is the set of comments a FindJobs looks for; "" is never
+// one (a job without a comment is no one's).
+func wanted(comments []string) map[string]bool {
+	want := make(map[string]bool, len(comments))
+	for _, c := range comments {
+		if c != "" {
+			want[c] = true
+		}
+	}
+	return want
 }
 
 // ErrJobNotFound is returned when Slurm does not know a job id.

@@ -276,9 +276,9 @@ func TestCluster(t *testing.T) {
 				}
 				d.sameOnBoth(t, id)
 				for _, other := range d.backends {
-					found, err := other.c.FindByComment(context.Background(), spec.Comment)
-					if err != nil || len(found) != 1 || found[0].ID != id {
-						t.Fatalf("%s: FindByComment(%q) = %+v, %v", other.name, spec.Comment, found, err)
+					byID, found, err := other.c.FindJobs(context.Background(), []string{id}, []string{spec.Comment, "kqi:none"})
+					if err != nil || len(found) != 1 || len(found[spec.Comment]) != 1 || found[spec.Comment][0].ID != id || byID[id].ID != id {
+						t.Fatalf("%s: FindJobs(%s, %q) = %+v, %+v, %v", other.name, id, spec.Comment, byID, found, err)
 					}
 				}
 			})

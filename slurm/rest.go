@@ -210,44 +210,18 @@ func (c *REST) do(ctx context.Context, method, path string, body, out any) error
 // send is do for any path of the server: urlPath is requested, path
 // names the call in errors.
 func (c *REST) send(ctx context.Context, method, urlPath, path string, body, out any) error {
-	var reader io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("slurm: encode request: %w", err)
-		}
-		reader = bytes.NewReader(b)
-	}
-	// Bounds the whole call, retries and their waits included.
-	ctx, cancel := context.WithTimeout(ctx, (c.cfg.Timeout+c.http.RetryWaitMax)*time.Duration(c.cfg.Retries+1))
-	defer cancel()
-	url := c.cfg.URL + urlPath
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, reader)
+	resp, done, err := c.open(ctx, method, urlPath, path, body)
 	if err != nil {
-		return fmt.Errorf("slurm: %s %s: %w", method, path, err)
+		return err
 	}
-	token, err := c.cfg.Signer.Sign(c.cfg.User)
-	if err != nil {
-		return fmt.Errorf("slurm: sign token: %w", err)
-	}
-	req.Header.Set("X-SLURM-USER-NAME", c.cfg.User)
-	req.Header.Set("X-SLURM-USER-TOKEN", token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("slurm: %s %s: %w", method, path, unreachable(err))
-	}
-	defer resp.Body.Close()
+	defer done()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("slurm: %s %s: read: %w", method, path, err)
 	}
 	if len(raw) > maxResponse {
 		// Cut JSON would fail to decode with a puzzling message; say what
-		// happened instead. (GET /jobs lists every user's jobs.)
+		// happened instead.
 		return fmt.Errorf("slurm: %s %s: the answer is larger than %d MiB", method, path, maxResponse>>20)
 	}
 	var envelope struct {
@@ -267,6 +241,44 @@ func (c *REST) send(ctx context.Context, method, urlPath, path string, body, out
 		}
 	}
 	return failure
+}
+
+// open sends one request and returns the answer; done closes its body and
+// ends the call's deadline.
+func (c *REST) open(ctx context.Context, method, urlPath, path string, body any) (*http.Response, func(), error) {
+	var reader io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, fmt.Errorf("slurm: encode request: %w", err)
+		}
+		reader = bytes.NewReader(b)
+	}
+	// Bounds the whole call, retries and their waits included.
+	ctx, cancel := context.WithTimeout(ctx, (c.cfg.Timeout+c.http.RetryWaitMax)*time.Duration(c.cfg.Retries+1))
+	url := c.cfg.URL + urlPath
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, url, reader)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("slurm: %s %s: %w", method, path, err)
+	}
+	token, err := c.cfg.Signer.Sign(c.cfg.User)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("slurm: sign token: %w", err)
+	}
+	req.Header.Set("X-SLURM-USER-NAME", c.cfg.User)
+	req.Header.Set("X-SLURM-USER-TOKEN", token)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("slurm: %s %s: %w", method, path, unreachable(err))
+	}
+	return resp, func() { resp.Body.Close(); cancel() }, nil
 }
 
 func snippet(b []byte) string {
@@ -354,65 +366,122 @@ func (c *REST) Submit(ctx context.Context, script string, spec JobSpec) (string,
 	return "", fmt.Errorf("slurm: submit %s: slurmrestd returned no job id", spec.Name)
 }
 
-// restJobs is the answer of GET /jobs.
-type restJobs struct {
-	Jobs []restJob `json:"jobs"`
-}
-
-// allJobs lists every job the controller knows. slurmrestd has no filter
-// by id or user in v0.0.38, so callers filter.
+// eachJob calls keep with every job the controller knows, decoding GET
+// /jobs as a stream: memory stays flat in the number of jobs, whatever
+// keep does not hold on to is garbage at once. slurmrestd has no filter by
+// id or user in v0.0.38, so callers filter.
 //
 // update_time is not used: when nothing changed, slurmctld answers with no
 // jobs at all, which a stateless client cannot tell from "no jobs", and on
 // a busy cluster something has always changed since the last poll.
-func (c *REST) allJobs(ctx context.Context) ([]restJob, error) {
-	var resp restJobs
-	if err := c.do(ctx, http.MethodGet, "/jobs", nil, &resp); err != nil {
-		return nil, err
+func (c *REST) eachJob(ctx context.Context, keep func(restJob)) error {
+	const method, path = http.MethodGet, "/jobs"
+	resp, done, err := c.open(ctx, method, "/slurm/"+c.cfg.Version+path, path, nil)
+	if err != nil {
+		return err
 	}
-	return resp.Jobs, nil
+	defer done()
+	if resp.StatusCode >= 300 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var envelope struct {
+			Errors []apiError `json:"errors"`
+		}
+		_ = json.Unmarshal(raw, &envelope)
+		return &RESTError{Method: method, Path: path, Status: resp.StatusCode, Errors: envelope.Errors, Body: snippet(raw)}
+	}
+	fail := func(err error) error { return fmt.Errorf("slurm: %s %s: decode: %w", method, path, err) }
+	dec := json.NewDecoder(resp.Body)
+	if err := expectDelim(dec, '{'); err != nil {
+		return fail(err)
+	}
+	var errs []apiError
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		switch key {
+		case "jobs":
+			if err := expectDelim(dec, '['); err != nil {
+				return fail(err)
+			}
+			for dec.More() {
+				var j restJob
+				if err := dec.Decode(&j); err != nil {
+					return fail(err)
+				}
+				keep(j)
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return fail(err)
+			}
+		case "errors":
+			if err := dec.Decode(&errs); err != nil {
+				return fail(err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return fail(err)
+	}
+	if len(errs) > 0 {
+		return &RESTError{Method: method, Path: path, Status: resp.StatusCode, Errors: errs}
+	}
+	return nil
+}
+
+// expectDelim reads the next token, which must be the delimiter d.
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		return fmt.Errorf("got %v where %v was expected", tok, d)
+	}
+	return nil
 }
 
 // Jobs implements Cluster with one GET /jobs.
 func (c *REST) Jobs(ctx context.Context, ids []string) (map[string]JobInfo, error) {
-	if err := checkJobIDs(ids); err != nil {
-		return nil, err
-	}
-	out := map[string]JobInfo{}
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]JobInfo{}, checkJobIDs(ids)
 	}
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	jobs, err := c.allJobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, j := range jobs {
-		for _, info := range j.infos() {
-			if want[info.ID] {
-				out[info.ID] = info
-			}
-		}
-	}
-	return out, nil
+	byID, _, err := c.FindJobs(ctx, ids, nil)
+	return byID, err
 }
 
-// FindByComment implements Cluster.
-func (c *REST) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
-	jobs, err := c.allJobs(ctx)
-	if err != nil {
-		return nil, err
+// FindJobs implements Cluster with one GET /jobs.
+func (c *REST) FindJobs(ctx context.Context, ids, comments []string) (map[string]JobInfo, map[string][]JobInfo, error) {
+	if err := checkJobIDs(ids); err != nil {
+		return nil, nil, err
 	}
-	var out []JobInfo
-	for _, j := range jobs {
-		if j.UserName == c.cfg.User && j.Comment == comment && comment != "" {
-			out = append(out, j.infos()...)
+	byID, byComment := map[string]JobInfo{}, map[string][]JobInfo{}
+	wantID := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		wantID[id] = true
+	}
+	wantComment := wanted(comments)
+	err := c.eachJob(ctx, func(j restJob) {
+		mine := j.UserName == c.cfg.User && wantComment[j.Comment]
+		for _, info := range j.infos() {
+			if wantID[info.ID] {
+				byID[info.ID] = info
+			}
+			if mine {
+				byComment[j.Comment] = append(byComment[j.Comment], info)
+			}
 		}
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	return byID, byComment, nil
 }
 
 // Cancel implements Cluster: DELETE /job/{id}, which sends SIGKILL to the

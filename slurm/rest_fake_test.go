@@ -200,9 +200,45 @@ func TestRESTJobsFiltersAndDecodes(t *testing.T) {
 	if _, err := c.Jobs(context.Background(), []string{"42;x"}); err == nil {
 		t.Fatal("bad job id accepted")
 	}
-	found, err := c.FindByComment(context.Background(), "kqi:training:7")
-	if err != nil || len(found) != 1 || found[0].ID != "42" {
-		t.Fatalf("FindByComment = %+v, %v", found, err)
+	byID, found, err := c.FindJobs(context.Background(), []string{"8"}, []string{"kqi:training:7", "kqi:training:8", ""})
+	if err != nil || calls.Load() != 2 || len(found) != 1 || len(found["kqi:training:7"]) != 1 || found["kqi:training:7"][0].ID != "42" ||
+		len(byID) != 1 || byID["8"].State != "RUNNING" {
+		t.Fatalf("%d calls; FindJobs = %+v, %+v, %v", calls.Load(), byID, found, err)
+	}
+}
+
+// GET /jobs is decoded as a stream: keys around the jobs array in any
+// order, errors[] anywhere, and an answer cut short is an error, never a
+// partial list taken for the whole.
+func TestRESTJobsStream(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		jobs       int
+		err        string
+	}{
+		{"meta after the jobs", `{"jobs":[` + v0038Job + `],"meta":{"plugin":{"name":"x"}},"errors":[]}`, 200, 1, ""},
+		{"meta before", `{"meta":{"a":[1,{"b":2}]},"warnings":[],"jobs":[` + v0038Job + `,` + v0038Job + `]}`, 200, 1, ""},
+		{"no jobs", `{"errors":[],"jobs":[]}`, 200, 0, ""},
+		{"slurm errors", `{"jobs":[],"errors":[{"error_code":1,"error":"boom"}]}`, 200, 0, "boom"},
+		{"HTTP error", `{"errors":[{"error_code":2,"error":"down"}]}`, 500, 0, "down"},
+		{"cut short", `{"errors":[],"jobs":[` + v0038Job, 200, 0, "decode"},
+		{"not an object", `[]`, 200, 0, "decode"},
+		{"jobs not an array", `{"jobs":{}}`, 200, 0, "decode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := fakeREST(t, func(w http.ResponseWriter, r *http.Request) { answer(w, tc.status, tc.body) })
+			jobs, err := c.Jobs(context.Background(), []string{"42"})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("jobs %+v, error %v; want %q", jobs, err, tc.err)
+				}
+				return
+			}
+			if err != nil || len(jobs) != tc.jobs {
+				t.Fatalf("jobs %+v, %v; want %d", jobs, err, tc.jobs)
+			}
+		})
 	}
 }
 

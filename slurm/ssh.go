@@ -442,23 +442,32 @@ func cliInt(s string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-// FindByComment implements Cluster with squeue over the user's jobs.
-func (c *SSH) FindByComment(ctx context.Context, comment string) ([]JobInfo, error) {
+// FindJobs implements Cluster: Jobs for ids, and one squeue over the
+// user's jobs when there are comments to look for.
+func (c *SSH) FindJobs(ctx context.Context, ids, comments []string) (map[string]JobInfo, map[string][]JobInfo, error) {
+	byID, err := c.Jobs(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	byComment := map[string][]JobInfo{}
+	want := wanted(comments)
+	if len(want) == 0 {
+		return byID, byComment, nil
+	}
 	stdout, _, err := c.run(ctx, nil, squeueArgs("--user="+c.login.User())...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	jobs, err := parseSqueue(stdout)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []JobInfo
 	for _, j := range jobs {
-		if j.Comment == comment && comment != "" {
-			out = append(out, j)
+		if want[j.Comment] {
+			byComment[j.Comment] = append(byComment[j.Comment], j)
 		}
 	}
-	return out, nil
+	return byID, byComment, nil
 }
 
 // Cancel implements Cluster with `scancel --verbose`: without --verbose,

@@ -99,8 +99,7 @@ func nonNil(tags []string) []string {
 }
 
 const dataColumns = `d.id, d.tenant_id, d.name, d.memo, d.tags, COALESCE(u.username, ''), d.created_at, d.updated_at,
-	(SELECT count(*) FROM data_files f WHERE f.data_id = d.id),
-	(SELECT COALESCE(sum(size), 0) FROM data_files f WHERE f.data_id = d.id)`
+	d.file_count, d.total_size`
 
 const dataFrom = ` FROM data d LEFT JOIN users u ON u.id = d.created_by`
 
@@ -159,9 +158,8 @@ type DataFilter struct {
 	PerPage     int
 }
 
-// dataSorts maps sort keys to ORDER BY terms; "10" is the total-size
-// column of dataColumns by position.
-var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "10"}
+// dataSorts maps sort keys to ORDER BY terms.
+var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "d.total_size"}
 
 // ListData returns one page of the tenant's data and the total matching.
 func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]Data, int, error) {
@@ -178,7 +176,7 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		add(`d.memo ILIKE ?`, "%"+likeEscape(f.Memo)+"%")
 	}
 	if f.Tag != "" {
-		add(`? = ANY (d.tags)`, f.Tag)
+		add(`d.tags @> ARRAY[?]::text[]`, f.Tag) // the GIN index serves @>, not = ANY
 	}
 	if f.IDFrom > 0 {
 		add(`d.id >= ?`, f.IDFrom)
@@ -193,8 +191,8 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		add(`d.created_at < ?`, f.CreatedTo)
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM data d WHERE `+cond, args...).Scan(&total); err != nil {
+	total, err := s.cappedCount(ctx, "data d", cond, args)
+	if err != nil {
 		return nil, 0, fmt.Errorf("storage: count data: %w", err)
 	}
 	order, ok := dataSorts[f.Sort]
@@ -206,8 +204,16 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 		dir = "DESC"
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	q := `SELECT ` + dataColumns + dataFrom + ` WHERE ` + cond +
-		fmt.Sprintf(` ORDER BY %s %s, d.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset)
+	from := "data d WHERE " + cond
+	if narrow(f.Name != "" || f.Memo != "" || f.Tag != "", total) {
+		from = "(SELECT * FROM data d WHERE " + cond + " OFFSET 0) d"
+	}
+	// The page's rows are chosen first: an index-only scan skips those
+	// before a deep page.
+	orderBy := fmt.Sprintf(`%s %s, d.id %s`, order, dir, dir)
+	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT d.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
+	s.explain(ctx, q, args)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list data: %w", err)

@@ -149,7 +149,7 @@ func (s *Store) DatasetByID(ctx context.Context, tenantID, id int64) (*Dataset, 
 		return nil, fmt.Errorf("storage: dataset: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT e.data_id, d.name, e.area, (SELECT count(*) FROM data_files f WHERE f.data_id = d.id)
+		SELECT e.data_id, d.name, e.area, d.file_count
 		FROM dataset_entries e JOIN data d ON d.id = e.data_id
 		WHERE e.dataset_id = $1 AND d.tenant_id = $2
 		ORDER BY array_position(ARRAY['training','validation','testing'], e.area), e.data_id`, id, tenantID)
@@ -181,10 +181,18 @@ var datasetSorts = map[string]string{"id": "s.id", "name": "s.name", "created_at
 
 // ListDatasets returns one page of the tenant's datasets and the total.
 func (s *Store) ListDatasets(ctx context.Context, tenantID int64, f DatasetFilter) ([]Dataset, int, error) {
-	cond := `s.tenant_id = $1 AND s.name ILIKE $2 AND s.memo ILIKE $3`
-	args := []any{tenantID, "%" + likeEscape(f.Name) + "%", "%" + likeEscape(f.Memo) + "%"}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM datasets s WHERE `+cond, args...).Scan(&total); err != nil {
+	cond := `s.tenant_id = $1`
+	args := []any{tenantID}
+	if f.Name != "" {
+		args = append(args, "%"+likeEscape(f.Name)+"%")
+		cond += fmt.Sprintf(" AND s.name ILIKE $%d", len(args))
+	}
+	if f.Memo != "" {
+		args = append(args, "%"+likeEscape(f.Memo)+"%")
+		cond += fmt.Sprintf(" AND s.memo ILIKE $%d", len(args))
+	}
+	total, err := s.cappedCount(ctx, "datasets s", cond, args)
+	if err != nil {
 		return nil, 0, fmt.Errorf("storage: count datasets: %w", err)
 	}
 	order, ok := datasetSorts[f.Sort]
@@ -196,8 +204,16 @@ func (s *Store) ListDatasets(ctx context.Context, tenantID int64, f DatasetFilte
 		dir = "DESC"
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+datasetColumns+datasetFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY %s %s, s.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+	from := "datasets s WHERE " + cond
+	if narrow(f.Name != "" || f.Memo != "", total) {
+		from = "(SELECT * FROM datasets s WHERE " + cond + " OFFSET 0) s"
+	}
+	// The page's rows are chosen first, their entries counted for them only.
+	orderBy := fmt.Sprintf(`%s %s, s.id %s`, order, dir, dir)
+	q := `SELECT ` + datasetColumns + fmt.Sprintf(` FROM (SELECT s.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN datasets s ON s.id = page.id LEFT JOIN users u ON u.id = s.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
+	s.explain(ctx, q, args)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list datasets: %w", err)
 	}

@@ -171,16 +171,23 @@ func (e *QuotaError) Error() string {
 	return fmt.Sprintf("storage: %s quota: %d in use + %d asked > %d", e.Resource, e.InUse, e.Asked, e.Limit)
 }
 
-// checkQuota locks the tenant row (so concurrent submits queue up here)
-// and compares active use plus the request with each quota.
+// checkQuota compares active use plus the request with each quota of a
+// tenant that has one, under a lock of the tenant row (so concurrent
+// submits queue up here). A tenant without quotas is not locked: its
+// submits do not wait on each other.
 func checkQuota(ctx context.Context, tx *sql.Tx, n NewJob) error {
 	var qc, qm, qg sql.NullInt32
-	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	err := tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1`, n.TenantID).Scan(&qc, &qm, &qg)
 	if err != nil {
 		return fmt.Errorf("storage: quota: %w", err)
 	}
 	if !qc.Valid && !qm.Valid && !qg.Valid {
 		return nil
+	}
+	// Read again under the lock: a quota set meanwhile counts.
+	err = tx.QueryRowContext(ctx, `SELECT quota_cpu, quota_memory_gb, quota_gpu FROM tenants WHERE id = $1 FOR UPDATE`, n.TenantID).Scan(&qc, &qm, &qg)
+	if err != nil {
+		return fmt.Errorf("storage: quota: %w", err)
 	}
 	u, err := usage(ctx, tx, n.TenantID)
 	if err != nil {
@@ -322,7 +329,7 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 		add(`j.status = ?`, f.Status)
 	}
 	if f.Tag != "" {
-		add(`? = ANY (j.tags)`, f.Tag)
+		add(`j.tags @> ARRAY[?]::text[]`, f.Tag) // the GIN index serves @>, not = ANY
 	}
 	if f.Favorite {
 		where = append(where, "j.favorite")
@@ -337,8 +344,8 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 		add(`j.created_at < ?`, f.To)
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM jobs j WHERE `+cond, args...).Scan(&total); err != nil {
+	total, err := s.cappedCount(ctx, "jobs j", cond, args)
+	if err != nil {
 		return nil, 0, fmt.Errorf("storage: count jobs: %w", err)
 	}
 	order, ok := jobSorts[f.Sort]
@@ -349,9 +356,22 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 	if f.Desc {
 		dir = "DESC"
 	}
+	nulls := ""
+	if order == "j.output_value" {
+		// Jobs without a value last either way; on the NOT NULL columns
+		// NULLS LAST would keep a descending sort off their indexes.
+		nulls = " NULLS LAST"
+	}
+	orderBy := fmt.Sprintf(`%s %s%s, j.id %s`, order, dir, nulls, dir)
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY %s %s NULLS LAST, j.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+	from := "jobs j WHERE " + cond
+	if narrow(f.Name != "" || f.Tag != "", total) {
+		from = "(SELECT * FROM jobs j WHERE " + cond + " OFFSET 0) j"
+	}
+	q := `SELECT ` + jobColumns + fmt.Sprintf(` FROM (SELECT j.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
+		JOIN jobs j ON j.id = page.id LEFT JOIN users u ON u.id = j.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
+	s.explain(ctx, q, args)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: list jobs: %w", err)
 	}

@@ -314,13 +314,14 @@ func (s *Store) ListHistories(ctx context.Context, tenantID int64, f HistoryFilt
 		add("EXISTS (SELECT 1 FROM preprocess_outputs o WHERE o.history_id = h.id AND o.data_id = ?)", f.OutputID)
 	}
 	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM preprocess_histories h WHERE `+cond, args...).Scan(&total); err != nil {
+	total, err := s.cappedCount(ctx, "preprocess_histories h", cond, args)
+	if err != nil {
 		return nil, 0, wrap("count histories", err)
 	}
 	limit, offset := pageBounds(f.Page, f.PerPage)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+historyColumns+historyFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY h.id DESC LIMIT %d OFFSET %d`, limit, offset), args...)
+	q := `SELECT ` + historyColumns + historyFrom + ` WHERE ` + cond + fmt.Sprintf(` ORDER BY h.id DESC LIMIT %d OFFSET %d`, limit, offset)
+	s.explain(ctx, q, args)
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, wrap("list histories", err)
 	}

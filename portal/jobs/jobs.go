@@ -586,11 +586,13 @@ func (s *Service) failSubmit(ctx context.Context, j *storage.Job, cause error) {
 		s.Log.Warn("a failed submission is left to the reconcile", "job", j.ID, "error", err)
 		return
 	}
-	found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j))
+	comment := commentOf(instance, j)
+	_, byComment, err := s.Cluster.FindJobs(ctx, nil, []string{comment})
 	if err != nil {
 		s.Log.Warn("a failed submission is left to the reconcile: Slurm cannot say whether it has the job", "job", j.ID, "error", err)
 		return
 	}
+	found := byComment[comment]
 	if len(found) > 0 {
 		// Slurm has it: adopt it, or leave the row submitting for the
 		// reconcile; never an error row beside a live job.

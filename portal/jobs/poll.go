@@ -40,10 +40,10 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Poll brings every active job up to date with one Slurm query for all
-// their jobs, cancels those a user asked to stop (and TensorBoards left
-// idle or without their trainings), and settles rows a crash left in
-// submitting.
+// Poll brings every active job up to date and settles rows a crash left in
+// submitting, with one Slurm query for all of them, and cancels those a
+// user asked to stop (and TensorBoards left idle or without their
+// trainings).
 func (s *Service) Poll(ctx context.Context) error {
 	defer metrics.ObservePoll(time.Now())
 	s.reapTensorBoards(ctx)
@@ -51,26 +51,33 @@ func (s *Service) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for _, j := range active {
-		if j.SlurmJobID != "" {
-			ids = append(ids, j.SlurmJobID)
-		}
-	}
-	infos := map[string]slurm.JobInfo{}
-	if len(ids) > 0 {
-		if infos, err = s.Cluster.Jobs(ctx, ids); err != nil {
-			return err
-		}
-	}
 	instance, err := s.Store.InstanceID(ctx)
 	if err != nil {
 		return err
 	}
+	// One Slurm query for the jobs and for the rows left submitting.
+	var ids, comments []string
+	var submitting []*storage.Job
+	for i := range active {
+		if j := &active[i]; j.SlurmJobID != "" {
+			ids = append(ids, j.SlurmJobID)
+		} else {
+			submitting = append(submitting, j)
+			comments = append(comments, commentOf(instance, j))
+		}
+	}
+	infos, byComment := map[string]slurm.JobInfo{}, map[string][]slurm.JobInfo{}
+	if len(ids) > 0 || len(comments) > 0 {
+		if infos, byComment, err = s.Cluster.FindJobs(ctx, ids, comments); err != nil {
+			return err
+		}
+	}
+	for i, j := range submitting {
+		s.settle(ctx, j, byComment[comments[i]])
+	}
 	for i := range active {
 		j := &active[i]
 		if j.SlurmJobID == "" {
-			s.reconcile(ctx, j, instance)
 			continue
 		}
 		info, found := infos[j.SlurmJobID]
@@ -187,14 +194,9 @@ func (s *Service) readRecord(ctx context.Context, dir string) (slurm.Record, err
 	})
 }
 
-// reconcile settles a row left in submitting: a job carrying its comment is
-// adopted; with none after the grace period the row becomes an error.
-func (s *Service) reconcile(ctx context.Context, j *storage.Job, instance string) {
-	found, err := s.Cluster.FindByComment(ctx, commentOf(instance, j))
-	if err != nil {
-		s.Log.Warn("reconcile", "job", j.ID, "error", err)
-		return
-	}
+// settle adopts the job Slurm has for a row a crash left in submitting, or
+// fails the row once the grace period is over.
+func (s *Service) settle(ctx context.Context, j *storage.Job, found []slurm.JobInfo) {
 	if len(found) > 0 {
 		s.Log.Info("adopting a job submitted before a crash", "job", j.ID, "slurm_job", slurmIDOf(j, found[0]))
 		if _, err := s.Store.SetJobQueued(ctx, j.ID, slurmIDOf(j, found[0])); err != nil {

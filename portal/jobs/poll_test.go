@@ -15,15 +15,15 @@ import (
 	"kqi/storage/storagetest"
 )
 
-// fakeCluster answers Jobs from a fixed map; the poller needs nothing else
-// here.
+// fakeCluster answers FindJobs from a fixed map; the poller needs nothing
+// else here.
 type fakeCluster struct {
 	slurm.Cluster
 	jobs map[string]slurm.JobInfo
 }
 
-func (f fakeCluster) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo, error) {
-	return f.jobs, nil
+func (f fakeCluster) FindJobs(ctx context.Context, ids, comments []string) (map[string]slurm.JobInfo, map[string][]slurm.JobInfo, error) {
+	return f.jobs, nil, nil
 }
 
 // After a cluster reset, job numbers start over: a job with our number but

@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,48 @@ func TestPollShowsAPullingImage(t *testing.T) {
 	}
 	if got, _ := svc.Store.JobByID(ctx, who.TenantID, j.ID); got.Status != string(slurm.StatusRunning) || got.Reason != "" {
 		t.Fatalf("after the pull: %s %q, want running with no reason", got.Status, got.Reason)
+	}
+}
+
+// A tick asks Slurm once, about the active jobs and all the rows left in
+// submitting however many there are (it used to fetch every job of the
+// cluster again for each such row), and adopts each row's own job.
+func TestPollReconcilesInOneQuery(t *testing.T) {
+	svc, fake, who, ds, _ := fakeEnv(t)
+	ctx := context.Background()
+	running, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "running", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Slurm takes each job but the answer is lost, and it cannot be asked
+	// afterwards: the rows stay submitting for the reconcile.
+	lost := errors.New("slurm: submit: connection reset by peer")
+	fake.Accepted = func(string) error { return lost }
+	fake.FindErr = lost
+	var stuck []int64
+	for i := range 5 {
+		j, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: fmt.Sprintf("lost-%d", i), DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+		if err != nil || j.Status != string(slurm.StatusSubmitting) {
+			t.Fatalf("submit %d: %+v, %v; want a row left submitting", i, j, err)
+		}
+		stuck = append(stuck, j.ID)
+	}
+	fake.Accepted, fake.FindErr, fake.Queries = nil, nil, 0
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fake.Queries != 1 {
+		t.Errorf("a tick over 1 queued and 5 submitting rows asked Slurm %d times, want once", fake.Queries)
+	}
+	seen := map[string]bool{running.SlurmJobID: true}
+	for _, id := range stuck {
+		j, err := svc.Store.JobByID(ctx, who.TenantID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status != string(slurm.StatusQueued) || j.SlurmJobID == "" || seen[j.SlurmJobID] {
+			t.Errorf("job %d: %s with Slurm job %q, want queued with a job of its own", id, j.Status, j.SlurmJobID)
+		}
+		seen[j.SlurmJobID] = true
 	}
 }

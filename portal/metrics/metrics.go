@@ -227,10 +227,10 @@ func (c counted) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobIn
 	return m, err
 }
 
-func (c counted) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
-	j, err := c.Cluster.FindByComment(ctx, comment)
+func (c counted) FindJobs(ctx context.Context, ids, comments []string) (map[string]slurm.JobInfo, map[string][]slurm.JobInfo, error) {
+	byID, byComment, err := c.Cluster.FindJobs(ctx, ids, comments)
 	count("find", err)
-	return j, err
+	return byID, byComment, err
 }
 
 func (c counted) Cancel(ctx context.Context, id string) error {

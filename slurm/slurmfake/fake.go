@@ -32,9 +32,12 @@ type Fake struct {
 	// CheckErr, when set, is what Check answers (a backend refusing an
 	// option).
 	CheckErr error
-	// FindErr, when set, is what FindByComment answers (a cluster that
-	// stopped answering).
+	// FindErr, when set, is what FindJobs answers when asked about
+	// comments (a cluster that stopped answering).
 	FindErr error
+	// Queries counts the calls of Jobs and FindJobs: what a poll asks
+	// Slurm.
+	Queries int
 }
 
 // FakeJob is one job the fake holds: what was submitted and what the
@@ -90,31 +93,33 @@ func (f *Fake) Submit(ctx context.Context, script string, spec slurm.JobSpec) (s
 
 // Jobs answers the jobs it holds among ids.
 func (f *Fake) Jobs(ctx context.Context, ids []string) (map[string]slurm.JobInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]slurm.JobInfo{}
-	for _, id := range ids {
-		if j, ok := f.jobs[id]; ok {
-			out[id] = j.Info
-		}
-	}
-	return out, nil
+	byID, _, err := f.FindJobs(ctx, ids, nil)
+	return byID, err
 }
 
-// FindByComment returns the jobs carrying comment.
-func (f *Fake) FindByComment(ctx context.Context, comment string) ([]slurm.JobInfo, error) {
+// FindJobs answers the jobs it holds among ids and those carrying one of
+// comments; comments fail with FindErr when it is set.
+func (f *Fake) FindJobs(ctx context.Context, ids, comments []string) (map[string]slurm.JobInfo, map[string][]slurm.JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.FindErr != nil {
-		return nil, f.FindErr
+	f.Queries++
+	if f.FindErr != nil && len(comments) > 0 {
+		return nil, nil, f.FindErr
 	}
-	var out []slurm.JobInfo
-	for _, j := range f.jobs {
-		if j.Info.Comment == comment {
-			out = append(out, j.Info)
+	byID, byComment := map[string]slurm.JobInfo{}, map[string][]slurm.JobInfo{}
+	for _, id := range ids {
+		if j, ok := f.jobs[id]; ok {
+			byID[id] = j.Info
 		}
 	}
-	return out, nil
+	for _, c := range comments {
+		for _, j := range f.jobs {
+			if c != "" && j.Info.Comment == c {
+				byComment[c] = append(byComment[c], j.Info)
+			}
+		}
+	}
+	return byID, byComment, nil
 }
 
 // Cancel makes the job CANCELLED, as scancel would.

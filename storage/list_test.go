@@ -1,0 +1,176 @@
+package storage_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+
+	"kqi/storage"
+	"kqi/storage/storagetest"
+)
+
+// listFixture is a tenant with n trainings and n data (one file each)
+// inserted in bulk, tagged t0…t49, analysed as autovacuum would.
+func listFixture(t *testing.T, n int) (*storage.Store, int64) {
+	t.Helper()
+	st, url := storagetest.NewStore(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tn, err := st.CreateTenant(context.Background(), "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO jobs (tenant_id, kind, name, image, command, cpu, memory_gb, gpu, partition, status, tags)
+			SELECT $1, 'training', 'run-' || g, 'img', 'true', 1, 1, 0, 'cpu', 'completed', ARRAY['t' || (g % 50)] FROM generate_series(1, $2) g`,
+		`INSERT INTO data (tenant_id, name, tags) SELECT $1, 'datum-' || g, ARRAY['t' || (g % 50)] FROM generate_series(1, $2) g`,
+		`INSERT INTO data_files (data_id, name, size) SELECT id, 'f', id FROM data WHERE tenant_id = $1 AND $2 > 0`,
+		`VACUUM ANALYZE`,
+	} {
+		args := []any{tn.ID, n}
+		if q == `VACUUM ANALYZE` {
+			args = nil
+		}
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return st, tn.ID
+}
+
+// Totals stop counting at CountCap (reported as CountCap+1, "more than");
+// below it they are exact, and pages past the cap still answer.
+func TestListCountsStopAtTheCap(t *testing.T) {
+	const n = storage.CountCap + 25
+	st, tenant := listFixture(t, n)
+	ctx := context.Background()
+	tagged := 0
+	for g := 1; g <= n; g++ {
+		if g%50 == 7 {
+			tagged++
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		f    storage.JobFilter
+		want int
+	}{
+		{"all", storage.JobFilter{}, storage.CountCap + 1},
+		{"a tag", storage.JobFilter{Tag: "t7"}, tagged},
+		{"a search", storage.JobFilter{Name: "run-1000"}, 11}, // run-1000, run-10000…run-10009
+		{"nothing", storage.JobFilter{Name: "nope"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.Kind = "training"
+			_, total, err := st.ListJobs(ctx, tenant, tc.f)
+			if err != nil || total != tc.want {
+				t.Fatalf("total %d, %v; want %d", total, err, tc.want)
+			}
+		})
+	}
+	last := n/30 + 1
+	page, _, err := st.ListJobs(ctx, tenant, storage.JobFilter{Kind: "training", Page: last})
+	if err != nil || len(page) != n%30 || page[len(page)-1].Name != "run-10025" {
+		t.Fatalf("page %d past the cap: %d rows, %v", last, len(page), err)
+	}
+}
+
+// The tag filter, the name search and sort by name go through their
+// indexes (the plans of the very statements ListJobs and ListData run),
+// and a search fenced off the page's LIMIT keeps the order asked for.
+func TestListsUseTheirIndexes(t *testing.T) {
+	st, tenant := listFixture(t, 20_000)
+	plans := map[string]string{}
+	var current string
+	ctx := storage.Explain(context.Background(), func(q, plan string) { plans[current] += plan })
+	for _, tc := range []struct {
+		name  string
+		f     storage.JobFilter
+		index string
+	}{
+		{"tag", storage.JobFilter{Tag: "t7"}, "jobs_tags_idx"},
+		{"search", storage.JobFilter{Name: "un-123"}, "jobs_name_trgm_idx"},
+		{"sort by name", storage.JobFilter{Sort: "name", Desc: true}, "jobs_tenant_kind_name_idx"},
+		// The rows of a deep page are read for that page alone, not for
+		// the 15,000 it skips.
+		{"deep page", storage.JobFilter{Page: 500}, "on jobs j (actual rows=1 loops=30)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			current = tc.name
+			tc.f.Kind = "training"
+			got, _, err := st.ListJobs(ctx, tenant, tc.f)
+			if err != nil || len(got) == 0 {
+				t.Fatalf("%d rows, %v", len(got), err)
+			}
+			if !strings.Contains(plans[tc.name], tc.index) {
+				t.Errorf("plan without %s:\n%s", tc.index, plans[tc.name])
+			}
+			for i := 1; i < len(got); i++ {
+				a, b := got[i-1], got[i]
+				if (tc.f.Sort == "name" && a.Name < b.Name) || (tc.f.Sort == "" && a.ID > b.ID) {
+					t.Fatalf("rows %d and %d out of order: %q (%d), %q (%d)", i-1, i, a.Name, a.ID, b.Name, b.ID)
+				}
+			}
+		})
+	}
+	current = "data by size"
+	got, _, err := st.ListData(ctx, tenant, storage.DataFilter{Sort: "size", Desc: true, PerPage: 5})
+	if err != nil || len(got) != 5 || got[0].TotalSize < got[4].TotalSize || got[0].FileCount != 1 {
+		t.Fatalf("data by size: %+v, %v", got, err)
+	}
+	if !strings.Contains(plans[current], "data_tenant_size_idx") {
+		t.Errorf("sort by size without its index:\n%s", plans[current])
+	}
+}
+
+// A tag matches whole tags only, whatever characters it holds.
+func TestTagFilterMatchesWholeTags(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	tn, _ := st.CreateTenant(ctx, "lab")
+	ids := map[string]int64{}
+	for _, tag := range []string{"a", "ab", "a,b", `{x}`, `q"t`} {
+		id, _ := st.NextDataID(ctx)
+		if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: tn.ID, Name: "d-" + tag, Tags: []string{tag}}); err != nil {
+			t.Fatal(err)
+		}
+		ids[tag] = id
+	}
+	for tag, id := range ids {
+		got, total, err := st.ListData(ctx, tn.ID, storage.DataFilter{Tag: tag})
+		if err != nil || total != 1 || len(got) != 1 || got[0].ID != id {
+			t.Errorf("tag %q: %d rows (total %d), %v", tag, len(got), total, err)
+		}
+	}
+}
+
+// A datum's file count and size follow its files, added or removed.
+func TestDataTotalsFollowItsFiles(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	tn, _ := st.CreateTenant(ctx, "lab")
+	id, _ := st.NextDataID(ctx)
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: tn.ID, Name: "d", Files: []storage.NewFile{{Name: "a", Size: 3}, {Name: "b", Size: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(files int, size int64) {
+		t.Helper()
+		d, err := st.DataByID(ctx, tn.ID, id)
+		if err != nil || d.FileCount != files || d.TotalSize != size {
+			t.Fatalf("datum: %d files, %d bytes, %v; want %d, %d", d.FileCount, d.TotalSize, err, files, size)
+		}
+	}
+	check(2, 7)
+	if err := st.AddDataFiles(ctx, tn.ID, id, []storage.NewFile{{Name: "c", Size: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	check(3, 17)
+	if err := st.RemoveDataFile(ctx, tn.ID, id, "a"); err != nil {
+		t.Fatal(err)
+	}
+	check(2, 14)
+}
