@@ -89,11 +89,7 @@ func (a *app) dataList(ctx context.Context, args []string) error {
 
 func (a *app) dataShow(ctx context.Context, args []string) error {
 	c := newCommand(a, "data show", "ID [--json]", "A datum and its files.").withJSON()
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	_, id, err := c.parseID(args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -119,11 +115,7 @@ func (a *app) dataShow(ctx context.Context, args []string) error {
 func (a *app) dataDownload(ctx context.Context, args []string) error {
 	c := newCommand(a, "data download", "ID [FILE] [-o DIR]", "Downloads every file of the datum (or FILE) into DIR.")
 	dir := c.fs.String("o", ".", "directory to write into")
-	pos, err := c.parse(args, 1, 2)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	pos, id, err := c.parseID(args, 1, 2)
 	if err != nil {
 		return err
 	}
@@ -167,11 +159,7 @@ func (a *app) dataEdit(ctx context.Context, args []string) error {
 	tags := c.list("tag", "the tags (repeat, or comma-separate); replaces them", true)
 	add := c.list("add", "a file to add (repeat)", false)
 	remove := c.list("remove", "a file name to remove (repeat)", false)
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	_, id, err := c.parseID(args, 1, 1)
 	if err != nil {
 		return err
 	}

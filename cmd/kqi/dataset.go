@@ -85,11 +85,7 @@ func (a *app) datasetList(ctx context.Context, args []string) error {
 
 func (a *app) datasetShow(ctx context.Context, args []string) error {
 	c := newCommand(a, "dataset show", "ID [--json]", "A dataset and the data in each area.").withJSON()
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	_, id, err := c.parseID(args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -114,11 +110,7 @@ func (a *app) datasetShow(ctx context.Context, args []string) error {
 func (a *app) datasetCopy(ctx context.Context, args []string) error {
 	c := newCommand(a, "dataset copy", "ID [--name N] [--json]", "Copies a dataset (default name: \"<name> (copy)\").").withJSON()
 	name := c.fs.String("name", "", "the copy's name")
-	pos, err := c.parse(args, 1, 1)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	_, id, err := c.parseID(args, 1, 1)
 	if err != nil {
 		return err
 	}

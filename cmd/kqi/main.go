@@ -193,6 +193,16 @@ func (c *command) withJSON() *command {
 // parse reads flags anywhere among the arguments (up to "--") and checks
 // the number of positional arguments: at least min, at most max (-1 for
 // any).
+// parseID is parse for a command whose first argument is an ID.
+func (c *command) parseID(args []string, min, max int) ([]string, int64, error) {
+	pos, err := c.parse(args, min, max)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, err := parseID("ID", pos[0])
+	return pos, id, err
+}
+
 func (c *command) parse(args []string, min, max int) ([]string, error) {
 	var pos []string
 	for {

@@ -26,11 +26,7 @@ func (a *app) shell(ctx context.Context, args []string) error {
 	c := newCommand(a, "shell", "ID [--ssh HOST:PORT] [-- CMD...]",
 		"A shell in running training ID, or CMD run there (its exit code is kqi's).\nThe SSH endpoint is --ssh, else KQI_SSH, else the server's host on port 2022. Its host key is\nremembered on first use in the config directory's known_hosts and checked from then on.")
 	addr := c.fs.String("ssh", "", "the portal's SSH endpoint (host:port)")
-	pos, err := c.parse(args, 1, -1)
-	if err != nil {
-		return err
-	}
-	id, err := parseID("ID", pos[0])
+	pos, id, err := c.parseID(args, 1, -1)
 	if err != nil {
 		return err
 	}
