@@ -47,7 +47,7 @@ func (l Lister) Refs(ctx context.Context, acc accounts.GitAccess) (map[string]st
 		}
 		msg := stderr.String()
 		if strings.Contains(msg, "could not read Username") || strings.Contains(msg, "Authentication failed") {
-			return nil, errors.New("the Git server wants a token it was not given or refused")
+			return nil, ErrAuth
 		}
 		return nil, errors.New(firstLine(msg, acc.Token))
 	}
