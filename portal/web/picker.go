@@ -18,16 +18,16 @@ import (
 // kqi.js swaps in the same parts from pickModel and pickResources
 // instead.
 type pickView struct {
-	ID     string // element ids start with it (the form's kind)
-	Action string // the page the list buttons GET
+	ID                                string // element ids start with it (the form's kind)
+	Action                            string // the page the list buttons GET
 	Image, Repository, Branch, Commit string
-	Git          picker.Git
-	Images       []string
-	DefaultImage string
-	Res          *picker.Resources // nil: the form has no resource step
-	Partition    string
-	Errors       map[string][]refusal.Field
-	Locked       bool // the model and image may no longer change
+	Git                               picker.Git
+	Images                            []string
+	DefaultImage                      string
+	Res                               *picker.Resources // nil: the form has no resource step
+	Partition                         string
+	Errors                            map[string][]refusal.Field
+	Locked                            bool // the model and image may no longer change
 }
 
 // pickIDs are the forms that have pickers; a fragment request names one.
