@@ -27,7 +27,7 @@ func (h *Handler) pickGit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	_, serverSet := q["server"]
 	g, err := h.picker.Git(r.Context(), callerOf(r).User.ID, picker.GitChoice{Server: q.Get("server"), ServerSet: serverSet,
-		Repository: q.Get("repository"), Branch: q.Get("branch")})
+		Repository: q.Get("repository"), Branch: q.Get("branch"), Asked: true})
 	if err != nil {
 		h.serverError(w, r, err)
 		return

@@ -134,12 +134,16 @@ const commitsShown = 10
 
 // GitChoice is what the form has chosen so far. ServerSet tells an
 // explicit "no server" ("type a URL") from a form that never said (a
-// copy-run), where the server is the one the repository is on.
+// copy-run), where the server is the one the repository is on. A
+// repository on a registered server has its branches listed always, any
+// other only when Asked (its list button): a URL typed by hand may be
+// anywhere, and every render of the form would wait for it.
 type GitChoice struct {
 	Server     string
 	ServerSet  bool
 	Repository string
 	Branch     string
+	Asked      bool
 }
 
 // Git lists what a user with the choice made so far can choose next.
@@ -166,8 +170,8 @@ func (s *Service) Git(ctx context.Context, userID int64, c GitChoice) (Git, erro
 		g.Server = server.Name
 		g.Repos, g.ReposProblem = s.repos(ctx, userID, server)
 	}
-	if repo != "" {
-		g.Branches, g.Commits, g.RefsProblem = s.refs(ctx, userID, server, ok, repo, strings.TrimSpace(c.Branch))
+	if rsv, onServer := serverOf(g.Servers, repo); repo != "" && (onServer || c.Asked) {
+		g.Branches, g.Commits, g.RefsProblem = s.refs(ctx, userID, rsv, onServer, repo, strings.TrimSpace(c.Branch))
 		g.RefsListed = g.RefsProblem == nil
 	}
 	return g, nil

@@ -49,7 +49,7 @@ func (h *Handler) newPick(r *http.Request, id, action string, f pickFields, v ur
 	_, serverSet := v["git_server"]
 	var err error
 	p.Git, err = h.picker.Git(r.Context(), vis.User.ID, picker.GitChoice{Server: v.Get("git_server"), ServerSet: serverSet,
-		Repository: f.Repository, Branch: f.Branch})
+		Repository: f.Repository, Branch: f.Branch, Asked: v.Get("pick") == "1"})
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +97,7 @@ func (h *Handler) pickFragment(part string, withResources bool) http.HandlerFunc
 		if !strings.HasPrefix(action, "/") || strings.HasPrefix(action, "//") || strings.ContainsAny(action, "\\?#") {
 			action = ""
 		}
+		q.Set("pick", "1") // a choice changed: list what it offers
 		p, err := h.newPick(r, id, action, pickFieldsOf(q), q, withResources)
 		if err != nil {
 			h.serverError(w, r, err)
