@@ -37,7 +37,7 @@ func (h *Handler) pickGit(w http.ResponseWriter, r *http.Request) {
 
 // pickImages lists the images of the site's image store.
 func (h *Handler) pickImages(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string][]string{"images": h.picker.Images(r.Context())})
+	writeJSON(w, http.StatusOK, map[string][]string{"images": h.picker.Images(r.Context(), callerOf(r).User.ID)})
 }
 
 // pickResources judges ?partition=&cpu=&memory_gb=&gpu= against one node

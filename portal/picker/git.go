@@ -27,11 +27,13 @@ type Service struct {
 	Refs interface {
 		Refs(ctx context.Context, acc accounts.GitAccess) (map[string]string, error)
 	}
-	API gitref.Gitea // repositories and commits where the server lists them
+	API      gitref.Gitea // repositories and commits where the server lists them
+	Registry Registry     // images where a registry lists them
 
-	imagesMu sync.Mutex
-	images   []string
-	imagesAt time.Time
+	imagesMu  sync.Mutex
+	images    []string // the image store's
+	imagesAt  time.Time
+	regImages map[int64]cachedImages // the registries', per user
 }
 
 // New is the service over the job service's sources and lister.

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,10 +21,21 @@ const imagesTTL = time.Minute
 // storeDepth is how deep a store is searched: registry/team/name/tag.
 const storeDepth = 5
 
-// Images lists the site's images in the runtime's image store (a
-// Bubblewrap image root, Apptainer's ImageDir) as references the runtime
-// accepts, sorted; none when the runtime has no store.
-func (s *Service) Images(ctx context.Context) []string {
+// Images lists the site's images: those in the runtime's image store (a
+// Bubblewrap image root, Apptainer's ImageDir), then, where the runtime
+// pulls from registries (Apptainer), those the registered registries list
+// to the user, all as references the runtime accepts.
+func (s *Service) Images(ctx context.Context, userID int64) []string {
+	list := s.storeImages()
+	rr, ok := s.Jobs.Cfg.Runtime.(slurm.RegistryRuntime)
+	if !ok || s.Sources == nil {
+		return list
+	}
+	return append(slices.Clone(list), s.registryImages(ctx, userID, rr)...)
+}
+
+// storeImages is the image store's listing, cached for imagesTTL.
+func (s *Service) storeImages() []string {
 	s.imagesMu.Lock()
 	defer s.imagesMu.Unlock()
 	now := time.Now()
@@ -40,7 +52,7 @@ func (s *Service) Images(ctx context.Context) []string {
 	}
 	list := []string{}
 	if root != "" {
-		for _, ref := range storeImages(root) {
+		for _, ref := range findImages(root) {
 			if rt.ValidateImage(ref) == nil {
 				list = append(list, ref)
 			}
@@ -50,11 +62,60 @@ func (s *Service) Images(ctx context.Context) []string {
 	return list
 }
 
-// storeImages finds images in a store laid out as name/tag: a directory
+// registryImages lists what each registered registry shows the user, with
+// their token for it, cached per user for imagesTTL. A registry that does
+// not answer or list is left out.
+func (s *Service) registryImages(ctx context.Context, userID int64, rr slurm.RegistryRuntime) []string {
+	s.imagesMu.Lock()
+	if c, ok := s.regImages[userID]; ok && time.Since(c.at) < imagesTTL {
+		s.imagesMu.Unlock()
+		return c.refs
+	}
+	s.imagesMu.Unlock()
+	regs, err := s.Sources.Registries(ctx)
+	if err != nil {
+		return nil
+	}
+	hosts := make([]string, len(regs))
+	for i, r := range regs {
+		hosts[i] = r.Host
+	}
+	rt := rr.WithRegistries(hosts)
+	refs := []string{}
+	for _, r := range regs {
+		user, pass, err := s.Sources.ResolveRegistry(ctx, userID, r.Host+"/")
+		if err != nil {
+			continue
+		}
+		list, err := s.Registry.Images(ctx, r.Host, user, pass)
+		if err != nil {
+			continue
+		}
+		for _, img := range list {
+			if ref := r.Host + "/" + img; rt.ValidateImage(ref) == nil {
+				refs = append(refs, ref)
+			}
+		}
+	}
+	s.imagesMu.Lock()
+	if s.regImages == nil {
+		s.regImages = map[int64]cachedImages{}
+	}
+	s.regImages[userID] = cachedImages{refs: refs, at: time.Now()}
+	s.imagesMu.Unlock()
+	return refs
+}
+
+type cachedImages struct {
+	refs []string
+	at   time.Time
+}
+
+// findImages finds images in a store laid out as name/tag: a directory
 // holding usr/ is a root filesystem (a Bubblewrap image, an Apptainer
 // sandbox), a file tag.sif a SIF. Names starting with "." are skipped
 // (temporary pulls, recipes).
-func storeImages(root string) []string {
+func findImages(root string) []string {
 	var refs []string
 	root = filepath.Clean(root)
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -53,7 +53,7 @@ func (h *Handler) newPick(r *http.Request, id, action string, f pickFields, v ur
 	if err != nil {
 		return nil, err
 	}
-	p.Images = h.picker.Images(r.Context())
+	p.Images = h.picker.Images(r.Context(), vis.User.ID)
 	p.DefaultImage = h.jobs.Cfg.DefaultImage
 	if withResources {
 		num := func(s string) int { n, _ := strconv.Atoi(strings.TrimSpace(s)); return n }
