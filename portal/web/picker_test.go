@@ -221,6 +221,24 @@ func TestModelPickerStates(t *testing.T) {
 		}
 	})
 
+	t.Run("in Japanese, no English of the pickers left", func(t *testing.T) {
+		if p := b.Submit("/settings", "/settings/language", url.Values{"lang": {"ja"}}); p.Status != http.StatusSeeOther {
+			t.Fatalf("set language: %d", p.Status)
+		}
+		defer b.Submit("/settings", "/settings/language", url.Values{"lang": {"en"}})
+		body := page(t, "/trainings/new?"+pickQuery("git_server", "devgit", "git_repository", "devgit/public/empty.git", "partition", "gpu-a100", "gpu", "9"))
+		for _, want := range []string{"Git サーバー", "リポジトリを一覧", "このリポジトリにはまだブランチがありません", "1 ノードあたり", "テナントのクォータの残り", "決して開始できない"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("lacks %q", want)
+			}
+		}
+		for _, english := range []string{"List repositories", "no branches yet", "one node has", "quota leaves", "could never start"} {
+			if strings.Contains(body, english) {
+				t.Errorf("English left: %q", english)
+			}
+		}
+	})
+
 	t.Run("the fragment kqi.js swaps in", func(t *testing.T) {
 		body := page(t, "/pickers/model?id=training&action=/trainings/new&git_server=devgit&git_repository=devgit/public/mnist.git")
 		if !strings.HasPrefix(strings.TrimSpace(body), `<div class="picker" id="training-model"`) || !strings.Contains(body, `formaction="/trainings/new"`) {
