@@ -70,6 +70,20 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		return chromedp.Steps(chromedp.SetValue(sel, v),
 			chromedp.Evaluate[chromedp.Void](`document.querySelector("`+sel+`").dispatchEvent(new Event("change", {bubbles: true}))`))
 	}
+	// until waits for a script's condition; unlike WaitVisible it holds no
+	// node of a page that a navigation replaces meanwhile.
+	until := func(what, cond string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+			if err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: never (%v)", what, err)
+			}
+		}
+	}
 	type_ := func(sel, v string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(chromedp.SetValue(sel, v),
 			chromedp.Evaluate[chromedp.Void](`document.querySelector("`+sel+`").dispatchEvent(new Event("input", {bubbles: true}))`))
@@ -84,12 +98,12 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		chromedp.SetValue("#training-command", `git rev-parse HEAD > /kqi/output/head.txt && echo "commit $COMMIT_ID"`),
 		chromedp.SetValue("#training-server", "devgit"),
 		// The list button reloads the form with the server's repositories.
-		chromedp.Click("#training-list-repos"),
-		chromedp.WaitVisible("select#training-repo"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("training-list-repos").click()`),
 	)
 	if err != nil {
 		t.Fatalf("list repositories: %v", err)
 	}
+	until("the repositories listed", `document.querySelector("select#training-repo") !== null && document.readyState === "complete"`)
 	if got := options("#training-repo"); got != ",devgit/public/empty.git,devgit/public/mnist.git" {
 		t.Fatalf("repositories offered: %q", got)
 	}
@@ -97,9 +111,10 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		t.Fatal("the list button lost what was typed")
 	}
 	// Choosing the repository swaps in its branches and commits.
-	if err := chromedp.Do(ctx, change("#training-repo", "devgit/public/mnist.git"), chromedp.WaitVisible("select#training-commit")); err != nil {
-		t.Fatalf("list branches: %v", err)
+	if err := chromedp.Do(ctx, change("#training-repo", "devgit/public/mnist.git")); err != nil {
+		t.Fatalf("choose the repository: %v", err)
 	}
+	until("the branches and commits swapped in", `document.querySelector("select#training-commit") !== null`)
 	if got := options("#training-branch"); got != ",dev,main" {
 		t.Errorf("branches offered: %q", got)
 	}
@@ -119,9 +134,14 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		t.Errorf("resource step: %q", node)
 	}
 	portaltest.Screenshot(t, ctx, "training-pickers")
-	if err := chromedp.Do(ctx, chromedp.Click("#training-submit"), chromedp.WaitVisible("#training-status")); err != nil {
-		t.Fatalf("submit: %v", err)
+	click := func(id string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("`+id+`").click()`)); err != nil {
+			t.Fatalf("click %s: %v", id, err)
+		}
 	}
+	click("training-submit")
+	until("the training's page", `document.getElementById("training-status") !== null`)
 	jobsNow, _, err := env.Store.ListJobs(ctx0, lab.ID, storage.JobFilter{Kind: "training"})
 	if err != nil || len(jobsNow) != 1 {
 		t.Fatalf("trainings: %d, %v", len(jobsNow), err)
@@ -169,12 +189,12 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		chromedp.SendKeys("#training-branch", "no-such-branch"),
 		chromedp.SetValue("#training-command", "true"),
 		chromedp.SetValue("#training-partition", "cpu"),
-		chromedp.Click("#training-submit"),
-		chromedp.WaitVisible("#form-error"),
 	)
 	if err != nil {
-		t.Fatalf("submit an unknown branch: %v", err)
+		t.Fatalf("fill in an unknown branch: %v", err)
 	}
+	click("training-submit")
+	until("the refused form", `document.getElementById("form-error") !== null`)
 	body, _ := chromedp.Run(ctx, chromedp.Text("main"))
 	if !strings.Contains(body, "The repository has no branch or tag no-such-branch.") {
 		t.Fatalf("the form says:\n%s", body)
@@ -197,9 +217,8 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the never-fits hint: %v", err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click("#training-submit"), chromedp.WaitVisible("#form-error")); err != nil {
-		t.Fatalf("submit a huge request: %v", err)
-	}
+	click("training-submit")
+	until("the refused form", `document.getElementById("form-error") !== null`)
 	if body, _ := chromedp.Run(ctx, chromedp.Text("main")); !strings.Contains(body, "CPU cores at most") || value("#training-form [name=cpu]") != "512" {
 		t.Fatalf("the refused form:\n%s", body)
 	}
