@@ -1,7 +1,9 @@
 // Package gitref asks a Git server what a repository holds (`git
 // ls-remote`), with the user's token, so a submit naming an unreachable
 // repository or a branch that does not exist is refused on the form
-// instead of failing in the job.
+// instead of failing in the job; and, where the server speaks Gitea's API
+// (gitea.go), which repositories it has and their recent commits, for the
+// forms' pickers.
 package gitref
 
 import (

@@ -118,6 +118,3 @@ func (s *Service) Resources(ctx context.Context, tenantID int64, ask Ask) (Resou
 	}
 	return res, nil
 }
-
-// Fits reports a request that can start now as far as the portal can tell.
-func (r Resources) Fits() bool { return r.Problem == nil && len(r.Never) == 0 && len(r.Wait) == 0 }

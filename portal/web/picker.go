@@ -67,16 +67,6 @@ func (h *Handler) newPick(r *http.Request, id, action string, f pickFields, v ur
 	return p, nil
 }
 
-// HasImage reports whether ref is one of the store's images.
-func (p *pickView) HasImage(ref string) bool {
-	for _, i := range p.Images {
-		if i == ref {
-			return true
-		}
-	}
-	return false
-}
-
 // pickFieldsOf reads the picked fields from values.
 func pickFieldsOf(v url.Values) pickFields {
 	return pickFields{Image: v.Get("image"), Repository: v.Get("git_repository"), Branch: v.Get("git_branch"), Commit: v.Get("git_commit"),
@@ -89,7 +79,7 @@ func (h *Handler) pickFragment(part string, withResources bool) http.HandlerFunc
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		id := q.Get("id")
-		if !pickIDs[id] {
+		if !pickIDs[id] || h.picker == nil {
 			h.NotFound(w, r)
 			return
 		}
