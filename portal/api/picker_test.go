@@ -57,7 +57,7 @@ func TestPickerEndpoints(t *testing.T) {
 	if status != 200 || fmt.Sprint(res["node"]) != "map[cpus:8 free_gpus:4 gpu_type:a100 gpus:4 memory_gb:16]" {
 		t.Fatalf("resources: %d %v", status, res)
 	}
-	if fmt.Sprint(res["never"]) != "[map[arg:4 field:gpu key:training.gpu_max]]" || fmt.Sprint(res["wait"]) != "[map[arg:1 field:cpu key:picker.quota_used]]" {
+	if fmt.Sprint(res["never"]) != "[map[arg:4 field:gpu key:training.gpu_max]]" || fmt.Sprint(res["wait"]) != "[map[arg:1 field:cpu key:picker.quota_used_cpu]]" {
 		t.Errorf("never %v wait %v", res["never"], res["wait"])
 	}
 	if status, _ := call(t, env, "GET", "/api/v1/pickers/git", "", nil); status != 401 {

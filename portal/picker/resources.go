@@ -75,7 +75,7 @@ func (s *Service) Resources(ctx context.Context, tenantID int64, ask Ask) (Resou
 		if q.limit != nil {
 			ql.Limit, ql.Left = *q.limit, max(0, *q.limit-q.used)
 			if q.ask > ql.Left {
-				res.Wait = append(res.Wait, Hint{Field: q.field, Key: "picker.quota_used", Arg: strconv.Itoa(ql.Left)})
+				res.Wait = append(res.Wait, Hint{Field: q.field, Key: "picker.quota_used_" + q.field, Arg: strconv.Itoa(ql.Left)})
 			}
 		}
 		res.Quota = append(res.Quota, ql)

@@ -233,7 +233,7 @@ func TestBrowserPickersRunTheChosenCommit(t *testing.T) {
 		t.Fatalf("the warning: %v", err)
 	}
 	warn, _ := chromedp.Run(ctx, chromedp.Text("#training-wait-gpu"))
-	if !strings.Contains(warn, "quota leaves 0 of this now") {
+	if !strings.Contains(warn, "quota leaves 0 GPUs now") {
 		t.Errorf("warning: %q", warn)
 	}
 	portaltest.Screenshot(t, ctx, "training-pickers-warning")
