@@ -5,6 +5,9 @@
 // no credentials; those under root/private need HTTP Basic auth with the
 // token from -token-file as the password.
 //
+// Under /api/v1 it also answers the read-only part of Gitea's REST API
+// that lists repositories, branches and commits (api.go).
+//
 // scripts/dev-cluster.sh builds and starts it; it is not meant for
 // production.
 package main

@@ -22,6 +22,8 @@ import (
 // under root is served.
 type server struct {
 	token   []byte
+	root    string
+	gitPath string
 	backend http.Handler
 	log     *log.Logger
 }
@@ -59,7 +61,7 @@ func newServer(root, gitPath string, token []byte, logger *log.Logger) (*server,
 			"GIT_CONFIG_KEY_1=http.receivepack", "GIT_CONFIG_VALUE_1=false",
 		},
 	}
-	return &server{token: token, backend: backend, log: logger}, nil
+	return &server{token: token, root: root, gitPath: gitPath, backend: backend, log: logger}, nil
 }
 
 // ServeHTTP checks the path, refuses pushes, authenticates private
@@ -87,6 +89,9 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) string {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return "none"
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		return s.api(w, r)
+	}
 	area, ok := repoArea(r.URL.Path)
 	if !ok {
 		http.NotFound(w, r)
@@ -98,7 +103,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	if area == "private" {
 		_, pass, ok := r.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(pass), s.token) != 1 {
+		if !ok || !s.tokenMatches(pass) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="kqi-devgit private repositories"`)
 			http.Error(w, "authentication required: the password is the token", http.StatusUnauthorized)
 			return "denied"
@@ -108,6 +113,10 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	s.backend.ServeHTTP(w, r)
 	return "none"
+}
+
+func (s *server) tokenMatches(given string) bool {
+	return subtle.ConstantTimeCompare([]byte(given), s.token) == 1
 }
 
 // repoArea returns "public" or "private" for a path inside one of those two

@@ -57,10 +57,12 @@ func mustGit(t *testing.T, dir string, args ...string) string {
 // the server's URL and its log.
 func devgit(t *testing.T) (string, *syncBuffer) {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatalf("git is required: %v", err)
-	}
+	return serveRoot(t, sampleRoot(t))
+}
+
+// sampleRoot builds the root devgit serves.
+func sampleRoot(t *testing.T) string {
+	t.Helper()
 	root := t.TempDir()
 	for _, area := range []string{"public", "private"} {
 		work := filepath.Join(t.TempDir(), "work")
@@ -75,6 +77,16 @@ func devgit(t *testing.T) (string, *syncBuffer) {
 	// A file beside the areas that no URL may reach.
 	if err := os.WriteFile(filepath.Join(root, "secret.txt"), []byte("nope\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	return root
+}
+
+// serveRoot serves root and returns the server's URL and its log.
+func serveRoot(t *testing.T, root string) (string, *syncBuffer) {
+	t.Helper()
+	gitPath, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatalf("git is required: %v", err)
 	}
 	logs := &syncBuffer{}
 	h, err := newServer(root, gitPath, []byte(testToken), log.New(logs, "", 0))

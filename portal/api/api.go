@@ -23,6 +23,7 @@ import (
 	"kqi/portal/i18n"
 	"kqi/portal/input"
 	"kqi/portal/jobs"
+	"kqi/portal/picker"
 	"kqi/portal/preprocess"
 	"kqi/portal/refusal"
 	"kqi/portal/shell"
@@ -37,6 +38,7 @@ type Handler struct {
 	data     *data.Service
 	jobs     *jobs.Service
 	pre      *preprocess.Service
+	picker   *picker.Service
 	keys     *shell.Keys // nil when the site offers no shells
 	log      *slog.Logger
 }
@@ -72,6 +74,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 		h.pre = &preprocess.Service{Store: js.Store, Files: js.Files, Jobs: js, Log: log}
 		h.preprocessRoutes(in)
 		h.tensorBoardRoutes(in)
+		h.pickerRoutes(in)
 	}
 
 	admin := in.PathPrefix("/admin").Subrouter()

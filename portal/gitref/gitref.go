@@ -1,7 +1,9 @@
 // Package gitref asks a Git server what a repository holds (`git
 // ls-remote`), with the user's token, so a submit naming an unreachable
 // repository or a branch that does not exist is refused on the form
-// instead of failing in the job.
+// instead of failing in the job; and, where the server speaks Gitea's API
+// (gitea.go), which repositories it has and their recent commits, for the
+// forms' pickers.
 package gitref
 
 import (
@@ -47,7 +49,7 @@ func (l Lister) Refs(ctx context.Context, acc accounts.GitAccess) (map[string]st
 		}
 		msg := stderr.String()
 		if strings.Contains(msg, "could not read Username") || strings.Contains(msg, "Authentication failed") {
-			return nil, errors.New("the Git server wants a token it was not given or refused")
+			return nil, ErrAuth
 		}
 		return nil, errors.New(firstLine(msg, acc.Token))
 	}

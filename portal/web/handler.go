@@ -14,6 +14,7 @@ import (
 	"kqi/portal/config"
 	"kqi/portal/data"
 	"kqi/portal/jobs"
+	"kqi/portal/picker"
 	"kqi/portal/preprocess"
 	"kqi/portal/shell"
 )
@@ -26,6 +27,7 @@ type Handler struct {
 	data     *data.Service
 	jobs     *jobs.Service
 	pre      *preprocess.Service
+	picker   *picker.Service
 	shell    *shell.Gateway // nil when the site offers no shells
 	keys     *shell.Keys
 	cfg      *config.Config
@@ -40,6 +42,7 @@ func New(router *mux.Router, au *auth.Service, acc *accounts.Service, sources *a
 	h := &Handler{auth: au, accounts: acc, sources: sources, data: svc, jobs: js, cfg: cfg, router: router, log: log, now: time.Now}
 	if js != nil {
 		h.pre = &preprocess.Service{Store: js.Store, Files: js.Files, Jobs: js, Log: log}
+		h.picker = picker.New(sources, js)
 	}
 	h.routes()
 	v, err := parseViews(router)
@@ -104,6 +107,8 @@ func (h *Handler) routes() {
 	h.preprocessRoutes(tenant)
 	h.tensorBoardRoutes(tenant)
 	h.lineageRoutes(tenant)
+	tenant.HandleFunc("/pickers/model", h.pickFragment("pick_model", false)).Methods(get).Name("pickModel")
+	tenant.HandleFunc("/pickers/resources", h.pickFragment("pick_resources", true)).Methods(get).Name("pickResources")
 
 	tenant.HandleFunc("/datasets", h.showDatasetList).Methods(get).Name("datasets")
 	tenant.HandleFunc("/datasets/new", h.showDatasetNew).Methods(get).Name("datasetNew")

@@ -13,6 +13,7 @@ type jobFormData struct {
 	P      jobView
 	Form   jobs.Form
 	Errors map[string][]refusal.Field
+	Pick   *pickView
 	jobs.Choices
 }
 
@@ -23,6 +24,15 @@ func (p *jobPages) renderForm(w http.ResponseWriter, r *http.Request, status int
 		return
 	}
 	d.P = p.view()
+	r.ParseForm()
+	f := d.Form
+	d.Pick, err = p.newPick(r, p.kind.Name(), p.path(d.P.New), pickFields{Image: f.Image, Repository: f.GitRepository, Branch: f.GitBranch,
+		Commit: f.GitCommit, Partition: f.Partition, CPU: f.CPU, MemoryGB: f.MemoryGB, GPU: f.GPU}, r.Form, true)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	d.Pick.Errors = d.Errors
 	p.renderPage(w, r, status, page{Name: p.kind.Name() + "_new", Nav: d.P.List, Title: p.key("new_title"), Data: d})
 }
 
@@ -31,6 +41,11 @@ func (p *jobPages) renderForm(w http.ResponseWriter, r *http.Request, status int
 func (p *jobPages) showNew(w http.ResponseWriter, r *http.Request) {
 	form := jobs.Form{CPU: "1", MemoryGB: "1", GPU: "0"}
 	q := r.URL.Query()
+	if q.Get("pick") == "1" {
+		// A picker's list button: the form again, as typed, with the
+		// lists for what it holds now.
+		form = jobs.ParseForm(q)
+	}
 	if q.Get("use_parent") == "1" {
 		// "Use its settings" on the form: the (first) chosen parent's
 		// settings become the defaults; the name typed so far and the

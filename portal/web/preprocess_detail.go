@@ -13,7 +13,11 @@ func (h *Handler) showPreprocess(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.renderPreprocessForm(w, r, http.StatusOK, preprocessFormData{Preprocess: p, Form: preprocessFormOf(p.Fields)})
+	form := preprocessFormOf(p.Fields)
+	if q := r.URL.Query(); q.Get("pick") == "1" && !p.Used {
+		form = preprocessFormFrom(q) // a picker's list button: as typed
+	}
+	h.renderPreprocessForm(w, r, http.StatusOK, preprocessFormData{Preprocess: p, Form: form})
 }
 
 func (h *Handler) updatePreprocess(w http.ResponseWriter, r *http.Request) {

@@ -66,7 +66,14 @@ type preprocessForm struct {
 }
 
 func parsePreprocessForm(r *http.Request) preprocessForm {
-	v := r.PostFormValue
+	r.ParseForm()
+	return preprocessFormFrom(r.PostForm)
+}
+
+// preprocessFormFrom reads the form from values (a picker's GET has them
+// in the query).
+func preprocessFormFrom(vals url.Values) preprocessForm {
+	v := vals.Get
 	return preprocessForm{Name: v("name"), Command: v("command"), Memo: v("memo"), Image: v("image"),
 		GitRepository: v("git_repository"), GitBranch: v("git_branch"), GitCommit: v("git_commit"),
 		CPU: v("cpu"), MemoryGB: v("memory_gb"), GPU: v("gpu")}

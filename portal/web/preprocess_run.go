@@ -84,6 +84,7 @@ type runFormData struct {
 	Partitions   []slurm.Partition
 	Refusal      *refusal.Error
 	Errors       map[string][]refusal.Field
+	Pick         *pickView // the resource step's picture
 }
 
 // Selected reports whether preprocess id is the chosen one.
@@ -136,13 +137,33 @@ func (h *Handler) renderRunForm(w http.ResponseWriter, r *http.Request, status i
 	if d.Partitions, err = h.jobs.Partitions(r.Context()); err != nil {
 		h.log.Warn("listing partitions", "error", err)
 	}
+	ask := pickFields{Partition: f.Partition, CPU: f.CPU, MemoryGB: f.MemoryGB, GPU: f.GPU}
+	if d.Preprocess != nil { // blank resources are the preprocess's defaults
+		def := func(s string, n int) string {
+			if strings.TrimSpace(s) == "" {
+				return strconv.Itoa(n)
+			}
+			return s
+		}
+		ask.CPU, ask.MemoryGB, ask.GPU = def(f.CPU, d.Preprocess.Fields.CPU), def(f.MemoryGB, d.Preprocess.Fields.MemoryGB), def(f.GPU, d.Preprocess.Fields.GPU)
+	}
+	if d.Pick, err = h.newPick(r, "run", h.path("preprocessRunForm"), ask, url.Values{}, true); err != nil {
+		h.serverError(w, r, err)
+		return
+	}
 	h.renderPage(w, r, status, page{Name: "preprocess_run", Nav: "preprocessing", Title: "preprocess.run_title", Data: d})
 }
 
 // showPreprocessRun is the run form; preprocess_id, data_ids and back in
 // the query preselect what the page it came from knows.
 func (h *Handler) showPreprocessRun(w http.ResponseWriter, r *http.Request) {
-	f := parseRunForm(r.URL.Query())
+	q := r.URL.Query()
+	f := parseRunForm(q)
+	if q.Get("pick") == "1" {
+		// The resources' check button: the form again, as typed.
+		h.renderRunForm(w, r, http.StatusOK, f, nil)
+		return
+	}
 	f.OpenHistory = true
 	if p, err := h.preprocessOf(r, f.PreprocessID); err == nil && p != nil {
 		f.CPU, f.MemoryGB, f.GPU = strconv.Itoa(p.Fields.CPU), strconv.Itoa(p.Fields.MemoryGB), strconv.Itoa(p.Fields.GPU)

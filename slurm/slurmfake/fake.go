@@ -4,6 +4,7 @@ package slurmfake
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -141,7 +142,20 @@ func (f *Fake) Partitions(ctx context.Context) ([]slurm.Partition, error) {
 	if f.PartitionsErr != nil {
 		return nil, f.PartitionsErr
 	}
-	return f.parts, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.parts), nil
+}
+
+// SetFreeGPUs changes how many GPUs of a partition no job holds now.
+func (f *Fake) SetFreeGPUs(partition string, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.parts {
+		if f.parts[i].Name == partition {
+			f.parts[i].FreeGPUs = n
+		}
+	}
 }
 
 // Check answers CheckErr.

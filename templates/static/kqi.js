@@ -280,6 +280,64 @@
   window.setTimeout(tick, 5000);
 })();
 
+// Pickers on job forms (templates/partials/picker.html): a changed Git
+// server, repository or branch, or changed resources, swap in the part the
+// server renders for the form's values (GET data-pick), instead of the
+// list buttons' reload of the whole page. The buttons stay for pages
+// without this script.
+(function () {
+  "use strict";
+  // What a changed choice makes stale: the choices below it.
+  var below = {git_server: ["git_repository", "git_branch", "git_commit"], git_repository: ["git_branch", "git_commit"], git_branch: ["git_commit"]};
+  var query = function (form, part, changed) {
+    var q = new URLSearchParams();
+    var stale = below[changed] || [];
+    new FormData(form).forEach(function (v, k) {
+      if (k !== "csrf_token" && typeof v === "string" && stale.indexOf(k) < 0) { q.append(k, v); }
+    });
+    q.set("id", part.getAttribute("data-pick-id"));
+    var b = part.querySelector("button[formaction]");
+    if (b) { q.set("action", new URL(b.formAction, location.href).pathname); }
+    return q;
+  };
+  var swap = function (part, changed) {
+    var form = part.closest("form");
+    if (!form) { return; }
+    var url = part.getAttribute("data-pick") + "?" + query(form, part, changed).toString();
+    part.setAttribute("aria-busy", "true");
+    fetch(url, {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var t = document.createElement("template");
+        t.innerHTML = html.trim();
+        var next = t.content.firstElementChild;
+        if (next && next.id === part.id) { part.replaceWith(next); }
+      })
+      .catch(function () { part.removeAttribute("aria-busy"); });
+  };
+  var timer = null;
+  var later = function (part) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(function () { swap(part, ""); }, 300);
+  };
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el.hasAttribute && el.hasAttribute("data-pick-change")) {
+      var model = el.closest("[data-pick]");
+      if (model) { swap(model, el.name); }
+    }
+  });
+  var resources = function (ev) {
+    var el = ev.target;
+    var form = el.form;
+    if (!form || !(el.name === "cpu" || el.name === "memory_gb" || el.name === "gpu" || el.hasAttribute("data-pick-resources"))) { return; }
+    var part = form.querySelector(".pick-resources[data-pick]");
+    if (part) { later(part); }
+  };
+  document.addEventListener("input", resources);
+  document.addEventListener("change", resources);
+})();
+
 // Times are sent in UTC; show them in the reader's own time zone. (A
 // declaration, so a job page's poll can localise the times it adds.)
 function localTime(el) {
