@@ -4,8 +4,10 @@ import (
 	"context"
 	"html"
 	"kqi/portal/data"
+	"kqi/storage"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,4 +135,27 @@ func typedFields(f form) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The edge's refusal and the handler's own are shown together, each next
+// to its field, and nothing is submitted.
+func TestEdgeAndFormRefusalsShowTogether(t *testing.T) {
+	w := newWorld(t)
+	b := w.env.Browser(t)
+	b.SessionAs(w.lab.admin)
+	p := b.Submit("/settings", "/trainings", url.Values{"name": {"edge"}, "dataset_id": {strconv.FormatInt(w.lab.dataset, 10)},
+		"command": {"true"}, "cpu": {"many"}, "memory_gb": {"1"}, "gpu": {"0"}, "memo": {"bell\x07"}})
+	body := html.UnescapeString(p.Body)
+	for _, msg := range []string{i18n.T("en", "input.control", "memo"), i18n.T("en", "training.not_a_number")} {
+		if !strings.Contains(body, msg) {
+			t.Errorf("status %d: %q is not shown", p.Status, msg)
+		}
+	}
+	if !strings.Contains(body, "bell\uFFFD") || !strings.Contains(body, `value="many"`) {
+		t.Error("what was typed is not kept")
+	}
+	list, _, err := w.env.Store.ListJobs(context.Background(), w.lab.tenant.ID, storage.JobFilter{})
+	if err != nil || len(list) != 0 {
+		t.Errorf("jobs after a refused form: %d (%v)", len(list), err)
+	}
 }
