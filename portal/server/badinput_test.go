@@ -75,6 +75,7 @@ var (
 	metAttr  = attr("method")
 	encAttr  = attr("enctype")
 	typeAttr = attr("type")
+	readonly = regexp.MustCompile(`\breadonly\b`)
 )
 
 // formsOf reads the forms of every page the browser can GET and files them
@@ -131,7 +132,7 @@ func addForms(w *world, forms map[string]form, body string) {
 			if in[1] == "input" {
 				f.kinds[name] = cmp.Or(first(typeAttr, in[2]), "text")
 			}
-			if regexp.MustCompile(`\breadonly\b`).MatchString(in[2]) {
+			if readonly.MatchString(in[2]) {
 				f.kinds[name] = "readonly"
 			}
 			if in[1] == "input" && strings.Contains(in[2], `type="checkbox"`) && !strings.Contains(in[2], "checked") {
