@@ -2,6 +2,9 @@ package slurm
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,6 +59,12 @@ func startJob(t *testing.T, spec JobSpec, rt Runtime, stop, hostStop string) {
 // and exit status.
 func attach(t *testing.T, req ShellRequest) (string, int) {
 	t.Helper()
+	return attachTyping(t, req, "")
+}
+
+// attachTyping is attach with what the user types as the shell's input.
+func attachTyping(t *testing.T, req ShellRequest, typed string) (string, int) {
+	t.Helper()
 	argv, err := ShellArgs(req)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +74,9 @@ func attach(t *testing.T, req ShellRequest) (string, int) {
 	if argv[i] != "bash" || argv[i+2] != attachProgram {
 		t.Fatalf("ShellArgs does not end with the attach program: %q", argv)
 	}
-	out, err := exec.Command(argv[i], argv[i+1:]...).CombinedOutput()
+	cmd := exec.Command(argv[i], argv[i+1:]...)
+	cmd.Stdin = strings.NewReader(typed)
+	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -218,5 +229,37 @@ func TestShellIntoApptainerJob(t *testing.T) {
 		t.Error("no env file")
 	} else if _, err := os.Stat(shell.Argv[i+1]); !os.IsNotExist(err) {
 		t.Errorf("the shell's env file outlived the shell: %v", err)
+	}
+}
+
+// A shell into an isolated job with a proxy (whose container is started in
+// the background while the bridge is made) still gets what the user types,
+// and reaches the proxy through the bridge; for both runtimes.
+func TestShellIntoIsolatedJobReadsInput(t *testing.T) {
+	requireTools(t)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "proxied") }))
+	defer proxy.Close()
+	bin := fakeApptainer(t)
+	for name, rt := range map[string]Runtime{
+		"bubblewrap": Bubblewrap{Network: NetworkIsolated},
+		"apptainer":  Apptainer{Binary: bin, Network: NetworkIsolated},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := jobFixture(t, "")
+			spec.Git = GitSource{}
+			spec.SiteEnv = []EnvVar{{"HTTP_PROXY", proxy.URL}}
+			stop := filepath.Join(spec.Path(OutputDir), "stop")
+			inside := "/kqi/output/stop"
+			if name == "apptainer" {
+				spec.Image = "docker://registry.example.org/ml/torch:2"
+				inside = stop // the stand-in's command sees the node's files
+			}
+			startJob(t, spec, rt, inside, stop)
+			fetch := `hp=${HTTP_PROXY#http://}; hp=${hp%/}; exec 3<>"/dev/tcp/${hp%:*}/${hp##*:}"; printf 'GET http://outside.invalid/ HTTP/1.0\r\n\r\n' >&3; tail -n 1 <&3; echo`
+			out, code := attachTyping(t, ShellRequest{JobID: "1", JobDir: spec.JobDir, Command: `read -r line; echo "typed: $line"; ` + fetch}, "hello\n")
+			if code != 0 || !strings.Contains(out, "typed: hello\n") || !strings.Contains(out, "proxied") {
+				t.Errorf("status %d, output:\n%s", code, out)
+			}
+		})
 	}
 }

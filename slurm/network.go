@@ -138,14 +138,63 @@ func writeBridgedLaunch(w *scriptWriter, bin string, bridges []proxyBridge) {
 	w.raw("\treturn \"$rc\"\n")
 }
 
-// ApptainerNetworkArgs are the apptainer exec arguments of a job network:
-// none for the host's, --net --network none (a namespace with only
-// loopback, open to unprivileged users) for an isolated one. Apptainer
-// has no bridge to the site's proxy here: an isolated Apptainer job has no
-// outside network at all.
-func ApptainerNetworkArgs(network string) []string {
-	if network == NetworkIsolated {
-		return []string{"--net", "--network", "none"}
+// apptainerGate runs first in an isolated Apptainer job with proxies,
+// inside the container: it waits until every bridge listens on the job's
+// loopback (ports given after their count) and then runs the command
+// line that follows. Its $0 names the job's bridge directory, which is
+// how the script finds the container's processes. Bash alone: the image
+// needs nothing but the bash every job needs.
+const apptainerGate = `for p in "${@:2:$1}"; do ` +
+	`until (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do ` +
+	`if ((SECONDS > 120)); then echo "kqi: the bridge to the site's proxy did not come up" >&2; exit 125; fi; ` +
+	`sleep 0.1 2>/dev/null; done; done; shift "$(($1 + 1))"; exec "$@"`
+
+// writeApptainerBridge writes the end of an Apptainer kqi_container for
+// an isolated job with proxies. Apptainer has no way to hold a container
+// before it starts, and joining a prepared namespace (--netns-path) is
+// for root or users an administrator lists, so the container starts with
+// apptainerGate in front of the command: meanwhile, for each proxy, socat
+// listens on a socket in kqi_tmp and forwards to the proxy, the script
+// finds the gate's process (in another network namespace, its $0 naming
+// this job's directory) and a second socat, entered into that process's
+// user and network namespaces (nsenter, as the same user: Apptainer's
+// user-namespace mode, the default since 1.1, makes the job's user their
+// owner), listens on the job's loopback and forwards to the socket. Then
+// the gate lets the command run. The bridges end with the job.
+func writeApptainerBridge(w *scriptWriter, bridges []proxyBridge, run func(launch, after string)) {
+	w.raw("\tif ! command -v socat >/dev/null || ! command -v nsenter >/dev/null; then\n")
+	w.raw("\t\tkqi_say \"KQI_JOB_NETWORK=isolated with a proxy needs socat and nsenter on the node\"\n")
+	w.raw("\t\treturn 125\n")
+	w.raw("\tfi\n")
+	w.raw("\tlocal dir bridges=() app pid= p i rc gate=" + w.q(apptainerGate) + "\n")
+	w.raw("\tdir=$(mktemp -d \"$kqi_tmp/net.XXXXXX\") || return 125\n")
+	ports := ""
+	for i, b := range bridges {
+		w.raw(fmt.Sprintf("\tsocat UNIX-LISTEN:\"$dir/proxy-%d.sock\",fork,mode=600 TCP:%s & bridges+=($!)\n", i, w.q(b.Target)))
+		ports += fmt.Sprintf(" %d", b.Port)
 	}
-	return nil
+	// Explicit stdin: a background command's is /dev/null, and a shell
+	// into the job reads its keys from it.
+	run(fmt.Sprintf(`bash -c "$gate" "kqi-net:$dir" %d%s "${kqi_launch[@]}" "$1"`, len(bridges), ports), " <&0 &")
+	w.raw("\tapp=$!\n")
+	w.raw("\t# Up to two minutes for the container to start (an image may be converted first).\n")
+	w.raw("\tfor ((i = 0; i < 1200 && ! pid; i++)); do\n")
+	w.raw("\t\tfor p in /proc/[0-9]*; do\n")
+	w.raw("\t\t\tif [[ -e $p/ns/net && ! $p/ns/net -ef /proc/$$/ns/net ]] && grep -qsaF -- \"kqi-net:$dir\" \"$p/cmdline\"; then pid=${p#/proc/}; break; fi\n")
+	w.raw("\t\tdone\n")
+	w.raw("\t\tif [[ -z $pid ]]; then kill -0 \"$app\" 2>/dev/null || break; sleep 0.1; fi\n")
+	w.raw("\tdone\n")
+	w.raw("\tif [[ -n $pid ]] && ! nsenter -t \"$pid\" -U -n --preserve-credentials true; then\n")
+	w.raw("\t\tkqi_say \"KQI_JOB_NETWORK=isolated: cannot enter the job's network namespace (Apptainer in setuid mode needs --userns in KQI_APPTAINER_ARGS)\"\n")
+	w.raw("\t\tkill \"$app\" 2>/dev/null\n")
+	w.raw("\telif [[ -n $pid ]]; then\n")
+	for i, b := range bridges {
+		w.raw(fmt.Sprintf("\t\tnsenter -t \"$pid\" -U -n --preserve-credentials socat TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:\"$dir/proxy-%d.sock\" & bridges+=($!)\n", b.Port, i))
+	}
+	w.raw("\tfi\n")
+	w.raw("\twait \"$app\"; rc=$?\n")
+	w.raw("\tkill \"${bridges[@]}\" 2>/dev/null\n")
+	w.raw("\twait \"${bridges[@]}\" 2>/dev/null\n")
+	w.raw("\trm -rf -- \"$dir\"\n")
+	w.raw("\treturn \"$rc\"\n")
 }

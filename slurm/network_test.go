@@ -53,10 +53,37 @@ func TestIsolatedBubblewrapScript(t *testing.T) {
 			t.Errorf("isolated with a proxy: no %q in\n%s", want, bridged)
 		}
 	}
-	if got := ApptainerNetworkArgs(NetworkIsolated); !reflect.DeepEqual(got, []string{"--net", "--network", "none"}) {
-		t.Errorf("apptainer isolated: %v", got)
+}
+
+func TestIsolatedApptainerScript(t *testing.T) {
+	spec := JobSpec{Name: "n", Comment: "c", CPUs: 1, Image: "docker://python:3", Command: "true", JobDir: "/shared/j"}
+	host, err := Render(spec, Apptainer{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := ApptainerNetworkArgs(NetworkHost); got != nil {
-		t.Errorf("apptainer host: %v", got)
+	if strings.Contains(host, "--net") {
+		t.Error("a host-network job gets a network namespace")
+	}
+	isolated, err := Render(spec, Apptainer{Network: NetworkIsolated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(isolated, "--net --network none") || strings.Contains(isolated, "socat") {
+		t.Errorf("isolated without a proxy:\n%s", isolated)
+	}
+	spec.SiteEnv = []EnvVar{{"HTTP_PROXY", "http://proxy.example.org:8080"}}
+	bridged, err := Render(spec, Apptainer{Network: NetworkIsolated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--net --network none", "HTTP_PROXY=http://127.0.0.1:8080", "TCP:proxy.example.org:8080",
+		"TCP-LISTEN:8080,bind=127.0.0.1", `"kqi-net:$dir" 1 8080 "${kqi_launch[@]}" "$1" <&0 &`} {
+		if !strings.Contains(bridged, want) {
+			t.Errorf("isolated with a proxy: no %q in\n%s", want, bridged)
+		}
+	}
+	// Both launches (with and without registry credentials) are bridged.
+	if n := strings.Count(bridged, `bash -c "$gate" "kqi-net:$dir"`); n != 2 {
+		t.Errorf("%d bridged launches, want 2", n)
 	}
 }

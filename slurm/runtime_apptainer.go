@@ -61,6 +61,11 @@ type Apptainer struct {
 	// NvCCLI sets up GPUs with nvidia-container-cli (--nvccli) instead of
 	// Apptainer's own library binds (--nv).
 	NvCCLI bool
+	// Network is NetworkHost ("" too) or NetworkIsolated: --net --network
+	// none, a network namespace with only loopback (the one network
+	// Apptainer lets unprivileged users have), bridged to the site's
+	// proxies like Bubblewrap's (see writeApptainerBridge).
+	Network string
 	// ImageDir is the site's store of SIF files and sandboxes, as the nodes
 	// and the portal host see it; "" = none (no paths, no plain names).
 	ImageDir string
@@ -258,6 +263,13 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 			return "", fmt.Errorf("environment variable %s: Apptainer takes only UTF-8 text", v.Name)
 		}
 	}
+	var bridges []proxyBridge
+	var inside []EnvVar
+	if a.Network == NetworkIsolated {
+		if bridges, inside, err = proxyBridges(spec.SiteEnv); err != nil {
+			return "", err
+		}
+	}
 	bin := a.Binary
 	if bin == "" {
 		bin = "apptainer"
@@ -276,6 +288,15 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 		w.raw("\tkqi_pull_image || return\n")
 		w.raw("\timage=$kqi_pulled_image\n")
 	}
+	if len(inside) > 0 {
+		// The proxy variables lead to the bridges on the job's loopback;
+		// later lines of the env file win.
+		w.raw("\tlocal -a kqi_env=(\"${kqi_env[@]}\"")
+		for _, e := range inside {
+			w.raw(" " + w.q(e.Name+"="+e.Value))
+		}
+		w.raw(")\n")
+	}
 	w.raw(indent(writeEnvFile, "\t"))
 	w.raw("\targs=(exec --containall --cleanenv --no-eval")
 	switch {
@@ -286,6 +307,9 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 	}
 	if a.Fakeroot {
 		w.raw(" --fakeroot")
+	}
+	if a.Network == NetworkIsolated {
+		w.raw(" --net --network none")
 	}
 	for _, arg := range a.ExtraArgs {
 		w.raw(" " + w.q(arg))
@@ -299,16 +323,23 @@ func (a Apptainer) ShellFunction(spec JobSpec) (string, error) {
 		w.raw("\t\t--bind " + w.q(arg) + "\n")
 	}
 	w.raw("\t\t--pwd /kqi/git --env-file \"$env_file\" \"$image\")\n")
-	if !strings.HasPrefix(img.uri, "docker://") {
-		// A local image: registry credentials, if any, were the pull's only.
-		w.raw("\t" + cmd + " \"${args[@]}\" \"${kqi_launch[@]}\" \"$1\"\n")
-	} else {
+	run := func(launch, after string) {
+		if !strings.HasPrefix(img.uri, "docker://") {
+			// A local image: registry credentials, if any, were the pull's only.
+			w.raw("\t" + cmd + " \"${args[@]}\" " + launch + after + "\n")
+			return
+		}
 		w.raw("\tif [[ -n $kqi_registry_username || -n $kqi_registry_password ]]; then\n")
 		w.raw("\t\tAPPTAINER_DOCKER_USERNAME=$kqi_registry_username APPTAINER_DOCKER_PASSWORD=$kqi_registry_password \\\n")
-		w.raw("\t\t\t" + cmd + " \"${args[@]}\" \"${kqi_launch[@]}\" \"$1\"\n")
+		w.raw("\t\t\t" + cmd + " \"${args[@]}\" " + launch + after + "\n")
 		w.raw("\telse\n")
-		w.raw("\t\t" + cmd + " \"${args[@]}\" \"${kqi_launch[@]}\" \"$1\"\n")
+		w.raw("\t\t" + cmd + " \"${args[@]}\" " + launch + after + "\n")
 		w.raw("\tfi\n")
+	}
+	if len(bridges) > 0 {
+		writeApptainerBridge(w, bridges, run)
+	} else {
+		run(`"${kqi_launch[@]}" "$1"`, "")
 	}
 	w.raw("}\n")
 	if w.err != nil {

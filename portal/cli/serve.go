@@ -188,8 +188,8 @@ func runtimeOf(cfg *config.Config) slurm.Runtime {
 	}
 	return slurm.Apptainer{
 		Binary: cfg.ApptainerBinary, GlobalArgs: strings.Fields(cfg.ApptainerGlobal),
-		ExtraArgs: append(strings.Fields(cfg.ApptainerArgs), slurm.ApptainerNetworkArgs(cfg.JobNetwork)...),
-		Fakeroot:  cfg.ApptainerFakeroot, NvCCLI: cfg.ApptainerNvCCLI, ImageDir: cfg.ImageRoot, PullDir: cfg.ApptainerPullDir,
+		ExtraArgs: strings.Fields(cfg.ApptainerArgs), Network: cfg.JobNetwork,
+		Fakeroot: cfg.ApptainerFakeroot, NvCCLI: cfg.ApptainerNvCCLI, ImageDir: cfg.ImageRoot, PullDir: cfg.ApptainerPullDir,
 	}
 }
 

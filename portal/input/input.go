@@ -54,7 +54,7 @@ func Check(field, value string) string {
 	}
 	multi := multiLine[field]
 	for _, c := range value {
-		if c == 0 || c < 0x20 && !(multi && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f {
+		if control(c, multi) {
 			return "input.control"
 		}
 	}
@@ -66,6 +66,12 @@ func Check(field, value string) string {
 		return "input.too_long"
 	}
 	return ""
+}
+
+// control reports whether c is a control character a value may not hold;
+// a multi-line one may hold line breaks and tabs.
+func control(c rune, multi bool) bool {
+	return c < 0x20 && !(multi && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f
 }
 
 // Values checks every name and value of a query or form.
@@ -144,11 +150,35 @@ func Int(s string, lo, hi int64) (int64, bool) {
 // InRange reports whether n is in [lo, hi].
 func InRange(n, lo, hi int) bool { return n >= lo && n <= hi }
 
+// Clean is value with what Check refuses made visible and harmless:
+// invalid bytes and control characters (but the line breaks and tabs its
+// field may hold) become U+FFFD, so a form shown again keeps the rest of
+// what was typed and marks where the bad characters were. Length is left
+// alone: text too long is shown whole, for its writer to shorten where
+// they choose (a form body is at most 10 MB).
+func Clean(field, value string) string {
+	multi := multiLine[field]
+	return strings.Map(func(c rune) rune {
+		if control(c, multi) {
+			return utf8.RuneError
+		}
+		return c
+	}, strings.ToValidUTF8(value, string(utf8.RuneError)))
+}
+
 // Request checks what every handler may read without decoding a body
-// itself: the path, the query and a URL-encoded form (which it parses, so
-// handlers read r.PostForm as usual). Multipart uploads and JSON bodies are
-// checked where they are read (Values per field, JSON).
+// itself: the path, the query (Head) and a URL-encoded form (Form).
+// Multipart uploads and JSON bodies are checked where they are read
+// (Values per field, JSON).
 func Request(r *http.Request) error {
+	if err := Head(r); err != nil {
+		return err
+	}
+	return Form(r)
+}
+
+// Head checks the path and the query.
+func Head(r *http.Request) error {
 	if key := Check("", r.URL.Path); key != "" {
 		return refusal.Invalidf("", key, "path")
 	}
@@ -156,14 +186,31 @@ func Request(r *http.Request) error {
 	if err != nil {
 		return refusal.Invalidf("", "input.bad_query")
 	}
-	if err := Values(q); err != nil {
-		return err
+	return Values(q)
+}
+
+// Form checks a URL-encoded form body, parsing it so handlers read
+// r.PostForm as usual. A refused form is left cleaned (Clean, every value
+// of r.PostForm and r.Form), so a page can show it again with what was
+// typed; the refusal names each field (a malformed body or a field name
+// that is not text is a refusal of the request as a whole, field "").
+func Form(r *http.Request) error {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" || r.Method == http.MethodGet {
+		return nil
 	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" && r.Method != http.MethodGet {
-		if err := r.ParseForm(); err != nil {
-			return refusal.Invalidf("", "input.bad_form")
+	if err := r.ParseForm(); err != nil {
+		return refusal.Invalidf("", "input.bad_form")
+	}
+	err := Values(r.PostForm)
+	if err != nil {
+		for _, v := range []url.Values{r.PostForm, r.Form} {
+			for name, vals := range v {
+				for i := range vals {
+					vals[i] = Clean(name, vals[i])
+				}
+			}
 		}
-		return Values(r.PostForm)
 	}
-	return nil
+	return err
 }

@@ -1,6 +1,10 @@
 package input
 
 import (
+	"net/http"
+	"net/http/httptest"
+
+	"kqi/portal/refusal"
 	"strings"
 	"testing"
 )
@@ -73,5 +77,56 @@ func TestInt(t *testing.T) {
 		if n, ok := Int(c.s, 1, 1024); n != c.n || ok != c.ok {
 			t.Errorf("Int(%q) = %d, %v", c.s, n, ok)
 		}
+	}
+}
+
+func TestCleanKeepsWhatCheckAccepts(t *testing.T) {
+	for _, c := range []struct {
+		field, value, want string
+	}{
+		{"name", "cats 猫", "cats 猫"},
+		{"name", "a\x00b", "a\uFFFDb"},
+		{"name", "a\xff\xfeb", "a\uFFFDb"},
+		{"name", "two\nlines", "two\uFFFDlines"},
+		{"memo", "two\r\nlines\tand\x1b", "two\r\nlines\tand\uFFFD"},
+		{"name", "del\x7f", "del\uFFFD"},
+	} {
+		got := Clean(c.field, c.value)
+		if got != c.want {
+			t.Errorf("Clean(%q, %q) = %q, want %q", c.field, c.value, got, c.want)
+		}
+		if key := Check(c.field, got); key != "" {
+			t.Errorf("Check(%q, Clean(%q)) = %q", c.field, c.value, key)
+		}
+	}
+	long := strings.Repeat("a", MaxLine+1)
+	if Clean("name", long) != long {
+		t.Error("Clean cut a long value; it is shown whole for its writer to shorten")
+	}
+}
+
+func TestFormCleansARefusedForm(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/x?q=1", strings.NewReader("name=a%00b&memo=fine%0Aline&tags=%FF"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	err := Form(r)
+	e, ok := refusal.Of(err)
+	if !ok || len(e.Fields) != 2 {
+		t.Fatalf("Form = %v, want refusals of name and tags", err)
+	}
+	for field, key := range map[string]string{"name": "input.control", "tags": "input.bad_utf8"} {
+		if f := e.ByField()[field]; len(f) != 1 || f[0].Key != key || f[0].Arg != field {
+			t.Errorf("refusal of %s = %v, want %s", field, f, key)
+		}
+	}
+	for field, want := range map[string]string{"name": "a\uFFFDb", "memo": "fine\nline", "tags": "\uFFFD"} {
+		if got := r.PostFormValue(field); got != want {
+			t.Errorf("PostForm %s = %q, want %q", field, got, want)
+		}
+		if got := r.FormValue(field); got != want {
+			t.Errorf("Form %s = %q, want %q", field, got, want)
+		}
+	}
+	if r.FormValue("q") != "1" {
+		t.Error("the query's values were lost from r.Form")
 	}
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"html"
 	"io"
@@ -56,9 +57,11 @@ var queryNames = []string{"name", "memo", "tag", "tags", "status", "sort", "desc
 	"offset", "live", "limit", "q", "lang", "tenant"}
 
 // form is one form found on a page: its fields with what the page put in
-// them, and whether it uploads.
+// them, each field's kind (an input's type, or textarea, select), and
+// whether it uploads.
 type form struct {
 	fields    url.Values
+	kinds     map[string]string
 	multipart bool
 }
 
@@ -71,55 +74,75 @@ var (
 	actAttr  = attr("action")
 	metAttr  = attr("method")
 	encAttr  = attr("enctype")
+	typeAttr = attr("type")
+	readonly = regexp.MustCompile(`\breadonly\b`)
 )
 
 // formsOf reads the forms of every page the browser can GET and files them
 // under the route their action goes to: what each route is sent.
 func formsOf(t *testing.T, w *world, b *portaltest.Browser, routes []route) map[string]form {
 	t.Helper()
+	forms := pageForms(t, w, b, routes)
+	if len(forms) < 10 {
+		t.Fatalf("only %d forms found on the pages: the form reader is broken", len(forms))
+	}
+	return forms
+}
+
+// pageForms is formsOf for any visitor, an anonymous one included.
+func pageForms(t *testing.T, w *world, b *portaltest.Browser, routes []route) map[string]form {
+	t.Helper()
 	forms := map[string]form{}
 	for _, r := range routes {
 		if r.method != http.MethodGet || r.api() {
 			continue
 		}
-		p := b.Get(r.build(func(v string) string { return w.fill(t, r, w.lab, v) }))
-		for _, m := range formTag.FindAllStringSubmatch(p.Body, -1) {
-			action, method := html.UnescapeString(first(actAttr, m[1])), strings.ToUpper(first(metAttr, m[1]))
-			if method == "" {
-				method = http.MethodGet
-			}
-			u, err := url.Parse(action)
-			if err != nil {
-				continue
-			}
-			req, _ := http.NewRequest(method, u.Path, nil)
-			var match mux.RouteMatch
-			if !w.env.Router.Match(req, &match) || match.Route == nil || match.MatchErr != nil {
-				continue
-			}
-			f := forms[match.Route.GetName()+" "+method]
-			if f.fields == nil {
-				f.fields = url.Values{}
-			}
-			f.multipart = f.multipart || strings.Contains(first(encAttr, m[1]), "multipart")
-			for _, in := range fieldTag.FindAllStringSubmatch(m[2], -1) {
-				name := html.UnescapeString(first(nameAttr, in[2]))
-				if name == "" || name == "csrf_token" || f.fields.Has(name) {
-					continue
-				}
-				if in[1] == "input" && strings.Contains(in[2], `type="checkbox"`) && !strings.Contains(in[2], "checked") {
-					f.fields[name] = nil // known, sent only when made bad
-					continue
-				}
-				f.fields.Set(name, html.UnescapeString(first(valAttr, in[2])))
-			}
-			forms[match.Route.GetName()+" "+method] = f
-		}
-	}
-	if len(forms) < 10 {
-		t.Fatalf("only %d forms found on the pages: the form reader is broken", len(forms))
+		addForms(w, forms, b.Get(r.build(func(v string) string { return w.fill(t, r, w.lab, v) })).Body)
 	}
 	return forms
+}
+
+// addForms files the forms of one page's body in forms.
+func addForms(w *world, forms map[string]form, body string) {
+	for _, m := range formTag.FindAllStringSubmatch(body, -1) {
+		action, method := html.UnescapeString(first(actAttr, m[1])), strings.ToUpper(first(metAttr, m[1]))
+		if method == "" {
+			method = http.MethodGet
+		}
+		u, err := url.Parse(action)
+		if err != nil {
+			continue
+		}
+		req, _ := http.NewRequest(method, u.Path, nil)
+		var match mux.RouteMatch
+		if !w.env.Router.Match(req, &match) || match.Route == nil || match.MatchErr != nil {
+			continue
+		}
+		f := forms[match.Route.GetName()+" "+method]
+		if f.fields == nil {
+			f.fields, f.kinds = url.Values{}, map[string]string{}
+		}
+		f.multipart = f.multipart || strings.Contains(first(encAttr, m[1]), "multipart")
+		for _, in := range fieldTag.FindAllStringSubmatch(m[2], -1) {
+			name := html.UnescapeString(first(nameAttr, in[2]))
+			if name == "" || name == "csrf_token" || f.fields.Has(name) {
+				continue
+			}
+			f.kinds[name] = in[1]
+			if in[1] == "input" {
+				f.kinds[name] = cmp.Or(first(typeAttr, in[2]), "text")
+			}
+			if readonly.MatchString(in[2]) {
+				f.kinds[name] = "readonly"
+			}
+			if in[1] == "input" && strings.Contains(in[2], `type="checkbox"`) && !strings.Contains(in[2], "checked") {
+				f.fields[name] = nil // known, sent only when made bad
+				continue
+			}
+			f.fields.Set(name, html.UnescapeString(first(valAttr, in[2])))
+		}
+		forms[match.Route.GetName()+" "+method] = f
+	}
 }
 
 func first(re *regexp.Regexp, s string) string {

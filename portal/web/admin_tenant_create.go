@@ -8,7 +8,10 @@ import (
 
 func (h *Handler) createTenant(w http.ResponseWriter, r *http.Request) {
 	name := r.PostFormValue("name")
-	_, err := h.accounts.CreateTenant(r.Context(), name)
+	err := withEdge(r, nil)
+	if err == nil {
+		_, err = h.accounts.CreateTenant(r.Context(), name)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderAdminTenants(w, r, http.StatusUnprocessableEntity, adminTenantsData{Name: name, Refusal: e})
 	}) {

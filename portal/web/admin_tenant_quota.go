@@ -13,7 +13,7 @@ import (
 func (h *Handler) setTenantQuota(w http.ResponseWriter, r *http.Request) {
 	id, _ := parseID(mux.Vars(r)["id"])
 	q, err := accounts.ParseQuota(r.PostFormValue("quota_cpu"), r.PostFormValue("quota_memory_gb"), r.PostFormValue("quota_gpu"))
-	if err == nil {
+	if err = withEdge(r, err); err == nil {
 		err = h.accounts.SetQuota(r.Context(), id, q)
 	}
 	if h.failed(w, r, err, h.tenantFormRefused(w, r, id)) {

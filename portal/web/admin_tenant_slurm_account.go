@@ -10,7 +10,10 @@ import (
 // to; empty means the cluster user's default.
 func (h *Handler) setTenantSlurmAccount(w http.ResponseWriter, r *http.Request) {
 	id, _ := parseID(mux.Vars(r)["id"])
-	_, err := h.accounts.SetSlurmAccount(r.Context(), id, r.PostFormValue("slurm_account"))
+	err := withEdge(r, nil)
+	if err == nil {
+		_, err = h.accounts.SetSlurmAccount(r.Context(), id, r.PostFormValue("slurm_account"))
+	}
 	if h.failed(w, r, err, h.tenantFormRefused(w, r, id)) {
 		return
 	}

@@ -20,7 +20,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		d.TenantID = id
 		form.Tenants = []accounts.TenantRole{{Tenant: r.PostFormValue("tenant_id"), Role: d.Role}}
 	}
-	_, err := h.accounts.CreateUser(r.Context(), form)
+	err := withEdge(r, nil)
+	if err == nil {
+		_, err = h.accounts.CreateUser(r.Context(), form)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		form.Password = ""
 		d.Form, d.Refusal = form, e

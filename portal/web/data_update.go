@@ -14,7 +14,8 @@ func (h *Handler) updateData(w http.ResponseWriter, r *http.Request) {
 	}
 	form := data.Form{Name: r.PostFormValue("name"), Memo: r.PostFormValue("memo")}
 	var err error
-	if form.Tags, err = data.ParseTags(r.PostFormValue("tags")); err == nil {
+	form.Tags, err = data.ParseTags(r.PostFormValue("tags"))
+	if err = withEdge(r, err); err == nil {
 		err = h.data.Update(r.Context(), d.TenantID, d.ID, form)
 	}
 	if h.failed(w, r, err, func(e *refusal.Error) {

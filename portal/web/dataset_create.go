@@ -14,7 +14,11 @@ func (h *Handler) showDatasetNew(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) createDataset(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	form := parseDatasetForm(r)
-	id, err := h.data.CreateDataset(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, form)
+	var id int64
+	err := withEdge(r, nil)
+	if err == nil {
+		id, err = h.data.CreateDataset(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, form)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Form: form, Refusal: e})
 	}) {

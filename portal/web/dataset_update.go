@@ -12,7 +12,10 @@ func (h *Handler) updateDataset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := parseDatasetForm(r)
-	err := h.data.UpdateDataset(r.Context(), d.TenantID, d.ID, form)
+	err := withEdge(r, nil)
+	if err == nil {
+		err = h.data.UpdateDataset(r.Context(), d.TenantID, d.ID, form)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderDatasetForm(w, r, http.StatusUnprocessableEntity, datasetFormData{Dataset: d, Form: form, Refusal: e})
 	}) {

@@ -15,6 +15,7 @@ func (p *jobPages) create(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	form := jobs.ParseForm(r.PostForm)
 	req, err := form.Request()
+	err = withEdge(r, err)
 	var j *storage.Job
 	if err == nil {
 		j, err = p.jobs.Submit(r.Context(), jobs.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, p.kind, req)

@@ -57,10 +57,10 @@ func (p *jobPages) routes(r *mux.Router) {
 	r.HandleFunc(base+"/status", p.statuses).Methods(get).Name(v.Statuses)
 	r.HandleFunc(base+"/bulk", p.bulk).Methods(post).Name(v.Bulk)
 	r.HandleFunc(base+"/new", p.showNew).Methods(get).Name(v.New)
-	r.HandleFunc(base, p.create).Methods(post).Name(v.Create)
+	r.Handle(base, keepsForm(p.create)).Methods(post).Name(v.Create)
 	one := base + "/{id:[0-9]+}"
 	r.HandleFunc(one, p.show).Methods(get).Name(v.Detail)
-	r.HandleFunc(one, p.updateNotes).Methods(post).Name(v.Update)
+	r.Handle(one, keepsForm(p.updateNotes)).Methods(post).Name(v.Update)
 	r.HandleFunc(one+"/stop", p.stop).Methods(post).Name(v.Stop)
 	r.HandleFunc(one+"/delete", p.delete).Methods(post).Name(v.Delete)
 	r.HandleFunc(one+"/log", p.sendLog).Methods(get).Name(v.Log)

@@ -5,12 +5,14 @@ import (
 	"net/http"
 
 	"kqi/portal/auth"
+	"kqi/portal/refusal"
 )
 
 type loginForm struct {
 	Username string
 	Next     string
-	Error    string // catalog key
+	Error    string         // catalog key
+	Refusal  *refusal.Error // of what was typed, at the edge
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
@@ -25,6 +27,12 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 // starting tenant and sends them where they were going.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	form := loginForm{Username: r.PostFormValue("username"), Next: safeNext(r.PostFormValue("next"))}
+	if err := withEdge(r, nil); err != nil {
+		// Not an attempt: no password was checked.
+		form.Refusal, _ = refusal.Of(err)
+		h.render(w, r, http.StatusUnprocessableEntity, "login", "login.title", form)
+		return
+	}
 	u, err := h.auth.Login(r.Context(), h.auth.Limit.Client(r), form.Username, r.PostFormValue("password"))
 	switch {
 	case errors.Is(err, auth.ErrTooManyFailures):

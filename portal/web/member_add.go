@@ -12,7 +12,10 @@ import (
 func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	d := membersData{Username: r.PostFormValue("username"), Role: storage.Role(r.PostFormValue("role"))}
-	err := h.accounts.AddMemberNamed(r.Context(), v.Tenant.ID, d.Username, d.Role)
+	err := withEdge(r, nil)
+	if err == nil {
+		err = h.accounts.AddMemberNamed(r.Context(), v.Tenant.ID, d.Username, d.Role)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		d.Refusal = e
 		h.renderMembers(w, r, http.StatusUnprocessableEntity, d)

@@ -52,6 +52,7 @@ func (h *Handler) createPreprocess(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	form := parsePreprocessForm(r)
 	f, err := form.fields()
+	err = withEdge(r, err)
 	var p *storage.Preprocess
 	if err == nil {
 		p, err = h.pre.Create(r.Context(), preprocess.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, f)

@@ -32,6 +32,7 @@ func (h *Handler) updatePreprocess(w http.ResponseWriter, r *http.Request) {
 			p.Fields.Command, p.Fields.Image, p.Fields.GitRepository, p.Fields.GitBranch, p.Fields.GitCommit
 	}
 	f, err := form.fields()
+	err = withEdge(r, err)
 	if err == nil {
 		err = h.pre.Update(r.Context(), p.TenantID, p.ID, f)
 	}

@@ -21,13 +21,13 @@ func (h *Handler) preprocessRoutes(r *mux.Router) {
 	get, post := http.MethodGet, http.MethodPost
 	r.HandleFunc("/preprocessing", h.showPreprocessList).Methods(get).Name("preprocessing")
 	r.HandleFunc("/preprocessing/new", h.showPreprocessNew).Methods(get).Name("preprocessNew")
-	r.HandleFunc("/preprocessing", h.createPreprocess).Methods(post).Name("preprocessCreate")
+	r.Handle("/preprocessing", keepsForm(h.createPreprocess)).Methods(post).Name("preprocessCreate")
 	r.HandleFunc("/preprocessing/run", h.showPreprocessRun).Methods(get).Name("preprocessRunForm")
-	r.HandleFunc("/preprocessing/run", h.runPreprocess).Methods(post).Name("preprocessRun")
+	r.Handle("/preprocessing/run", keepsForm(h.runPreprocess)).Methods(post).Name("preprocessRun")
 	r.HandleFunc("/data/preprocess", h.preprocessChecked).Methods(post).Name("dataPreprocess")
 	one := "/preprocessing/{id:[0-9]+}"
 	r.HandleFunc(one, h.showPreprocess).Methods(get).Name("preprocessDetail")
-	r.HandleFunc(one, h.updatePreprocess).Methods(post).Name("preprocessUpdate")
+	r.Handle(one, keepsForm(h.updatePreprocess)).Methods(post).Name("preprocessUpdate")
 	r.HandleFunc(one+"/copy", h.copyPreprocess).Methods(post).Name("preprocessCopy")
 	r.HandleFunc(one+"/delete", h.deletePreprocess).Methods(post).Name("preprocessDelete")
 	r.HandleFunc(one+"/histories", h.showHistories).Methods(get).Name("preprocessHistories")

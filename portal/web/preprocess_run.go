@@ -189,6 +189,7 @@ func (h *Handler) runPreprocess(w http.ResponseWriter, r *http.Request) {
 	if err == nil && p == nil {
 		err = refusal.Invalidf("preprocess_id", "preprocess.choose")
 	}
+	err = withEdge(r, err)
 	var hs []*storage.History
 	if err == nil {
 		var run preprocess.Run

@@ -13,6 +13,7 @@ type settingsData struct {
 	Languages         []string
 	PasswordRefusal   *refusal.Error
 	CredentialRefusal *refusal.Error
+	CredentialTyped   *accounts.ServerToken // the refused row and the user name typed in it
 	Sections          []credentialSection
 	APITokens         []storage.APIToken
 	SSHKeys           bool // the site offers shells, so SSH keys matter
@@ -41,6 +42,9 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 	git := credentialSection{Title: "admin.sources.git"}
 	reg := credentialSection{Title: "admin.sources.registries"}
 	for _, t := range tokens {
+		if c := d.CredentialTyped; c != nil && c.Kind == t.Kind && c.ID == t.ID {
+			t.Username = c.Username
+		}
 		if t.Kind == storage.CredentialGit {
 			git.Rows = append(git.Rows, t)
 		} else {

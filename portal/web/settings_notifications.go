@@ -13,7 +13,10 @@ import (
 func (h *Handler) setNotifications(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	typed := storage.NotificationSettings{Email: r.PostFormValue("notify_email"), WebhookURL: r.PostFormValue("notify_webhook")}
-	err := notify.Save(r.Context(), h.jobs.Store, v.User.ID, typed.Email, typed.WebhookURL)
+	err := withEdge(r, nil)
+	if err == nil {
+		err = notify.Save(r.Context(), h.jobs.Store, v.User.ID, typed.Email, typed.WebhookURL)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderSettings(w, r, http.StatusUnprocessableEntity, settingsData{NotifyRefusal: e, Notify: &typed})
 	}) {

@@ -46,7 +46,10 @@ func (h *Handler) addSSHKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, key := r.PostFormValue("name"), r.PostFormValue("public_key")
-	_, err := h.keys.Add(r.Context(), visitorOf(r).User.ID, name, key)
+	err := withEdge(r, nil)
+	if err == nil {
+		_, err = h.keys.Add(r.Context(), visitorOf(r).User.ID, name, key)
+	}
 	if h.failed(w, r, err, func(e *refusal.Error) {
 		h.renderSSHKeys(w, r, http.StatusUnprocessableEntity, sshKeysData{Name: name, Key: key, Refusal: e})
 	}) {

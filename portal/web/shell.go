@@ -22,7 +22,7 @@ func (h *Handler) SetShell(g *shell.Gateway) {
 // shellRoutes registers the SSH key pages of the settings.
 func (h *Handler) shellRoutes(in *mux.Router) {
 	in.HandleFunc("/settings/ssh-keys", h.showSSHKeys).Methods(http.MethodGet).Name("settingsSSHKeys")
-	in.HandleFunc("/settings/ssh-keys", h.addSSHKey).Methods(http.MethodPost).Name("settingsSSHKeyAdd")
+	in.Handle("/settings/ssh-keys", keepsForm(h.addSSHKey)).Methods(http.MethodPost).Name("settingsSSHKeyAdd")
 	in.HandleFunc("/settings/ssh-keys/{id:[0-9]+}/delete", h.deleteSSHKey).Methods(http.MethodPost).Name("settingsSSHKeyDelete")
 }
 

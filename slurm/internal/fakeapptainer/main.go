@@ -9,8 +9,16 @@
 // given in its own environment; `pull` writes a placeholder SIF after
 // $KQI_FAKE_APPTAINER_PULL_DELAY (a Go duration).
 //
-// Not covered: images are not mounted (the command sees the host's files),
-// no namespaces, no GPUs; --nv and --fakeroot are only recorded.
+// --net with --network none runs the command as real Apptainer does for
+// an unprivileged user: in a user namespace of its own (the user's uid
+// mapped to itself, nothing else) holding a network namespace with only
+// the loopback interface, brought up. Any other network is refused with
+// real Apptainer's message, as it is for users who are not root (CNI
+// networks need root or an administrator's leave).
+//
+// Not covered: images are not mounted and binds are not made (the command
+// sees the host's files), no mount, PID or IPC namespaces, no CNI, no
+// GPUs; --nv, --fakeroot and --userns are only recorded.
 package main
 
 import (
@@ -41,9 +49,11 @@ var (
 	globalBool  = set("-q", "--quiet", "-s", "--silent", "-d", "--debug", "-v", "--verbose", "--nocolor")
 	globalValue = set("-c", "--config")
 	execBool    = set("-C", "--containall", "-c", "--contain", "-e", "--cleanenv", "--no-eval", "--nv", "--nvccli",
-		"--rocm", "--fakeroot", "-f", "--writable-tmpfs", "--unsquash", "--no-home", "--no-init", "--no-umask", "--no-privs", "--compat")
-	execValue = set("-B", "--bind", "--pwd", "--env-file", "--drop-caps", "--add-caps", "-H", "--home", "--env", "--mount", "-o", "--overlay")
-	pullBool  = set("-F", "--force", "--disable-cache")
+		"--rocm", "--fakeroot", "-f", "--writable-tmpfs", "--unsquash", "--no-home", "--no-init", "--no-umask", "--no-privs", "--compat",
+		"-n", "--net", "-u", "--userns")
+	execValue = set("-B", "--bind", "--pwd", "--env-file", "--drop-caps", "--add-caps", "-H", "--home", "--env", "--mount", "-o", "--overlay",
+		"--network", "--network-args", "--dns", "--hostname")
+	pullBool = set("-F", "--force", "--disable-cache")
 )
 
 func set(s ...string) map[string]bool {
@@ -55,6 +65,10 @@ func set(s ...string) map[string]bool {
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == netChild {
+		fmt.Fprintln(os.Stderr, "FATAL:  ", inNetNamespace(os.Args[2], os.Args[3:]))
+		os.Exit(255)
+	}
 	code, err := run(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FATAL:  ", err)
@@ -159,9 +173,19 @@ func execCmd(call *Call, args []string) (int, error) {
 	if call.Warning != "" {
 		fmt.Fprintln(os.Stderr, "WARNING:", call.Warning)
 	}
+	network, isolated := "", opts["--net"] != nil || opts["-n"] != nil
+	if n := opts["--network"]; len(n) > 0 {
+		// Apptainer says "Setting --net (required by --network)".
+		network, isolated = n[len(n)-1], true
+	}
+	if isolated && network != "none" {
+		if network == "" {
+			network = "bridge"
+		}
+		fmt.Fprintf(os.Stderr, "ERROR:   Network %s is not permitted for unprivileged users.\n", network)
+		return 255, errors.New("container creation failed: network requires root or a suid installation with /etc/subuid --fakeroot; non-root users can only use --network=none unless permitted by the administrator")
+	}
 	cmd := exec.Command(command[0], command[1:]...)
-	cmd.Env, cmd.Dir = call.Env, dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	for _, kv := range call.Env {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
 			// Look the command up in the container's PATH, as Apptainer does.
@@ -170,6 +194,11 @@ func execCmd(call *Call, args []string) (int, error) {
 			}
 		}
 	}
+	if isolated {
+		cmd = isolate(cmd)
+	}
+	cmd.Env, cmd.Dir = call.Env, dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
