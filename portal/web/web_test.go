@@ -218,12 +218,12 @@ func TestAdminPagesNeedSystemAdmin(t *testing.T) {
 		}
 	}
 	for path, form := range map[string]url.Values{
-		"/admin/tenants":                         {"name": {"sneaky"}},
-		"/admin/tenants/" + tid + "/rename":      {"name": {"sneaky"}},
-		"/admin/tenants/" + tid + "/delete":      nil,
-		"/admin/users/" + uid + "/disable":       nil,
+		"/admin/tenants":                          {"name": {"sneaky"}},
+		"/admin/tenants/" + tid + "/rename":       {"name": {"sneaky"}},
+		"/admin/tenants/" + tid + "/delete":       nil,
+		"/admin/users/" + uid + "/disable":        nil,
 		"/admin/users/" + uid + "/password-reset": nil,
-		"/admin/git-servers/" + gid + "/delete":  nil,
+		"/admin/git-servers/" + gid + "/delete":   nil,
 	} {
 		if p := b.Submit("/", path, form); p.Status != http.StatusNotFound {
 			t.Errorf("POST %s as tenant admin: %d", path, p.Status)
