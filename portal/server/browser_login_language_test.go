@@ -62,8 +62,8 @@ func TestBrowserLoginLanguageWins(t *testing.T) {
 		if err != nil || lang != tc.pick {
 			t.Errorf("%s (saved %s) picked %s on the login page: the home page is in %q (%v)", tc.user, tc.saved, tc.pick, lang, err)
 		}
-		if got := text(`a[href="/settings"]`); got != i18n.T(tc.pick, "menu.settings") {
-			t.Errorf("%s: the menu reads %q", tc.user, got)
+		if got := text("h1"); got != i18n.T(tc.pick, "home.title") {
+			t.Errorf("%s: the heading reads %q", tc.user, got)
 		}
 		if u, _ := env.Store.UserByID(ctx0, tc.userID); u.Language != tc.pick {
 			t.Errorf("%s: the saved language is %q, want the one picked, %q", tc.user, u.Language, tc.pick)
