@@ -102,7 +102,7 @@ func TestAdminDeletesTenant(t *testing.T) {
 	path := "/admin/tenants/" + id(lab.ID) + "/delete"
 
 	p := b.Get(path)
-	for _, want := range []string{"Delete tenant lab?", "1 of its jobs are still queued or running", "It still has 1 jobs", "It still has 1 datasets", "nothing but members"} {
+	for _, want := range []string{"Delete tenant lab?", "Jobs still queued or running: 1", "Jobs (trainings, inferences, preprocessing runs, TensorBoards) left: 1.", "Datasets left: 1.", "nothing but members"} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("the confirm page of a full tenant lacks %q", want)
 		}
@@ -111,7 +111,7 @@ func TestAdminDeletesTenant(t *testing.T) {
 		t.Errorf("a full tenant's confirm page: %d, offers the button: %v", p.Status, strings.Contains(p.Body, `id="confirm-button"`))
 	}
 	p = b.Submit("/admin/tenants", path, nil)
-	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "still queued or running") {
+	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "Jobs still queued or running: 1") {
 		t.Fatalf("deleting a tenant with a running job: %d", p.Status)
 	}
 	if _, err := env.Store.TenantByID(ctx, lab.ID); err != nil {
@@ -126,7 +126,7 @@ func TestAdminDeletesTenant(t *testing.T) {
 	}
 	path = "/admin/tenants/" + id(spare.ID) + "/delete"
 	p = b.Get(path)
-	if !strings.Contains(p.Body, `id="confirm-button"`) || !strings.Contains(p.Body, "Its 1 memberships end") {
+	if !strings.Contains(p.Body, `id="confirm-button"`) || !strings.Contains(p.Body, "Memberships that end: 1") {
 		t.Fatalf("the empty tenant's confirm page:\n%s", p.Body)
 	}
 	if _, err := env.Files.Put(ctx, "tenants/"+id(spare.ID)+"/data/.keep", strings.NewReader("")); err != nil {
@@ -378,7 +378,7 @@ func TestAdminDeletesSources(t *testing.T) {
 
 	path := "/admin/git-servers/" + id(g.ID) + "/delete"
 	p := b.Get(path)
-	for _, want := range []string{"Delete devgit (https://git.example.org)?", "The tokens 1 users stored", "1 jobs and preprocessing definitions name it", "1 of those jobs are queued or running", `id="confirm-button"`} {
+	for _, want := range []string{"Delete devgit (https://git.example.org)?", "Tokens users stored for it, which are deleted: 1.", "Jobs and preprocessing definitions that name it as server/path: 1.", "Of those jobs, queued or running: 1.", `id="confirm-button"`} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("the confirm page lacks %q", want)
 		}
@@ -405,7 +405,7 @@ func TestAdminDeletesSources(t *testing.T) {
 	}
 
 	rpath := "/admin/registries/" + id(reg.ID) + "/delete"
-	if p := b.Get(rpath); !strings.Contains(p.Body, "Delete hub (registry.example.org:5000)?") || !strings.Contains(p.Body, "The tokens 1 users stored") {
+	if p := b.Get(rpath); !strings.Contains(p.Body, "Delete hub (registry.example.org:5000)?") || !strings.Contains(p.Body, "Tokens users stored for it, which are deleted: 1.") {
 		t.Errorf("the registry's confirm page:\n%s", p.Body)
 	}
 	if p := b.Submit("/admin/sources", rpath, nil); p.Status != http.StatusSeeOther {

@@ -16,7 +16,7 @@ import (
 // each there is.
 
 func (h *Handler) gitServerDeleteStep(g *storage.GitServer, use storage.SourceUse) adminConfirm {
-	d := adminConfirm{Heading: "admin.sources.delete_heading", Subject: g.Name + " (" + g.URL + ")", Button: "admin.sources.delete",
+	d := adminConfirm{Heading: "admin.sources.delete_heading", Subject: g.Name + " (" + g.URL + ")", Button: "admin.delete",
 		Action: h.path("adminGitServerDelete", "id", strconv.FormatInt(g.ID, 10)), Back: h.path("adminSources")}
 	d.Notes = append(d.Notes, note("admin.sources.delete_tokens", strconv.Itoa(use.Credentials)))
 	if use.Jobs+use.Preprocesses > 0 {
@@ -34,7 +34,7 @@ func (h *Handler) confirmGitServerDelete(w http.ResponseWriter, r *http.Request)
 	if h.failed(w, r, err, nil) {
 		return
 	}
-	h.renderConfirm(w, r, http.StatusOK, "admin_sources", "admin.sources.delete", h.gitServerDeleteStep(g, use))
+	h.renderConfirm(w, r, http.StatusOK, "admin_sources", "admin.delete", h.gitServerDeleteStep(g, use))
 }
 
 func (h *Handler) deleteGitServer(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +51,7 @@ func (h *Handler) deleteGitServer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) registryDeleteStep(reg *storage.Registry, use storage.SourceUse) adminConfirm {
-	return adminConfirm{Heading: "admin.sources.delete_heading", Subject: reg.Name + " (" + reg.Host + ")", Button: "admin.sources.delete",
+	return adminConfirm{Heading: "admin.sources.delete_heading", Subject: reg.Name + " (" + reg.Host + ")", Button: "admin.delete",
 		Action: h.path("adminRegistryDelete", "id", strconv.FormatInt(reg.ID, 10)), Back: h.path("adminSources"),
 		Notes: []refusal.Field{note("admin.sources.delete_tokens", strconv.Itoa(use.Credentials)), note("admin.sources.delete_images_stay")}}
 }
@@ -62,7 +62,7 @@ func (h *Handler) confirmRegistryDelete(w http.ResponseWriter, r *http.Request) 
 	if h.failed(w, r, err, nil) {
 		return
 	}
-	h.renderConfirm(w, r, http.StatusOK, "admin_sources", "admin.sources.delete", h.registryDeleteStep(reg, use))
+	h.renderConfirm(w, r, http.StatusOK, "admin_sources", "admin.delete", h.registryDeleteStep(reg, use))
 }
 
 func (h *Handler) deleteRegistry(w http.ResponseWriter, r *http.Request) {
