@@ -39,7 +39,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, token string, userID, tenant
 }
 
 // APITokenByValue returns an unexpired token whose owner is still a member
-// of its tenant, or ErrNotFound.
+// of its tenant, or ErrNotFound. A disabled user's own tokens are ended
+// when they are disabled, and refused here too; their jobs' tokens work
+// on, so running jobs are not broken.
 func (s *Store) APITokenByValue(ctx context.Context, token string) (*APIToken, error) {
 	var t APIToken
 	var job sql.NullInt64
@@ -48,7 +50,8 @@ func (s *Store) APITokenByValue(ctx context.Context, token string) (*APIToken, e
 		`SELECT a.id, a.user_id, a.tenant_id, a.job_id, a.created_at, a.expires_at, a.created_from, a.last_used_at, a.last_used_from
 		 FROM api_tokens a
 		 JOIN memberships m ON m.user_id = a.user_id AND m.tenant_id = a.tenant_id
-		 WHERE a.token_hash = $1 AND a.expires_at > now()`, secretHash(token)).
+		 JOIN users u ON u.id = a.user_id
+		 WHERE a.token_hash = $1 AND a.expires_at > now() AND (u.disabled_at IS NULL OR a.job_id IS NOT NULL)`, secretHash(token)).
 		Scan(&t.ID, &t.UserID, &t.TenantID, &job, &t.CreatedAt, &t.ExpiresAt, &t.CreatedFrom, &used, &t.LastUsed)
 	t.LastUsedAt = nullTime(used)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -150,3 +150,91 @@ func (s *Store) Credentials(ctx context.Context, userID int64) ([]Credential, er
 	}
 	return out, rows.Err()
 }
+
+// GitServerByID returns a registered Git server or ErrNotFound.
+func (s *Store) GitServerByID(ctx context.Context, id int64) (*GitServer, error) {
+	g := GitServer{ID: id}
+	err := s.db.QueryRowContext(ctx, `SELECT name, url, created_at FROM git_servers WHERE id = $1`, id).Scan(&g.Name, &g.URL, &g.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &g, wrap("git server", err)
+}
+
+// RegistryByID returns a registered registry or ErrNotFound.
+func (s *Store) RegistryByID(ctx context.Context, id int64) (*Registry, error) {
+	r := Registry{ID: id}
+	err := s.db.QueryRowContext(ctx, `SELECT name, host, created_at FROM registries WHERE id = $1`, id).Scan(&r.Name, &r.Host, &r.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &r, wrap("registry", err)
+}
+
+// SourceUse is what names a registered server: users' stored tokens for
+// it, and (for a Git server) jobs and preprocessing definitions, of any
+// tenant, whose repository is given as name/path.
+type SourceUse struct {
+	Credentials, Jobs, ActiveJobs, Preprocesses int
+}
+
+// shortName matches a git_repository written as "name/path" of the Git
+// server named $1 (not a URL, which names no registered server by name).
+const shortName = `left(git_repository, length($1) + 1) = $1 || '/' AND position('://' in git_repository) = 0`
+
+// GitServerUse counts what names the Git server.
+func (s *Store) GitServerUse(ctx context.Context, g *GitServer) (SourceUse, error) {
+	var u SourceUse
+	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM user_credentials WHERE kind = 'git' AND server_id = $2),
+		(SELECT count(*) FROM jobs WHERE `+shortName+`),
+		(SELECT count(*) FROM jobs WHERE `+shortName+` AND status IN ('submitting', 'queued', 'running')),
+		(SELECT count(*) FROM preprocesses WHERE `+shortName+`)`, g.Name, g.ID).Scan(&u.Credentials, &u.Jobs, &u.ActiveJobs, &u.Preprocesses)
+	return u, wrap("git server use", err)
+}
+
+// RegistryUse counts users' stored tokens for the registry (jobs name a
+// registry by its host inside the image, which stays readable).
+func (s *Store) RegistryUse(ctx context.Context, id int64) (SourceUse, error) {
+	var u SourceUse
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM user_credentials WHERE kind = 'registry' AND server_id = $1`, id).Scan(&u.Credentials)
+	return u, wrap("registry use", err)
+}
+
+// DeleteGitServer unregisters a Git server and forgets every user's token
+// for it. Jobs and preprocessing definitions that named it as name/path
+// are rewritten to its full URL in the same transaction, so their history
+// still shows (and a copy still clones) the repository they ran with.
+func (s *Store) DeleteGitServer(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var name, url string
+		err := tx.QueryRowContext(ctx, `DELETE FROM git_servers WHERE id = $1 RETURNING name, url`, id).Scan(&name, &url)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return wrap("delete git server", err)
+		}
+		for _, table := range []string{"jobs", "preprocesses"} {
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET git_repository = $2 || substr(git_repository, length($1) + 1)
+				WHERE `+shortName, name, url); err != nil {
+				return wrap("delete git server: "+table, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM user_credentials WHERE kind = 'git' AND server_id = $1`, id)
+		return wrap("delete git server: credentials", err)
+	})
+}
+
+// DeleteRegistry unregisters a registry and forgets every user's token
+// for it.
+func (s *Store) DeleteRegistry(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM registries WHERE id = $1`, id)
+		if err := oneRow("delete registry", res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM user_credentials WHERE kind = 'registry' AND server_id = $1`, id)
+		return wrap("delete registry: credentials", err)
+	})
+}

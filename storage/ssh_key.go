@@ -86,9 +86,10 @@ func (s *Store) DeleteSSHKey(ctx context.Context, userID, id int64) error {
 }
 
 // SSHKeyByFingerprint returns the key with the fingerprint; ErrNotFound
-// when no user has it.
+// when no user has it, or its user is disabled.
 func (s *Store) SSHKeyByFingerprint(ctx context.Context, fingerprint string) (*SSHKey, error) {
-	k, err := scanSSHKey(s.db.QueryRowContext(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys WHERE fingerprint = $1`, fingerprint))
+	k, err := scanSSHKey(s.db.QueryRowContext(ctx, `SELECT `+sshKeyColumns+` FROM ssh_keys WHERE fingerprint = $1
+		AND user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)`, fingerprint))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -116,3 +116,79 @@ func (s *Store) SetTenantSlurmAccount(ctx context.Context, tenantID int64, accou
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET slurm_account = $2 WHERE id = $1`, tenantID, account)
 	return oneRow("set slurm account", res, err)
 }
+
+// RenameTenant gives a tenant a new name; its id, and so everything of
+// it, stays. ErrConflict when the name is taken, ErrNotFound for no such
+// tenant.
+func (s *Store) RenameTenant(ctx context.Context, tenantID int64, name string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = $2 WHERE id = $1`, tenantID, name)
+	if isUniqueViolation(err) {
+		return ErrConflict
+	}
+	return oneRow("rename tenant", res, err)
+}
+
+// TenantContents counts what a tenant still holds. Its members and their
+// tokens are not counted: they go with it.
+type TenantContents struct {
+	Data, Datasets, Jobs, ActiveJobs, Preprocesses, Members int
+}
+
+// Empty reports whether nothing but members is left.
+func (c TenantContents) Empty() bool {
+	return c.Data == 0 && c.Datasets == 0 && c.Jobs == 0 && c.Preprocesses == 0
+}
+
+const tenantContents = `SELECT
+	(SELECT count(*) FROM data WHERE tenant_id = $1),
+	(SELECT count(*) FROM datasets WHERE tenant_id = $1),
+	(SELECT count(*) FROM jobs WHERE tenant_id = $1),
+	(SELECT count(*) FROM jobs WHERE tenant_id = $1 AND status IN ('submitting', 'queued', 'running')),
+	(SELECT count(*) FROM preprocesses WHERE tenant_id = $1),
+	(SELECT count(*) FROM memberships WHERE tenant_id = $1)`
+
+func scanContents(row *sql.Row) (TenantContents, error) {
+	var c TenantContents
+	err := row.Scan(&c.Data, &c.Datasets, &c.Jobs, &c.ActiveJobs, &c.Preprocesses, &c.Members)
+	return c, err
+}
+
+// ContentsOfTenant counts what a tenant holds.
+func (s *Store) ContentsOfTenant(ctx context.Context, tenantID int64) (TenantContents, error) {
+	c, err := scanContents(s.db.QueryRowContext(ctx, tenantContents, tenantID))
+	return c, wrap("tenant contents", err)
+}
+
+// TenantNotEmptyError refuses to delete a tenant that still holds things.
+type TenantNotEmptyError struct{ Contents TenantContents }
+
+func (e *TenantNotEmptyError) Error() string {
+	return fmt.Sprintf("storage: tenant still holds %+v", e.Contents)
+}
+
+// DeleteTenant deletes an empty tenant (memberships, sessions' choice of
+// it and API tokens for it go with it); *TenantNotEmptyError while it
+// holds data, datasets, jobs or preprocessing definitions, ErrNotFound
+// for no such tenant. The tenant row is locked first, so nothing can be
+// added to it between the count and the delete.
+func (s *Store) DeleteTenant(ctx context.Context, tenantID int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return wrap("delete tenant", err)
+		}
+		c, err := scanContents(tx.QueryRowContext(ctx, tenantContents, tenantID))
+		if err != nil {
+			return wrap("delete tenant", err)
+		}
+		if !c.Empty() {
+			return &TenantNotEmptyError{Contents: c}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = $1`, tenantID)
+		return oneRow("delete tenant", res, err)
+	})
+}

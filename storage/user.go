@@ -18,16 +18,24 @@ type User struct {
 	DefaultTenantID *int64
 	Language        string
 	CreatedAt       time.Time
+	// DisabledAt is when an administrator disabled the account (nil:
+	// enabled); it cannot log in until enabled again.
+	DisabledAt *time.Time
+	// MustChangePassword is set by an administrator's reset: the password
+	// is a temporary one, and every page asks for a new one first.
+	MustChangePassword bool
 }
 
-const userColumns = `id, username, password_hash, is_system_admin, default_tenant_id, language, created_at`
+const userColumns = `id, username, password_hash, is_system_admin, default_tenant_id, language, created_at, disabled_at, must_change_password`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var def sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsSystemAdmin, &def, &u.Language, &u.CreatedAt); err != nil {
+	var disabled sql.NullTime
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.IsSystemAdmin, &def, &u.Language, &u.CreatedAt, &disabled, &u.MustChangePassword); err != nil {
 		return nil, err
 	}
+	u.DisabledAt = nullTime(disabled)
 	if def.Valid {
 		u.DefaultTenantID = &def.Int64
 	}
@@ -130,27 +138,58 @@ func (s *Store) Users(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-// SetPassword replaces a user's password hash and ends every other browser
-// session and API token of that user (but not their jobs' own tokens), so
-// a changed password locks out whoever knew the old one. keepSession (a
-// session id hash) survives.
+// SetPassword replaces a user's password hash (a password of their own:
+// it clears MustChangePassword) and ends every other browser session and
+// API token of that user (but not their jobs' own tokens), so a changed
+// password locks out whoever knew the old one. keepSession (a session id
+// hash) survives.
 func (s *Store) SetPassword(ctx context.Context, userID int64, hash string, keepSession []byte) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash)
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2, must_change_password = false WHERE id = $1`, userID, hash)
 		if err := oneRow("set password", res, err); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keepSession); err != nil {
-			return fmt.Errorf("storage: set password: %w", err)
-		}
-		// Job tokens stay: they reach only their own training, and running
-		// jobs must not break when their owner changes password.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1 AND job_id IS NULL`, userID); err != nil {
-			return fmt.Errorf("storage: set password: %w", err)
-		}
-		return nil
+		return endAccess(ctx, tx, userID, keepSession)
 	})
+}
+
+// ResetPassword gives a user a temporary password hash, which they must
+// change at their next login, and ends all their sessions and API tokens.
+func (s *Store) ResetPassword(ctx context.Context, userID int64, hash string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $2, must_change_password = true WHERE id = $1`, userID, hash)
+		if err := oneRow("reset password", res, err); err != nil {
+			return err
+		}
+		return endAccess(ctx, tx, userID, nil)
+	})
+}
+
+// SetUserDisabled disables a user (ending every session and API token of
+// theirs at once) or enables them again; ErrNotFound for no such user.
+// Their jobs' own tokens stay, so jobs already running go on.
+func (s *Store) SetUserDisabled(ctx context.Context, userID int64, disabled bool) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, userID, disabled)
+		if err := oneRow("disable user", res, err); err != nil || !disabled {
+			return err
+		}
+		return endAccess(ctx, tx, userID, nil)
+	})
+}
+
+// endAccess ends a user's browser sessions but keepSession, and their API
+// tokens. Job tokens stay: they reach only their own job, and running jobs
+// must not break when their owner's access changes.
+func endAccess(ctx context.Context, tx *sql.Tx, userID int64, keepSession []byte) error {
+	if _, err := tx.ExecContext(ctx,
+		`DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2`, userID, keepSession); err != nil {
+		return fmt.Errorf("storage: end sessions: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = $1 AND job_id IS NULL`, userID); err != nil {
+		return fmt.Errorf("storage: end api tokens: %w", err)
+	}
+	return nil
 }
 
 // SetLanguage stores the user's UI language.

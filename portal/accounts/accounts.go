@@ -6,11 +6,15 @@ package accounts
 import (
 	"kqi/portal/refusal"
 	"kqi/storage"
+	"kqi/storage/files"
 )
 
 // Service holds the rules of tenants, users and memberships.
 type Service struct {
 	Store *storage.Store
+	// Files is the file store, where a deleted tenant's directory goes;
+	// nil: none to clean.
+	Files files.FS
 }
 
 // taken refuses a name already in use: a conflict, tied to its field so a

@@ -245,3 +245,105 @@ func TestSettingsRules(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestTenantRenameAndDelete(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	lab, _ := s.CreateTenant(ctx, "lab")
+	s.CreateTenant(ctx, "other")
+	alice, _ := s.CreateUser(ctx, accounts.NewUser{Username: "alice", Password: pw, Tenants: []accounts.TenantRole{{Tenant: "lab", Role: storage.RoleUser}}})
+	t.Run("rename", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			tenant int64
+			want   string
+		}{
+			{"Bad Name!", lab.ID, "invalid name tenant.invalid_name"},
+			{"other", lab.ID, "conflict name tenant.name_taken"},
+			{"vision", 999999, "not found error.not_found"},
+			{"vision", lab.ID, ""},
+		} {
+			if got := refused(s.RenameTenant(ctx, tc.tenant, tc.name)); got != tc.want {
+				t.Errorf("RenameTenant(%d, %q): %q, want %q", tc.tenant, tc.name, got, tc.want)
+			}
+		}
+		if tn, _ := s.Store.TenantByID(ctx, lab.ID); tn.Name != "vision" {
+			t.Fatalf("renamed to %q", tn.Name)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		j, err := s.Store.CreateJob(ctx, storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "run", Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", CreatedBy: alice.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := refused(s.DeleteTenant(ctx, lab.ID)); got != "conflict admin.tenants.still_running; conflict admin.tenants.still_jobs" {
+			t.Errorf("a tenant with a job: %q", got)
+		}
+		if err := s.Store.UpdateJobState(ctx, j.ID, storage.JobState{Status: "failed"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := refused(s.DeleteTenant(ctx, lab.ID)); got != "conflict admin.tenants.still_jobs" {
+			t.Errorf("a tenant with an ended job: %q", got)
+		}
+		if err := s.Store.DeleteJob(ctx, lab.ID, j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Store.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "mnist"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := refused(s.DeleteTenant(ctx, lab.ID)); got != "conflict admin.tenants.still_datasets" {
+			t.Errorf("a tenant with a dataset: %q", got)
+		}
+		if _, err := s.Store.TenantByID(ctx, lab.ID); err != nil {
+			t.Fatal("a refused delete deleted")
+		}
+		empty, _ := s.CreateTenant(ctx, "empty")
+		s.AddMember(ctx, alice.ID, empty.ID, storage.RoleAdmin)
+		if err := s.DeleteTenant(ctx, empty.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got := refused(s.DeleteTenant(ctx, empty.ID)); got != "not found error.not_found" {
+			t.Errorf("deleting twice: %q", got)
+		}
+		if ms, _ := s.Memberships(ctx, alice.ID); len(ms) != 1 {
+			t.Errorf("memberships after the delete: %+v", ms)
+		}
+	})
+}
+
+func TestDisableAndReset(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	root, _ := s.CreateUser(ctx, accounts.NewUser{Username: "root", Password: pw, IsSystemAdmin: true})
+	alice, _ := s.CreateUser(ctx, accounts.NewUser{Username: "alice", Password: pw})
+	if got := refused(s.SetDisabled(ctx, root.ID, true, root.ID)); got != "conflict admin.users.not_yourself" {
+		t.Errorf("disabling oneself: %q", got)
+	}
+	if err := s.SetDisabled(ctx, alice.ID, true, root.ID); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Store.UserByID(ctx, alice.ID); u.DisabledAt == nil {
+		t.Fatal("not disabled")
+	}
+	if got := refused(s.SetDisabled(ctx, 999999, true, root.ID)); got != "not found error.not_found" {
+		t.Errorf("an unknown user: %q", got)
+	}
+	if _, err := s.ResetPassword(ctx, root.ID, root.ID); refused(err) != "conflict admin.users.not_yourself" {
+		t.Errorf("resetting one's own: %v", err)
+	}
+	if _, err := s.ResetPassword(ctx, 999999, root.ID); refused(err) != "not found error.not_found" {
+		t.Errorf("resetting an unknown user: %v", err)
+	}
+	temp, err := s.ResetPassword(ctx, alice.ID, root.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.ResetPassword(ctx, alice.ID, root.ID)
+	if len(temp) != 17 || temp == again || strings.ContainsAny(temp, "01lIO") {
+		t.Errorf("temporary passwords %q, %q", temp, again)
+	}
+	u, _ := s.Store.UserByID(ctx, alice.ID)
+	if !u.MustChangePassword || !auth.VerifyPassword(u, again) || auth.VerifyPassword(u, pw) {
+		t.Fatalf("after the reset: %+v", u)
+	}
+}

@@ -230,3 +230,38 @@ func (s *Sources) ResolveRegistry(ctx context.Context, userID int64, image strin
 	}
 	return "", "", nil
 }
+
+// GitServer returns a registered Git server and what names it.
+func (s *Sources) GitServer(ctx context.Context, id int64) (*storage.GitServer, storage.SourceUse, error) {
+	g, err := s.Store.GitServerByID(ctx, id)
+	if err != nil {
+		return nil, storage.SourceUse{}, err
+	}
+	use, err := s.Store.GitServerUse(ctx, g)
+	return g, use, err
+}
+
+// Registry returns a registered registry and what names it.
+func (s *Sources) Registry(ctx context.Context, id int64) (*storage.Registry, storage.SourceUse, error) {
+	r, err := s.Store.RegistryByID(ctx, id)
+	if err != nil {
+		return nil, storage.SourceUse{}, err
+	}
+	use, err := s.Store.RegistryUse(ctx, id)
+	return r, use, err
+}
+
+// DeleteGitServer unregisters a Git server even while it is in use: the
+// users' tokens for it are forgotten, and jobs and preprocessing
+// definitions that named it as server/path keep its full URL instead, so
+// their history still reads what they cloned (and a copy clones it, now
+// without a token).
+func (s *Sources) DeleteGitServer(ctx context.Context, id int64) error {
+	return s.Store.DeleteGitServer(ctx, id)
+}
+
+// DeleteRegistry unregisters a registry and forgets the users' tokens for
+// it; jobs name a registry by host inside their image, which stays.
+func (s *Sources) DeleteRegistry(ctx context.Context, id int64) error {
+	return s.Store.DeleteRegistry(ctx, id)
+}

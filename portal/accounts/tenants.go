@@ -3,7 +3,10 @@ package accounts
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"kqi/portal/input"
@@ -90,4 +93,60 @@ func (s *Service) SetSlurmAccount(ctx context.Context, tenantID int64, account s
 		return "", refusal.Invalidf("account", "admin.tenants.bad_account")
 	}
 	return account, s.Store.SetTenantSlurmAccount(ctx, tenantID, account)
+}
+
+// RenameTenant gives a tenant a new name, checked as at creation; its id,
+// and so everything of it, stays.
+func (s *Service) RenameTenant(ctx context.Context, tenantID int64, name string) error {
+	if !tenantName.MatchString(name) {
+		return refusal.Invalidf("name", "tenant.invalid_name")
+	}
+	err := s.Store.RenameTenant(ctx, tenantID, name)
+	if errors.Is(err, storage.ErrConflict) {
+		return taken("name", "tenant.name_taken")
+	}
+	return err
+}
+
+// DeleteTenant deletes a tenant that holds nothing but members: one with
+// data, datasets, jobs (running or not) or preprocessing definitions is
+// refused (a conflict naming each), so no row or file is left without its
+// tenant. Its directory in the file store, if any is left, goes too.
+func (s *Service) DeleteTenant(ctx context.Context, tenantID int64) error {
+	err := s.Store.DeleteTenant(ctx, tenantID)
+	var full *storage.TenantNotEmptyError
+	if errors.As(err, &full) {
+		return TenantNotEmpty(full.Contents)
+	}
+	if err != nil {
+		return err
+	}
+	if s.Files != nil {
+		if err := s.Files.RemoveAll(ctx, "tenants/"+strconv.FormatInt(tenantID, 10)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			// The rows are gone; a leftover empty directory harms nothing.
+			return fmt.Errorf("tenant %d deleted, but not its directory: %w", tenantID, err)
+		}
+	}
+	return nil
+}
+
+// TenantNotEmpty is the refusal to delete a tenant that still holds c:
+// one reason for each kind of thing left, with how many.
+func TenantNotEmpty(c storage.TenantContents) *refusal.Error {
+	e := &refusal.Error{Kind: refusal.Conflict}
+	for _, n := range []struct {
+		count int
+		key   string
+	}{
+		{c.ActiveJobs, "admin.tenants.still_running"},
+		{c.Jobs, "admin.tenants.still_jobs"},
+		{c.Data, "admin.tenants.still_data"},
+		{c.Datasets, "admin.tenants.still_datasets"},
+		{c.Preprocesses, "admin.tenants.still_preprocesses"},
+	} {
+		if n.count > 0 {
+			e.Fields = append(e.Fields, refusal.Field{Key: n.key, Arg: strconv.Itoa(n.count)})
+		}
+	}
+	return e
 }

@@ -2,8 +2,10 @@ package accounts
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"regexp"
+	"strings"
 
 	"kqi/portal/auth"
 	"kqi/portal/refusal"
@@ -106,4 +108,49 @@ func (s *Service) Users(ctx context.Context) ([]UserTenants, error) {
 // Memberships lists the tenants a user is in, with their role in each.
 func (s *Service) Memberships(ctx context.Context, userID int64) ([]storage.Membership, error) {
 	return s.Store.MembershipsOfUser(ctx, userID)
+}
+
+// SetDisabled disables a user, ending all their sessions and API tokens
+// at once (their running jobs go on), or enables them again. by, the
+// administrator doing it, may not disable themselves: a site must not lose
+// its last way in by a slip.
+func (s *Service) SetDisabled(ctx context.Context, userID int64, disabled bool, by int64) error {
+	if disabled && userID == by {
+		return refusal.Conflictf("admin.users.not_yourself")
+	}
+	return s.Store.SetUserDisabled(ctx, userID, disabled)
+}
+
+// tempAlphabet leaves out characters people misread (0/O, 1/l/I).
+const tempAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+
+// ResetPassword gives a user a new random temporary password, which they
+// must change at their next login, ends every session and API token of
+// theirs, and returns it: shown to the administrator this once, stored
+// only hashed. Administrators change their own in their settings.
+func (s *Service) ResetPassword(ctx context.Context, userID, by int64) (string, error) {
+	if userID == by {
+		return "", refusal.Conflictf("admin.users.not_yourself")
+	}
+	if _, err := s.Store.UserByID(ctx, userID); err != nil {
+		return "", err
+	}
+	var temp strings.Builder
+	for n := 0; n < 15; {
+		var b [1]byte
+		rand.Read(b[:])
+		if int(b[0]) >= 256/len(tempAlphabet)*len(tempAlphabet) {
+			continue // would favour the first letters
+		}
+		if n > 0 && n%5 == 0 {
+			temp.WriteByte('-')
+		}
+		temp.WriteByte(tempAlphabet[int(b[0])%len(tempAlphabet)])
+		n++
+	}
+	hash, err := auth.HashPassword(temp.String())
+	if err != nil {
+		return "", err
+	}
+	return temp.String(), s.Store.ResetPassword(ctx, userID, hash)
 }

@@ -34,6 +34,10 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("api login refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "api.bad_credentials")
 		return
+	case errors.Is(err, auth.ErrDisabled):
+		h.log.Info("api login of a disabled account refused", "user", req.Username, "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "login.disabled")
+		return
 	case err != nil:
 		h.serverError(w, r, err)
 		return
@@ -45,6 +49,9 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, auth.ErrNoTenant):
 		writeError(w, http.StatusForbidden, "api.no_tenant")
+		return
+	case errors.Is(err, auth.ErrMustChangePassword):
+		writeError(w, http.StatusForbidden, "login.must_change_password_api")
 		return
 	case err != nil:
 		h.serverError(w, r, err)

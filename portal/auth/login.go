@@ -54,13 +54,21 @@ var (
 	ErrNotMember = errors.New("auth: not a member of that tenant")
 	// ErrNoTenant means the user is in no tenant at all.
 	ErrNoTenant = errors.New("auth: not a member of any tenant")
+	// ErrDisabled refuses a disabled account. It is only ever answered to
+	// the right password: to anyone else a disabled account is like any
+	// other, so it cannot be probed for.
+	ErrDisabled = errors.New("auth: the account is disabled")
+	// ErrMustChangePassword refuses an API token to a user whose password
+	// is an administrator's temporary one: it is changed in a browser.
+	ErrMustChangePassword = errors.New("auth: the temporary password must be changed first")
 )
 
 // Login returns the user whose name and password match. From a client
 // that has failed too often it is ErrTooManyFailures, and at an account
 // that has, ErrSlowDown until its delay has passed; a wrong name or
-// password is ErrBadCredentials. Every attempt is counted before the
-// password is checked; a right one is given back.
+// password is ErrBadCredentials, and the right password of a disabled
+// account ErrDisabled. Every attempt is counted before the password is
+// checked; a right one at an enabled account is given back.
 func (s *Service) Login(ctx context.Context, client, username, password string) (*storage.User, error) {
 	if !s.Limit.Take(client) {
 		return nil, ErrTooManyFailures
@@ -85,7 +93,8 @@ type Users interface {
 }
 
 // Login returns the user whose name and password match, or
-// ErrBadCredentials.
+// ErrBadCredentials; ErrDisabled (after the right password only) for a
+// disabled account.
 func Login(ctx context.Context, users Users, username, password string) (*storage.User, error) {
 	u, err := users.UserByName(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -97,6 +106,9 @@ func Login(ctx context.Context, users Users, username, password string) (*storag
 	}
 	if !VerifyPassword(u, password) {
 		return nil, ErrBadCredentials
+	}
+	if u.DisabledAt != nil {
+		return nil, ErrDisabled
 	}
 	return u, nil
 }

@@ -232,3 +232,79 @@ func TestAccountDelay(t *testing.T) {
 		t.Fatalf("a success clears the count: %v", err)
 	}
 }
+
+// A disabled account is told so only after its right password; its
+// sessions and own API tokens end at once, its jobs' tokens work on; once
+// enabled it logs in again.
+func TestDisabledAccount(t *testing.T) {
+	ctx := context.Background()
+	s, alice, ts := newService(t)
+	sess, err := s.StartSession(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.IssueToken(ctx, alice, "", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.Store.CreateJob(ctx, storage.NewJob{TenantID: ts[0].ID, Kind: "training", Name: "run", Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", CreatedBy: alice.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobToken := NewSecret()
+	if err := s.Store.CreateJobToken(ctx, jobToken, alice.ID, ts[0].ID, j.ID, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.SetUserDisabled(ctx, alice.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "x", "alice", "wrong-wrong"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("a wrong password of a disabled account: %v", err)
+	}
+	if _, err := s.Login(ctx, "y", "alice", pw); !errors.Is(err, ErrDisabled) {
+		t.Errorf("the right password of a disabled account: %v", err)
+	}
+	if _, err := s.ResumeSession(ctx, sess); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the session of a disabled account: %v", err)
+	}
+	if _, err := s.Caller(ctx, tok.Value, "test"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the API token of a disabled account: %v", err)
+	}
+	if c, err := s.Caller(ctx, jobToken, "job"); err != nil || c.JobID == nil || *c.JobID != j.ID {
+		t.Errorf("the job's token of a disabled account: %+v, %v", c, err)
+	}
+	if err := s.Store.SetUserDisabled(ctx, alice.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "z", "alice", pw); err != nil {
+		t.Errorf("after enabling: %v", err)
+	}
+	if err := s.Store.SetUserDisabled(ctx, 987654, true); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("an unknown user: %v", err)
+	}
+}
+
+// A temporary password lets its user log in (to choose their own) but
+// gets no API token.
+func TestTemporaryPasswordGetsNoToken(t *testing.T) {
+	ctx := context.Background()
+	s, alice, _ := newService(t)
+	hash, _ := HashPassword("temp-pass-12345")
+	if err := s.Store.ResetPassword(ctx, alice.ID, hash); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Login(ctx, "a", "alice", "temp-pass-12345")
+	if err != nil || !u.MustChangePassword {
+		t.Fatalf("login with the temporary password: %+v, %v", u, err)
+	}
+	if _, err := s.IssueToken(ctx, u, "", "test"); !errors.Is(err, ErrMustChangePassword) {
+		t.Errorf("a token for a temporary password: %v", err)
+	}
+	hash, _ = HashPassword("own-pass-12345")
+	if err := s.Store.SetPassword(ctx, alice.ID, hash, nil); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Store.UserByID(ctx, alice.ID); u.MustChangePassword {
+		t.Error("choosing a password left the flag")
+	}
+}

@@ -46,7 +46,7 @@ func (s *Service) StartSession(ctx context.Context, u *storage.User) (string, er
 }
 
 // ResumeSession returns the session id names, or storage.ErrNotFound once
-// it has ended. Each use moves its end SessionIdle on, never past
+// it has ended or its user is disabled. Each use moves its end SessionIdle on, never past
 // SessionMax after login.
 func (s *Service) ResumeSession(ctx context.Context, id string) (*Visit, error) {
 	sess, err := s.Store.SessionByID(ctx, id, s.now())
@@ -56,6 +56,9 @@ func (s *Service) ResumeSession(ctx context.Context, id string) (*Visit, error) 
 	u, err := s.Store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		return nil, err
+	}
+	if u.DisabledAt != nil { // its sessions ended when it was disabled; never one more
+		return nil, storage.ErrNotFound
 	}
 	ms, err := s.Store.MembershipsOfUser(ctx, u.ID)
 	if err != nil {

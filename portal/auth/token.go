@@ -17,9 +17,13 @@ type Token struct {
 
 // IssueToken gives u a bearer token for the tenant ref names (its name or
 // id), or for their starting tenant when ref is "". A tenant they are not
-// in is ErrNotMember, and no tenant at all ErrNoTenant. from is the
+// in is ErrNotMember, and no tenant at all ErrNoTenant; a user whose
+// password is a temporary one gets ErrMustChangePassword. from is the
 // client's address, shown in the user's token list.
 func (s *Service) IssueToken(ctx context.Context, u *storage.User, ref, from string) (*Token, error) {
+	if u.MustChangePassword {
+		return nil, ErrMustChangePassword
+	}
 	m, err := s.tokenTenant(ctx, u, ref)
 	if err != nil {
 		return nil, err
@@ -101,6 +105,9 @@ func (s *Service) Caller(ctx context.Context, token, from string) (*Caller, erro
 	u, err := s.Store.UserByID(ctx, t.UserID)
 	if err != nil {
 		return nil, err
+	}
+	if u.DisabledAt != nil && t.JobID == nil {
+		return nil, storage.ErrNotFound
 	}
 	m, err := s.Store.Membership(ctx, t.UserID, t.TenantID)
 	if err != nil {

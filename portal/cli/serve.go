@@ -63,6 +63,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	if err != nil {
 		return err
 	}
+	if n, err := notify.SealPlainWebhooks(ctx, st, sealer); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("sealed webhook URLs stored in plain text", "count", n)
+	}
 	sources := &accounts.Sources{Store: st, Sealer: sealer}
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
 	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Refs: gitref.Lister{}, Log: log, Cfg: jobs.Config{
@@ -84,7 +89,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 		return err
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
-	go (&notify.Sender{Store: st, SMTP: cfg.SMTP, BaseURL: cfg.BaseURL, Log: log}).Run(ctx, 10*time.Second)
+	go (&notify.Sender{Store: st, SMTP: cfg.SMTP, BaseURL: cfg.BaseURL, Sealer: sealer, Guard: notify.GuardFor(cfg), Log: log}).Run(ctx, 10*time.Second)
 	go sweep(ctx, st, dataSvc, cfg.UploadSweepAge, log)
 	return server.Run(ctx, cfg, handler, log)
 }

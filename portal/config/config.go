@@ -34,6 +34,11 @@ type Config struct {
 	// KQI_METRICS_ALLOW: addresses or CIDR prefixes (comma-separated) that
 	// may read /metrics; default the portal host's loopback only
 	MetricsAllow []netip.Prefix
+	// WebhookAllow (KQI_WEBHOOK_ALLOW): addresses or CIDR prefixes that
+	// users' notification webhooks may reach although they are internal
+	// (loopback, private, link-local, the portal's own): an intranet's chat
+	// server, a test's receiver. Empty: none.
+	WebhookAllow []netip.Prefix
 	LogLevel     slog.Level // KQI_LOG_LEVEL: debug, info, warn, error
 
 	SlurmRESTURL    string // KQI_SLURM_REST_URL: slurmrestd base URL (rest backend)
@@ -94,7 +99,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 		return def
 	}
 	var idle, max, ttl, tokenIdle, level string
-	var secure, proxies, metricsAllow string
+	var secure, proxies, metricsAllow, webhookAllow string
 	fs.StringVar(&c.Listen, "listen", env("KQI_LISTEN", ":8080"), "HTTP listen address (KQI_LISTEN)")
 	fs.StringVar(&c.BaseURL, "base-url", env("KQI_BASE_URL", ""), "public URL of the portal (KQI_BASE_URL); default http://localhost<listen port>")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("KQI_DATABASE_URL", ""), "PostgreSQL URL (KQI_DATABASE_URL)")
@@ -104,6 +109,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	fs.StringVar(&tokenIdle, "api-token-idle", env("KQI_API_TOKEN_IDLE", "336h"), "an API token unused this long ends (KQI_API_TOKEN_IDLE)")
 	fs.StringVar(&secure, "secure-cookie", env("KQI_SECURE_COOKIE", ""), "send cookies only over HTTPS (KQI_SECURE_COOKIE; default: when KQI_BASE_URL is https)")
 	fs.StringVar(&proxies, "trusted-proxies", env("KQI_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDRs (KQI_TRUSTED_PROXIES)")
+	fs.StringVar(&webhookAllow, "webhook-allow", env("KQI_WEBHOOK_ALLOW", ""), "internal addresses notification webhooks may reach, comma-separated addresses or CIDRs (KQI_WEBHOOK_ALLOW)")
 	fs.StringVar(&metricsAllow, "metrics-allow", env("KQI_METRICS_ALLOW", "127.0.0.1,::1"), "addresses that may read /metrics, comma-separated addresses or CIDRs (KQI_METRICS_ALLOW)")
 	fs.StringVar(&level, "log-level", env("KQI_LOG_LEVEL", "info"), "debug, info, warn or error (KQI_LOG_LEVEL)")
 	fs.StringVar(&c.SlurmRESTURL, "slurm-rest-url", env("KQI_SLURM_REST_URL", ""), "slurmrestd URL (KQI_SLURM_REST_URL)")
@@ -185,6 +191,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, erro
 	}
 	c.TrustedProxies = prefixes("KQI_TRUSTED_PROXIES", proxies, &errs)
 	c.MetricsAllow = prefixes("KQI_METRICS_ALLOW", metricsAllow, &errs)
+	c.WebhookAllow = prefixes("KQI_WEBHOOK_ALLOW", webhookAllow, &errs)
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("KQI_LOG_LEVEL: %q is not debug, info, warn or error", level))
 	}

@@ -28,6 +28,7 @@ import (
 
 	"kqi/portal/config"
 	"kqi/portal/i18n"
+	"kqi/portal/secret"
 	"kqi/storage"
 )
 
@@ -35,8 +36,9 @@ import (
 type Sender struct {
 	Store   *storage.Store
 	SMTP    config.SMTP
-	BaseURL string       // links in the messages point here
-	HTTP    *http.Client // for webhooks; nil: one with a 10 s timeout
+	BaseURL string         // links in the messages point here
+	Sealer  *secret.Sealer // opens webhook URLs
+	Guard   Guard          // keeps webhooks off internal addresses
 	Log     *slog.Logger
 	// Backoff is the wait after the nth failed attempt, 0 to give up;
 	// nil: retryAfter. Tests shorten it.
@@ -157,7 +159,11 @@ func (s *Sender) send(ctx context.Context, n storage.Notification) error {
 	case "email":
 		return s.mail(ctx, n.Target, m)
 	case "webhook":
-		return s.webhook(ctx, n.Target, m)
+		hook, err := s.Sealer.Open(n.Sealed, Label(n.UserID))
+		if err != nil {
+			return fmt.Errorf("notify: webhook URL: %w", err)
+		}
+		return s.webhook(ctx, hook, m)
 	}
 	return fmt.Errorf("notify: unknown channel %q", n.Channel)
 }
@@ -242,6 +248,8 @@ func rfc5322(from, to string, m message) []byte {
 
 // webhook posts m as Slack's incoming webhooks take it ({"text": …});
 // Mattermost, Rocket.Chat and Teams' Slack-compatible hooks read the same.
+// The guard checks the address it dials, whatever the name resolved to
+// when the URL was saved.
 func (s *Sender) webhook(ctx context.Context, hook string, m message) error {
 	body, _ := json.Marshal(map[string]string{"text": m.Subject + "\n" + m.Text})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook, bytes.NewReader(body))
@@ -249,11 +257,7 @@ func (s *Sender) webhook(ctx context.Context, hook string, m message) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := s.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
-	resp, err := client.Do(req)
+	resp, err := s.Guard.Client().Do(req)
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return fmt.Errorf("notify: webhook: %w", ue.Err) // not the URL: it is the hook's secret

@@ -58,6 +58,8 @@ type Env struct {
 	// else through FakeShells.
 	Shell  *shell.Gateway
 	Config *config.Config
+	// Sealer seals and opens the portal's stored secrets.
+	Sealer *secret.Sealer
 	Server *httptest.Server
 	URL    string
 	// Router has every route the portal serves (tests walk it).
@@ -167,7 +169,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
 	jobsSvc.Cfg.ServerURL = srv.URL
-	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Server: srv, URL: srv.URL, Router: h.Router, Shell: gateway, logs: logs}
+	return &Env{Store: st, Files: fs, Jobs: jobsSvc, Fake: fake, Clock: clock, Config: cfg, Sealer: sealer, Server: srv, URL: srv.URL, Router: h.Router, Shell: gateway, logs: logs}
 }
 
 // Logs is everything the portal has logged so far, as slog's text lines.

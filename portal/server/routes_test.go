@@ -321,6 +321,10 @@ func (w *world) fill(t *testing.T, r route, o *tenantObjects, v string) string {
 		return "git"
 	case "credentials.id":
 		return id(w.gitServer)
+	case "git-servers.id":
+		return id(w.gitServer)
+	case "registries.id":
+		return id(w.registry)
 	}
 	t.Fatalf("route %s: no fixture fills {%s} (collection %q): add a case to world.fill in portal/server/routes_test.go", r, v, col)
 	return ""

@@ -75,7 +75,7 @@ func New(cfg *config.Config, d Deps) (*Portal, error) {
 		// Above the per-address limit, so one guesser meets that one first.
 		Accounts:    auth.NewAccountDelay(20, 30*time.Second, time.Hour),
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, TokenTTL: cfg.APITokenTTL, TokenIdle: cfg.APITokenIdle, Now: d.Now}
-	acc := &accounts.Service{Store: store}
+	acc := &accounts.Service{Store: store, Files: d.Files}
 	apiHandler := api.New(router, logins, acc, d.Sources, svc, d.Jobs, log)
 	pages, err := web.New(router, logins, acc, d.Sources, svc, d.Jobs, cfg, log)
 	if err != nil {

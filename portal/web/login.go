@@ -49,9 +49,27 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		form.Error = "login.bad_credentials"
 		h.render(w, r, http.StatusUnauthorized, "login", "login.title", form)
 		return
+	case errors.Is(err, auth.ErrDisabled):
+		// Told only to whoever knows the password; anyone else was
+		// answered as for a wrong one above.
+		h.log.Info("login of a disabled account refused", "user", form.Username, "remote", r.RemoteAddr)
+		form.Error = "login.disabled"
+		h.render(w, r, http.StatusForbidden, "login", "login.title", form)
+		return
 	case err != nil:
 		h.serverError(w, r, err)
 		return
+	}
+	// The language picked on the login page wins over the saved one, and
+	// becomes the saved one; the pick is used up.
+	if lang, picked := pickedLanguage(r); picked {
+		if lang != u.Language {
+			if err := h.accounts.SetLanguage(r.Context(), u.ID, lang); err != nil {
+				h.serverError(w, r, err)
+				return
+			}
+		}
+		h.clearCookie(w, langCookie)
 	}
 	id, err := h.auth.StartSession(r.Context(), u)
 	if err != nil {
@@ -64,6 +82,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	target := form.Next
 	if target == "" {
 		target = h.path("home")
+	}
+	if u.MustChangePassword {
+		h.setFlash(w, flashInfo, "flash.choose_password")
+		target = h.path("passwordChange")
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

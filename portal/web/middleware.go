@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"kqi/portal/auth"
 	"kqi/portal/i18n"
 	"kqi/portal/transfer"
@@ -56,8 +58,8 @@ func (h *Handler) withSession(next http.Handler) http.Handler {
 }
 
 func anonLanguage(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && i18n.Supported(c.Value) {
-		return c.Value
+	if lang, ok := pickedLanguage(r); ok {
+		return lang
 	}
 	return i18n.FromAcceptLanguage(r.Header.Get("Accept-Language"))
 }
@@ -123,8 +125,25 @@ func (h *Handler) requireLogin(next http.Handler) http.Handler {
 			h.redirectToLogin(w, r, msg)
 			return
 		}
+		if v.User.MustChangePassword && !passwordChangeRoutes[routeName(r)] {
+			// A temporary password from an administrator: nothing else
+			// until the user has chosen their own.
+			h.redirect(w, r, "passwordChange", flashInfo, "flash.choose_password")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// passwordChangeRoutes are what a user whose password is temporary may
+// reach.
+var passwordChangeRoutes = map[string]bool{"passwordChange": true, "passwordChangeSave": true, "logout": true}
+
+func routeName(r *http.Request) string {
+	if rt := mux.CurrentRoute(r); rt != nil {
+		return rt.GetName()
+	}
+	return ""
 }
 
 func (h *Handler) redirectToLogin(w http.ResponseWriter, r *http.Request, msg string) {
@@ -163,7 +182,8 @@ func (h *Handler) requireTenantAdmin(next http.Handler) http.Handler {
 func (h *Handler) requireSystemAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := visitorOf(r).User; u == nil || !u.IsSystemAdmin {
-			h.renderError(w, r, http.StatusForbidden, "error.admin_only")
+			// Like anything else that is not theirs: not there at all.
+			h.renderError(w, r, http.StatusNotFound, "error.not_found")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -18,8 +18,17 @@ type settingsData struct {
 	APITokens         []storage.APIToken
 	SSHKeys           bool // the site offers shells, so SSH keys matter
 	NotifyRefusal     *refusal.Error
-	Notify            *storage.NotificationSettings // nil: the saved ones
+	Notify            *notifyForm // nil: the saved settings
 	MailConfigured    bool
+}
+
+// notifyForm is the notification settings as the form shows them: the
+// saved webhook only by its host (its URL is a secret), and on a refusal
+// what was typed.
+type notifyForm struct {
+	Email       string
+	Webhook     string // typed, on a refusal
+	WebhookHost string // the saved webhook's host; "" for none
 }
 
 // credentialSection is one kind of server and the user's tokens for them.
@@ -63,7 +72,7 @@ func (h *Handler) renderSettings(w http.ResponseWriter, r *http.Request, status 
 			h.serverError(w, r, err)
 			return
 		}
-		d.Notify = &n
+		d.Notify = &notifyForm{Email: n.Email, WebhookHost: n.WebhookHost}
 	}
 	d.MailConfigured = h.cfg.SMTP.Addr != ""
 	h.render(w, r, status, "settings", "settings.title", d)

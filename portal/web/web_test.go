@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"kqi/portal/accounts"
 	"kqi/portal/config"
 	"kqi/portal/portaltest"
 )
@@ -195,22 +196,47 @@ func TestTenantSwitch(t *testing.T) {
 	_ = a
 }
 
+// A tenant's administrator who is not a system administrator finds no
+// site-admin page or action: each answers 404, as anything not theirs,
+// and changes nothing.
 func TestAdminPagesNeedSystemAdmin(t *testing.T) {
 	env := portaltest.New(t)
-	env.Tenant(t, "lab-a")
+	lab := env.Tenant(t, "lab-a")
 	env.User(t, "alice", pw, false, "lab-a:admin")
+	bob := env.User(t, "bob", pw, false, "lab-a")
+	g, err := (&accounts.Sources{Store: env.Store}).CreateGitServer(t.Context(), "devgit", "https://git.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := env.Browser(t)
 	b.Login("alice", pw)
-	for _, path := range []string{"/admin/tenants", "/admin/users"} {
-		if p := b.Get(path); p.Status != http.StatusForbidden {
+	tid, uid, gid := strconv.FormatInt(lab.ID, 10), strconv.FormatInt(bob.ID, 10), strconv.FormatInt(g.ID, 10)
+	for _, path := range []string{"/admin/tenants", "/admin/users", "/admin/sources", "/admin/tenants/" + tid + "/delete",
+		"/admin/users/" + uid + "/disable", "/admin/users/" + uid + "/password-reset", "/admin/git-servers/" + gid + "/delete"} {
+		if p := b.Get(path); p.Status != http.StatusNotFound {
 			t.Errorf("GET %s as tenant admin: %d", path, p.Status)
 		}
 	}
-	if p := b.Submit("/", "/admin/tenants", url.Values{"name": {"sneaky"}}); p.Status != http.StatusForbidden {
-		t.Errorf("POST /admin/tenants as tenant admin: %d", p.Status)
+	for path, form := range map[string]url.Values{
+		"/admin/tenants":                          {"name": {"sneaky"}},
+		"/admin/tenants/" + tid + "/rename":       {"name": {"sneaky"}},
+		"/admin/tenants/" + tid + "/delete":       nil,
+		"/admin/users/" + uid + "/disable":        nil,
+		"/admin/users/" + uid + "/password-reset": nil,
+		"/admin/git-servers/" + gid + "/delete":   nil,
+	} {
+		if p := b.Submit("/", path, form); p.Status != http.StatusNotFound {
+			t.Errorf("POST %s as tenant admin: %d", path, p.Status)
+		}
 	}
 	if _, err := env.Store.TenantByName(t.Context(), "sneaky"); err == nil {
-		t.Fatal("a tenant admin created a tenant")
+		t.Fatal("a tenant admin created or renamed a tenant")
+	}
+	if u, _ := env.Store.UserByID(t.Context(), bob.ID); u.DisabledAt != nil || u.MustChangePassword {
+		t.Fatalf("a tenant admin changed a user: %+v", u)
+	}
+	if gs, _ := env.Store.GitServers(t.Context()); len(gs) != 1 {
+		t.Fatal("a tenant admin deleted a Git server")
 	}
 }
 
