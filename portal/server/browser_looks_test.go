@@ -23,7 +23,7 @@ const overflowJS = `(() => {
   const bad = [], W = document.documentElement.clientWidth;
   if (document.documentElement.scrollWidth > W + 1) bad.push("the page is " + document.documentElement.scrollWidth + " px wide");
   const what = e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : "") + " " + JSON.stringify(e.textContent.trim().slice(0, 40));
-  for (const e of document.querySelectorAll("button, a.button, th, td, .status, .badge, h1, h2, legend, .card, .pager a, .flash, .notice")) {
+  for (const e of document.querySelectorAll("button, a.button, th, td, .status, .badge, h1, h2, legend, .card, .pager a, .flash, .notice, .mainnav a, .usermenu summary")) {
     if (e.closest(".scroll-x, .lineage-box, pre, .terminal") || !e.getClientRects().length) continue;
     if (e.scrollWidth > e.clientWidth + 1) bad.push(what(e) + " overflows itself (" + e.scrollWidth + " > " + e.clientWidth + ")");
     const r = e.getBoundingClientRect();
@@ -86,6 +86,7 @@ func TestBrowserLooks(t *testing.T) {
 		})
 		switch state {
 		case "COMPLETED":
+			put(j, "output/"+jobs.ValueFile, "0.7612\n")
 			put(j, slurm.ExitCodeFile, "0\n")
 		case "FAILED":
 			put(j, slurm.ExitCodeFile, "1\n")
@@ -100,8 +101,6 @@ func TestBrowserLooks(t *testing.T) {
 	inf := submit(jobs.Inference, "resnet50-eval-imagenet-val", 1, "COMPLETED", "", done.ID)
 	submit(jobs.Inference, "resnet50-eval-corrupted", 0, "PENDING", "Priority", done.ID)
 	must(env.Jobs.Poll(ctx0))
-	value := 0.7612
-	must(env.Store.SetJobOutputValue(ctx0, inf.ID, &value))
 
 	pages := []struct{ name, path, ready string }{
 		{"home", "/", "#home-live"},
