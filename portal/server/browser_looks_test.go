@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"kqi/portal/jobs"
@@ -30,6 +32,40 @@ const overflowJS = `(() => {
     if (r.right > W + 1) bad.push(what(e) + " reaches x=" + Math.round(r.right));
   }
   return bad;
+})()`
+
+// contrastJS lists text whose colour on its background falls below WCAG
+// AA (4.5:1, 3:1 for large text): the words of badges, buttons, links,
+// hints, table heads and the log. Backgrounds are blended up the tree.
+const contrastJS = `(() => {
+  const parse = s => {
+    let m = s.match(/rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)/);
+    if (m) return [+m[1], +m[2], +m[3], m[4] === undefined ? 1 : +m[4]];
+    m = s.match(/color\(srgb ([\d.]+) ([\d.]+) ([\d.]+)(?: \/ ([\d.]+))?\)/);
+    if (m) return [m[1] * 255, m[2] * 255, m[3] * 255, m[4] === undefined ? 1 : +m[4]];
+    return null;
+  };
+  const over = (top, below) => top.slice(0, 3).map((v, i) => v * top[3] + below[i] * (1 - top[3])).concat(1);
+  const background = e => {
+    const layers = [];
+    for (let n = e; n && n.nodeType === 1; n = n.parentElement) {
+      const c = parse(getComputedStyle(n).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    return layers.reduceRight((below, c) => over(c, below), [255, 255, 255, 1]);
+  };
+  const lum = c => { const l = c.slice(0, 3).map(v => { v /= 255; return v <= .03928 ? v / 12.92 : Math.pow((v + .055) / 1.055, 2.4); }); return .2126 * l[0] + .7152 * l[1] + .0722 * l[2]; };
+  const bad = [];
+  for (const e of document.querySelectorAll(".status, .badge, button, a, .hint, .reason, th, dt, label, .flash, .notice, p.error, p.empty, pre.log, .lead, .tenant-name, .user-name, h1, h2, td")) {
+    if (!e.getClientRects().length || e.closest("svg") || e.matches(":disabled") || !e.textContent.trim()) continue;
+    const st = getComputedStyle(e), fg = parse(st.color);
+    if (!fg) continue;
+    const bg = background(e), c = over(fg, bg);
+    const ratio = (Math.max(lum(c), lum(bg)) + .05) / (Math.min(lum(c), lum(bg)) + .05);
+    const size = parseFloat(st.fontSize), large = size >= 24 || (size >= 18.66 && +st.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(e.tagName.toLowerCase() + "." + String(e.className).trim().split(/\s+/).join(".") + " " + JSON.stringify(e.textContent.trim().slice(0, 30)) + " " + ratio.toFixed(2) + ":1");
+  }
+  return [...new Set(bad)];
 })()`
 
 // Every main page, in English and Japanese, at 1280 and 800 px, keeps
@@ -126,7 +162,51 @@ func TestBrowserLooks(t *testing.T) {
 	browser := portaltest.Chrome(t)
 	ctx, cancel := context.WithTimeout(browser, 4*time.Minute)
 	defer cancel()
+	look := func(t *testing.T, name string) {
+		t.Helper()
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](overflowJS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s:\n%s", name, strings.Join(bad, "\n"))
+		}
+		checkContrast(t, ctx)
+		portaltest.Screenshot(t, ctx, name)
+	}
+	t.Run("login", func(t *testing.T) {
+		must(chromedp.Do(ctx, chromedp.Navigate(env.URL+"/login"), chromedp.WaitVisible("#login-submit")))
+		look(t, "en-1280/login")
+	})
 	must(chromedp.Do(ctx, logIn(env, "alice", "correct-horse-9")))
+	// A flash after a change, and a refused form with its field errors.
+	t.Run("flash", func(t *testing.T) {
+		must(chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/data/%d", env.URL, c.Raw)), chromedp.WaitVisible("#data-title"),
+			chromedp.Click(`form.stack button[type=submit]`), chromedp.WaitVisible(".flash")))
+		look(t, "en-1280/flash")
+	})
+	t.Run("form-errors", func(t *testing.T) {
+		must(chromedp.Do(ctx, chromedp.Navigate(env.URL+"/trainings/new"), chromedp.WaitVisible("#training-form"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("training-form").noValidate = true`),
+			chromedp.Click("#training-submit"), chromedp.WaitVisible("#form-error")))
+		look(t, "en-1280/form-errors")
+	})
+	// Readers who ask for a dark scheme get one, as readable.
+	must(chromedp.Do(ctx, colorScheme("dark")))
+	for _, p := range pages {
+		t.Run("dark/"+p.name, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(env.URL+p.path), chromedp.WaitVisible(p.ready)); err != nil {
+				t.Fatalf("open %s: %v", p.path, err)
+			}
+			checkContrast(t, ctx)
+			if p.name == "home" || p.name == "training" {
+				portaltest.DocScreenshot(t, ctx, "dark/"+p.name)
+			} else {
+				portaltest.Screenshot(t, ctx, "dark/"+p.name)
+			}
+		})
+	}
+	must(chromedp.Do(ctx, colorScheme("light")))
 	for _, lang := range []string{"en", "ja"} {
 		must(env.Store.SetLanguage(ctx0, u.ID, lang))
 		for _, width := range []int64{1280, 800} {
@@ -148,6 +228,9 @@ func TestBrowserLooks(t *testing.T) {
 						portaltest.Screenshot(t, ctx, name+"-overflow")
 						t.Errorf("%s at %d px:\n%s", p.path, width, strings.Join(bad, "\n"))
 					}
+					if width == 1280 {
+						checkContrast(t, ctx)
+					}
 					if docs[name] {
 						portaltest.DocScreenshot(t, ctx, strings.Replace(name, "en-1280/", "", 1))
 					} else {
@@ -157,4 +240,24 @@ func TestBrowserLooks(t *testing.T) {
 			}
 		}
 	}
+}
+
+func checkContrast(t *testing.T, ctx context.Context) {
+	t.Helper()
+	low, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](contrastJS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(low) > 0 {
+		t.Errorf("text below WCAG AA contrast:\n%s", strings.Join(low, "\n"))
+	}
+}
+
+// colorScheme makes the page see prefers-color-scheme as scheme.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
 }
