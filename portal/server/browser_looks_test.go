@@ -192,6 +192,11 @@ func TestBrowserLooks(t *testing.T) {
 			chromedp.Click("#training-submit"), chromedp.WaitVisible("#form-error")))
 		look(t, "en-1280/form-errors")
 	})
+	t.Run("user-menu", func(t *testing.T) {
+		must(chromedp.Do(ctx, chromedp.Navigate(env.URL+"/"), chromedp.WaitVisible("#home-live"),
+			chromedp.Click("#user-menu summary"), chromedp.WaitVisible("#logout")))
+		look(t, "en-1280/user-menu")
+	})
 	// Readers who ask for a dark scheme get one, as readable.
 	must(chromedp.Do(ctx, colorScheme("dark")))
 	for _, p := range pages {
