@@ -9,7 +9,7 @@ export KQI_DEV_DIR := $(DEV_DIR)
 WITH_ENV := set -a && . $(DEV_DIR)/env && set +a &&
 BIN := bin
 
-.PHONY: test-faults all build run test test-unit fuzz bench lint cluster-up cluster-down cluster-status clean
+.PHONY: screenshots test-faults all build run test test-unit fuzz bench lint cluster-up cluster-down cluster-status clean
 
 all: build
 
@@ -43,6 +43,13 @@ test: lint cluster-up
 # slurmctld and drains the nodes, so it runs alone, after the other tests.
 test-faults: cluster-up
 	$(WITH_ENV) go test -tags faults -count=1 -v -timeout 20m ./scripts/faults/
+
+# The README's pictures: the browser tests that make them, writing into
+# docs/screenshots (a plain `make test` writes them into temporary
+# directories, so the tree stays clean). Look at them before committing.
+screenshots: cluster-up
+	$(WITH_ENV) KQI_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -timeout 15m \
+		-run '^(TestBrowserUploadWithProgress|TestBrowserHomeFollowsARunningJob|TestBrowserCSVOutputAsATable|TestBrowserRunInferenceFromATraining|TestBrowserLineageOfAnInference|TestBrowserLooks)$$' ./portal/server/
 
 # Every test that needs neither Slurm nor sshd, without the dev cluster:
 # under -short the integration tests skip (slurmtest.Integration), and the

@@ -210,8 +210,10 @@ random_token() {
 
 # ---------------------------------------------------------------- packages
 
+# fonts-noto-cjk: Chromium draws the Japanese pages of the browser tests
+# (and the README's pictures) with real glyphs, not empty boxes.
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
-	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
+	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium fonts-noto-cjk
 	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf)
 
 ensure_packages() {

@@ -1,11 +1,12 @@
 package portaltest
 
 import (
+	"bytes"
 	"context"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -57,40 +58,56 @@ func Screenshot(t testing.TB, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	file := filepath.Join(dir, filepath.FromSlash(name)+".png")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// DocScreenshot saves the page as docs/screenshots/name.png in the
-// repository, so the README's pictures are what the browser tests saw the
-// last time they ran. Also saved under $KQI_SCREENSHOT_DIR like Screenshot.
+// DocScreenshot captures the page as name.png for the README: into the
+// directory $KQI_SCREENSHOTS names (`make screenshots` sets it to
+// docs/screenshots), and otherwise into the test's temporary directory, so
+// a plain `make test` leaves the clone's tree as it was. Either way the
+// capture must have worked: a PNG as wide as the window and at least as
+// tall. Also saved under $KQI_SCREENSHOT_DIR like Screenshot. A name may
+// hold a slash (ja-800/home) to sort pictures into directories.
 func DocScreenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("screenshot: no source path")
+	dir := os.Getenv("KQI_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
 	}
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "docs", "screenshots")
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	for i := 0; err != nil && i < 10; i++ { // a page reloading itself has no size for a moment
 		time.Sleep(300 * time.Millisecond)
-		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	}
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	size, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[window.innerWidth, window.innerHeight]`))
+	if err != nil {
+		t.Fatalf("screenshot %s: window size: %v", name, err)
+	}
+	img, err := png.DecodeConfig(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot %s is no PNG: %v", name, err)
+	}
+	if img.Width != size[0] || img.Height < size[1] {
+		t.Fatalf("screenshot %s is %dx%d, the window %dx%d", name, img.Width, img.Height, size[0], size[1])
+	}
+	file := filepath.Join(dir, filepath.FromSlash(name)+".png")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(file, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	Screenshot(t, ctx, name)
