@@ -224,7 +224,7 @@ func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryG
 // parents belong to the tenant, freezes the dataset and inserts the job as
 // submitting, all in one transaction.
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
-	env, err := json.Marshal(nonNilEnv(n.Env))
+	env, err := jsonEnv(n.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 // insertJob inserts the row as submitting, with its directory and token
 // when given, and returns it as JobByID would (parents aside: they are
 // linked after).
-func insertJob(ctx context.Context, tx *sql.Tx, n NewJob, env []byte) (*Job, error) {
+func insertJob(ctx context.Context, tx *sql.Tx, n NewJob, env string) (*Job, error) {
 	var token []byte
 	if n.Token != "" {
 		token = secretHash(n.Token)
@@ -304,7 +304,7 @@ func insertJob(ctx context.Context, tx *sql.Tx, n NewJob, env []byte) (*Job, err
 			SELECT $20, j.created_by, j.tenant_id, j.id, $21 FROM j WHERE $20::bytea IS NOT NULL)
 		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`,
 		n.TenantID, n.Kind, n.Name, n.DatasetID, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
-		n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, string(env), pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy,
+		n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, env, pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy,
 		n.JobDirPrefix, token, n.TokenExpires))
 	if err != nil {
 		return nil, fmt.Errorf("storage: create job: %w", err)

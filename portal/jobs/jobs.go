@@ -380,7 +380,10 @@ type Staged struct {
 func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job, token string) (slurm.JobSpec, string, error) {
 	var none slurm.JobSpec
 	dir := j.JobDir
-	for _, sub := range []string{slurm.OutputDir, slurm.AttachDir, slurm.InputDir} {
+	// The batch script makes attach/ (as does the first attachment): a
+	// directory costs the disk more than anything else a submit writes.
+	// output/ is made now: a child binds it even if this job never ran.
+	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
 		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
 			return none, "", err
 		}
@@ -432,7 +435,8 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 	if err != nil {
 		return none, "", fmt.Errorf("render script: %w", err)
 	}
-	if _, err := s.Files.Put(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
+	// Kept for the user to read: Slurm gets the script itself.
+	if _, err := s.Files.PutNoSync(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
 		return none, "", fmt.Errorf("write script: %w", err)
 	}
 	return spec, script, nil
