@@ -212,7 +212,7 @@ random_token() {
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium
-	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf)
+	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf zip)
 
 ensure_packages() {
 	local missing=() pkg status
