@@ -118,7 +118,13 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		if !ok {
 			return fmt.Errorf("unknown job kind %q", j.Kind)
 		}
-		if err := kind.Ended(ctx, s, j, &out); err != nil {
+		// The poller's list holds only what it reads: the kind gets the
+		// whole row.
+		full, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+		if err != nil {
+			return err
+		}
+		if err := kind.Ended(ctx, s, full, &out); err != nil {
 			return fmt.Errorf("%s ended: %w", j.Kind, err)
 		}
 	}
