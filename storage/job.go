@@ -426,31 +426,70 @@ func scanJobs(rows *sql.Rows) ([]Job, error) {
 	return out, rows.Err()
 }
 
-// ActiveJobs lists every job of every tenant and kind that is not final,
-// for the poller (the one reader that spans tenants). Only what the poller
-// reads of a live job is filled in (ids, kind, state, Slurm job, node,
-// directory, image, memory, array task, stop request, creation and start
-// times); the rest is zero: JobByID reads a job that ended. Thousands of
-// full rows cost a tick more time and memory than the Slurm query.
+// ActiveJobs lists every job of every tenant and kind that is not final
+// (the poller's view, as EachActiveJob).
 func (s *Store) ActiveJobs(ctx context.Context) ([]Job, error) {
+	var out []Job
+	err := s.EachActiveJob(ctx, func(j *Job) error {
+		out = append(out, *j)
+		return nil
+	})
+	return out, err
+}
+
+// EachActiveJob calls fn with every job of every tenant and kind that is
+// not final, by id, one at a time as the rows arrive: the poller (the one
+// reader that spans tenants) holds no list of thousands of rows. Only what
+// the poller reads of a live job is filled in (ids, kind, state, Slurm
+// job, node, directory, image, memory, array task, stop request, creation
+// and start times); the rest is zero: JobByID reads a job that ended. fn
+// may use the store meanwhile; its error stops the walk.
+func (s *Store) EachActiveJob(ctx context.Context, fn func(*Job) error) error {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT id, tenant_id, kind, status, reason, reason_arg, slurm_job_id, node, job_dir, image, memory_gb,
 			COALESCE(array_id, 0), COALESCE(array_index, 0), stop_requested, created_at, started_at
 		FROM jobs WHERE status = ANY ($1) ORDER BY id`, activeStatuses)
 	if err != nil {
-		return nil, fmt.Errorf("storage: active jobs: %w", err)
+		return fmt.Errorf("storage: active jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []Job
 	for rows.Next() {
 		var j Job
 		var started sql.NullTime
 		if err := rows.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Status, &j.Reason, &j.ReasonArg, &j.SlurmJobID, &j.Node, &j.JobDir, &j.Image, &j.MemoryGB,
 			&j.ArrayID, &j.ArrayIndex, &j.StopRequested, &j.CreatedAt, &started); err != nil {
-			return nil, fmt.Errorf("storage: active jobs: %w", err)
+			return fmt.Errorf("storage: active jobs: %w", err)
 		}
 		j.StartedAt = nullTime(started)
-		out = append(out, j)
+		if err := fn(&j); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ActiveRef is what the poller's Slurm query needs of a live job.
+type ActiveRef struct {
+	ID         int64
+	Kind       string
+	SlurmJobID string // "" while submitting
+	ArrayID    int64  // 0 = a single job
+}
+
+// ActiveRefs lists every job that is not final as an ActiveRef, by id.
+func (s *Store) ActiveRefs(ctx context.Context) ([]ActiveRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, slurm_job_id, COALESCE(array_id, 0) FROM jobs WHERE status = ANY ($1) ORDER BY id`, activeStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("storage: active jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []ActiveRef
+	for rows.Next() {
+		var r ActiveRef
+		if err := rows.Scan(&r.ID, &r.Kind, &r.SlurmJobID, &r.ArrayID); err != nil {
+			return nil, fmt.Errorf("storage: active jobs: %w", err)
+		}
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }
