@@ -214,7 +214,7 @@ random_token() {
 # (and the README's pictures) with real glyphs, not empty boxes.
 PACKAGES=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-basic-plugins
 	slurm-wlm-jwt-plugin openssh-server openssh-client bubblewrap chromium fonts-noto-cjk
-	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf)
+	postgresql-15 postgresql-client-15 git debootstrap curl bc socat python3-protobuf zip)
 
 ensure_packages() {
 	local missing=() pkg status

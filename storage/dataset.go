@@ -167,6 +167,14 @@ func (s *Store) DatasetByID(ctx context.Context, tenantID, id int64) (*Dataset, 
 	return d, rows.Err()
 }
 
+// HasDataset reports whether the tenant has the dataset: one indexed
+// lookup, for a submit's check (DatasetByID reads the entries too).
+func (s *Store) HasDataset(ctx context.Context, tenantID, id int64) (bool, error) {
+	var ok bool
+	err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM datasets WHERE tenant_id = $1 AND id = $2)`, tenantID, id).Scan(&ok)
+	return ok, wrap("has dataset", err)
+}
+
 // DatasetFilter narrows and orders a dataset list.
 type DatasetFilter struct {
 	Name    string

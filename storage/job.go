@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,6 +150,13 @@ type NewJob struct {
 	TimeLimitMin  int
 	Memo          string
 	CreatedBy     int64
+	// JobDirPrefix followed by the new id is the job's directory ("" =
+	// none yet): recorded with the row, not by a commit of its own.
+	JobDirPrefix string
+	// Token, when set, is stored as the job's KQI_TOKEN (CreatedBy's,
+	// until TokenExpires) in the same statement as the row.
+	Token        string
+	TokenExpires time.Time
 }
 
 // ErrUnknownDataset and ErrUnknownParent name references that are not the
@@ -216,11 +224,11 @@ func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryG
 // parents belong to the tenant, freezes the dataset and inserts the job as
 // submitting, all in one transaction.
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
-	env, err := json.Marshal(nonNilEnv(n.Env))
+	env, err := jsonEnv(n.Env)
 	if err != nil {
 		return nil, err
 	}
-	var id int64
+	var j *Job
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := checkQuota(ctx, tx, n); err != nil {
 			return err
@@ -255,27 +263,53 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 				return ErrUnknownParent // another tenant's, missing, or named twice
 			}
 		}
-		err := tx.QueryRowContext(ctx, `
-			INSERT INTO jobs (tenant_id, kind, name, dataset_id, image, git_repository, git_branch, git_commit,
-				command, cpu, memory_gb, gpu, partition, env, sbatch_options, time_limit_minutes, memo, status, created_by)
-			VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0))
-			RETURNING id`,
-			n.TenantID, n.Kind, n.Name, n.DatasetID, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
-			n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, env, pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy).Scan(&id)
+		var err error
+		j, err = insertJob(ctx, tx, n, env)
 		if err != nil {
 			return err
 		}
-		for i, p := range n.ParentIDs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO job_parents (job_id, parent_id, position) VALUES ($1, $2, $3)`, id, p, i); err != nil {
-				return fmt.Errorf("storage: job parent: %w", err)
+		if len(n.ParentIDs) > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_parents (job_id, parent_id, position)
+				SELECT $1, p.id, p.n - 1 FROM unnest($2::bigint[]) WITH ORDINALITY p (id, n)`, j.ID, pq.Array(n.ParentIDs)); err != nil {
+				return fmt.Errorf("storage: job parents: %w", err)
 			}
+			j.ParentIDs = slices.Clone(n.ParentIDs)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.JobByID(ctx, n.TenantID, id)
+	return j, nil
+}
+
+// insertJob inserts the row as submitting, with its directory and token
+// when given, and returns it as JobByID would (parents aside: they are
+// linked after).
+func insertJob(ctx context.Context, tx *sql.Tx, n NewJob, env string) (*Job, error) {
+	var token []byte
+	if n.Token != "" {
+		token = secretHash(n.Token)
+	}
+	j, err := scanJob(tx.QueryRowContext(ctx, `
+		WITH j AS (
+			INSERT INTO jobs (id, tenant_id, kind, name, dataset_id, image, git_repository, git_branch, git_commit,
+				command, cpu, memory_gb, gpu, partition, env, sbatch_options, time_limit_minutes, memo, status, created_by, job_dir)
+			SELECT n.id, $1, $2, $3, NULLIF($4, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0),
+				CASE WHEN $19 = '' THEN '' ELSE $19 || n.id END
+			FROM (SELECT nextval('jobs_id_seq') AS id) n
+			RETURNING *),
+		t AS (
+			INSERT INTO api_tokens (token_hash, user_id, tenant_id, job_id, expires_at)
+			SELECT $20, j.created_by, j.tenant_id, j.id, $21 FROM j WHERE $20::bytea IS NOT NULL)
+		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`,
+		n.TenantID, n.Kind, n.Name, n.DatasetID, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
+		n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, env, pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy,
+		n.JobDirPrefix, token, n.TokenExpires))
+	if err != nil {
+		return nil, fmt.Errorf("storage: create job: %w", err)
+	}
+	return j, nil
 }
 
 func nonNilEnv(e []EnvPair) []EnvPair {
@@ -392,14 +426,72 @@ func scanJobs(rows *sql.Rows) ([]Job, error) {
 	return out, rows.Err()
 }
 
-// ActiveJobs lists every job of every tenant and kind that is not final,
-// for the poller (the one reader that spans tenants).
+// ActiveJobs lists every job of every tenant and kind that is not final
+// (the poller's view, as EachActiveJob).
 func (s *Store) ActiveJobs(ctx context.Context) ([]Job, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+jobFrom+` WHERE j.status = ANY ($1) ORDER BY j.id`, activeStatuses)
+	var out []Job
+	err := s.EachActiveJob(ctx, func(j *Job) error {
+		out = append(out, *j)
+		return nil
+	})
+	return out, err
+}
+
+// EachActiveJob calls fn with every job of every tenant and kind that is
+// not final, by id, one at a time as the rows arrive: the poller (the one
+// reader that spans tenants) holds no list of thousands of rows. Only what
+// the poller reads of a live job is filled in (ids, kind, state, Slurm
+// job, node, directory, image, memory, array task, stop request, creation
+// and start times); the rest is zero: JobByID reads a job that ended. fn
+// may use the store meanwhile; its error stops the walk.
+func (s *Store) EachActiveJob(ctx context.Context, fn func(*Job) error) error {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT id, tenant_id, kind, status, reason, reason_arg, slurm_job_id, node, job_dir, image, memory_gb,
+			COALESCE(array_id, 0), COALESCE(array_index, 0), stop_requested, created_at, started_at
+		FROM jobs WHERE status = ANY ($1) ORDER BY id`, activeStatuses)
+	if err != nil {
+		return fmt.Errorf("storage: active jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var j Job
+		var started sql.NullTime
+		if err := rows.Scan(&j.ID, &j.TenantID, &j.Kind, &j.Status, &j.Reason, &j.ReasonArg, &j.SlurmJobID, &j.Node, &j.JobDir, &j.Image, &j.MemoryGB,
+			&j.ArrayID, &j.ArrayIndex, &j.StopRequested, &j.CreatedAt, &started); err != nil {
+			return fmt.Errorf("storage: active jobs: %w", err)
+		}
+		j.StartedAt = nullTime(started)
+		if err := fn(&j); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ActiveRef is what the poller's Slurm query needs of a live job.
+type ActiveRef struct {
+	ID         int64
+	Kind       string
+	SlurmJobID string // "" while submitting
+	ArrayID    int64  // 0 = a single job
+}
+
+// ActiveRefs lists every job that is not final as an ActiveRef, by id.
+func (s *Store) ActiveRefs(ctx context.Context) ([]ActiveRef, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, slurm_job_id, COALESCE(array_id, 0) FROM jobs WHERE status = ANY ($1) ORDER BY id`, activeStatuses)
 	if err != nil {
 		return nil, fmt.Errorf("storage: active jobs: %w", err)
 	}
-	return scanJobs(rows)
+	defer rows.Close()
+	var out []ActiveRef
+	for rows.Next() {
+		var r ActiveRef
+		if err := rows.Scan(&r.ID, &r.Kind, &r.SlurmJobID, &r.ArrayID); err != nil {
+			return nil, fmt.Errorf("storage: active jobs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // SetJobDir records where the job's directory is.
@@ -412,13 +504,26 @@ func (s *Store) SetJobDir(ctx context.Context, id int64, dir string) error {
 // false when the row had already left submitting (the poller gave up on
 // it), so the caller cancels the job instead of leaving an orphan.
 func (s *Store) SetJobQueued(ctx context.Context, id int64, slurmJobID string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
-		WHERE id = $1 AND status = 'submitting'`, id, slurmJobID)
-	if err != nil {
-		return false, wrap("set queued", err)
+	j, err := s.QueueJob(ctx, id, slurmJobID)
+	return j != nil, err
+}
+
+// QueueJob is SetJobQueued returning the row as changed, in the same
+// statement; nil when the row had already left submitting.
+func (s *Store) QueueJob(ctx context.Context, id int64, slurmJobID string) (*Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `
+		WITH j AS (
+			UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
+			WHERE id = $1 AND status = 'submitting'
+			RETURNING *)
+		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`, id, slurmJobID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	if err != nil {
+		return nil, wrap("set queued", err)
+	}
+	return j, nil
 }
 
 // JobState is what the poller learned about a job.

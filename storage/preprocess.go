@@ -349,7 +349,12 @@ func (s *Store) ListHistories(ctx context.Context, tenantID int64, f HistoryFilt
 	return out, total, nil
 }
 
-func jsonEnv(e []EnvPair) ([]byte, error) { return json.Marshal(nonNilEnv(e)) }
+// jsonEnv is the env column's value: a string, not []byte, which
+// binary_parameters would send as binary jsonb.
+func jsonEnv(e []EnvPair) (string, error) {
+	b, err := json.Marshal(nonNilEnv(e))
+	return string(b), err
+}
 
 // PreprocessRun is a run of a preprocess on data: one job (a task of one
 // array) per datum, all alike but for the datum.

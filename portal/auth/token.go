@@ -80,7 +80,7 @@ type Caller struct {
 // unknown, expired, unused for TokenIdle or outlived its membership. A
 // user's token records when and from where it was last used.
 func (s *Service) Caller(ctx context.Context, token, from string) (*Caller, error) {
-	t, err := s.Store.APITokenByValue(ctx, token)
+	t, u, m, err := s.Store.APICaller(ctx, token)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +101,6 @@ func (s *Service) Caller(ctx context.Context, token, from string) (*Caller, erro
 				return nil, err
 			}
 		}
-	}
-	u, err := s.Store.UserByID(ctx, t.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if u.DisabledAt != nil && t.JobID == nil {
-		return nil, storage.ErrNotFound
-	}
-	m, err := s.Store.Membership(ctx, t.UserID, t.TenantID)
-	if err != nil {
-		return nil, err
 	}
 	return &Caller{User: u, Tenant: &m.Tenant, Role: m.Role, JobID: t.JobID, TokenID: t.ID}, nil
 }

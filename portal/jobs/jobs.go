@@ -129,7 +129,12 @@ func Comment(instance, kind string, id int64) string {
 
 // JobDir is where a job's directory lives in the file store.
 func JobDir(tenantID, id int64) string {
-	return "tenants/" + strconv.FormatInt(tenantID, 10) + "/jobs/" + strconv.FormatInt(id, 10)
+	return jobDirPrefix(tenantID) + strconv.FormatInt(id, 10)
+}
+
+// jobDirPrefix is JobDir without the job's id.
+func jobDirPrefix(tenantID int64) string {
+	return "tenants/" + strconv.FormatInt(tenantID, 10) + "/jobs/"
 }
 
 // Validate checks a request of kind against the tenant's data and the
@@ -313,6 +318,10 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 		return nil, err
 	}
 	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID
+	// The directory's name and the job's token are recorded with the row,
+	// in its one commit; a submit that fails later discards both.
+	token := auth.NewSecret()
+	req.JobDirPrefix, req.Token, req.TokenExpires = jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
 	j, err := s.Store.CreateJob(ctx, req)
 	var quota *storage.QuotaError
 	switch {
@@ -331,18 +340,19 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	// whose submitter is still at work.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
 	defer cancel()
-	spec, script, err := s.prepare(lctx, who, kind, j)
+	spec, script, err := s.prepare(lctx, who, kind, j, token)
 	if errors.Is(err, files.ErrNoSpace) {
 		// The store is full: the user is told so (507), nothing is kept.
 		s.Log.Error("the file store is full: a submit is withdrawn", "job", j.ID, "kind", j.Kind, "error", err)
 		s.withdraw(lctx, j, err)
 		return nil, err
 	}
+	var queued *storage.Job
 	if err != nil {
 		// Slurm never saw it: the row ends now, with nothing left behind.
 		s.Log.Error("job submit failed before Slurm", "job", j.ID, "kind", j.Kind, "error", err)
 		s.failUnsubmitted(lctx, j, err)
-	} else if err := s.submit(lctx, j, spec, script); errors.Is(err, slurm.ErrUnreachable) {
+	} else if queued, err = s.submit(lctx, j, spec, script); errors.Is(err, slurm.ErrUnreachable) {
 		// The request never reached Slurm: withdrawn, as if never made,
 		// and the user is told to try again.
 		s.Log.Warn("the cluster is not answering: a submit is withdrawn", "job", j.ID, "kind", j.Kind, "error", err)
@@ -351,6 +361,9 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	} else if err != nil {
 		s.Log.Error("job submit failed", "job", j.ID, "kind", j.Kind, "error", err)
 		s.failSubmit(lctx, j, err)
+	}
+	if queued != nil {
+		return queued, nil
 	}
 	return s.Store.JobByID(lctx, who.TenantID, j.ID)
 }
@@ -362,16 +375,15 @@ type Staged struct {
 	Env    []slurm.EnvVar
 }
 
-// prepare lays out the job directory and renders the job's script. An
-// error means nothing reached Slurm.
-func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job) (slurm.JobSpec, string, error) {
+// prepare lays out the job directory (named in the row) and renders the
+// job's script. An error means nothing reached Slurm.
+func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job, token string) (slurm.JobSpec, string, error) {
 	var none slurm.JobSpec
-	dir := JobDir(j.TenantID, j.ID)
-	if err := s.Store.SetJobDir(ctx, j.ID, dir); err != nil {
-		return none, "", err
-	}
-	j.JobDir = dir
-	for _, sub := range []string{slurm.OutputDir, slurm.AttachDir, slurm.InputDir} {
+	dir := j.JobDir
+	// The batch script makes attach/ (as does the first attachment): a
+	// directory costs the disk more than anything else a submit writes.
+	// output/ is made now: a child binds it even if this job never ran.
+	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
 		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
 			return none, "", err
 		}
@@ -386,10 +398,6 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 	}
 	staged.Inputs = append(parents, staged.Inputs...)
 
-	token := auth.NewSecret()
-	if err := s.Store.CreateJobToken(ctx, token, who.UserID, j.TenantID, j.ID, s.now().Add(s.Cfg.TokenTTL)); err != nil {
-		return none, "", err
-	}
 	git, err := s.gitAccess(ctx, who.UserID, j.GitRepository)
 	if err != nil {
 		return none, "", fmt.Errorf("model repository: %w", err)
@@ -427,43 +435,45 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 	if err != nil {
 		return none, "", fmt.Errorf("render script: %w", err)
 	}
-	if _, err := s.Files.Put(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
+	// Kept for the user to read: Slurm gets the script itself.
+	if _, err := s.Files.PutNoSync(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
 		return none, "", fmt.Errorf("write script: %w", err)
 	}
 	return spec, script, nil
 }
 
-// submit hands the prepared job to Slurm and records its id.
-func (s *Service) submit(ctx context.Context, j *storage.Job, spec slurm.JobSpec, script string) error {
+// submit hands the prepared job to Slurm and records its id, returning
+// the row as it is now.
+func (s *Service) submit(ctx context.Context, j *storage.Job, spec slurm.JobSpec, script string) (*storage.Job, error) {
 	jobID, err := s.Cluster.Submit(ctx, script, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.Log.Info("job submitted", "job", j.ID, "kind", j.Kind, "slurm_job", jobID)
 	// Slurm has the job now: it is kept unless no row can ever own it.
 	ctx = context.WithoutCancel(ctx)
-	ok, err := s.Store.SetJobQueued(ctx, j.ID, jobID)
+	queued, err := s.Store.QueueJob(ctx, j.ID, jobID)
 	if err != nil {
 		// The row stays submitting; failSubmit or the reconcile settles it
 		// from the job's comment.
-		return fmt.Errorf("recording Slurm job %s: %w", jobID, err)
+		return nil, fmt.Errorf("recording Slurm job %s: %w", jobID, err)
 	}
-	if ok {
-		return nil
+	if queued != nil {
+		return queued, nil
 	}
 	now, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
 	switch {
 	case err != nil:
-		return fmt.Errorf("recording Slurm job %s: %w", jobID, err)
+		return nil, fmt.Errorf("recording Slurm job %s: %w", jobID, err)
 	case now.SlurmJobID == jobID:
-		return nil // the reconcile adopted it while Slurm's answer was on its way
+		return now, nil // the reconcile adopted it while Slurm's answer was on its way
 	}
 	// The poller gave up on this row before Slurm answered: no row will
 	// ever own the job.
 	if cerr := s.Cluster.Cancel(ctx, jobID); cerr != nil {
 		s.Log.Error("cancelling a job no row owns", "slurm_job", jobID, "error", cerr)
 	}
-	return errors.New("the submission took too long and was abandoned")
+	return nil, errors.New("the submission took too long and was abandoned")
 }
 
 func (s *Service) identity(t *storage.Tenant) config.Identity {

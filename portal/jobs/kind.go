@@ -69,10 +69,12 @@ func parentKeepers() []string {
 
 // checkDataset requires a dataset of the tenant.
 func checkDataset(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error {
-	if _, err := s.Store.DatasetByID(ctx, tenantID, req.DatasetID); errors.Is(err, storage.ErrNotFound) {
-		bad.Add("dataset_id", "training.unknown_dataset")
-	} else if err != nil {
+	ok, err := s.Store.HasDataset(ctx, tenantID, req.DatasetID)
+	if err != nil {
 		return err
+	}
+	if !ok {
+		bad.Add("dataset_id", "training.unknown_dataset")
 	}
 	return nil
 }

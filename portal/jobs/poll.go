@@ -47,7 +47,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 func (s *Service) Poll(ctx context.Context) error {
 	defer metrics.ObservePoll(time.Now())
 	s.reapTensorBoards(ctx)
-	active, err := s.Store.ActiveJobs(ctx)
+	// The query needs only ids and comments; the rows themselves are read
+	// after it, one at a time, so memory stays flat in the number of jobs.
+	refs, err := s.Store.ActiveRefs(ctx)
 	if err != nil {
 		return err
 	}
@@ -55,15 +57,12 @@ func (s *Service) Poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// One Slurm query for the jobs and for the rows left submitting.
 	var ids, comments []string
-	var submitting []*storage.Job
-	for i := range active {
-		if j := &active[i]; j.SlurmJobID != "" {
-			ids = append(ids, j.SlurmJobID)
+	for _, r := range refs {
+		if r.SlurmJobID != "" {
+			ids = append(ids, r.SlurmJobID)
 		} else {
-			submitting = append(submitting, j)
-			comments = append(comments, commentOf(instance, j))
+			comments = append(comments, commentOf(instance, &storage.Job{ID: r.ID, Kind: r.Kind, ArrayID: r.ArrayID}))
 		}
 	}
 	infos, byComment := map[string]slurm.JobInfo{}, map[string][]slurm.JobInfo{}
@@ -72,13 +71,20 @@ func (s *Service) Poll(ctx context.Context) error {
 			return err
 		}
 	}
-	for i, j := range submitting {
-		s.settle(ctx, j, byComment[comments[i]])
-	}
-	for i := range active {
-		j := &active[i]
+	// Rows come by id, as refs did. One that is new or has changed its
+	// Slurm job since waits for the next tick: the query did not ask
+	// about it, and "not found" would be a wrong answer.
+	next := 0
+	return s.Store.EachActiveJob(ctx, func(j *storage.Job) error {
+		for next < len(refs) && refs[next].ID < j.ID {
+			next++
+		}
+		if next == len(refs) || refs[next].ID != j.ID || refs[next].SlurmJobID != j.SlurmJobID {
+			return nil
+		}
 		if j.SlurmJobID == "" {
-			continue
+			s.settle(ctx, j, byComment[commentOf(instance, j)])
+			return nil
 		}
 		info, found := infos[j.SlurmJobID]
 		if found && info.Comment != commentOf(instance, j) {
@@ -94,8 +100,8 @@ func (s *Service) Poll(ctx context.Context) error {
 		if err := s.update(ctx, j, info, found); err != nil {
 			s.Log.Warn("update job", "job", j.ID, "error", err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // update records what Slurm and the job directory say about one job.
@@ -118,7 +124,13 @@ func (s *Service) update(ctx context.Context, j *storage.Job, info slurm.JobInfo
 		if !ok {
 			return fmt.Errorf("unknown job kind %q", j.Kind)
 		}
-		if err := kind.Ended(ctx, s, j, &out); err != nil {
+		// The poller's list holds only what it reads: the kind gets the
+		// whole row.
+		full, err := s.Store.JobByID(ctx, j.TenantID, j.ID)
+		if err != nil {
+			return err
+		}
+		if err := kind.Ended(ctx, s, full, &out); err != nil {
 			return fmt.Errorf("%s ended: %w", j.Kind, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"kqi/portal/jobs"
 	"kqi/slurm"
+	"kqi/storage"
 )
 
 // A tick writes only the rows whose state changed: a running job polled
@@ -128,5 +129,54 @@ func TestPollReconcilesInOneQuery(t *testing.T) {
 			t.Errorf("job %d: %s with Slurm job %q, want queued with a job of its own", id, j.Status, j.SlurmJobID)
 		}
 		seen[j.SlurmJobID] = true
+	}
+}
+
+// raceCluster runs between, once, when the poller's Slurm query is made:
+// what changes in the database while Slurm answers.
+type raceCluster struct {
+	slurm.Cluster
+	between func()
+}
+
+func (c *raceCluster) FindJobs(ctx context.Context, ids, comments []string) (map[string]slurm.JobInfo, map[string][]slurm.JobInfo, error) {
+	if c.between != nil {
+		c.between()
+		c.between = nil
+	}
+	return c.Cluster.FindJobs(ctx, ids, comments)
+}
+
+// The tick reads its rows after the Slurm query: a row that got its Slurm
+// job meanwhile was not asked about, so it waits for the next tick instead
+// of being taken for a job Slurm lost. The others are polled as usual.
+func TestPollLeavesRowsChangedDuringTheQuery(t *testing.T) {
+	svc, fake, who, ds, _ := fakeEnv(t)
+	ctx := context.Background()
+	steady, err := svc.Submit(ctx, who, jobs.Training, jobs.Request{Name: "steady", DatasetID: ds, Command: "true", CPU: 1, MemoryGB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := svc.Store.CreateJob(ctx, storage.NewJob{Kind: "training", TenantID: who.TenantID, Name: "late", DatasetID: ds,
+		Image: slurm.HostImage, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", CreatedBy: who.UserID,
+		JobDirPrefix: fmt.Sprintf("tenants/%d/jobs/", who.TenantID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Set(steady.SlurmJobID, func(i *slurm.JobInfo) { i.State, i.Node = "RUNNING", "node1" })
+	svc.Cluster = &raceCluster{Cluster: fake, between: func() {
+		// Its submit records a Slurm job the query was not asked about.
+		if _, err := svc.Store.SetJobQueued(ctx, late.ID, "987654"); err != nil {
+			t.Error(err)
+		}
+	}}
+	if err := svc.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := svc.Store.JobByID(ctx, who.TenantID, late.ID); got.Status != string(slurm.StatusQueued) || got.Reason != "" {
+		t.Errorf("the row queued during the query is %s (%s): polled against a query that did not ask for it", got.Status, got.Reason)
+	}
+	if got, _ := svc.Store.JobByID(ctx, who.TenantID, steady.ID); got.Status != string(slurm.StatusRunning) {
+		t.Errorf("the other job is %s, want running", got.Status)
 	}
 }

@@ -20,14 +20,14 @@ import (
 
 // scale is the size of the fixtures and the number of rounds.
 type scale struct {
-	heldJobs, listRows, rounds, listRequests, submitPairs, burst, uploadMiB int
+	heldJobs, listRows, rounds, listRequests, submitPairs, burst, uploadMiB, zipFiles int
 }
 
 func scaleOf() scale {
 	if os.Getenv("BENCH") == "quick" {
-		return scale{heldJobs: 300, listRows: 10_000, rounds: 3, listRequests: 20, submitPairs: 9, burst: 40, uploadMiB: 256}
+		return scale{heldJobs: 300, listRows: 10_000, rounds: 3, listRequests: 20, submitPairs: 9, burst: 40, uploadMiB: 256, zipFiles: 256}
 	}
-	return scale{heldJobs: 5_000, listRows: 100_000, rounds: 7, listRequests: 60, submitPairs: 25, burst: 200, uploadMiB: 2048}
+	return scale{heldJobs: 5_000, listRows: 100_000, rounds: 7, listRequests: 60, submitPairs: 25, burst: 200, uploadMiB: 2048, zipFiles: 1000}
 }
 
 // row is one line of the table.
@@ -62,6 +62,7 @@ func TestBench(t *testing.T) {
 	t.Run("poll", func(t *testing.T) { benchPoll(t, sc) })
 	t.Run("lists", func(t *testing.T) { benchLists(t, sc) })
 	t.Run("upload", func(t *testing.T) { benchUpload(t, sc) })
+	t.Run("zip", func(t *testing.T) { benchZip(t, sc) })
 	printTable(os.Stdout)
 	fmt.Printf("bench: %d measures in %s (BENCH=%q)\n", len(rows), time.Since(start).Round(time.Second), os.Getenv("BENCH"))
 	for _, r := range rows {

@@ -32,6 +32,9 @@ import (
 func benchPoll(t *testing.T, sc scale) {
 	ctx := context.Background()
 	env := portaltest.New(t, portaltest.WithCluster)
+	// The rows left submitting must stay within their grace through every
+	// round, however slow the machine makes the ticks (1 minute in tests).
+	env.Jobs.Cfg.SubmitGrace = time.Hour
 	db := openDB(t, env.Config.DatabaseURL)
 	tn := env.Tenant(t, "bench")
 	instance, err := env.Store.InstanceID(ctx)

@@ -62,6 +62,9 @@ func benchSubmit(t *testing.T, sc scale) {
 		}
 	}
 	t.Cleanup(cancelAll)
+	// Fifty clients keep fifty connections (http.DefaultClient keeps two
+	// idle per host: the others would reconnect for every submit).
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	portal := func() error {
 		body, _ := json.Marshal(map[string]any{"name": "bench-" + strconv.FormatInt(seq.Add(1), 10), "dataset_id": ds, "command": "true",
@@ -69,7 +72,7 @@ func benchSubmit(t *testing.T, sc scale) {
 		req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/v1/trainings", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return err
 		}

@@ -42,6 +42,12 @@ func fill(r io.Reader, b []byte) (n int, err error) {
 // smallCopy is the size up to which a copy skips the pipeline.
 const smallCopy = 64 << 10
 
+// sizedReader is a source held in memory, such as a strings.Reader.
+type sizedReader interface {
+	Len() int
+	io.WriterTo
+}
+
 // pipelineBuffers is how many copyBufSize buffers copyPipelined keeps in
 // flight: one filling, one writing, and slack for uneven speeds.
 const pipelineBuffers = 4
@@ -58,6 +64,13 @@ const pipelineBuffers = 4
 // written at once from a small buffer: the pipeline's buffers would cost
 // far more than the file, and every submit writes two such files.
 func copyPipelined(ctx context.Context, w io.Writer, r io.Reader) (int64, error) {
+	if small, ok := r.(sizedReader); ok && small.Len() <= smallCopy {
+		// Already in memory (a script, a secrets file): one write.
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return small.WriteTo(w)
+	}
 	r = ctxReader{ctx, r}
 	head := make([]byte, smallCopy)
 	n, err := fill(r, head)

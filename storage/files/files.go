@@ -29,6 +29,10 @@ type FS interface {
 	// PutPrivate is Put for secrets: the file is readable by its owner only
 	// (0600) from the moment it exists, never after the fact.
 	PutPrivate(ctx context.Context, path string, r io.Reader) (int64, error)
+	// PutNoSync is Put without waiting for the disk: readers still see the
+	// whole file or none, but a crash of the host may lose it. For copies
+	// kept only to be read, such as a job's script (Slurm has its own).
+	PutNoSync(ctx context.Context, path string, r io.Reader) (int64, error)
 	// Open opens a regular file for reading.
 	Open(ctx context.Context, path string) (File, error)
 	// OpenNoFollow opens a regular file only if no component of path is a

@@ -262,7 +262,12 @@ func TestMkdirAll(t *testing.T) {
 				t.Fatalf("MkdirAll: %v", err)
 			}
 		}
-		assertMode(t, filepath.Join(s.dir, "x/y/z"), 0o755|os.ModeDir)
+		if err := s.fs.MkdirAll(ctx, "x/y/w/v"); err != nil { // under an existing parent
+			t.Fatalf("MkdirAll: %v", err)
+		}
+		for _, d := range []string{"x", "x/y", "x/y/z", "x/y/w", "x/y/w/v"} {
+			assertMode(t, filepath.Join(s.dir, d), 0o755|os.ModeDir)
+		}
 		if err := s.fs.MkdirAll(ctx, "."); err != nil {
 			t.Fatalf("MkdirAll(.): %v", err)
 		}
@@ -323,6 +328,26 @@ func TestSweepTemp(t *testing.T) {
 		want := []string{"d", "d/" + TempPrefix + "fresh", "d/old-but-not-temp", "d/sub", "other", "other/" + TempPrefix + "old-out"}
 		if got := entries(t, s.dir); !slices.Equal(got, want) {
 			t.Fatalf("after sweep: %v, want %v", got, want)
+		}
+	})
+}
+
+// PutNoSync writes like Put (whole file under its name, no temp file
+// left), only without waiting for the disk.
+func TestPutNoSync(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, s testStore) {
+		for _, body := range []string{"#!/bin/bash\necho one\n", "two"} { // the second replaces the first
+			if n, err := s.fs.PutNoSync(ctx, "jobs/1/script.sh", strings.NewReader(body)); err != nil || n != int64(len(body)) {
+				t.Fatalf("PutNoSync = %d, %v", n, err)
+			}
+			got, err := os.ReadFile(filepath.Join(s.dir, "jobs/1/script.sh"))
+			if err != nil || string(got) != body {
+				t.Fatalf("read back %q, %v; want %q", got, err, body)
+			}
+		}
+		assertMode(t, filepath.Join(s.dir, "jobs/1/script.sh"), 0o644)
+		if list, err := s.fs.List(ctx, "jobs/1"); err != nil || len(list) != 1 {
+			t.Fatalf("List = %+v, %v; want the script alone", list, err)
 		}
 	})
 }

@@ -75,15 +75,20 @@ func (l *Local) Close() error { return l.root.Close() }
 // Put implements FS. The data is fsynced before the rename and the directory
 // after it, so a name that exists after a crash has all its bytes.
 func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return l.put(ctx, p, r, filePerm)
+	return l.put(ctx, p, r, filePerm, true)
 }
 
 // PutPrivate implements FS.
 func (l *Local) PutPrivate(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return l.put(ctx, p, r, privatePerm)
+	return l.put(ctx, p, r, privatePerm, true)
 }
 
-func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
+// PutNoSync implements FS.
+func (l *Local) PutNoSync(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return l.put(ctx, p, r, filePerm, false)
+}
+
+func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -99,7 +104,7 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 	if err != nil {
 		return 0, fmt.Errorf("files: put %q: %w", p, err)
 	}
-	n, err := l.writeLocal(ctx, f, tmp, r, perm)
+	n, err := l.writeLocal(ctx, f, r, perm, sync)
 	if err == nil {
 		err = l.root.Rename(tmp, p)
 	}
@@ -111,19 +116,22 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 		}
 		return n, fmt.Errorf("files: put %q: %w", p, err)
 	}
+	if !sync {
+		return n, nil
+	}
 	if err := l.syncDir(dir); err != nil {
 		return n, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	return n, nil
 }
 
-// writeLocal fills f (at tmp) from r and closes it, reporting the first
+// writeLocal fills f from r and closes it, reporting the first
 // failure. Owner and mode are set before any byte is written.
-func (l *Local) writeLocal(ctx context.Context, f *os.File, tmp string, r io.Reader, perm os.FileMode) (int64, error) {
+func (l *Local) writeLocal(ctx context.Context, f *os.File, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
 	var n int64
 	err := f.Chmod(perm)
-	if err == nil {
-		err = l.chown(tmp)
+	if err == nil && l.owner != nil {
+		err = f.Chown(l.owner.uid, l.owner.gid) // by descriptor: no second walk of the path
 	}
 	if err == nil {
 		pw := newPutWriter(f)
@@ -132,7 +140,7 @@ func (l *Local) writeLocal(ctx context.Context, f *os.File, tmp string, r io.Rea
 			err = cerr
 		}
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -153,7 +161,9 @@ func (l *Local) syncDir(dir string) error {
 	return err
 }
 
-// mkdirAll creates dir and its missing parents with dirPerm.
+// mkdirAll creates dir and its missing parents with dirPerm. It starts at
+// dir and climbs only as far as parents are missing: a job's new
+// directories cost a mkdir each, not one per level of the path.
 func (l *Local) mkdirAll(dir string) error {
 	if dir == "." {
 		return nil
@@ -164,32 +174,40 @@ func (l *Local) mkdirAll(dir string) error {
 		}
 		return fmt.Errorf("mkdir %q: %w", dir, fs.ErrExist)
 	}
-	parts := strings.Split(dir, "/")
-	for i := range parts {
-		sub := strings.Join(parts[:i+1], "/")
-		err := l.root.Mkdir(sub, dirPerm)
-		switch {
-		case err == nil:
-			if err := l.root.Chmod(sub, dirPerm); err != nil {
+	return l.mkdirMissing(dir)
+}
+
+// mkdirMissing makes dir, whose parents may be missing too.
+func (l *Local) mkdirMissing(dir string) error {
+	err := l.root.Mkdir(dir, dirPerm)
+	if errors.Is(err, fs.ErrNotExist) {
+		if parent, _ := splitPath(dir); parent != "." {
+			if err := l.mkdirMissing(parent); err != nil {
 				return err
 			}
-			if err := l.chown(sub); err != nil {
-				return err
-			}
-		case errors.Is(err, fs.ErrExist):
-			// Made by someone else, or there before; checked below.
-		default:
-			return err
+			err = l.root.Mkdir(dir, dirPerm)
 		}
 	}
-	fi, err := l.root.Stat(dir)
-	if err != nil {
+	switch {
+	case err == nil:
+		if err := l.root.Chmod(dir, dirPerm); err != nil {
+			return err
+		}
+		return l.chown(dir)
+	case errors.Is(err, fs.ErrExist):
+		// Made by someone else meanwhile, or there before: it must be a
+		// directory.
+		fi, err := l.root.Stat(dir)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("mkdir %q: not a directory", dir)
+		}
+		return nil
+	default:
 		return err
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("mkdir %q: not a directory", dir)
-	}
-	return nil
 }
 
 // Open implements FS.

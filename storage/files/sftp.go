@@ -319,15 +319,20 @@ func (s *SFTP) resolveParent(c *sftp.Client, p string) (string, error) {
 // is fsynced on the server when it supports fsync@openssh.com, and the
 // rename replaces an existing file atomically.
 func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return s.put(ctx, p, r, filePerm)
+	return s.put(ctx, p, r, filePerm, true)
+}
+
+// PutNoSync implements FS.
+func (s *SFTP) PutNoSync(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return s.put(ctx, p, r, filePerm, false)
 }
 
 // PutPrivate implements FS. The file is made 0600 while still empty.
 func (s *SFTP) PutPrivate(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return s.put(ctx, p, r, privatePerm)
+	return s.put(ctx, p, r, privatePerm, true)
 }
 
-func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
+func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -350,7 +355,7 @@ func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode)
 			tmp = ""
 			return err
 		}
-		n, err = writeSFTP(ctx, c, f, r, perm)
+		n, err = writeSFTP(ctx, c, f, r, perm, sync)
 		if err != nil {
 			return noSpaceOr(c, realDir, err)
 		}
@@ -367,7 +372,7 @@ func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode)
 
 // writeSFTP fills f from r and closes it, reporting the first failure. The
 // mode is set before any byte is written.
-func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, perm os.FileMode) (int64, error) {
+func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
 	var n int64
 	err := f.Chmod(perm)
 	if err == nil {
@@ -378,7 +383,7 @@ func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, p
 			err = sourceError{err}
 		}
 	}
-	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil {
+	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

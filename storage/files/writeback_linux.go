@@ -48,6 +48,7 @@ func itoa(n int) string {
 type putWriter struct {
 	f       *os.File // buffered descriptor
 	direct  *os.File // O_DIRECT descriptor of the same file, or nil
+	tried   bool     // direct was opened, or could not be
 	off     int64
 	flushed int64 // bytes handed to writeback on the buffered path
 }
@@ -57,11 +58,16 @@ type putWriter struct {
 // instead of all waiting for the final fsync.
 const writebackChunk = 8 << 20
 
+// newPutWriter writes f. The direct descriptor is opened at the first
+// aligned chunk: a small file (a script, a secrets file) never needs one.
 func newPutWriter(f *os.File) *putWriter {
-	return &putWriter{f: f, direct: openDirect(f)}
+	return &putWriter{f: f}
 }
 
 func (w *putWriter) Write(p []byte) (int, error) {
+	if !w.tried && aligned(p) && w.off%directAlign == 0 {
+		w.direct, w.tried = openDirect(w.f), true
+	}
 	if w.direct != nil && aligned(p) && w.off%directAlign == 0 {
 		n, err := w.direct.WriteAt(p, w.off)
 		if err == nil || !errors.Is(err, unix.EINVAL) {

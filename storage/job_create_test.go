@@ -1,0 +1,103 @@
+package storage_test
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"kqi/storage"
+	"kqi/storage/storagetest"
+)
+
+// A submit's row is recorded with its directory and token in one
+// statement, and CreateJob and QueueJob return the row as JobByID reads
+// it, so the submit path need not read it again.
+func TestCreateJobRecordsDirAndToken(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	lab, err := st.CreateTenant(ctx, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.CreateTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := st.CreateUser(ctx, storage.NewUser{Username: "ann", PasswordHash: "x"}, storage.TenantRole{TenantID: lab.ID, Role: storage.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.NextDataID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant, id int64
+		want       bool
+	}{{lab.ID, ds, true}, {other.ID, ds, false}, {lab.ID, ds + 1000, false}} {
+		if ok, err := st.HasDataset(ctx, c.tenant, c.id); err != nil || ok != c.want {
+			t.Errorf("HasDataset(%d, %d) = %v, %v; want %v", c.tenant, c.id, ok, err, c.want)
+		}
+	}
+
+	base := storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "base", Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", CreatedBy: ann.ID}
+	p1, err := st.CreateJob(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.JobDir != "" {
+		t.Errorf("a job created without a directory prefix has directory %q", p1.JobDir)
+	}
+	p2, err := st.CreateJob(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := storage.NewJob{TenantID: lab.ID, Kind: "inference", Name: "eval", DatasetID: ds, ParentIDs: []int64{p2.ID, p1.ID},
+		Image: "host", Command: "true", CPU: 2, MemoryGB: 3, Partition: "cpu", Env: []storage.EnvPair{{Name: "A", Value: "1"}},
+		SbatchOptions: []string{"--nice=1"}, CreatedBy: ann.ID,
+		JobDirPrefix: "tenants/" + strconv.FormatInt(lab.ID, 10) + "/jobs/", Token: "job-secret", TokenExpires: time.Now().Add(time.Hour)}
+	j, err := st.CreateJob(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := n.JobDirPrefix + strconv.FormatInt(j.ID, 10); j.JobDir != want {
+		t.Errorf("job dir %q, want %q", j.JobDir, want)
+	}
+	read, err := st.JobByID(ctx, lab.ID, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(j, read) {
+		t.Errorf("CreateJob returned\n%+v\nJobByID reads\n%+v", j, read)
+	}
+	tok, err := st.APITokenByValue(ctx, "job-secret")
+	if err != nil {
+		t.Fatalf("the job's token: %v", err)
+	}
+	if tok.JobID == nil || *tok.JobID != j.ID || tok.UserID != ann.ID || tok.TenantID != lab.ID {
+		t.Errorf("token %+v, want job %d of user %d in tenant %d", tok, j.ID, ann.ID, lab.ID)
+	}
+
+	q, err := st.QueueJob(ctx, j.ID, "4242")
+	if err != nil || q == nil {
+		t.Fatalf("QueueJob = %v, %v", q, err)
+	}
+	if read, err = st.JobByID(ctx, lab.ID, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(q, read) || q.Status != "queued" || q.SlurmJobID != "4242" || q.QueuedAt == nil {
+		t.Errorf("QueueJob returned\n%+v\nJobByID reads\n%+v", q, read)
+	}
+	if again, err := st.QueueJob(ctx, j.ID, "4243"); err != nil || again != nil {
+		t.Errorf("QueueJob of a row no longer submitting = %v, %v; want nil, nil", again, err)
+	}
+}
