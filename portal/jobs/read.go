@@ -42,6 +42,12 @@ func (s *Service) List(ctx context.Context, tenantID int64, kind Kind, f storage
 	return s.Store.ListJobs(ctx, tenantID, f)
 }
 
+// Page is List with the cursors either side (JobFilter.After, Before).
+func (s *Service) Page(ctx context.Context, tenantID int64, kind Kind, f storage.JobFilter) (storage.Page[storage.Job], error) {
+	f.Kind = kind.Name()
+	return s.Store.JobsPage(ctx, tenantID, f)
+}
+
 // Parents returns the job's parents that still exist, in its order.
 func (s *Service) Parents(ctx context.Context, j *storage.Job) ([]storage.Job, error) {
 	var out []storage.Job
