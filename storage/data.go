@@ -222,40 +222,14 @@ func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Pag
 	if _, ok := dataSorts[sort]; !ok {
 		sort = "id"
 	}
-	k, err := newKeyset(sort, dataSorts[sort], "d.id", f.Desc, f.Page, f.PerPage, f.After, f.Before)
+	k, err := newKeyset(sort, dataSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
 		return Page[Data]{}, err
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "data d", cond, args)
+	l := listSQL{table: "data", alias: "d", columns: dataColumns, joins: " LEFT JOIN users u ON u.id = d.created_by",
+		cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Memo != "" || f.Tag != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanData))
 	if err != nil {
-		return Page[Data]{}, fmt.Errorf("storage: count data: %w", err)
-	}
-	if c := k.where(arg); c != "" {
-		cond += " AND " + c
-	}
-	from := "data d WHERE " + cond
-	if narrow(f.Name != "" || f.Memo != "" || f.Tag != "", total) {
-		from = "(SELECT * FROM data d WHERE " + cond + " OFFSET 0) d"
-	}
-	// The page's rows are chosen first: an index-only scan finds them.
-	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT d.id FROM %s ORDER BY %s %s) page
-		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s`, from, k.order(k.back), k.limits(), k.order(false))
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return Page[Data]{}, fmt.Errorf("storage: list data: %w", err)
-	}
-	defer rows.Close()
-	var out []Data
-	for rows.Next() {
-		d, err := scanData(rows)
-		if err != nil {
-			return Page[Data]{}, fmt.Errorf("storage: list data: %w", err)
-		}
-		out = append(out, *d)
-	}
-	if err := rows.Err(); err != nil {
 		return Page[Data]{}, fmt.Errorf("storage: list data: %w", err)
 	}
 	return pageOf(k, out, total, dataKey(sort)), nil

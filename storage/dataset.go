@@ -219,39 +219,15 @@ func (s *Store) DatasetsPage(ctx context.Context, tenantID int64, f DatasetFilte
 	if _, ok := datasetSorts[sort]; !ok {
 		sort = "id"
 	}
-	k, err := newKeyset(sort, datasetSorts[sort], "s.id", f.Desc, f.Page, f.PerPage, f.After, f.Before)
+	k, err := newKeyset(sort, datasetSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
 		return Page[Dataset]{}, err
 	}
-	total, err := s.cappedCount(ctx, "datasets s", cond, args)
-	if err != nil {
-		return Page[Dataset]{}, fmt.Errorf("storage: count datasets: %w", err)
-	}
-	if c := k.where(arg); c != "" {
-		cond += " AND " + c
-	}
-	from := "datasets s WHERE " + cond
-	if narrow(f.Name != "" || f.Memo != "", total) {
-		from = "(SELECT * FROM datasets s WHERE " + cond + " OFFSET 0) s"
-	}
 	// The page's rows are chosen first, their entries counted for them only.
-	q := `SELECT ` + datasetColumns + fmt.Sprintf(` FROM (SELECT s.id FROM %s ORDER BY %s %s) page
-		JOIN datasets s ON s.id = page.id LEFT JOIN users u ON u.id = s.created_by ORDER BY %s`, from, k.order(k.back), k.limits(), k.order(false))
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "datasets", alias: "s", columns: datasetColumns, joins: " LEFT JOIN users u ON u.id = s.created_by",
+		cond: cond, args: args, narrow: f.Name != "" || f.Memo != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanDataset))
 	if err != nil {
-		return Page[Dataset]{}, fmt.Errorf("storage: list datasets: %w", err)
-	}
-	defer rows.Close()
-	var out []Dataset
-	for rows.Next() {
-		d, err := scanDataset(rows)
-		if err != nil {
-			return Page[Dataset]{}, fmt.Errorf("storage: list datasets: %w", err)
-		}
-		out = append(out, *d)
-	}
-	if err := rows.Err(); err != nil {
 		return Page[Dataset]{}, fmt.Errorf("storage: list datasets: %w", err)
 	}
 	return pageOf(k, out, total, datasetKey(sort)), nil

@@ -380,32 +380,15 @@ func (s *Store) JobsPage(ctx context.Context, tenantID int64, f JobFilter) (Page
 	if _, ok := jobSorts[sort]; !ok {
 		sort = "id"
 	}
-	k, err := newKeyset(sort, jobSorts[sort], "j.id", f.Desc, f.Page, f.PerPage, f.After, f.Before)
+	k, err := newKeyset(sort, jobSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
 		return Page[Job]{}, err
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "jobs j", cond, args)
-	if err != nil {
-		return Page[Job]{}, fmt.Errorf("storage: count jobs: %w", err)
-	}
-	if c := k.where(arg); c != "" {
-		cond += " AND " + c
-	}
-	from := "jobs j WHERE " + cond
-	if narrow(f.Name != "" || f.Tag != "", total) {
-		from = "(SELECT * FROM jobs j WHERE " + cond + " OFFSET 0) j"
-	}
-	q := `SELECT ` + jobColumns + fmt.Sprintf(` FROM (SELECT j.id FROM %s ORDER BY %s %s) page
-		JOIN jobs j ON j.id = page.id LEFT JOIN users u ON u.id = j.created_by ORDER BY %s`, from, k.order(k.back), k.limits(), k.order(false))
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "jobs", alias: "j", columns: jobColumns, joins: " LEFT JOIN users u ON u.id = j.created_by",
+		cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Tag != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanJob))
 	if err != nil {
 		return Page[Job]{}, fmt.Errorf("storage: list jobs: %w", err)
-	}
-	out, err := scanJobs(rows)
-	if err != nil {
-		return Page[Job]{}, err
 	}
 	return pageOf(k, out, total, jobKey(sort)), nil
 }

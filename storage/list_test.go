@@ -63,12 +63,25 @@ func TestListCountsStopAtTheCap(t *testing.T) {
 		{"a tag", storage.JobFilter{Tag: "t7"}, tagged},
 		{"a search", storage.JobFilter{Name: "run-1000"}, 11}, // run-1000, run-10000…run-10009
 		{"nothing", storage.JobFilter{Name: "nope"}, 0},
+		// Tried in the search's index first, then walked in order.
+		{"a search matching more", storage.JobFilter{Name: "run-"}, storage.CountCap + 1},
+		{"a tag, second page by cursor", storage.JobFilter{Tag: "t7", After: "aWQuZC4xMDAwMC4"}, tagged}, // id.d.10000.
+		{"a tag past its end", storage.JobFilter{Tag: "t7", After: "aWQuZC4xLg"}, tagged},               // id.d.1.
+		{"a search matching more, past its end", storage.JobFilter{Name: "run-", After: "aWQuZC4xLg"}, storage.CountCap + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.f.Kind = "training"
-			_, total, err := st.ListJobs(ctx, tenant, tc.f)
+			tc.f.Kind, tc.f.Desc = "training", true
+			got, total, err := st.ListJobs(ctx, tenant, tc.f)
 			if err != nil || total != tc.want {
 				t.Fatalf("total %d, %v; want %d", total, err, tc.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i-1].ID < got[i].ID {
+					t.Fatalf("rows %d and %d out of order", i-1, i)
+				}
+			}
+			if tc.f.After == "" && tc.want > 0 && len(got) != min(30, tc.want) {
+				t.Fatalf("%d rows", len(got))
 			}
 		})
 	}

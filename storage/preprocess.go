@@ -51,8 +51,11 @@ var (
 	ErrPreprocessUsed   = errors.New("storage: the preprocess has history")
 )
 
+// Used asks the history in its index's order: a tenant whose history is
+// mostly one preprocess's misleads the planner into a sequential scan of
+// the whole history for each preprocess that has none.
 const preprocessColumns = `p.id, p.tenant_id, p.name, p.command, p.memo, p.image, p.git_repository, p.git_branch, p.git_commit,
-	p.cpu, p.memory_gb, p.gpu, EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id),
+	p.cpu, p.memory_gb, p.gpu, EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id ORDER BY h.preprocess_id, h.data_id LIMIT 1),
 	COALESCE(u.username, ''), p.created_at, p.updated_at`
 
 const preprocessFrom = ` FROM preprocesses p LEFT JOIN users u ON u.id = p.created_by`
@@ -137,38 +140,14 @@ func (s *Store) PreprocessesPage(ctx context.Context, tenantID int64, f Preproce
 	if _, ok := preprocessSorts[sort]; !ok {
 		sort = "id"
 	}
-	k, err := newKeyset(sort, preprocessSorts[sort], "p.id", f.Desc, f.Page, f.PerPage, f.After, f.Before)
+	k, err := newKeyset(sort, preprocessSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
 		return Page[Preprocess]{}, err
 	}
-	total, err := s.cappedCount(ctx, "preprocesses p", cond, args)
+	l := listSQL{table: "preprocesses", alias: "p", columns: preprocessColumns, joins: " LEFT JOIN users u ON u.id = p.created_by",
+		cond: cond, args: args, narrow: f.Name != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanPreprocess))
 	if err != nil {
-		return Page[Preprocess]{}, wrap("count preprocesses", err)
-	}
-	if c := k.where(arg); c != "" {
-		cond += " AND " + c
-	}
-	from := "preprocesses p WHERE " + cond
-	if narrow(f.Name != "", total) {
-		from = "(SELECT * FROM preprocesses p WHERE " + cond + " OFFSET 0) p"
-	}
-	q := `SELECT ` + preprocessColumns + fmt.Sprintf(` FROM (SELECT p.id FROM %s ORDER BY %s %s) page
-		JOIN preprocesses p ON p.id = page.id LEFT JOIN users u ON u.id = p.created_by ORDER BY %s`, from, k.order(k.back), k.limits(), k.order(false))
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return Page[Preprocess]{}, wrap("list preprocesses", err)
-	}
-	defer rows.Close()
-	var out []Preprocess
-	for rows.Next() {
-		p, err := scanPreprocess(rows)
-		if err != nil {
-			return Page[Preprocess]{}, wrap("list preprocesses", err)
-		}
-		out = append(out, *p)
-	}
-	if err := rows.Err(); err != nil {
 		return Page[Preprocess]{}, wrap("list preprocesses", err)
 	}
 	return pageOf(k, out, total, preprocessKey(sort)), nil
@@ -362,40 +341,28 @@ func (s *Store) HistoriesPage(ctx context.Context, tenantID int64, f HistoryFilt
 	if f.OutputID != 0 {
 		add("EXISTS (SELECT 1 FROM preprocess_outputs o WHERE o.history_id = h.id AND o.data_id = ?)", f.OutputID)
 	}
-	k, err := newKeyset("id", sortCol{"h.id", byID}, "h.id", true, f.Page, f.PerPage, f.After, f.Before)
+	k, err := newKeyset("id", sortCol{"h.id", byID}, true, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
 		return Page[History]{}, err
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "preprocess_histories h", cond, args)
-	if err != nil {
-		return Page[History]{}, wrap("count histories", err)
+	type entry struct {
+		h     *History
+		jobID int64
 	}
-	if c := k.where(arg); c != "" {
-		cond += " AND " + c
-	}
-	q := `SELECT ` + historyColumns + fmt.Sprintf(` FROM (SELECT h.id FROM preprocess_histories h WHERE %s ORDER BY %s %s) page
-		JOIN preprocess_histories h ON h.id = page.id JOIN data d ON d.id = h.data_id JOIN preprocesses pp ON pp.id = h.preprocess_id
-		LEFT JOIN users u ON u.id = h.created_by ORDER BY %s`, cond, k.order(k.back), k.limits(), k.order(false))
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "preprocess_histories", alias: "h", columns: historyColumns,
+		joins: " JOIN data d ON d.id = h.data_id JOIN preprocesses pp ON pp.id = h.preprocess_id LEFT JOIN users u ON u.id = h.created_by",
+		cond:  strings.Join(where, " AND "), args: args}
+	es, total, err := listPage(ctx, s, l, k, func(r scanner) (entry, error) {
+		h, jobID, err := scanHistory(r)
+		return entry{h, jobID}, err
+	})
 	if err != nil {
 		return Page[History]{}, wrap("list histories", err)
 	}
-	defer rows.Close()
-	var hs []*History
-	var jobIDs []int64
-	for rows.Next() {
-		h, jobID, err := scanHistory(rows)
-		if err != nil {
-			return Page[History]{}, wrap("list histories", err)
-		}
-		hs, jobIDs = append(hs, h), append(jobIDs, jobID)
+	hs, jobIDs := make([]*History, len(es)), make([]int64, len(es))
+	for i, e := range es {
+		hs[i], jobIDs[i] = e.h, e.jobID
 	}
-	if err := rows.Err(); err != nil {
-		return Page[History]{}, wrap("list histories", err)
-	}
-	rows.Close()
 	if err := s.withJobs(ctx, hs, jobIDs); err != nil {
 		return Page[History]{}, err
 	}
