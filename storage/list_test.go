@@ -66,7 +66,7 @@ func TestListCountsStopAtTheCap(t *testing.T) {
 		// Tried in the search's index first, then walked in order.
 		{"a search matching more", storage.JobFilter{Name: "run-"}, storage.CountCap + 1},
 		{"a tag, second page by cursor", storage.JobFilter{Tag: "t7", After: "aWQuZC4xMDAwMC4"}, tagged}, // id.d.10000.
-		{"a tag past its end", storage.JobFilter{Tag: "t7", After: "aWQuZC4xLg"}, tagged},               // id.d.1.
+		{"a tag past its end", storage.JobFilter{Tag: "t7", After: "aWQuZC4xLg"}, tagged},                // id.d.1.
 		{"a search matching more, past its end", storage.JobFilter{Name: "run-", After: "aWQuZC4xLg"}, storage.CountCap + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
