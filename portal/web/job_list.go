@@ -43,12 +43,12 @@ func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
 	if p.parentFilter {
 		keys = append(keys, "parent_id")
 		f.ParentID, _ = parseID(q.Get("parent_id"))
-		c, err := p.jobs.FormChoices(r.Context(), v.Tenant.ID, p.parents...)
+		parents, err := p.jobs.ParentChoices(r.Context(), v.Tenant.ID, p.parents...)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		d.Parents, d.Columns = c.Parents, 11
+		d.Parents, d.Columns = parents, 11
 	}
 	pg, err := p.jobs.Page(r.Context(), v.Tenant.ID, p.kind, f)
 	if p.badCursor(w, r, err) {

@@ -183,6 +183,7 @@ func benchLists(t *testing.T, sc scale) {
 		{"page /data", "default", "/data", nil},
 		{"page /data", "tag=t7", "/data?tag=t7", nil},
 		{"page /trainings", "deep, by cursor", "/trainings?" + after(tc), nil},
+		{"page /inferences", "default", "/inferences", nil},
 	}
 
 	base := baseline(t, db, tn.ID)
