@@ -105,8 +105,8 @@ func TestListsUseTheirIndexes(t *testing.T) {
 		f     storage.JobFilter
 		index string
 	}{
-		{"tag", storage.JobFilter{Tag: "t7"}, "jobs_tags_idx"},
-		{"search", storage.JobFilter{Name: "un-123"}, "jobs_name_trgm_idx"},
+		{"tag", storage.JobFilter{Tag: "t7"}, "jobs_training_tags_idx"},
+		{"search", storage.JobFilter{Name: "un-123"}, "jobs_training_name_trgm_idx"},
 		{"sort by name", storage.JobFilter{Sort: "name", Desc: true}, "jobs_tenant_kind_name_idx"},
 		// The rows of a deep page are read for that page alone, not for
 		// the 15,000 it skips.

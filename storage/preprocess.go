@@ -51,11 +51,13 @@ var (
 	ErrPreprocessUsed   = errors.New("storage: the preprocess has history")
 )
 
-// Used asks the history in its index's order: a tenant whose history is
-// mostly one preprocess's misleads the planner into a sequential scan of
-// the whole history for each preprocess that has none.
+// Used reads one entry in the history's index order, not EXISTS: a
+// tenant whose history is mostly one preprocess's leads the planner to
+// expect an entry at once and scan the whole history, sequentially, for
+// each preprocess that has none.
 const preprocessColumns = `p.id, p.tenant_id, p.name, p.command, p.memo, p.image, p.git_repository, p.git_branch, p.git_commit,
-	p.cpu, p.memory_gb, p.gpu, EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id ORDER BY h.preprocess_id, h.data_id LIMIT 1),
+	p.cpu, p.memory_gb, p.gpu,
+	(SELECT h.data_id FROM preprocess_histories h WHERE h.preprocess_id = p.id ORDER BY h.preprocess_id, h.data_id LIMIT 1) IS NOT NULL,
 	COALESCE(u.username, ''), p.created_at, p.updated_at`
 
 const preprocessFrom = ` FROM preprocesses p LEFT JOIN users u ON u.id = p.created_by`

@@ -10,6 +10,16 @@ CREATE INDEX jobs_tenant_kind_created_idx ON jobs (tenant_id, kind, created_at, 
 CREATE INDEX jobs_tenant_kind_value_idx ON jobs (tenant_id, kind, output_value ASC NULLS LAST, id);
 CREATE INDEX jobs_tenant_kind_value_desc_idx ON jobs (tenant_id, kind, output_value DESC NULLS LAST, id DESC);
 
+-- The tag filter and the name search of the job lists, one index per
+-- listed kind: a tag or a search then reads the rows of that kind only
+-- (the statements are planned with their kind). Other kinds have no list.
+DROP INDEX jobs_tags_idx;
+DROP INDEX jobs_name_trgm_idx;
+CREATE INDEX jobs_training_tags_idx ON jobs USING GIN (tags) WHERE kind = 'training';
+CREATE INDEX jobs_inference_tags_idx ON jobs USING GIN (tags) WHERE kind = 'inference';
+CREATE INDEX jobs_training_name_trgm_idx ON jobs USING GIN (name gin_trgm_ops) WHERE kind = 'training';
+CREATE INDEX jobs_inference_name_trgm_idx ON jobs USING GIN (name gin_trgm_ops) WHERE kind = 'inference';
+
 CREATE INDEX data_tenant_created_idx ON data (tenant_id, created_at, id);
 CREATE INDEX datasets_tenant_created_idx ON datasets (tenant_id, created_at, id);
 
