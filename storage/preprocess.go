@@ -51,13 +51,9 @@ var (
 	ErrPreprocessUsed   = errors.New("storage: the preprocess has history")
 )
 
-// Used reads one entry in the history's index order, not EXISTS: a
-// tenant whose history is mostly one preprocess's leads the planner to
-// expect an entry at once and scan the whole history, sequentially, for
-// each preprocess that has none.
+// Used is from the count a trigger keeps (migration 0014).
 const preprocessColumns = `p.id, p.tenant_id, p.name, p.command, p.memo, p.image, p.git_repository, p.git_branch, p.git_commit,
-	p.cpu, p.memory_gb, p.gpu,
-	(SELECT h.data_id FROM preprocess_histories h WHERE h.preprocess_id = p.id ORDER BY h.preprocess_id, h.data_id LIMIT 1) IS NOT NULL,
+	p.cpu, p.memory_gb, p.gpu, p.history_count > 0,
 	COALESCE(u.username, ''), p.created_at, p.updated_at`
 
 const preprocessFrom = ` FROM preprocesses p LEFT JOIN users u ON u.id = p.created_by`
@@ -181,7 +177,7 @@ func (s *Store) UpdatePreprocess(ctx context.Context, tenantID, id int64, f Prep
 // while it has some.
 func (s *Store) DeletePreprocess(ctx context.Context, tenantID, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM preprocesses p WHERE p.tenant_id = $1 AND p.id = $2
-		AND NOT EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id)`, tenantID, id)
+		AND p.history_count = 0`, tenantID, id)
 	if err != nil {
 		return wrap("delete preprocess", err)
 	}

@@ -57,3 +57,23 @@ CREATE TRIGGER data_tags_count AFTER INSERT OR DELETE ON data
     FOR EACH ROW EXECUTE FUNCTION data_tags_count();
 CREATE TRIGGER data_tags_change AFTER UPDATE OF tags ON data
     FOR EACH ROW WHEN (OLD.tags IS DISTINCT FROM NEW.tags) EXECUTE FUNCTION data_tags_count();
+
+-- How many history entries a preprocess has, kept by a trigger: the list
+-- shows which preprocesses have run, and a probe of the history per row
+-- is misplanned when one preprocess holds most of it (the planner expects
+-- an entry at once and scans the whole history for each that has none).
+ALTER TABLE preprocesses ADD COLUMN history_count INTEGER NOT NULL DEFAULT 0;
+UPDATE preprocesses p SET history_count = h.n
+    FROM (SELECT preprocess_id, count(*) AS n FROM preprocess_histories GROUP BY preprocess_id) h
+    WHERE h.preprocess_id = p.id;
+CREATE FUNCTION preprocess_history_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE preprocesses SET history_count = history_count + 1 WHERE id = NEW.preprocess_id;
+    ELSE
+        UPDATE preprocesses SET history_count = history_count - 1 WHERE id = OLD.preprocess_id;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER preprocess_history_count AFTER INSERT OR DELETE ON preprocess_histories
+    FOR EACH ROW EXECUTE FUNCTION preprocess_history_count();
