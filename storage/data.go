@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,19 +157,46 @@ type DataFilter struct {
 	Desc        bool
 	Page        int // from 1
 	PerPage     int
+	// After and Before are cursors (Page.Next, Page.Prev) of the same
+	// sort: the page starts past them, and Page is ignored.
+	After, Before string
 }
 
 // dataSorts maps sort keys to ORDER BY terms.
-var dataSorts = map[string]string{"id": "d.id", "name": "d.name", "created_at": "d.created_at", "size": "d.total_size"}
+var dataSorts = map[string]sortCol{"id": {"d.id", byID}, "name": {"d.name", byText}, "created_at": {"d.created_at", byTime},
+	"size": {"d.total_size", byInt}}
+
+// dataKey is a datum's place in the sort.
+func dataKey(sort string) func(*Data) (string, int64) {
+	return func(d *Data) (string, int64) {
+		switch sort {
+		case "name":
+			return d.Name, d.ID
+		case "created_at":
+			return timeKey(d.CreatedAt), d.ID
+		case "size":
+			return strconv.FormatInt(d.TotalSize, 10), d.ID
+		}
+		return "", d.ID
+	}
+}
 
 // ListData returns one page of the tenant's data and the total matching.
 func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]Data, int, error) {
+	p, err := s.DataPage(ctx, tenantID, f)
+	return p.Items, p.Total, err
+}
+
+// DataPage returns one page of the tenant's data, the total matching and
+// the cursors either side; ErrBadCursor for a cursor it did not give.
+func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Page[Data], error) {
 	where := []string{"d.tenant_id = $1"}
 	args := []any{tenantID}
-	add := func(cond string, v any) {
+	arg := func(v any) string {
 		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
+	add := func(cond string, v any) { where = append(where, strings.ReplaceAll(cond, "?", arg(v))) }
 	if f.Name != "" {
 		add(`d.name ILIKE ?`, "%"+likeEscape(f.Name)+"%")
 	}
@@ -190,44 +218,21 @@ func (s *Store) ListData(ctx context.Context, tenantID int64, f DataFilter) ([]D
 	if !f.CreatedTo.IsZero() {
 		add(`d.created_at < ?`, f.CreatedTo)
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "data d", cond, args)
+	sort := f.Sort
+	if _, ok := dataSorts[sort]; !ok {
+		sort = "id"
+	}
+	k, err := newKeyset(sort, dataSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: count data: %w", err)
+		return Page[Data]{}, err
 	}
-	order, ok := dataSorts[f.Sort]
-	if !ok {
-		order = "d.id"
-	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	limit, offset := pageBounds(f.Page, f.PerPage)
-	from := "data d WHERE " + cond
-	if narrow(f.Name != "" || f.Memo != "" || f.Tag != "", total) {
-		from = "(SELECT * FROM data d WHERE " + cond + " OFFSET 0) d"
-	}
-	// The page's rows are chosen first: an index-only scan skips those
-	// before a deep page.
-	orderBy := fmt.Sprintf(`%s %s, d.id %s`, order, dir, dir)
-	q := `SELECT ` + dataColumns + fmt.Sprintf(` FROM (SELECT d.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
-		JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "data", alias: "d", columns: dataColumns, joins: " LEFT JOIN users u ON u.id = d.created_by",
+		cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Memo != "" || f.Tag != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanData))
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: list data: %w", err)
+		return Page[Data]{}, fmt.Errorf("storage: list data: %w", err)
 	}
-	defer rows.Close()
-	var out []Data
-	for rows.Next() {
-		d, err := scanData(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("storage: list data: %w", err)
-		}
-		out = append(out, *d)
-	}
-	return out, total, rows.Err()
+	return pageOf(k, out, total, dataKey(sort)), nil
 }
 
 // pageBounds turns a 1-based page and a page size into LIMIT and OFFSET.
@@ -324,10 +329,15 @@ func (s *Store) DeleteData(ctx context.Context, tenantID, id int64) error {
 	})
 }
 
-// DataTags lists the tags used in a tenant's data, for filter suggestions.
+// TagSuggestions is how many tags DataTags suggests at most.
+const TagSuggestions = 200
+
+// DataTags lists the tags most used in a tenant's data (TagSuggestions of
+// them), in order, for filter suggestions. It reads the counts a trigger
+// keeps (data_tags), not the data.
 func (s *Store) DataTags(ctx context.Context, tenantID int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT DISTINCT unnest(tags) AS tag FROM data WHERE tenant_id = $1 ORDER BY tag`, tenantID)
+	rows, err := s.db.QueryContext(ctx, `SELECT tag FROM (SELECT tag FROM data_tags WHERE tenant_id = $1
+		ORDER BY uses DESC, tag LIMIT $2) t ORDER BY tag`, tenantID, TagSuggestions)
 	if err != nil {
 		return nil, fmt.Errorf("storage: data tags: %w", err)
 	}

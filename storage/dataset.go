@@ -183,58 +183,62 @@ type DatasetFilter struct {
 	Desc    bool
 	Page    int
 	PerPage int
+	// After and Before are cursors (Page.Next, Page.Prev) of the same
+	// sort: the page starts past them, and Page is ignored.
+	After, Before string
 }
 
-var datasetSorts = map[string]string{"id": "s.id", "name": "s.name", "created_at": "s.created_at"}
+var datasetSorts = map[string]sortCol{"id": {"s.id", byID}, "name": {"s.name", byText}, "created_at": {"s.created_at", byTime}}
+
+func datasetKey(sort string) func(*Dataset) (string, int64) {
+	return func(d *Dataset) (string, int64) {
+		switch sort {
+		case "name":
+			return d.Name, d.ID
+		case "created_at":
+			return timeKey(d.CreatedAt), d.ID
+		}
+		return "", d.ID
+	}
+}
 
 // ListDatasets returns one page of the tenant's datasets and the total.
 func (s *Store) ListDatasets(ctx context.Context, tenantID int64, f DatasetFilter) ([]Dataset, int, error) {
+	p, err := s.DatasetsPage(ctx, tenantID, f)
+	return p.Items, p.Total, err
+}
+
+// DatasetsPage returns one page of the tenant's datasets, the total and
+// the cursors either side; ErrBadCursor for a cursor it did not give.
+func (s *Store) DatasetsPage(ctx context.Context, tenantID int64, f DatasetFilter) (Page[Dataset], error) {
 	cond := `s.tenant_id = $1`
 	args := []any{tenantID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
 	if f.Name != "" {
-		args = append(args, "%"+likeEscape(f.Name)+"%")
-		cond += fmt.Sprintf(" AND s.name ILIKE $%d", len(args))
+		cond += " AND s.name ILIKE " + arg("%"+likeEscape(f.Name)+"%")
 	}
 	if f.Memo != "" {
-		args = append(args, "%"+likeEscape(f.Memo)+"%")
-		cond += fmt.Sprintf(" AND s.memo ILIKE $%d", len(args))
+		cond += " AND s.memo ILIKE " + arg("%"+likeEscape(f.Memo)+"%")
 	}
-	total, err := s.cappedCount(ctx, "datasets s", cond, args)
+	sort := f.Sort
+	if _, ok := datasetSorts[sort]; !ok {
+		sort = "id"
+	}
+	k, err := newKeyset(sort, datasetSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: count datasets: %w", err)
-	}
-	order, ok := datasetSorts[f.Sort]
-	if !ok {
-		order = "s.id"
-	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	limit, offset := pageBounds(f.Page, f.PerPage)
-	from := "datasets s WHERE " + cond
-	if narrow(f.Name != "" || f.Memo != "", total) {
-		from = "(SELECT * FROM datasets s WHERE " + cond + " OFFSET 0) s"
+		return Page[Dataset]{}, err
 	}
 	// The page's rows are chosen first, their entries counted for them only.
-	orderBy := fmt.Sprintf(`%s %s, s.id %s`, order, dir, dir)
-	q := `SELECT ` + datasetColumns + fmt.Sprintf(` FROM (SELECT s.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
-		JOIN datasets s ON s.id = page.id LEFT JOIN users u ON u.id = s.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "datasets", alias: "s", columns: datasetColumns, joins: " LEFT JOIN users u ON u.id = s.created_by",
+		cond: cond, args: args, narrow: f.Name != "" || f.Memo != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanDataset))
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: list datasets: %w", err)
+		return Page[Dataset]{}, fmt.Errorf("storage: list datasets: %w", err)
 	}
-	defer rows.Close()
-	var out []Dataset
-	for rows.Next() {
-		d, err := scanDataset(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("storage: list datasets: %w", err)
-		}
-		out = append(out, *d)
-	}
-	return out, total, rows.Err()
+	return pageOf(k, out, total, datasetKey(sort)), nil
 }
 
 // lockDatasetUnfrozen locks a dataset of the tenant for a change.

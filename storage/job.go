@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -344,18 +345,50 @@ type JobFilter struct {
 	Desc     bool
 	Page     int
 	PerPage  int
+	// After and Before are cursors (Page.Next, Page.Prev) of the same
+	// sort: the page starts past them, and Page is ignored.
+	After, Before string
 }
 
-var jobSorts = map[string]string{"id": "j.id", "name": "j.name", "status": "j.status", "created_at": "j.created_at", "value": "j.output_value"}
+var jobSorts = map[string]sortCol{"id": {"j.id", byID}, "name": {"j.name", byText}, "status": {"j.status", byText},
+	"created_at": {"j.created_at", byTime}, "value": {"j.output_value", byFloat}}
+
+// jobKey is a job's place in the sort: its sort value as a cursor keeps it.
+func jobKey(sort string) func(*Job) (string, int64) {
+	return func(j *Job) (string, int64) {
+		switch sort {
+		case "name":
+			return j.Name, j.ID
+		case "status":
+			return j.Status, j.ID
+		case "created_at":
+			return timeKey(j.CreatedAt), j.ID
+		case "value":
+			if j.OutputValue == nil {
+				return "", j.ID
+			}
+			return strconv.FormatFloat(*j.OutputValue, 'g', -1, 64), j.ID
+		}
+		return "", j.ID
+	}
+}
 
 // ListJobs returns one page of the tenant's jobs of one kind and the total.
 func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Job, int, error) {
+	p, err := s.JobsPage(ctx, tenantID, f)
+	return p.Items, p.Total, err
+}
+
+// JobsPage returns one page of the tenant's jobs of one kind, the total
+// and the cursors either side; ErrBadCursor for a cursor it did not give.
+func (s *Store) JobsPage(ctx context.Context, tenantID int64, f JobFilter) (Page[Job], error) {
 	where := []string{"j.tenant_id = $1", "j.kind = $2"}
 	args := []any{tenantID, f.Kind}
-	add := func(cond string, v any) {
+	arg := func(v any) string {
 		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
+	add := func(cond string, v any) { where = append(where, strings.ReplaceAll(cond, "?", arg(v))) }
 	if f.Name != "" {
 		add(`j.name ILIKE ?`, "%"+likeEscape(f.Name)+"%")
 	}
@@ -377,40 +410,21 @@ func (s *Store) ListJobs(ctx context.Context, tenantID int64, f JobFilter) ([]Jo
 	if !f.To.IsZero() {
 		add(`j.created_at < ?`, f.To)
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "jobs j", cond, args)
+	sort := f.Sort
+	if _, ok := jobSorts[sort]; !ok {
+		sort = "id"
+	}
+	k, err := newKeyset(sort, jobSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: count jobs: %w", err)
+		return Page[Job]{}, err
 	}
-	order, ok := jobSorts[f.Sort]
-	if !ok {
-		order = "j.id"
-	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	nulls := ""
-	if order == "j.output_value" {
-		// Jobs without a value last either way; on the NOT NULL columns
-		// NULLS LAST would keep a descending sort off their indexes.
-		nulls = " NULLS LAST"
-	}
-	orderBy := fmt.Sprintf(`%s %s%s, j.id %s`, order, dir, nulls, dir)
-	limit, offset := pageBounds(f.Page, f.PerPage)
-	from := "jobs j WHERE " + cond
-	if narrow(f.Name != "" || f.Tag != "", total) {
-		from = "(SELECT * FROM jobs j WHERE " + cond + " OFFSET 0) j"
-	}
-	q := `SELECT ` + jobColumns + fmt.Sprintf(` FROM (SELECT j.id FROM %s ORDER BY %s LIMIT %d OFFSET %d) page
-		JOIN jobs j ON j.id = page.id LEFT JOIN users u ON u.id = j.created_by ORDER BY %s`, from, orderBy, limit, offset, orderBy)
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	l := listSQL{table: "jobs", alias: "j", columns: jobColumns, joins: " LEFT JOIN users u ON u.id = j.created_by",
+		cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Tag != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanJob))
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: list jobs: %w", err)
+		return Page[Job]{}, fmt.Errorf("storage: list jobs: %w", err)
 	}
-	out, err := scanJobs(rows)
-	return out, total, err
+	return pageOf(k, out, total, jobKey(sort)), nil
 }
 
 func scanJobs(rows *sql.Rows) ([]Job, error) {

@@ -63,12 +63,25 @@ func TestListCountsStopAtTheCap(t *testing.T) {
 		{"a tag", storage.JobFilter{Tag: "t7"}, tagged},
 		{"a search", storage.JobFilter{Name: "run-1000"}, 11}, // run-1000, run-10000…run-10009
 		{"nothing", storage.JobFilter{Name: "nope"}, 0},
+		// Tried in the search's index first, then walked in order.
+		{"a search matching more", storage.JobFilter{Name: "run-"}, storage.CountCap + 1},
+		{"a tag, second page by cursor", storage.JobFilter{Tag: "t7", After: "aWQuZC4xMDAwMC4"}, tagged}, // id.d.10000.
+		{"a tag past its end", storage.JobFilter{Tag: "t7", After: "aWQuZC4xLg"}, tagged},                // id.d.1.
+		{"a search matching more, past its end", storage.JobFilter{Name: "run-", After: "aWQuZC4xLg"}, storage.CountCap + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.f.Kind = "training"
-			_, total, err := st.ListJobs(ctx, tenant, tc.f)
+			tc.f.Kind, tc.f.Desc = "training", true
+			got, total, err := st.ListJobs(ctx, tenant, tc.f)
 			if err != nil || total != tc.want {
 				t.Fatalf("total %d, %v; want %d", total, err, tc.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i-1].ID < got[i].ID {
+					t.Fatalf("rows %d and %d out of order", i-1, i)
+				}
+			}
+			if tc.f.After == "" && tc.want > 0 && len(got) != min(30, tc.want) {
+				t.Fatalf("%d rows", len(got))
 			}
 		})
 	}
@@ -92,12 +105,12 @@ func TestListsUseTheirIndexes(t *testing.T) {
 		f     storage.JobFilter
 		index string
 	}{
-		{"tag", storage.JobFilter{Tag: "t7"}, "jobs_tags_idx"},
-		{"search", storage.JobFilter{Name: "un-123"}, "jobs_name_trgm_idx"},
+		{"tag", storage.JobFilter{Tag: "t7"}, "jobs_training_tags_idx"},
+		{"search", storage.JobFilter{Name: "un-123"}, "jobs_training_name_trgm_idx"},
 		{"sort by name", storage.JobFilter{Sort: "name", Desc: true}, "jobs_tenant_kind_name_idx"},
 		// The rows of a deep page are read for that page alone, not for
 		// the 15,000 it skips.
-		{"deep page", storage.JobFilter{Page: 500}, "on jobs j (actual rows=1 loops=30)"},
+		{"deep page", storage.JobFilter{Page: 500}, "on jobs j (actual rows=1 loops=31)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			current = tc.name
@@ -173,4 +186,43 @@ func TestDataTotalsFollowItsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(2, 14)
+}
+
+// The tag suggestions follow the data's tags as data are created,
+// retagged and deleted, each tenant its own.
+func TestDataTagsFollowTheData(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	lab, _ := st.CreateTenant(ctx, "lab")
+	other, _ := st.CreateTenant(ctx, "other")
+	create := func(tenant int64, tags ...string) int64 {
+		t.Helper()
+		id, _ := st.NextDataID(ctx)
+		if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: tenant, Name: "d", Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	want := func(tenant int64, tags ...string) {
+		t.Helper()
+		got, err := st.DataTags(ctx, tenant)
+		if err != nil || strings.Join(got, ",") != strings.Join(tags, ",") {
+			t.Fatalf("tags %q, %v; want %q", got, err, tags)
+		}
+	}
+	want(lab.ID)
+	a := create(lab.ID, "b", "a", "b")
+	b := create(lab.ID, "b", "c")
+	create(other.ID, "z")
+	want(lab.ID, "a", "b", "c")
+	want(other.ID, "z")
+	if err := st.UpdateData(ctx, lab.ID, a, "d", "", []string{"d"}); err != nil {
+		t.Fatal(err)
+	}
+	want(lab.ID, "b", "c", "d")
+	if err := st.DeleteData(ctx, lab.ID, b); err != nil {
+		t.Fatal(err)
+	}
+	want(lab.ID, "d")
+	want(other.ID, "z")
 }

@@ -51,8 +51,9 @@ var (
 	ErrPreprocessUsed   = errors.New("storage: the preprocess has history")
 )
 
+// Used is from the count a trigger keeps (migration 0014).
 const preprocessColumns = `p.id, p.tenant_id, p.name, p.command, p.memo, p.image, p.git_repository, p.git_branch, p.git_commit,
-	p.cpu, p.memory_gb, p.gpu, EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id),
+	p.cpu, p.memory_gb, p.gpu, p.history_count > 0,
 	COALESCE(u.username, ''), p.created_at, p.updated_at`
 
 const preprocessFrom = ` FROM preprocesses p LEFT JOIN users u ON u.id = p.created_by`
@@ -96,45 +97,58 @@ type PreprocessFilter struct {
 	Desc    bool
 	Page    int
 	PerPage int
+	// After and Before are cursors (Page.Next, Page.Prev) of the same
+	// sort: the page starts past them, and Page is ignored.
+	After, Before string
 }
 
-var preprocessSorts = map[string]string{"id": "p.id", "name": "p.name", "created_at": "p.created_at"}
+var preprocessSorts = map[string]sortCol{"id": {"p.id", byID}, "name": {"p.name", byText}, "created_at": {"p.created_at", byTime}}
+
+func preprocessKey(sort string) func(*Preprocess) (string, int64) {
+	return func(p *Preprocess) (string, int64) {
+		switch sort {
+		case "name":
+			return p.Fields.Name, p.ID
+		case "created_at":
+			return timeKey(p.CreatedAt), p.ID
+		}
+		return "", p.ID
+	}
+}
 
 // ListPreprocesses returns one page of the tenant's preprocesses and the total.
 func (s *Store) ListPreprocesses(ctx context.Context, tenantID int64, f PreprocessFilter) ([]Preprocess, int, error) {
+	p, err := s.PreprocessesPage(ctx, tenantID, f)
+	return p.Items, p.Total, err
+}
+
+// PreprocessesPage returns one page of the tenant's preprocesses, the
+// total and the cursors either side; ErrBadCursor for a cursor it did not
+// give.
+func (s *Store) PreprocessesPage(ctx context.Context, tenantID int64, f PreprocessFilter) (Page[Preprocess], error) {
 	cond, args := "p.tenant_id = $1", []any{tenantID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
 	if f.Name != "" {
-		cond += " AND p.name ILIKE $2"
-		args = append(args, "%"+likeEscape(f.Name)+"%")
+		cond += " AND p.name ILIKE " + arg("%"+likeEscape(f.Name)+"%")
 	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM preprocesses p WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, wrap("count preprocesses", err)
+	sort := f.Sort
+	if _, ok := preprocessSorts[sort]; !ok {
+		sort = "id"
 	}
-	order, ok := preprocessSorts[f.Sort]
-	if !ok {
-		order = "p.id"
-	}
-	dir := "ASC"
-	if f.Desc {
-		dir = "DESC"
-	}
-	limit, offset := pageBounds(f.Page, f.PerPage)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+preprocessColumns+preprocessFrom+` WHERE `+cond+
-		fmt.Sprintf(` ORDER BY %s %s, p.id %s LIMIT %d OFFSET %d`, order, dir, dir, limit, offset), args...)
+	k, err := newKeyset(sort, preprocessSorts[sort], f.Desc, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
-		return nil, 0, wrap("list preprocesses", err)
+		return Page[Preprocess]{}, err
 	}
-	defer rows.Close()
-	var out []Preprocess
-	for rows.Next() {
-		p, err := scanPreprocess(rows)
-		if err != nil {
-			return nil, 0, wrap("list preprocesses", err)
-		}
-		out = append(out, *p)
+	l := listSQL{table: "preprocesses", alias: "p", columns: preprocessColumns, joins: " LEFT JOIN users u ON u.id = p.created_by",
+		cond: cond, args: args, narrow: f.Name != ""}
+	out, total, err := listPage(ctx, s, l, k, deref(scanPreprocess))
+	if err != nil {
+		return Page[Preprocess]{}, wrap("list preprocesses", err)
 	}
-	return out, total, rows.Err()
+	return pageOf(k, out, total, preprocessKey(sort)), nil
 }
 
 // UpdatePreprocess changes a preprocess; ErrPreprocessLocked when it has
@@ -163,7 +177,7 @@ func (s *Store) UpdatePreprocess(ctx context.Context, tenantID, id int64, f Prep
 // while it has some.
 func (s *Store) DeletePreprocess(ctx context.Context, tenantID, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM preprocesses p WHERE p.tenant_id = $1 AND p.id = $2
-		AND NOT EXISTS (SELECT 1 FROM preprocess_histories h WHERE h.preprocess_id = p.id)`, tenantID, id)
+		AND p.history_count = 0`, tenantID, id)
 	if err != nil {
 		return wrap("delete preprocess", err)
 	}
@@ -293,17 +307,29 @@ type HistoryFilter struct {
 	OutputID     int64 // 0 = any: the entry that produced it
 	Page         int
 	PerPage      int
+	// After and Before are cursors (Page.Next, Page.Prev): the page
+	// starts past them, and Page is ignored.
+	After, Before string
 }
 
 // ListHistories returns one page of the tenant's entries, newest first,
 // and the total.
 func (s *Store) ListHistories(ctx context.Context, tenantID int64, f HistoryFilter) ([]History, int, error) {
+	p, err := s.HistoriesPage(ctx, tenantID, f)
+	return p.Items, p.Total, err
+}
+
+// HistoriesPage returns one page of the tenant's entries, newest first,
+// the total and the cursors either side; ErrBadCursor for a cursor it did
+// not give.
+func (s *Store) HistoriesPage(ctx context.Context, tenantID int64, f HistoryFilter) (Page[History], error) {
 	where := []string{"h.tenant_id = $1"}
 	args := []any{tenantID}
-	add := func(cond string, v any) {
+	arg := func(v any) string {
 		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
+	add := func(cond string, v any) { where = append(where, strings.ReplaceAll(cond, "?", arg(v))) }
 	if f.PreprocessID != 0 {
 		add("h.preprocess_id = ?", f.PreprocessID)
 	}
@@ -313,40 +339,36 @@ func (s *Store) ListHistories(ctx context.Context, tenantID int64, f HistoryFilt
 	if f.OutputID != 0 {
 		add("EXISTS (SELECT 1 FROM preprocess_outputs o WHERE o.history_id = h.id AND o.data_id = ?)", f.OutputID)
 	}
-	cond := strings.Join(where, " AND ")
-	total, err := s.cappedCount(ctx, "preprocess_histories h", cond, args)
+	k, err := newKeyset("id", sortCol{"h.id", byID}, true, f.Page, f.PerPage, f.After, f.Before)
 	if err != nil {
-		return nil, 0, wrap("count histories", err)
+		return Page[History]{}, err
 	}
-	limit, offset := pageBounds(f.Page, f.PerPage)
-	q := `SELECT ` + historyColumns + historyFrom + ` WHERE ` + cond + fmt.Sprintf(` ORDER BY h.id DESC LIMIT %d OFFSET %d`, limit, offset)
-	s.explain(ctx, q, args)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	type entry struct {
+		h     *History
+		jobID int64
+	}
+	l := listSQL{table: "preprocess_histories", alias: "h", columns: historyColumns,
+		joins: " JOIN data d ON d.id = h.data_id JOIN preprocesses pp ON pp.id = h.preprocess_id LEFT JOIN users u ON u.id = h.created_by",
+		cond:  strings.Join(where, " AND "), args: args}
+	es, total, err := listPage(ctx, s, l, k, func(r scanner) (entry, error) {
+		h, jobID, err := scanHistory(r)
+		return entry{h, jobID}, err
+	})
 	if err != nil {
-		return nil, 0, wrap("list histories", err)
+		return Page[History]{}, wrap("list histories", err)
 	}
-	defer rows.Close()
-	var hs []*History
-	var jobIDs []int64
-	for rows.Next() {
-		h, jobID, err := scanHistory(rows)
-		if err != nil {
-			return nil, 0, wrap("list histories", err)
-		}
-		hs, jobIDs = append(hs, h), append(jobIDs, jobID)
+	hs, jobIDs := make([]*History, len(es)), make([]int64, len(es))
+	for i, e := range es {
+		hs[i], jobIDs[i] = e.h, e.jobID
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, wrap("list histories", err)
-	}
-	rows.Close()
 	if err := s.withJobs(ctx, hs, jobIDs); err != nil {
-		return nil, 0, err
+		return Page[History]{}, err
 	}
 	out := make([]History, len(hs))
 	for i, h := range hs {
 		out[i] = *h
 	}
-	return out, total, nil
+	return pageOf(k, out, total, func(h *History) (string, int64) { return "", h.ID }), nil
 }
 
 // jsonEnv is the env column's value: a string, not []byte, which

@@ -12,6 +12,7 @@ import (
 	"kqi/portal/api/apitypes"
 	"kqi/portal/data"
 	"kqi/portal/input"
+	"kqi/portal/refusal"
 	"kqi/portal/transfer"
 	"kqi/storage"
 )
@@ -65,6 +66,30 @@ func writeList[T, B any](w http.ResponseWriter, items []T, total int, body func(
 	writeJSON(w, http.StatusOK, out)
 }
 
+// writePage answers one page of a list: its items as body makes them,
+// the total and the cursors either side.
+func writePage[T, B any](w http.ResponseWriter, p storage.Page[T], body func(*T) B) {
+	out := listBody[B]{Items: make([]B, 0, len(p.Items)), Total: p.Total, Next: p.Next, Prev: p.Prev}
+	for i := range p.Items {
+		out.Items = append(out.Items, body(&p.Items[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// badCursor answers a list asked with a cursor it did not give: 400, on
+// the after or before parameter; false for any other error.
+func badCursor(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, storage.ErrBadCursor) {
+		return false
+	}
+	field := "after"
+	if r.URL.Query().Get("after") == "" {
+		field = "before"
+	}
+	writeRefusal(w, http.StatusBadRequest, refusal.Invalidf(field, "list.bad_cursor"))
+	return true
+}
+
 // pageParam is the list page asked for; anything but a page number in
 // range is the first page.
 func pageParam(q map[string][]string) int {
@@ -89,7 +114,7 @@ func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := storage.DataFilter{Name: q.Get("name"), Memo: q.Get("memo"), Tag: q.Get("tag"),
 		IDFrom: intParam(q, "id_from"), IDTo: intParam(q, "id_to"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
-		Page: pageParam(q), PerPage: int(intParam(q, "per_page"))}
+		Page: pageParam(q), PerPage: int(intParam(q, "per_page")), After: q.Get("after"), Before: q.Get("before")}
 	for key, dst := range map[string]*time.Time{"from": &f.CreatedFrom, "to": &f.CreatedTo} {
 		if v := q.Get(key); v != "" {
 			t, err := time.Parse("2006-01-02", v)
@@ -103,12 +128,15 @@ func (h *Handler) listData(w http.ResponseWriter, r *http.Request) {
 	if !f.CreatedTo.IsZero() {
 		f.CreatedTo = f.CreatedTo.AddDate(0, 0, 1)
 	}
-	items, total, err := h.data.List(r.Context(), c.Tenant.ID, f)
+	p, err := h.data.Page(r.Context(), c.Tenant.ID, f)
+	if badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	writeList(w, items, total, toDataBody)
+	writePage(w, p, toDataBody)
 }
 
 func routeID(r *http.Request) int64 {
@@ -193,14 +221,17 @@ func (h *Handler) getDataset(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listDatasets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := h.data.Datasets(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
+	p, err := h.data.DatasetPage(r.Context(), callerOf(r).Tenant.ID, storage.DatasetFilter{
 		Name: q.Get("name"), Memo: q.Get("memo"), Sort: q.Get("sort"), Desc: q.Get("desc") != "0",
-		Page: pageParam(q), PerPage: int(intParam(q, "per_page"))})
+		Page: pageParam(q), PerPage: int(intParam(q, "per_page")), After: q.Get("after"), Before: q.Get("before")})
+	if badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	writeList(w, items, total, toDatasetBody)
+	writePage(w, p, toDatasetBody)
 }
 
 func (h *Handler) deleteDataset(w http.ResponseWriter, r *http.Request) {

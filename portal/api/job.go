@@ -121,15 +121,19 @@ func toJobBody(t *storage.Job) jobBody {
 
 func (a *jobAPI) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := a.jobs.List(r.Context(), callerOf(r).Tenant.ID, a.kind, storage.JobFilter{
+	p, err := a.jobs.Page(r.Context(), callerOf(r).Tenant.ID, a.kind, storage.JobFilter{
 		Name: q.Get("name"), Status: q.Get("status"), Tag: q.Get("tag"), Favorite: q.Get("favorite") == "1" || q.Get("favorite") == "true",
 		ParentID: intParam(q, "parent_id"),
-		Sort:     q.Get("sort"), Desc: q.Get("desc") != "0", Page: pageParam(q), PerPage: int(intParam(q, "per_page"))})
+		Sort:     q.Get("sort"), Desc: q.Get("desc") != "0", Page: pageParam(q), PerPage: int(intParam(q, "per_page")),
+		After: q.Get("after"), Before: q.Get("before")})
+	if badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
-	writeList(w, items, total, a.body)
+	writePage(w, p, a.body)
 }
 
 // job loads the route's job of the kind in the caller's tenant, answering

@@ -79,13 +79,17 @@ func (h *Handler) createPreprocess(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listPreprocesses(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := h.pre.List(r.Context(), callerOf(r).Tenant.ID, storage.PreprocessFilter{Name: q.Get("name"),
-		Sort: q.Get("sort"), Desc: q.Get("desc") != "0", Page: pageParam(q), PerPage: int(intParam(q, "per_page"))})
+	p, err := h.pre.Page(r.Context(), callerOf(r).Tenant.ID, storage.PreprocessFilter{Name: q.Get("name"),
+		Sort: q.Get("sort"), Desc: q.Get("desc") != "0", Page: pageParam(q), PerPage: int(intParam(q, "per_page")),
+		After: q.Get("after"), Before: q.Get("before")})
+	if badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
-	writeList(w, items, total, toPreprocessBody)
+	writePage(w, p, toPreprocessBody)
 }
 
 func (h *Handler) getPreprocess(w http.ResponseWriter, r *http.Request) {
@@ -180,11 +184,12 @@ func (h *Handler) runPreprocess(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) listHistories(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	items, total, err := h.pre.Histories(r.Context(), callerOf(r).Tenant.ID, routeID(r), pageParam(q), int(intParam(q, "per_page")))
-	if h.failed(w, r, err) {
+	p, err := h.pre.HistoryPage(r.Context(), callerOf(r).Tenant.ID, routeID(r), storage.HistoryFilter{Page: pageParam(q),
+		PerPage: int(intParam(q, "per_page")), After: q.Get("after"), Before: q.Get("before")})
+	if badCursor(w, r, err) || h.failed(w, r, err) {
 		return
 	}
-	writeList(w, items, total, toHistoryBody)
+	writePage(w, p, toHistoryBody)
 }
 
 func dataRouteID(r *http.Request) int64 {

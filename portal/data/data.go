@@ -327,6 +327,11 @@ func (s *Service) List(ctx context.Context, tenantID int64, f storage.DataFilter
 	return s.Store.ListData(ctx, tenantID, f)
 }
 
+// Page is List with the cursors either side (DataFilter.After, Before).
+func (s *Service) Page(ctx context.Context, tenantID int64, f storage.DataFilter) (storage.Page[storage.Data], error) {
+	return s.Store.DataPage(ctx, tenantID, f)
+}
+
 // Tags lists the tags the tenant's data use, for filter suggestions.
 func (s *Service) Tags(ctx context.Context, tenantID int64) ([]string, error) {
 	return s.Store.DataTags(ctx, tenantID)

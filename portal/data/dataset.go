@@ -49,6 +49,11 @@ func (s *Service) Datasets(ctx context.Context, tenantID int64, f storage.Datase
 	return s.Store.ListDatasets(ctx, tenantID, f)
 }
 
+// DatasetPage is Datasets with the cursors either side.
+func (s *Service) DatasetPage(ctx context.Context, tenantID int64, f storage.DatasetFilter) (storage.Page[storage.Dataset], error) {
+	return s.Store.DatasetsPage(ctx, tenantID, f)
+}
+
 // choiceLimit caps the data a dataset form offers.
 const choiceLimit = 500
 

@@ -42,6 +42,12 @@ func (s *Service) List(ctx context.Context, tenantID int64, kind Kind, f storage
 	return s.Store.ListJobs(ctx, tenantID, f)
 }
 
+// Page is List with the cursors either side (JobFilter.After, Before).
+func (s *Service) Page(ctx context.Context, tenantID int64, kind Kind, f storage.JobFilter) (storage.Page[storage.Job], error) {
+	f.Kind = kind.Name()
+	return s.Store.JobsPage(ctx, tenantID, f)
+}
+
 // Parents returns the job's parents that still exist, in its order.
 func (s *Service) Parents(ctx context.Context, j *storage.Job) ([]storage.Job, error) {
 	var out []storage.Job
@@ -99,17 +105,27 @@ func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKinds .
 	if c.Datasets, _, err = s.Store.ListDatasets(ctx, tenantID, storage.DatasetFilter{Sort: "id", Desc: true, PerPage: 1000}); err != nil {
 		return c, err
 	}
-	for _, k := range parentKinds {
-		parents, _, err := s.List(ctx, tenantID, k, storage.JobFilter{Sort: "id", Desc: true, PerPage: 200})
-		if err != nil {
-			return c, err
-		}
-		c.Parents = append(c.Parents, parents...)
+	if c.Parents, err = s.ParentChoices(ctx, tenantID, parentKinds...); err != nil {
+		return c, err
 	}
 	if c.Partitions, err = s.Partitions(ctx); err != nil {
 		s.Log.Warn("listing partitions", "error", err)
 	}
 	return c, nil
+}
+
+// ParentChoices are the jobs a form or a list filter offers as parents:
+// the newest 200 of each kind.
+func (s *Service) ParentChoices(ctx context.Context, tenantID int64, kinds ...Kind) ([]storage.Job, error) {
+	var out []storage.Job
+	for _, k := range kinds {
+		parents, _, err := s.List(ctx, tenantID, k, storage.JobFilter{Sort: "id", Desc: true, PerPage: 200})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, parents...)
+	}
+	return out, nil
 }
 
 // Kept counts the jobs a bulk delete left: still active, or parents that

@@ -106,6 +106,11 @@ func (s *Service) List(ctx context.Context, tenantID int64, f storage.Preprocess
 	return s.Store.ListPreprocesses(ctx, tenantID, f)
 }
 
+// Page is List with the cursors either side.
+func (s *Service) Page(ctx context.Context, tenantID int64, f storage.PreprocessFilter) (storage.Page[storage.Preprocess], error) {
+	return s.Store.PreprocessesPage(ctx, tenantID, f)
+}
+
 // Update changes a preprocess: once it has run, only its name, memo and
 // default resources (its command, image and model are what its history
 // ran).
@@ -254,12 +259,15 @@ func (s *Service) Run(ctx context.Context, who Actor, id int64, run Run) ([]*sto
 	return out, nil
 }
 
-// Histories lists a preprocess's history, newest first.
-func (s *Service) Histories(ctx context.Context, tenantID, id int64, page, perPage int) ([]storage.History, int, error) {
+// HistoryPage is one page of preprocess id's history (f.PreprocessID is
+// set to it) with the cursors either side; not found for another
+// tenant's.
+func (s *Service) HistoryPage(ctx context.Context, tenantID, id int64, f storage.HistoryFilter) (storage.Page[storage.History], error) {
 	if _, err := s.Get(ctx, tenantID, id); err != nil {
-		return nil, 0, err
+		return storage.Page[storage.History]{}, err
 	}
-	return s.Store.ListHistories(ctx, tenantID, storage.HistoryFilter{PreprocessID: id, Page: page, PerPage: perPage})
+	f.PreprocessID = id
+	return s.Store.HistoriesPage(ctx, tenantID, f)
 }
 
 // History returns the entry of preprocess id for a datum.

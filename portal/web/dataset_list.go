@@ -21,14 +21,17 @@ func (h *Handler) showDatasetList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lq := parseListQuery(q, "id")
 	f := storage.DatasetFilter{Name: strings.TrimSpace(q.Get("name")), Memo: strings.TrimSpace(q.Get("memo")),
-		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage}
-	items, total, err := h.data.Datasets(r.Context(), v.Tenant.ID, f)
+		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage, After: lq.After, Before: lq.Before}
+	pg, err := h.data.DatasetPage(r.Context(), v.Tenant.ID, f)
+	if h.badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
 	base := h.path("datasets")
 	h.render(w, r, http.StatusOK, "dataset_list", "nav.datasets", datasetListData{
-		Items: items, Query: lq, Pager: lq.pager(base, total), Name: q.Get("name"), Memo: q.Get("memo"), Base: base,
+		Items: pg.Items, Query: lq, Pager: lq.pager(base, pg.Total, len(pg.Items), pg.Next, pg.Prev), Name: q.Get("name"), Memo: q.Get("memo"), Base: base,
 	})
 }

@@ -31,7 +31,7 @@ func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lq := parseListQuery(q, "id")
 	f := storage.JobFilter{Name: strings.TrimSpace(q.Get("name")), Status: q.Get("status"), Tag: strings.TrimSpace(q.Get("tag")),
-		Favorite: q.Get("favorite") == "1", Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage}
+		Favorite: q.Get("favorite") == "1", Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage, After: lq.After, Before: lq.Before}
 	if t, err := time.Parse("2006-01-02", q.Get("from")); err == nil {
 		f.From = t
 	}
@@ -43,14 +43,17 @@ func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
 	if p.parentFilter {
 		keys = append(keys, "parent_id")
 		f.ParentID, _ = parseID(q.Get("parent_id"))
-		c, err := p.jobs.FormChoices(r.Context(), v.Tenant.ID, p.parents...)
+		parents, err := p.jobs.ParentChoices(r.Context(), v.Tenant.ID, p.parents...)
 		if err != nil {
 			p.serverError(w, r, err)
 			return
 		}
-		d.Parents, d.Columns = c.Parents, 11
+		d.Parents, d.Columns = parents, 11
 	}
-	items, total, err := p.jobs.List(r.Context(), v.Tenant.ID, p.kind, f)
+	pg, err := p.jobs.Page(r.Context(), v.Tenant.ID, p.kind, f)
+	if p.badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		p.serverError(w, r, err)
 		return
@@ -60,7 +63,7 @@ func (p *jobPages) showList(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		d.Filter[k] = q.Get(k)
 	}
-	d.Items, d.Query, d.Pager = items, lq, lq.pager(d.Base, total)
+	d.Items, d.Query, d.Pager = pg.Items, lq, lq.pager(d.Base, pg.Total, len(pg.Items), pg.Next, pg.Prev)
 	p.renderPage(w, r, http.StatusOK, page{Name: p.kind.Name() + "_list", Nav: d.P.List, Title: "nav." + d.P.List, Data: d})
 }
 

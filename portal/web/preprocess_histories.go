@@ -32,12 +32,13 @@ func (h *Handler) showHistories(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lq := parseListQuery(r.URL.Query(), "id")
-	items, total, err := h.pre.Histories(r.Context(), p.TenantID, p.ID, lq.Page, lq.PerPage)
-	if h.failed(w, r, err, nil) {
+	pg, err := h.pre.HistoryPage(r.Context(), p.TenantID, p.ID, storage.HistoryFilter{Page: lq.Page, PerPage: lq.PerPage, After: lq.After, Before: lq.Before})
+	if h.badCursor(w, r, err) || h.failed(w, r, err, nil) {
 		return
 	}
+	items := pg.Items
 	base := h.path("preprocessHistories", "id", strconv.FormatInt(p.ID, 10))
-	d := historiesData{Preprocess: p, Items: items, Query: lq, Pager: lq.pager(base, total), SSH: map[int64]string{}}
+	d := historiesData{Preprocess: p, Items: items, Query: lq, Pager: lq.pager(base, pg.Total, len(items), pg.Next, pg.Prev), SSH: map[int64]string{}}
 	if h.shell != nil {
 		for _, e := range items {
 			if e.Job != nil && e.Job.Status == string(slurm.StatusRunning) {

@@ -18,13 +18,16 @@ type preprocessListData struct {
 func (h *Handler) showPreprocessList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	lq := parseListQuery(q, "id")
-	items, total, err := h.pre.List(r.Context(), visitorOf(r).Tenant.ID, storage.PreprocessFilter{Name: strings.TrimSpace(q.Get("name")),
-		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage})
+	pg, err := h.pre.Page(r.Context(), visitorOf(r).Tenant.ID, storage.PreprocessFilter{Name: strings.TrimSpace(q.Get("name")),
+		Sort: lq.Sort, Desc: lq.Desc, Page: lq.Page, PerPage: lq.PerPage, After: lq.After, Before: lq.Before})
+	if h.badCursor(w, r, err) {
+		return
+	}
 	if err != nil {
 		h.serverError(w, r, err)
 		return
 	}
 	base := h.path("preprocessing")
 	h.renderPage(w, r, http.StatusOK, page{Name: "preprocess_list", Nav: "preprocessing", Title: "nav.preprocessing",
-		Data: preprocessListData{Items: items, Query: lq, Pager: lq.pager(base, total), Name: q.Get("name"), Base: base}})
+		Data: preprocessListData{Items: pg.Items, Query: lq, Pager: lq.pager(base, pg.Total, len(pg.Items), pg.Next, pg.Prev), Name: q.Get("name"), Base: base}})
 }

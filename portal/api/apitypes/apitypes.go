@@ -22,10 +22,15 @@ type Field struct {
 	Message string `json:"message"`
 }
 
-// List is every list answer: a page of items and how many there are in all.
+// List is every list answer: a page of items, how many there are in all
+// (counted up to 10,000: 10001 means more) and, on the paged lists, the
+// cursors of the pages either side (absent at either end): give Next as
+// ?after= and Prev as ?before=.
 type List[T any] struct {
-	Items []T `json:"items"`
-	Total int `json:"total"`
+	Items []T    `json:"items"`
+	Total int    `json:"total"`
+	Next  string `json:"next,omitempty"`
+	Prev  string `json:"prev,omitempty"`
 }
 
 // TokenRequest is POST /auth/token's body.
