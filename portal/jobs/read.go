@@ -115,11 +115,11 @@ func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKinds .
 }
 
 // ParentChoices are the jobs a form or a list filter offers as parents:
-// the newest 200 of each kind.
+// the newest 200 of each kind, with their id, name and kind only.
 func (s *Service) ParentChoices(ctx context.Context, tenantID int64, kinds ...Kind) ([]storage.Job, error) {
 	var out []storage.Job
 	for _, k := range kinds {
-		parents, _, err := s.List(ctx, tenantID, k, storage.JobFilter{Sort: "id", Desc: true, PerPage: 200})
+		parents, err := s.Store.JobChoices(ctx, tenantID, k.Name(), 200)
 		if err != nil {
 			return nil, err
 		}
