@@ -372,7 +372,7 @@ func TestAdminSetsQuota(t *testing.T) {
 	b.Login("root", pw)
 	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/quota"
 	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"-1"}, "quota_memory_gb": {"64"}, "quota_gpu": {""}}); p.Status != http.StatusUnprocessableEntity ||
-		!strings.Contains(p.Body, `name="quota_cpu" size="4" inputmode="numeric" value="-1"`) || !strings.Contains(p.Body, `name="quota_memory_gb" size="4" inputmode="numeric" value="64"`) {
+		!strings.Contains(p.Body, `name="quota_cpu" size="3" inputmode="numeric" value="-1"`) || !strings.Contains(p.Body, `name="quota_memory_gb" size="3" inputmode="numeric" value="64"`) {
 		t.Fatalf("negative quota: %d, typed values kept: %v", p.Status, strings.Contains(p.Body, `value="-1"`))
 	}
 	if p := b.Submit("/admin/tenants", path, url.Values{"quota_cpu": {"8"}, "quota_memory_gb": {""}, "quota_gpu": {"2"}}); p.Status != http.StatusSeeOther {
@@ -382,7 +382,7 @@ func TestAdminSetsQuota(t *testing.T) {
 	if got.QuotaCPU == nil || *got.QuotaCPU != 8 || got.QuotaMemoryGB != nil || got.QuotaGPU == nil || *got.QuotaGPU != 2 {
 		t.Fatalf("quota %+v", got)
 	}
-	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="quota_cpu" size="4" inputmode="numeric" value="8"`) {
+	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="quota_cpu" size="3" inputmode="numeric" value="8"`) {
 		t.Fatal("the page does not show the quota")
 	}
 }
@@ -395,7 +395,7 @@ func TestAdminSetsSlurmAccount(t *testing.T) {
 	b.Login("root", pw)
 	path := "/admin/tenants/" + strconv.FormatInt(lab.ID, 10) + "/slurm-account"
 	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {"lab;id"}}); p.Status != http.StatusUnprocessableEntity ||
-		!strings.Contains(p.Body, "Slurm account name") || !strings.Contains(p.Body, `name="slurm_account" size="12" value="lab;id"`) {
+		!strings.Contains(p.Body, "Slurm account name") || !strings.Contains(p.Body, `name="slurm_account" size="10" value="lab;id"`) {
 		t.Fatalf("bad account: %d", p.Status)
 	}
 	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {" lab-vision "}}); p.Status != http.StatusSeeOther {
@@ -404,7 +404,7 @@ func TestAdminSetsSlurmAccount(t *testing.T) {
 	if got, _ := env.Store.TenantByID(t.Context(), lab.ID); got.SlurmAccount != "lab-vision" {
 		t.Fatalf("account %q", got.SlurmAccount)
 	}
-	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="slurm_account" size="12" value="lab-vision"`) {
+	if p := b.Get("/admin/tenants"); !strings.Contains(p.Body, `name="slurm_account" size="10" value="lab-vision"`) {
 		t.Fatal("the page does not show the account")
 	}
 	if p := b.Submit("/admin/tenants", path, url.Values{"slurm_account": {""}}); p.Status != http.StatusSeeOther {
