@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	}
 	sources := &accounts.Sources{Store: st, Sealer: sealer}
 	dataSvc := &data.Service{Store: st, Files: fs, Log: log}
-	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Refs: gitref.Lister{}, Log: log, Cfg: jobs.Config{
+	jobsSvc := &jobs.Service{Store: st, Files: fs, Data: dataSvc, Cluster: cluster, Sources: sources, Refs: &gitref.Recent{TTL: time.Minute}, Log: log, Cfg: jobs.Config{
 		ServerURL: cfg.BaseURL, Runtime: runtimeOf(cfg), DefaultImage: cfg.DefaultImage, SiteEnv: siteEnv(cfg),
 		TokenTTL: 30 * 24 * time.Hour, SubmitGrace: cfg.SubmitGrace,
 		GitFileRoot: cfg.GitFileRoot, AllowHostImage: cfg.AllowHostImage, Identity: cfg.ClusterIdentity, ArrayLimit: cfg.ArrayLimit,

@@ -65,11 +65,12 @@ type Service struct {
 	Data    *data.Service
 	Cluster slurm.Cluster
 	Sources *accounts.Sources // Git servers, registries and users' tokens; nil: URLs as typed, no tokens
-	// Refs lists a model repository's branches at submit (gitref.Lister),
-	// so an unreachable repository or unknown branch is refused on the
-	// form; nil: not checked (unit tests with made-up repositories).
+	// Refs asks a model repository at submit whether it has the branch
+	// (gitref.Lister, or gitref.Recent for bursts), so an unreachable
+	// repository or unknown branch is refused on the form; nil: not
+	// checked (unit tests with made-up repositories).
 	Refs interface {
-		Refs(ctx context.Context, acc accounts.GitAccess) (map[string]string, error)
+		Has(ctx context.Context, acc accounts.GitAccess, name string) (bool, error)
 	}
 	Cfg Config
 	Log *slog.Logger
@@ -259,11 +260,11 @@ func (s *Service) checkRefs(ctx context.Context, userID int64, req *Request) err
 	if err != nil {
 		return err
 	}
-	refs, err := s.Refs.Refs(ctx, acc)
+	has, err := s.Refs.Has(ctx, acc, req.GitBranch)
 	if err != nil {
 		return refusal.Invalidf("git_repository", "git.unreachable", err.Error())
 	}
-	if b := req.GitBranch; b != "" && refs["refs/heads/"+b] == "" && refs["refs/tags/"+b] == "" {
+	if b := req.GitBranch; b != "" && !has {
 		return refusal.Invalidf("git_branch", "git.unknown_branch", b)
 	}
 	return nil

@@ -38,11 +38,9 @@ type Service struct {
 
 // New is the service over the job service's sources and lister.
 func New(sources *accounts.Sources, js *jobs.Service) *Service {
-	s := &Service{Sources: sources, Jobs: js, Refs: gitref.Lister{Timeout: 10 * time.Second}}
-	if js != nil && js.Refs != nil {
-		s.Refs = js.Refs
-	}
-	return s
+	// The picker asks afresh each time (a branch just pushed shows); the
+	// submit's check may answer from gitref.Recent.
+	return &Service{Sources: sources, Jobs: js, Refs: gitref.Lister{Timeout: 10 * time.Second}}
 }
 
 // Problem is why a list is missing: a catalog key and its argument.
