@@ -118,6 +118,12 @@ type Partition struct {
 	// FreeGPUs is how many GPUs of all the partition's nodes no job holds
 	// at the moment of asking.
 	FreeGPUs int
+	// FreeCPUs and FreeMemoryMB are the most CPUs and the most memory
+	// that no job holds on any one node at the moment of asking (the two
+	// may be of different nodes). A node that is down, drained or not
+	// responding has nothing free.
+	FreeCPUs     int
+	FreeMemoryMB int
 }
 
 // GPU is a count of GPUs of one GRES type, such as {"a100", 4}; Type is ""
@@ -333,14 +339,43 @@ func (b *partitionBuilder) partition(name string) *Partition {
 	return p
 }
 
-// node adds one node of a partition: gres is what it has, gresUsed what
-// jobs hold of it now.
-func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres, gresUsed string) {
+// nodeUp tells from a node's base state (idle, mixed, down…) and state
+// flags (DRAIN, NOT_RESPONDING…), as Slurm 22.05 names them in either
+// case, whether it can start a job now.
+func nodeUp(base string, flags []string) bool {
+	switch strings.ToLower(base) {
+	case "down", "error", "future", "unknown", "invalid":
+		return false
+	}
+	for _, f := range flags {
+		switch strings.ToLower(f) {
+		case "drain", "fail", "not_responding", "maintenance", "maint",
+			"power_down", "powered_down", "powering_down", "powering_up", "reboot_issued", "invalid_reg":
+			return false
+		}
+	}
+	return true
+}
+
+// nodeNow is what jobs hold of a node now, and whether it can take one.
+type nodeNow struct {
+	Up                    bool // not down, drained, failed or unresponsive
+	AllocCPUs, AllocMemMB int
+	GRESUsed              string
+}
+
+// node adds one node of a partition: cpus, memMB and gres are what it
+// has, now what jobs hold of it now.
+func (b *partitionBuilder) node(partition, node string, cpus, memMB int, gres string, now nodeNow) {
 	p := b.partition(partition)
 	if !b.seen[partition][node] {
 		b.seen[partition][node] = true
 		p.Nodes++
-		p.FreeGPUs += max(0, gpuCount(gres)-gpuCount(gresUsed))
+		if now.Up {
+			p.FreeGPUs += max(0, gpuCount(gres)-gpuCount(now.GRESUsed))
+			p.FreeCPUs = max(p.FreeCPUs, cpus-now.AllocCPUs)
+			p.FreeMemoryMB = max(p.FreeMemoryMB, memMB-now.AllocMemMB)
+		}
 	}
 	p.CPUs = max(p.CPUs, cpus)
 	p.MemoryMB = max(p.MemoryMB, memMB)

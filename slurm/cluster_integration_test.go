@@ -447,7 +447,10 @@ func TestCluster(t *testing.T) {
 					if p.FreeGPUs < 0 || p.FreeGPUs > total {
 						t.Errorf("partition %s: %d free GPUs of %d", p.Name, p.FreeGPUs, total)
 					}
-					shape[i].FreeGPUs = 0
+					if p.FreeCPUs < 0 || p.FreeCPUs > p.CPUs || p.FreeMemoryMB < 0 || p.FreeMemoryMB > p.MemoryMB {
+						t.Errorf("partition %s: %d CPUs and %d MB free on one node of %d and %d", p.Name, p.FreeCPUs, p.FreeMemoryMB, p.CPUs, p.MemoryMB)
+					}
+					shape[i].FreeGPUs, shape[i].FreeCPUs, shape[i].FreeMemoryMB = 0, 0, 0
 				}
 				if want := sinfoPartitions(t); !reflect.DeepEqual(shape, want) {
 					t.Fatalf("Partitions() = %+v\nsinfo:        %+v", shape, want)

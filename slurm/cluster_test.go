@@ -183,16 +183,42 @@ func TestV0038Extra(t *testing.T) {
 
 func TestPartitionBuilder(t *testing.T) {
 	b := newPartitionBuilder()
-	b.node("gpu", "g1", 32, 256000, "gpu:a100:4", "gpu:a100:3(IDX:0-2)")
-	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", "gpu:a100:0(IDX:N/A),gpu:h100:2(IDX:0-1)")
-	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", "gpu:a100:0(IDX:N/A),gpu:h100:2(IDX:0-1)") // listed twice: one node
-	b.node("cpu", "c1", 16, 64000, "(null)", "gpu:0")
+	g2 := nodeNow{Up: true, AllocCPUs: 60, AllocMemMB: 1000, GRESUsed: "gpu:a100:0(IDX:N/A),gpu:h100:2(IDX:0-1)"}
+	b.node("gpu", "g1", 32, 256000, "gpu:a100:4", nodeNow{Up: true, AllocCPUs: 2, AllocMemMB: 250000, GRESUsed: "gpu:a100:3(IDX:0-2)"})
+	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", g2)
+	b.node("gpu", "g2", 64, 512000, "gpu:a100:8,gpu:h100:2", g2) // listed twice: one node
+	b.node("cpu", "c1", 16, 64000, "(null)", nodeNow{Up: true, GRESUsed: "gpu:0"})
+	b.node("cpu", "c2", 128, 64000, "gpu:a100:2", nodeNow{GRESUsed: "gpu:0"}) // down: nothing free
 	want := []Partition{
-		{Name: "cpu", Nodes: 1, CPUs: 16, MemoryMB: 64000},
-		{Name: "gpu", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}, {"h100", 2}}, FreeGPUs: 1 + 8},
+		{Name: "cpu", Nodes: 2, CPUs: 128, MemoryMB: 64000, GPUs: []GPU{{"a100", 2}}, FreeCPUs: 16, FreeMemoryMB: 64000},
+		{Name: "gpu", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}, {"h100", 2}}, FreeGPUs: 1 + 8, FreeCPUs: 30, FreeMemoryMB: 511000},
 	}
 	if got := b.list(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("partitions %+v\nwant %+v", got, want)
+	}
+}
+
+func TestNodeUp(t *testing.T) {
+	for _, tc := range []struct {
+		base  string
+		flags []string
+		up    bool
+	}{
+		{"idle", nil, true},
+		{"mixed", []string{}, true},
+		{"allocated", []string{"COMPLETING"}, true},
+		{"idle", []string{"DRAIN"}, false},
+		{"mixed", []string{"drain"}, false}, // draining, as sinfo's StateComplete spells it
+		{"idle", []string{"NOT_RESPONDING"}, false},
+		{"down", nil, false},
+		{"DOWN", []string{"NOT_RESPONDING"}, false},
+		{"idle", []string{"POWERED_DOWN"}, false},
+		{"allocated", []string{"FAIL"}, false},
+		{"future", nil, false},
+	} {
+		if got := nodeUp(tc.base, tc.flags); got != tc.up {
+			t.Errorf("nodeUp(%q, %q) = %v, want %v", tc.base, tc.flags, got, tc.up)
+		}
 	}
 }
 

@@ -500,8 +500,8 @@ func (c *REST) Cancel(ctx context.Context, id string) error {
 }
 
 // Partitions implements Cluster from /partitions (default flag, time
-// limit) and /nodes (CPUs, memory, GRES and GRES in use of each node, and
-// its partitions). Partitions without nodes are left out, as sinfo does.
+// limit) and /nodes (CPUs, memory and GRES of each node, what jobs hold of
+// them now, its state and its partitions). Partitions without nodes are left out, as sinfo does.
 func (c *REST) Partitions(ctx context.Context) ([]Partition, error) {
 	var parts struct {
 		Partitions []restPartition `json:"partitions"`
@@ -518,7 +518,11 @@ func (c *REST) Partitions(ctx context.Context) ([]Partition, error) {
 	b := newPartitionBuilder()
 	for _, n := range nodes.Nodes {
 		for _, p := range n.Partitions {
-			b.node(p, n.Name, int(n.CPUs.value()), int(n.RealMemory.value()), n.GRES, n.GRESUsed)
+			b.node(p, n.Name, int(n.CPUs.value()), int(n.RealMemory.value()), n.GRES, nodeNow{
+				Up:        nodeUp(n.State, n.StateFlags),
+				AllocCPUs: int(n.AllocCPUs.value()), AllocMemMB: int(n.AllocMemory.value()),
+				GRESUsed: n.GRESUsed,
+			})
 		}
 	}
 	for _, p := range parts.Partitions {

@@ -198,6 +198,12 @@ type restNode struct {
 	GRES       string   `json:"gres"`
 	GRESUsed   string   `json:"gres_used"`
 	Partitions []string `json:"partitions"`
+	// What jobs hold now, and whether the node takes jobs: state is the
+	// base state (idle, mixed, down…), state_flags DRAIN, NOT_RESPONDING…
+	AllocCPUs   noVal    `json:"alloc_cpus"`
+	AllocMemory noVal    `json:"alloc_memory"`
+	State       string   `json:"state"`
+	StateFlags  []string `json:"state_flags"`
 }
 
 // restPartition is the part of a partition record Partitions reads.

@@ -283,11 +283,73 @@ func TestRESTPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Partition{
-		{Name: "cpu", Default: true, Nodes: 2, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 3},
-		{Name: "gpu", Nodes: 1, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3},
+		{Name: "cpu", Default: true, Nodes: 2, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 3, FreeCPUs: 32, FreeMemoryMB: 256000},
+		{Name: "gpu", Nodes: 1, CPUs: 32, MemoryMB: 256000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3, FreeCPUs: 32, FreeMemoryMB: 256000},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("partitions %+v\nwant %+v", got, want)
+	}
+}
+
+// The dev cluster's recorded /partitions and /nodes answers
+// (testdata/v0038: kqi-node2 mixed with 2 CPUs and 2048 MB held, vm idle),
+// and the same with vm not responding and kqi-node2 drained.
+func TestRESTPartitionsRecorded(t *testing.T) {
+	parts, err := os.ReadFile("testdata/v0038/partitions.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := os.ReadFile("testdata/v0038/nodes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(nodes []byte) *REST {
+		c, _ := fakeREST(t, func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/slurm/v0.0.38/partitions":
+				answer(w, 200, string(parts))
+			case "/slurm/v0.0.38/nodes":
+				answer(w, 200, string(nodes))
+			default:
+				t.Errorf("path %s", r.URL.Path)
+			}
+		})
+		return c
+	}
+	got, err := serve(nodes).Partitions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Partition{
+		{Name: "cpu", Default: true, Nodes: 2, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 4, FreeCPUs: 16, FreeMemoryMB: 16000},
+		{Name: "gpu-a100", Nodes: 2, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 4, FreeCPUs: 16, FreeMemoryMB: 16000},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("partitions %+v\nwant %+v", got, want)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(nodes, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range doc["nodes"].([]any) {
+		n := n.(map[string]any)
+		if n["name"] == "vm" {
+			n["state_flags"] = []string{"NOT_RESPONDING"}
+		} else {
+			n["state_flags"] = []string{"DRAIN"}
+		}
+	}
+	down, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = serve(down).Partitions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got {
+		if p.FreeCPUs != 0 || p.FreeMemoryMB != 0 || p.FreeGPUs != 0 || p.CPUs != 16 {
+			t.Errorf("nodes not responding and drained: %+v", p)
+		}
 	}
 }
 

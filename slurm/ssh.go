@@ -503,7 +503,9 @@ func scancelResult(id string, stderr []byte) error {
 
 // sinfoFields are read by parseSinfo in this order; GresUsed has no
 // --format letter, hence --Format (size 0: neither padded nor truncated).
-var sinfoFields = []string{"NodeList", "Partition", "CPUs", "Memory", "Gres", "Time", "GresUsed"}
+// CPUsState is allocated/idle/other/total, StateComplete the base state and
+// its flags joined by "+" (idle+drain, down+not_responding).
+var sinfoFields = []string{"NodeList", "Partition", "CPUs", "Memory", "Gres", "Time", "GresUsed", "CPUsState", "AllocMem", "StateComplete"}
 
 // Partitions implements Cluster with one `sinfo --Node`, one line per node
 // and partition.
@@ -550,7 +552,23 @@ func parseSinfo(out []byte) ([]Partition, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.node(name, strings.TrimSpace(f[0]), cpus, mem, strings.TrimSpace(f[4]), strings.TrimSpace(f[6]))
+		cpuState := strings.Split(strings.TrimSpace(f[7]), "/")
+		allocCPUs, err := strconv.Atoi(cpuState[0])
+		if err != nil || len(cpuState) != 4 {
+			return nil, fmt.Errorf("slurm: sinfo: CPU state %q of node %s", f[7], f[0])
+		}
+		allocMem, err := strconv.Atoi(strings.TrimSpace(f[8]))
+		if err != nil {
+			return nil, fmt.Errorf("slurm: sinfo: allocated memory of node %s: %w", f[0], err)
+		}
+		// sinfo marks a node not responding with a trailing "*".
+		complete, noAnswer := strings.CutSuffix(strings.TrimSpace(f[9]), "*")
+		state := strings.Split(complete, "+")
+		b.node(name, strings.TrimSpace(f[0]), cpus, mem, strings.TrimSpace(f[4]), nodeNow{
+			Up:        !noAnswer && nodeUp(state[0], state[1:]),
+			AllocCPUs: allocCPUs, AllocMemMB: allocMem,
+			GRESUsed: strings.TrimSpace(f[6]),
+		})
 		limits[name] = limit
 		defaults[name] = defaults[name] || isDefault
 	}

@@ -2,6 +2,7 @@ package slurm
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -75,24 +76,61 @@ func TestParseSacct(t *testing.T) {
 
 func TestParseSinfo(t *testing.T) {
 	rec := func(f ...string) string { return strings.Join(f, unitSep) + recordSep + "\n" }
-	out := rec("vm", "cpu*", "16", "16000", "(null)", "1-00:00:00", "gpu:0") +
-		rec("vm", "gpu-a100", "16", "16000", "gpu:a100:4", "1-00:00:00", "gpu:a100:1(IDX:0)") +
-		rec("g2", "gpu-a100", "64", "512000", "gpu:a100:8(S:0-1)", "1-00:00:00", "gpu:a100:0(IDX:N/A)") +
-		rec("vm", "debug", "16", "16000", "gpu:a100:4", "infinite", "gpu:a100:1(IDX:0)")
+	out := rec("vm", "cpu*", "16", "16000", "(null)", "1-00:00:00", "gpu:0", "4/12/0/16", "2048", "mixed") +
+		rec("vm", "gpu-a100", "16", "16000", "gpu:a100:4", "1-00:00:00", "gpu:a100:1(IDX:0)", "4/12/0/16", "2048", "mixed") +
+		rec("g2", "gpu-a100", "64", "512000", "gpu:a100:8(S:0-1)", "1-00:00:00", "gpu:a100:0(IDX:N/A)", "0/0/64/64", "0", "idle+drain") +
+		rec("vm", "debug", "16", "16000", "gpu:a100:4", "infinite", "gpu:a100:1(IDX:0)", "4/12/0/16", "2048", "mixed")
 	got, err := parseSinfo([]byte(out))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Partition{
-		{Name: "cpu", Default: true, Nodes: 1, CPUs: 16, MemoryMB: 16000, MaxTime: 24 * time.Hour},
-		{Name: "debug", Nodes: 1, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3},
-		{Name: "gpu-a100", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}}, MaxTime: 24 * time.Hour, FreeGPUs: 3 + 8},
+		{Name: "cpu", Default: true, Nodes: 1, CPUs: 16, MemoryMB: 16000, MaxTime: 24 * time.Hour, FreeCPUs: 12, FreeMemoryMB: 13952},
+		{Name: "debug", Nodes: 1, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, FreeGPUs: 3, FreeCPUs: 12, FreeMemoryMB: 13952},
+		// g2 is drained: its size counts, nothing of it is free.
+		{Name: "gpu-a100", Nodes: 2, CPUs: 64, MemoryMB: 512000, GPUs: []GPU{{"a100", 8}}, MaxTime: 24 * time.Hour, FreeGPUs: 3, FreeCPUs: 12, FreeMemoryMB: 13952},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
-	if _, err := parseSinfo([]byte(rec("vm", "cpu", "many", "1", "", "1", ""))); err == nil {
-		t.Fatal("bad CPU count accepted")
+	for _, bad := range [][]string{
+		{"vm", "cpu", "many", "1", "", "1", "", "0/1/0/1", "0", "idle"},
+		{"vm", "cpu", "1", "1", "", "1", "", "0/1", "0", "idle"},
+		{"vm", "cpu", "1", "1", "", "1", "", "0/1/0/1", "lots", "idle"},
+	} {
+		if _, err := parseSinfo([]byte(rec(bad...))); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// The recorded answer of the dev cluster's sinfo (testdata/sinfo-node.txt:
+// kqi-node2 mixed with 2 CPUs and 2 GB held, vm idle), and the same with
+// vm not responding and kqi-node2 drained.
+func TestParseSinfoRecorded(t *testing.T) {
+	out, err := os.ReadFile("testdata/sinfo-node.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseSinfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Partition{
+		{Name: "cpu", Default: true, Nodes: 2, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 4, FreeCPUs: 16, FreeMemoryMB: 16000},
+		{Name: "gpu-a100", Nodes: 2, CPUs: 16, MemoryMB: 16000, GPUs: []GPU{{"a100", 4}}, MaxTime: 24 * time.Hour, FreeGPUs: 4, FreeCPUs: 16, FreeMemoryMB: 16000},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	down := strings.ReplaceAll(strings.ReplaceAll(string(out), unitSep+"idle"+recordSep, unitSep+"idle*"+recordSep), unitSep+"mixed"+recordSep, unitSep+"mixed+drain"+recordSep)
+	if got, err = parseSinfo([]byte(down)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got {
+		if p.FreeCPUs != 0 || p.FreeMemoryMB != 0 || p.FreeGPUs != 0 || p.CPUs != 16 {
+			t.Errorf("nodes down and drained: %+v", p)
+		}
 	}
 }
 

@@ -54,7 +54,7 @@ func TestPickerEndpoints(t *testing.T) {
 	}
 
 	status, res := call(t, env, "GET", "/api/v1/pickers/resources?partition=gpu-a100&cpu=2&gpu=9", tok, nil)
-	if status != 200 || fmt.Sprint(res["node"]) != "map[cpus:8 free_gpus:4 gpu_type:a100 gpus:4 memory_gb:16]" {
+	if status != 200 || fmt.Sprint(res["node"]) != "map[cpus:8 free_cpus:8 free_gpus:4 free_memory_gb:16 gpu_type:a100 gpus:4 memory_gb:16]" {
 		t.Fatalf("resources: %d %v", status, res)
 	}
 	if fmt.Sprint(res["never"]) != "[map[arg:4 field:gpu key:training.gpu_max]]" || fmt.Sprint(res["wait"]) != "[map[arg:1 field:cpu key:picker.quota_used_cpu]]" {

@@ -7,14 +7,17 @@ import (
 	"kqi/slurm"
 )
 
-// Node is what one node of a partition has, and the GPUs free on the
-// partition's nodes right now.
+// Node is what one node of a partition has, the GPUs free on the
+// partition's nodes right now, and the most CPUs and memory free on any
+// one of them right now (a job of KQI runs on one node).
 type Node struct {
-	CPUs     int    `json:"cpus"`
-	MemoryGB int    `json:"memory_gb"`
-	GPUs     int    `json:"gpus"`
-	GPUType  string `json:"gpu_type,omitempty"`
-	FreeGPUs int    `json:"free_gpus"`
+	CPUs         int    `json:"cpus"`
+	MemoryGB     int    `json:"memory_gb"`
+	GPUs         int    `json:"gpus"`
+	GPUType      string `json:"gpu_type,omitempty"`
+	FreeGPUs     int    `json:"free_gpus"`
+	FreeCPUs     int    `json:"free_cpus"`
+	FreeMemoryGB int    `json:"free_memory_gb"`
 }
 
 // QuotaLeft is one resource of the tenant's quota: what its active jobs
@@ -35,8 +38,9 @@ type Hint struct {
 
 // Resources is the resource step's picture: the chosen partition's node,
 // the quota left, and why the request would never run (Never: larger than
-// any node, refused at submit) or not now (Wait: GPUs busy, or beyond the
-// quota left, which the submit refuses until running jobs end).
+// any node, refused at submit) or not now (Wait: no node has the CPUs,
+// memory or GPUs free, so the job waits in the queue; or beyond the quota
+// left, which the submit refuses until running jobs end).
 type Resources struct {
 	Partition string      `json:"partition"`
 	Node      *Node       `json:"node,omitempty"`
@@ -96,7 +100,8 @@ func (s *Service) Resources(ctx context.Context, tenantID int64, ask Ask) (Resou
 		return res, nil
 	}
 	res.Partition = p.Name
-	n := &Node{CPUs: p.CPUs, MemoryGB: p.MemoryMB / 1024, FreeGPUs: p.FreeGPUs}
+	n := &Node{CPUs: p.CPUs, MemoryGB: p.MemoryMB / 1024, FreeGPUs: p.FreeGPUs,
+		FreeCPUs: p.FreeCPUs, FreeMemoryGB: p.FreeMemoryMB / 1024}
 	for _, g := range p.GPUs {
 		n.GPUs += g.Count
 		if n.GPUType == "" {
@@ -107,9 +112,13 @@ func (s *Service) Resources(ctx context.Context, tenantID int64, ask Ask) (Resou
 	// The same limits as the submit's check (jobs.checkPartition).
 	if ask.CPU > n.CPUs {
 		res.Never = append(res.Never, Hint{Field: "cpu", Key: "training.cpu_max", Arg: strconv.Itoa(n.CPUs)})
+	} else if ask.CPU > p.FreeCPUs {
+		res.Wait = append(res.Wait, Hint{Field: "cpu", Key: "picker.cpus_busy", Arg: strconv.Itoa(n.FreeCPUs)})
 	}
 	if ask.MemoryGB*1024 > p.MemoryMB {
 		res.Never = append(res.Never, Hint{Field: "memory_gb", Key: "training.memory_max", Arg: strconv.Itoa(n.MemoryGB)})
+	} else if ask.MemoryGB*1024 > p.FreeMemoryMB {
+		res.Wait = append(res.Wait, Hint{Field: "memory_gb", Key: "picker.memory_busy", Arg: strconv.Itoa(n.FreeMemoryGB)})
 	}
 	if ask.GPU > n.GPUs {
 		res.Never = append(res.Never, Hint{Field: "gpu", Key: "training.gpu_max", Arg: strconv.Itoa(n.GPUs)})

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"kqi/portal/portaltest"
 	"kqi/storage"
@@ -316,5 +317,70 @@ func TestResourcePickerStates(t *testing.T) {
 	p := b.Get("/pickers/resources?id=training&partition=gpu-a100&cpu=1&memory_gb=1&gpu=2")
 	if !strings.HasPrefix(strings.TrimSpace(p.Body), `<div class="pick-resources" id="training-resources"`) || !strings.Contains(p.Body, "Only 1 GPUs") {
 		t.Errorf("fragment: %d\n%s", p.Status, p.Body)
+	}
+}
+
+// The resource step warns, on the field concerned and in both languages,
+// when a request fits a node of the partition but no node has that many
+// CPUs or that much memory free now; a partition whose nodes are all down
+// or drained has nothing free (the cluster's answer read by slurm's
+// Partitions; here the fake's).
+func TestResourcePickerFreeNow(t *testing.T) {
+	env := portaltest.New(t)
+	env.Tenant(t, "lab")
+	env.User(t, "alice", pw, false, "lab")
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	ask := pickQuery("partition", "cpu", "cpu", "4", "memory_gb", "8", "gpu", "0")
+	for _, tc := range []struct {
+		name            string
+		freeCPUs, memMB int
+		want, not       []string
+	}{
+		{"fits now", 8, 16384, []string{"Right now one node has at most 8 CPU cores and 16 GiB of memory free."},
+			[]string{`class="warning"`, `class="error" data-field`}},
+		{"CPUs busy", 2, 16384, []string{`id="training-wait-cpu">No node has more than 2 CPU cores free right now: the job will wait`},
+			[]string{`id="training-wait-memory_gb"`, `class="error" data-field`}},
+		{"memory busy", 8, 6000, []string{`id="training-wait-memory_gb">No node has more than 5 GiB of memory free right now: the job will wait`},
+			[]string{`id="training-wait-cpu"`, `class="error" data-field`}},
+		{"nodes down", 0, 0, []string{"at most 0 CPU cores and 0 GiB", `id="training-wait-cpu">No node has more than 0 CPU cores`,
+			`id="training-wait-memory_gb">No node has more than 0 GiB`}, []string{`class="error" data-field`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env.Fake.SetFree("cpu", tc.freeCPUs, tc.memMB)
+			env.Clock.Advance(time.Minute) // past the partitions' cache
+			p := b.Get("/trainings/new?" + ask)
+			if p.Status != http.StatusOK {
+				t.Fatalf("status %d", p.Status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(p.Body, w) {
+					t.Errorf("lacks %q", w)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(p.Body, n) {
+					t.Errorf("has %q", n)
+				}
+			}
+			if t.Failed() {
+				i := strings.Index(p.Body, `id="training-resources"`)
+				t.Logf("resources part:\n%s", p.Body[max(0, i):min(len(p.Body), i+1500)])
+			}
+		})
+	}
+	// A request larger than any node is refused, not told to wait.
+	p := b.Get("/trainings/new?" + pickQuery("partition", "cpu", "cpu", "9", "memory_gb", "17"))
+	if !strings.Contains(p.Body, `id="training-never-cpu"`) || !strings.Contains(p.Body, `id="training-never-memory_gb"`) || strings.Contains(p.Body, `class="warning"`) {
+		t.Errorf("larger than any node, nodes down: not refused alone")
+	}
+	b.Submit("/settings", "/settings/language", url.Values{"lang": {"ja"}})
+	p = b.Get("/trainings/new?" + ask)
+	for _, w := range []string{"いま 1 ノードで空いているのは最大 CPU 0 コア、メモリ 0 GiB です。",
+		`id="training-wait-cpu">いま CPU が 0 コアより多く空いているノードはありません。`,
+		`id="training-wait-memory_gb">いまメモリが 0 GiB より多く空いているノードはありません。`} {
+		if !strings.Contains(p.Body, w) {
+			t.Errorf("ja: lacks %q", w)
+		}
 	}
 }

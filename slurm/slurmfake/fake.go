@@ -52,8 +52,8 @@ type FakeJob struct {
 // NewFake returns an empty fake cluster.
 func NewFake() *Fake {
 	return &Fake{next: 100, jobs: map[string]*FakeJob{}, parts: []slurm.Partition{
-		{Name: "cpu", Default: true, Nodes: 1, CPUs: 8, MemoryMB: 16384},
-		{Name: "gpu-a100", Nodes: 1, CPUs: 8, MemoryMB: 16384, GPUs: []slurm.GPU{{Type: "a100", Count: 4}}, FreeGPUs: 4},
+		{Name: "cpu", Default: true, Nodes: 1, CPUs: 8, MemoryMB: 16384, FreeCPUs: 8, FreeMemoryMB: 16384},
+		{Name: "gpu-a100", Nodes: 1, CPUs: 8, MemoryMB: 16384, GPUs: []slurm.GPU{{Type: "a100", Count: 4}}, FreeGPUs: 4, FreeCPUs: 8, FreeMemoryMB: 16384},
 	}}
 }
 
@@ -154,6 +154,19 @@ func (f *Fake) SetFreeGPUs(partition string, n int) {
 	for i := range f.parts {
 		if f.parts[i].Name == partition {
 			f.parts[i].FreeGPUs = n
+		}
+	}
+}
+
+// SetFree changes the most CPUs and memory (MB) free on one node of a
+// partition now; 0 and 0 is what a partition whose nodes are all down,
+// drained or busy reports.
+func (f *Fake) SetFree(partition string, cpus, memoryMB int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.parts {
+		if f.parts[i].Name == partition {
+			f.parts[i].FreeCPUs, f.parts[i].FreeMemoryMB = cpus, memoryMB
 		}
 	}
 }
