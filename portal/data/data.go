@@ -225,14 +225,18 @@ func randomHex() string {
 
 // readParts walks the multipart body: text fields go into form (when not
 // nil), file parts are streamed to target(name). taken lists names that may
-// not be used. It returns the files written, in order.
+// not be used. It returns the files written, in order. A text field the
+// input rules refuse does not end the walk: the rest of the text is read,
+// so the form is shown again with all that was typed, and no file is
+// written after it (the upload is refused anyway).
 func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *Form, target func(string) string, taken map[string]bool) ([]upload, error) {
 	var written []upload
+	var refused refusal.Fields
 	seen := map[string]bool{}
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return written, nil
+			return written, refused.Err()
 		}
 		if err != nil {
 			return written, fmt.Errorf("%w: %v", ErrUploadCut, err)
@@ -242,10 +246,17 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 		if name == "" && field != "file" {
 			if form != nil {
 				if err := readField(part, field, form); err != nil {
-					return written, err
+					e, ok := refusal.Of(err)
+					if !ok {
+						return written, err
+					}
+					refused = append(refused, e.Fields...)
 				}
 			}
 			continue
+		}
+		if len(refused) > 0 {
+			continue // the body is read on for its text, not stored
 		}
 		if field != "file" {
 			return written, refusal.Invalidf(field, "data.unexpected_file_field", field)
@@ -276,18 +287,25 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 // ErrUploadCut means the body ended or broke before the upload was whole.
 var ErrUploadCut = errors.New("data: upload interrupted")
 
-// readField reads one small text field (at most 64 KiB).
+// fieldLimit is the most of one text field read: past the input rules'
+// own limits, so text a little too long is shown again whole for its
+// writer to shorten, as a URL-encoded form's is.
+const fieldLimit = 1 << 20
+
+// readField reads one text field into form, held to the input rules. A
+// refused value is kept cleaned (input.Clean) for the form shown again.
 func readField(p *multipart.Part, field string, form *Form) error {
-	b, err := io.ReadAll(io.LimitReader(p, 64<<10+1))
+	b, err := io.ReadAll(io.LimitReader(p, fieldLimit+1))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUploadCut, err)
 	}
-	if len(b) > 64<<10 {
+	if len(b) > fieldLimit {
 		return refusal.Invalidf(field, "data.field_too_long", field)
 	}
 	v := string(b)
-	if key := input.Check(field, v); key != "" {
-		return refusal.Invalidf(field, key, field)
+	key := input.Check(field, v)
+	if key != "" {
+		v = input.Clean(field, v)
 	}
 	switch field {
 	case "name":
@@ -296,6 +314,9 @@ func readField(p *multipart.Part, field string, form *Form) error {
 		form.Memo = v
 	case "tags":
 		form.Tags = appendTags(form.Tags, v)
+	}
+	if key != "" {
+		return refusal.Invalidf(field, key, field)
 	}
 	return nil
 }

@@ -1,20 +1,24 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"html"
-	"kqi/portal/data"
-	"kqi/storage"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"kqi/portal/data"
 	"kqi/portal/i18n"
 	"kqi/portal/portaltest"
+	"kqi/storage"
+	"kqi/storage/files"
 )
 
 // typedKinds are the fields a person types into, whose values a refused
@@ -158,4 +162,107 @@ func TestEdgeAndFormRefusalsShowTogether(t *testing.T) {
 	if err != nil || len(list) != 0 {
 		t.Errorf("jobs after a refused form: %d (%v)", len(list), err)
 	}
+}
+
+// A multipart page form refused for a text field answers the same form
+// again like a URL-encoded one: the field's error, the refused value
+// cleaned, every other typed value kept, and a word that the files must be
+// chosen again (a browser cannot keep them). Nothing is registered and no
+// file is left in the store, the upload's own or a temporary one.
+func TestRefusedUploadKeepsWhatWasTyped(t *testing.T) {
+	w := newWorld(t)
+	routes := routesOf(t, w.env.Router)
+	b := w.env.Browser(t)
+	b.SessionAs(w.lab.admin)
+	forms := formsOf(t, w, b, routes)
+	csrf := b.CSRF("/settings")
+	ctx := context.Background()
+	dataDir := "tenants/" + strconv.FormatInt(w.lab.tenant.ID, 10) + "/data"
+	stored := func() (int, []string) {
+		_, n, err := w.env.Store.ListData(ctx, w.lab.tenant.ID, storage.DataFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, filesUnder(t, w, dataDir)
+	}
+	bad := []struct{ name, text, shown, key string }{
+		{"nul", "a\x00b", "a\uFFFDb", "input.control"},
+		{"bad-utf8", "a\xffb\xfe", "a\uFFFDb\uFFFD", "input.bad_utf8"},
+		{"overlong", strings.Repeat("x", 100_000), strings.Repeat("x", 100_000), "input.too_long"},
+	}
+	tested := 0
+	for _, r := range routes {
+		f, ok := forms[r.name+" POST"]
+		typed := typedFields(f)
+		if !ok || !f.multipart || len(typed) == 0 {
+			continue
+		}
+		path := r.build(func(v string) string { return w.fill(t, r, w.lab, v) })
+		for _, field := range typed {
+			for _, v := range bad {
+				t.Run(r.name+"/"+field+"/"+v.name, func(t *testing.T) {
+					tested++
+					countBefore, filesBefore := stored()
+					form := cloneValues(f.fields)
+					for _, g := range typed {
+						form.Set(g, "kept-"+g)
+					}
+					form.Set(field, v.text)
+					form.Set("csrf_token", csrf)
+					body, ctype := multipartBody(form, "kept.txt", "some bytes")
+					resp, err := b.Client.Post(b.URL(path), ctype, bytes.NewReader(body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					p := portaltest.ReadPage(t, resp)
+					shown := html.UnescapeString(p.Body)
+					if p.Status < 400 || p.Status >= 500 || !strings.Contains(p.Body, `action="`+html.EscapeString(path)+`"`) {
+						t.Fatalf("status %d: want the form again: %.300s", p.Status, p.Body)
+					}
+					for _, msg := range []string{i18n.T("en", v.key, field), i18n.T("en", "upload.choose_files_again")} {
+						if !strings.Contains(shown, msg) {
+							t.Errorf("%q is not shown", msg)
+						}
+					}
+					if !strings.Contains(shown, v.shown) {
+						t.Errorf("the refused value is not shown cleaned (%.20q)", v.shown)
+					}
+					for _, g := range typed {
+						if g != field && !strings.Contains(shown, "kept-"+g) {
+							t.Errorf("what was typed in %s is lost", g)
+						}
+					}
+					countAfter, filesAfter := stored()
+					if countAfter != countBefore || !slices.Equal(filesAfter, filesBefore) {
+						t.Errorf("a refused upload left data behind: %d → %d data, files %v → %v", countBefore, countAfter, filesBefore, filesAfter)
+					}
+				})
+			}
+		}
+	}
+	if tested < 9 {
+		t.Fatalf("only %d refused uploads sent: want the new-data form's three text fields", tested)
+	}
+}
+
+// filesUnder lists every path below dir in the file store, temporary
+// names included, sorted.
+func filesUnder(t *testing.T, w *world, dir string) []string {
+	t.Helper()
+	list, err := w.env.Files.ListNoFollow(context.Background(), dir)
+	if errors.Is(err, files.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range list {
+		out = append(out, dir+"/"+f.Name)
+		if f.IsDir {
+			out = append(out, filesUnder(t, w, dir+"/"+f.Name)...)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

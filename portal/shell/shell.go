@@ -1,7 +1,7 @@
 // Package shell is the portal's way into running jobs: it opens a shell in
 // a job's container for a user (from the page's terminal or the portal's
 // SSH endpoint), records every session, and ends sessions that idle, that
-// outlive their job, or that exceed the user's share.
+// outlive their job or their user's access, or that exceed the user's share.
 package shell
 
 import (
@@ -90,6 +90,10 @@ const (
 	EndClosed   = "closed"    // the user's connection went away
 	EndFailed   = "failed"    // the cluster could not start it
 	EndStopped  = "portal_stopped"
+	// EndDisabled: an administrator disabled (or deleted) the user.
+	EndDisabled = "user_disabled"
+	// EndNotMember: the user was removed from the job's tenant.
+	EndNotMember = "not_member"
 )
 
 // Start closes what a stopped portal left open; call it once at start-up.
@@ -272,5 +276,28 @@ func (s *Session) watch() {
 			s.Close(EndJobEnded)
 			return
 		}
+		if reason := s.accessEnded(); reason != "" {
+			s.Close(reason)
+			return
+		}
 	}
+}
+
+// accessEnded is why the session's user may no longer be in the job
+// (disabled, deleted, or no longer the tenant's member), or "". It asks
+// the database, so a change made through any portal process counts.
+func (s *Session) accessEnded() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, err := s.g.Store.UserByID(ctx, s.row.UserID)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && u.DisabledAt != nil) {
+		return EndDisabled
+	}
+	if err != nil {
+		return "" // the database is away: asked again at the next check
+	}
+	if _, err := s.g.Store.Membership(ctx, s.row.UserID, s.job.TenantID); errors.Is(err, storage.ErrNotFound) {
+		return EndNotMember
+	}
+	return ""
 }

@@ -281,6 +281,10 @@ func endMessage(reason string) string {
 		return "shell.ended_idle"
 	case EndJobEnded:
 		return "shell.ended_job"
+	case EndDisabled:
+		return "shell.ended_disabled"
+	case EndNotMember:
+		return "shell.ended_not_member"
 	}
 	return ""
 }

@@ -16,6 +16,8 @@ type dataDetailData struct {
 	Form    data.Form
 	Refusal *refusal.Error
 	Lineage preprocess.Lineage // where it came from, what was made from it
+	// FilesAgain: the add-files form was refused; its files must be chosen again.
+	FilesAgain bool
 }
 
 // dataFromRoute loads the datum named by the route's id in the visitor's

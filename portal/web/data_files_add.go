@@ -23,7 +23,7 @@ func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 	v := visitorOf(r)
 	_, err = h.data.AddFiles(r.Context(), data.Actor{TenantID: v.Tenant.ID, UserID: v.User.ID}, d.ID, mr)
 	again := func(status int, e *refusal.Error) {
-		h.renderDataDetail(w, r, status, dataDetailData{Data: d, Form: storedForm(d), Refusal: e})
+		h.renderDataDetail(w, r, status, dataDetailData{Data: d, Form: storedForm(d), Refusal: e, FilesAgain: true})
 	}
 	if errors.Is(err, data.ErrUploadCut) {
 		again(http.StatusBadRequest, badUpload())
