@@ -34,6 +34,22 @@ type Hint struct {
 	Field string `json:"field"`
 	Key   string `json:"key"`
 	Arg   string `json:"arg,omitempty"`
+	// Anchor names the hint in the page: its field, with "-2" for a
+	// field's second warning (a quota and a busy cluster), so ids stay
+	// unique.
+	Anchor string `json:"-"`
+}
+
+// anchor sets each hint's Anchor.
+func anchor(hints []Hint) {
+	seen := map[string]bool{}
+	for i := range hints {
+		hints[i].Anchor = hints[i].Field
+		if seen[hints[i].Field] {
+			hints[i].Anchor += "-2"
+		}
+		seen[hints[i].Field] = true
+	}
 }
 
 // Resources is the resource step's picture: the chosen partition's node,
@@ -125,5 +141,7 @@ func (s *Service) Resources(ctx context.Context, tenantID int64, ask Ask) (Resou
 	} else if ask.GPU > n.FreeGPUs {
 		res.Wait = append(res.Wait, Hint{Field: "gpu", Key: "picker.gpus_busy", Arg: strconv.Itoa(n.FreeGPUs)})
 	}
+	anchor(res.Never)
+	anchor(res.Wait)
 	return res, nil
 }

@@ -286,7 +286,7 @@ func TestResourcePickerStates(t *testing.T) {
 		{"GPUs busy", pickQuery("partition", "gpu-a100", "cpu", "1", "memory_gb", "1", "gpu", "2"),
 			[]string{`id="training-wait-gpu">Only 1 GPUs are free right now: the job will wait`}, []string{`id="training-wait-gpu">The tenant`}},
 		{"beyond the quota", pickQuery("partition", "gpu-a100", "cpu", "1", "memory_gb", "1", "gpu", "3"),
-			[]string{`id="training-wait-gpu">The tenant&#39;s quota leaves 2 GPUs now`, "Only 1 GPUs are free"}, nil},
+			[]string{`id="training-wait-gpu">The tenant&#39;s quota leaves 2 GPUs now`, `id="training-wait-gpu-2">Only 1 GPUs are free`}, nil},
 		{"unknown partition", pickQuery("partition", "nope", "cpu", "1"),
 			[]string{`id="training-resources-problem">There is no partition “nope” on the cluster.`}, nil},
 	} {
