@@ -20,6 +20,29 @@ func (h *Handler) adminUser(w http.ResponseWriter, r *http.Request) (*storage.Us
 	return u, true
 }
 
+// confirmUserStep shows the confirm step of an action on the route's
+// user; one on the visitor's own account is refused there already.
+func (h *Handler) confirmUserStep(w http.ResponseWriter, r *http.Request, title string, step func(*storage.User) adminConfirm) {
+	u, ok := h.adminUser(w, r)
+	if !ok {
+		return
+	}
+	d := step(u)
+	if u.ID == visitorOf(r).User.ID {
+		d.Refusal = refusal.Conflictf("admin.users.not_yourself")
+	}
+	h.renderConfirm(w, r, http.StatusOK, "admin_users", title, d)
+}
+
+// userStepRefused shows confirm step d again with why its action was
+// refused.
+func (h *Handler) userStepRefused(w http.ResponseWriter, r *http.Request, title string, d adminConfirm) func(*refusal.Error) {
+	return func(e *refusal.Error) {
+		d.Refusal = e
+		h.renderConfirm(w, r, e.HTTPStatus(), "admin_users", title, d)
+	}
+}
+
 func (h *Handler) userDisableStep(u *storage.User) adminConfirm {
 	return adminConfirm{Heading: "admin.users.disable_heading", Subject: u.Username, Button: "admin.users.disable",
 		Action: h.path("adminUserDisable", "id", strconv.FormatInt(u.ID, 10)), Back: h.path("adminUsers"),
@@ -29,15 +52,7 @@ func (h *Handler) userDisableStep(u *storage.User) adminConfirm {
 // confirmUserDisable says what disabling a user does: their sessions and
 // API tokens end at once, their running jobs go on.
 func (h *Handler) confirmUserDisable(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.adminUser(w, r)
-	if !ok {
-		return
-	}
-	d := h.userDisableStep(u)
-	if u.ID == visitorOf(r).User.ID {
-		d.Refusal = refusal.Conflictf("admin.users.not_yourself")
-	}
-	h.renderConfirm(w, r, http.StatusOK, "admin_users", "admin.users.disable", d)
+	h.confirmUserStep(w, r, "admin.users.disable", h.userDisableStep)
 }
 
 func (h *Handler) disableUser(w http.ResponseWriter, r *http.Request) {
@@ -46,11 +61,7 @@ func (h *Handler) disableUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := h.accounts.SetDisabled(r.Context(), u.ID, true, visitorOf(r).User.ID)
-	if h.adminConflict(w, r, err, func(e *refusal.Error) {
-		d := h.userDisableStep(u)
-		d.Refusal = e
-		h.renderConfirm(w, r, e.HTTPStatus(), "admin_users", "admin.users.disable", d)
-	}) {
+	if h.adminConflict(w, r, err, h.userStepRefused(w, r, "admin.users.disable", h.userDisableStep(u))) {
 		return
 	}
 	h.log.Info("user disabled", "user", u.Username, "by", visitorOf(r).User.Username)

@@ -16,15 +16,7 @@ func (h *Handler) passwordResetStep(u *storage.User) adminConfirm {
 
 // confirmPasswordReset says what a reset does before it is done.
 func (h *Handler) confirmPasswordReset(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.adminUser(w, r)
-	if !ok {
-		return
-	}
-	d := h.passwordResetStep(u)
-	if u.ID == visitorOf(r).User.ID {
-		d.Refusal = refusal.Conflictf("admin.users.not_yourself")
-	}
-	h.renderConfirm(w, r, http.StatusOK, "admin_users", "admin.users.reset", d)
+	h.confirmUserStep(w, r, "admin.users.reset", h.passwordResetStep)
 }
 
 // resetPassword sets a temporary password and shows it this once, on the
@@ -36,11 +28,7 @@ func (h *Handler) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	temp, err := h.accounts.ResetPassword(r.Context(), u.ID, visitorOf(r).User.ID)
-	if h.adminConflict(w, r, err, func(e *refusal.Error) {
-		d := h.passwordResetStep(u)
-		d.Refusal = e
-		h.renderConfirm(w, r, e.HTTPStatus(), "admin_users", "admin.users.reset", d)
-	}) {
+	if h.adminConflict(w, r, err, h.userStepRefused(w, r, "admin.users.reset", h.passwordResetStep(u))) {
 		return
 	}
 	h.log.Info("password reset by an administrator", "user", u.Username, "by", visitorOf(r).User.Username)
