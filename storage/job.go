@@ -235,12 +235,18 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 			return err
 		}
 		if n.DatasetID != 0 {
-			res, err := tx.ExecContext(ctx,
-				`UPDATE datasets SET frozen_at = COALESCE(frozen_at, now()) WHERE tenant_id = $1 AND id = $2`, n.TenantID, n.DatasetID)
+			// Only the first job's freeze writes the row: later submits of
+			// the same dataset take a key-share lock that keeps it from
+			// being deleted, and do not wait on each other.
+			var ok bool
+			err := tx.QueryRowContext(ctx, `
+				WITH f AS (UPDATE datasets SET frozen_at = now() WHERE tenant_id = $1 AND id = $2 AND frozen_at IS NULL RETURNING id)
+				SELECT EXISTS (SELECT FROM f) OR EXISTS (SELECT FROM datasets WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE)`,
+				n.TenantID, n.DatasetID).Scan(&ok)
 			if err != nil {
 				return fmt.Errorf("storage: freeze dataset: %w", err)
 			}
-			if k, _ := res.RowsAffected(); k == 0 {
+			if !ok {
 				return ErrUnknownDataset
 			}
 		}

@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/lib/pq" // registers the "postgres" driver
+	"github.com/lib/pq"
 )
 
 // ErrNotFound is returned by single-row lookups when no row matches,
@@ -32,10 +32,11 @@ type Store struct {
 // Open connects to PostgreSQL and checks the connection.
 func Open(ctx context.Context, url string) (*Store, error) {
 	url = oneRoundTrip(url)
-	db, err := sql.Open("postgres", url)
+	conn, err := pq.NewConnector(url)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", hideURL(err, url))
 	}
+	db := sql.OpenDB(cachingConnector{conn})
 	db.SetMaxOpenConns(20)
 	// As many idle as open: a burst of requests would otherwise close and
 	// reopen connections (68 new ones per 200 submits at 10 clients).

@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -378,60 +379,46 @@ type Staged struct {
 
 // prepare lays out the job directory (named in the row) and renders the
 // job's script. An error means nothing reached Slurm.
+//
+// The layout (a few mkdirs and the inputs' links) and the secrets file (an
+// fsync) are independent writes to the store, each a millisecond or more:
+// they run side by side while the rest is read from the database.
 func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job, token string) (slurm.JobSpec, string, error) {
 	var none slurm.JobSpec
 	dir := j.JobDir
-	// The batch script makes attach/ (as does the first attachment): a
-	// directory costs the disk more than anything else a submit writes.
-	// output/ is made now: a child binds it even if this job never ran.
-	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
-		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
-			return none, "", err
-		}
-	}
-	staged, err := kind.Stage(ctx, s, j)
-	if err != nil {
-		return none, "", fmt.Errorf("stage inputs: %w", err)
-	}
-	parents, err := s.parentInputs(ctx, j)
-	if err != nil {
-		return none, "", err
-	}
-	staged.Inputs = append(parents, staged.Inputs...)
-
 	git, err := s.gitAccess(ctx, who.UserID, j.GitRepository)
 	if err != nil {
 		return none, "", fmt.Errorf("model repository: %w", err)
 	}
-	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
-	if s.Sources != nil {
-		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, j.Image); err != nil {
-			return none, "", fmt.Errorf("registry credentials: %w", err)
-		}
+	var (
+		wg                    sync.WaitGroup
+		staged                Staged
+		layoutErr, secretsErr error
+	)
+	wg.Go(func() { staged, layoutErr = s.layout(ctx, kind, j) })
+	wg.Go(func() { secretsErr = s.writeSecrets(ctx, who.UserID, j, token, git) })
+	parents, err := s.parentInputs(ctx, j)
+	var instance string
+	if err == nil {
+		instance, err = s.Store.InstanceID(ctx)
 	}
-	secrets, err := sec.Marshal()
-	if err != nil {
+	var tenant *storage.Tenant
+	if err == nil {
+		tenant, err = s.Store.TenantByID(ctx, j.TenantID)
+	}
+	var rt slurm.Runtime
+	if err == nil {
+		rt, err = s.runtime(ctx)
+	}
+	wg.Wait()
+	if err := cmp.Or(layoutErr, secretsErr, err); err != nil {
 		return none, "", err
 	}
-	if _, err := s.Files.PutPrivate(ctx, dir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
-		return none, "", fmt.Errorf("write secrets: %w", err)
-	}
-	instance, err := s.Store.InstanceID(ctx)
-	if err != nil {
-		return none, "", err
-	}
-	tenant, err := s.Store.TenantByID(ctx, j.TenantID)
-	if err != nil {
-		return none, "", err
-	}
+	staged.Inputs = append(parents, staged.Inputs...)
 	spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, Comment(instance, j.Kind, j.ID))
 	spec.Account = s.identity(tenant).Account
 	spec.Git.URL, spec.Git.Username = git.URL, git.Username
 	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
-	rt, err := s.runtime(ctx)
-	if err != nil {
-		return none, "", err
-	}
 	script, err := slurm.Render(spec, rt)
 	if err != nil {
 		return none, "", fmt.Errorf("render script: %w", err)
@@ -441,6 +428,43 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 		return none, "", fmt.Errorf("write script: %w", err)
 	}
 	return spec, script, nil
+}
+
+// layout makes the job's output/ and input/ and stages the kind's inputs.
+// The batch script makes attach/ (as does the first attachment): a
+// directory costs the disk more than anything else a submit writes.
+// output/ is made now: a child binds it even if this job never ran.
+func (s *Service) layout(ctx context.Context, kind Kind, j *storage.Job) (Staged, error) {
+	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
+		if err := s.Files.MkdirAll(ctx, j.JobDir+"/"+sub); err != nil {
+			return Staged{}, err
+		}
+	}
+	staged, err := kind.Stage(ctx, s, j)
+	if err != nil {
+		return Staged{}, fmt.Errorf("stage inputs: %w", err)
+	}
+	return staged, nil
+}
+
+// writeSecrets writes the job's tokens (its own, the model repository's
+// and the registry's) to its private secrets file.
+func (s *Service) writeSecrets(ctx context.Context, userID int64, j *storage.Job, token string, git accounts.GitAccess) error {
+	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
+	if s.Sources != nil {
+		var err error
+		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, userID, j.Image); err != nil {
+			return fmt.Errorf("registry credentials: %w", err)
+		}
+	}
+	secrets, err := sec.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := s.Files.PutPrivate(ctx, j.JobDir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
+		return fmt.Errorf("write secrets: %w", err)
+	}
+	return nil
 }
 
 // submit hands the prepared job to Slurm and records its id, returning

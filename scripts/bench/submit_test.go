@@ -29,10 +29,13 @@ import (
 
 // benchSubmit times POST /api/v1/trainings through the whole portal
 // against a raw slurmrestd submit of the same trivial job: one client
-// (pairs in alternating order), then bursts at 50 concurrent clients. Every
-// job is cancelled as soon as its measure is taken, so the cluster stays
-// idle. The portal runs in this process (portaltest), so its peak RSS
-// includes the benchmark's client side.
+// (pairs in alternating order), then bursts at 50 concurrent clients. Both
+// sides submit their jobs held (--hold) and every job is cancelled as soon
+// as its measure is taken: the dev cluster's nodes share the portal's two
+// cores, and a burst's jobs starting their containers would otherwise be
+// measured as the portal's submit time (a real cluster runs them
+// elsewhere). The portal runs in this process (portaltest), so its peak
+// RSS includes the benchmark's client side.
 func benchSubmit(t *testing.T, sc scale) {
 	ctx := context.Background()
 	env := portaltest.New(t, portaltest.WithCluster)
@@ -68,7 +71,7 @@ func benchSubmit(t *testing.T, sc scale) {
 
 	portal := func() error {
 		body, _ := json.Marshal(map[string]any{"name": "bench-" + strconv.FormatInt(seq.Add(1), 10), "dataset_id": ds, "command": "true",
-			"cpu": 1, "memory_gb": 1, "gpu": 0, "partition": "cpu"})
+			"cpu": 1, "memory_gb": 1, "gpu": 0, "partition": "cpu", "sbatch_options": []string{"--hold"}})
 		req, _ := http.NewRequest(http.MethodPost, env.URL+"/api/v1/trainings", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -92,7 +95,7 @@ func benchSubmit(t *testing.T, sc scale) {
 	rawSubmit := func() error {
 		name := "bench-raw-" + strconv.FormatInt(seq.Add(1), 10)
 		spec := slurm.JobSpec{Name: "training-" + name, Comment: "kqi:bench:" + filepath.Base(rawRoot) + ":" + name,
-			Partition: "cpu", CPUs: 1, MemoryGiB: 1, Image: slurm.HostImage, Command: "true",
+			Partition: "cpu", CPUs: 1, MemoryGiB: 1, Image: slurm.HostImage, Command: "true", Extra: []string{"--hold"},
 			SiteEnv: env.Jobs.Cfg.SiteEnv, JobDir: benchJobDir(t, rawRoot, name)}
 		script, err := slurm.Render(spec, slurm.Bubblewrap{})
 		if err != nil {
