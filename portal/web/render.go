@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,20 +26,34 @@ type views struct {
 	pages map[string]map[string]*template.Template // lang → page → template
 }
 
+// parseViews parses, per language, one set per page: the layout, the page
+// and only the partials they call. Each set holds its own copy of every
+// template in it, so every partial in every page held 25 MB, half the
+// portal's memory at rest.
 func parseViews(router *mux.Router) (*views, error) {
 	files, err := fs.Glob(templates.FS, "pages/*.html")
 	if err != nil {
 		return nil, err
 	}
+	shared, err := fs.Glob(templates.FS, "partials/*.html")
+	if err != nil {
+		return nil, err
+	}
+	idx, err := indexTemplates(append([]string{"layout.html"}, shared...))
+	if err != nil {
+		return nil, err
+	}
+	sets := map[string][]string{}
+	for _, f := range files {
+		if sets[f], err = idx.setOf(f); err != nil {
+			return nil, err
+		}
+	}
 	v := &views{pages: map[string]map[string]*template.Template{}}
 	for _, lang := range i18n.Languages {
-		base, err := template.New("layout.html").Funcs(funcs(router, lang)).ParseFS(templates.FS, "layout.html", "partials/*.html")
-		if err != nil {
-			return nil, fmt.Errorf("web: parse layout: %w", err)
-		}
 		v.pages[lang] = map[string]*template.Template{}
 		for _, f := range files {
-			t, err := template.Must(base.Clone()).ParseFS(templates.FS, f)
+			t, err := template.New("layout.html").Funcs(funcs(router, lang)).ParseFS(templates.FS, sets[f]...)
 			if err != nil {
 				return nil, fmt.Errorf("web: parse %s: %w", f, err)
 			}
@@ -46,6 +61,78 @@ func parseViews(router *mux.Router) (*views, error) {
 		}
 	}
 	return v, nil
+}
+
+// templateIndex says which shared file defines each template name and
+// which names each file calls.
+type templateIndex struct {
+	definedIn map[string]string   // name → shared file
+	calls     map[string][]string // file → names it calls
+}
+
+var (
+	templateDefs  = regexp.MustCompile(`\{\{-?\s*(?:define|block)\s+"([^"]+)"`)
+	templateCalls = regexp.MustCompile(`\{\{-?\s*(?:template|block)\s+"([^"]+)"`)
+)
+
+func templateNames(re *regexp.Regexp, src []byte) []string {
+	var names []string
+	for _, m := range re.FindAllSubmatch(src, -1) {
+		names = append(names, string(m[1]))
+	}
+	return names
+}
+
+func indexTemplates(shared []string) (*templateIndex, error) {
+	idx := &templateIndex{definedIn: map[string]string{}, calls: map[string][]string{}}
+	for _, f := range shared {
+		src, err := fs.ReadFile(templates.FS, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range templateNames(templateDefs, src) {
+			if other, dup := idx.definedIn[name]; dup && other != f {
+				return nil, fmt.Errorf("web: template %q is defined in %s and %s", name, other, f)
+			}
+			idx.definedIn[name] = f
+		}
+		idx.calls[f] = templateNames(templateCalls, src)
+	}
+	return idx, nil
+}
+
+// setOf lists the files of page's set: the layout, every shared file a
+// call reaches from the layout or the page, and the page last (its
+// definitions win over the partials' blocks).
+func (idx *templateIndex) setOf(page string) ([]string, error) {
+	src, err := fs.ReadFile(templates.FS, page)
+	if err != nil {
+		return nil, err
+	}
+	own := map[string]bool{}
+	for _, name := range templateNames(templateDefs, src) {
+		own[name] = true
+	}
+	in := map[string]bool{"layout.html": true}
+	set := []string{"layout.html"}
+	todo := append(templateNames(templateCalls, src), idx.calls["layout.html"]...)
+	for len(todo) > 0 {
+		name := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		f, ok := idx.definedIn[name]
+		switch {
+		case !ok && own[name]:
+			continue
+		case !ok:
+			return nil, fmt.Errorf("web: %s calls template %q, which no file defines", page, name)
+		case in[f]:
+			continue
+		}
+		in[f] = true
+		set = append(set, f)
+		todo = append(todo, idx.calls[f]...)
+	}
+	return append(set, page), nil
 }
 
 func funcs(router *mux.Router, lang string) template.FuncMap {

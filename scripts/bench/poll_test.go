@@ -62,18 +62,25 @@ func benchPoll(t *testing.T, sc scale) {
 		var answer int64
 		mark := dbNow(t, db)
 		interleave(sc.rounds, func() {
-			stop := sampleHeap()
 			start := time.Now()
 			if err := env.Jobs.Poll(ctx); err != nil {
 				t.Fatal(err)
 			}
 			kqi = append(kqi, time.Since(start))
-			peak = max(peak, stop())
 		}, func() {
 			start := time.Now()
 			answer = raw()
 			base = append(base, time.Since(start))
 		})
+		// The heap is watched in ticks of its own: the sampler and the
+		// frequent collections it needs would slow the timed ones.
+		for range 2 {
+			stop := sampleHeap()
+			if err := env.Jobs.Poll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			peak = max(peak, stop())
+		}
 		writes := rowsWrittenSince(t, db, mark)
 		mk, mb := median(kqi), median(base)
 		r := float64(mk) / float64(mb)

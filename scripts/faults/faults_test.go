@@ -27,6 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"kqi/portal/portaltest"
 	"kqi/slurm/slurmtest"
 
 	_ "github.com/lib/pq"
@@ -40,13 +41,9 @@ type result struct {
 }
 
 func TestFaults(t *testing.T) {
-	cluster := slurmtest.Integration(t, clusterEnv...)
+	cluster := slurmtest.Integration(t, portaltest.ProcessClusterEnv...)
 	ctx := context.Background()
-	bin := filepath.Join(t.TempDir(), "kqi-portal")
-	build := exec.Command("go", "build", "-o", bin, "kqi/cmd/kqi-portal")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the portal: %v\n%s", err, out)
-	}
+	bin := portaltest.BuildPortal(t)
 	restURL, _ := url.Parse(cluster["KQI_SLURM_REST_URL"])
 	rest := newProxy(t, restURL.Host)
 	dbURL, _ := url.Parse(cluster["KQI_DATABASE_URL"])
@@ -57,9 +54,9 @@ func TestFaults(t *testing.T) {
 	a := newPortal(t, "rest", bin, cluster, map[string]string{
 		"KQI_SLURM_BACKEND": "rest", "KQI_SLURM_REST_URL": "http://" + rest.addr,
 	}, 256<<20)
-	a.env = append(a.env, "KQI_DATABASE_URL="+throughProxy(t, a, pg.addr))
-	a.start(t)
-	a.login(t)
+	a.Env = append(a.Env, "KQI_DATABASE_URL="+throughProxy(t, a, pg.addr))
+	a.Start(t)
+	a.Login(t)
 	t.Cleanup(a.cancelAll)
 
 	var results []result
@@ -88,9 +85,9 @@ func TestFaults(t *testing.T) {
 	phase("portal killed -9 during submits", a, func(t *testing.T) (submitResult, string) {
 		r := a.burst(t, "kill", 30, 4, func() {
 			time.Sleep(300 * time.Millisecond)
-			a.kill()
+			a.Kill()
 		})
-		a.start(t)
+		a.Start(t)
 		return r, "restarted"
 	})
 
@@ -133,7 +130,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	phase("full filesystem", a, func(t *testing.T) (submitResult, string) {
-		filler := filepath.Join(a.root, "filler")
+		filler := filepath.Join(a.Root, "filler")
 		exec.Command("dd", "if=/dev/zero", "of="+filler, "bs=1M").Run() // ends at ENOSPC
 		defer os.Remove(filler)
 		status, body := a.upload(t, "too-big", 4<<20, -1)
@@ -151,11 +148,11 @@ func TestFaults(t *testing.T) {
 
 	phase("upload cut halfway", a, func(t *testing.T) (submitResult, string) {
 		var before int
-		a.db.QueryRow(`SELECT count(*) FROM data`).Scan(&before)
+		a.DB.QueryRow(`SELECT count(*) FROM data`).Scan(&before)
 		a.upload(t, "cut", 8<<20, 4<<20)
 		time.Sleep(time.Second)
 		var after int
-		a.db.QueryRow(`SELECT count(*) FROM data`).Scan(&after)
+		a.DB.QueryRow(`SELECT count(*) FROM data`).Scan(&after)
 		if after != before {
 			t.Errorf("a cut upload registered %d data", after-before)
 		}
@@ -172,8 +169,8 @@ func TestFaults(t *testing.T) {
 		"KQI_SLURM_BACKEND": "ssh", "KQI_SSH_ADDR": ssh.addr, "KQI_SSH_USER": cluster["KQI_SSH_USER"],
 		"KQI_SSH_KEY_FILE": cluster["KQI_SSH_KEY_FILE"], "KQI_SSH_KNOWN_HOSTS": knownHostsFor(t, cluster, ssh.addr),
 	}, 0)
-	b.start(t)
-	b.login(t)
+	b.Start(t)
+	b.Login(t)
 	t.Cleanup(b.cancelAll)
 	phase("SSH backend connection cut", b, func(t *testing.T) (submitResult, string) {
 		r := b.burst(t, "ssh-cut", 10, 2, func() {
@@ -214,7 +211,7 @@ func TestFaults(t *testing.T) {
 		r := a.burst(t, "drained", 2, 2, nil)
 		time.Sleep(3 * pollInterval)
 		var waiting int
-		a.db.QueryRow(`SELECT count(*) FROM jobs WHERE name LIKE 'drained-%' AND status = 'queued' AND reason = 'slurm' AND reason_arg <> ''`).Scan(&waiting)
+		a.DB.QueryRow(`SELECT count(*) FROM jobs WHERE name LIKE 'drained-%' AND status = 'queued' AND reason = 'slurm' AND reason_arg <> ''`).Scan(&waiting)
 		for _, n := range nodes {
 			run(t, "scontrol", "update", "nodename="+n, "state=resume")
 		}
@@ -225,8 +222,8 @@ func TestFaults(t *testing.T) {
 	})
 
 	phase("node downed under a running job", a, func(t *testing.T) (submitResult, string) {
-		status, body, err := a.do("POST", "/api/v1/trainings", map[string]any{
-			"name": "downed", "dataset_id": a.dataset, "git": map[string]string{"repository": cluster["KQI_DEV_GIT_PUBLIC_REPO"]},
+		status, body, err := a.Do("POST", "/api/v1/trainings", map[string]any{
+			"name": "downed", "dataset_id": a.Dataset, "git": map[string]string{"repository": cluster["KQI_DEV_GIT_PUBLIC_REPO"]},
 			"command": "sleep 120", "cpu": 1, "memory_gb": 1, "sbatch_options": []string{},
 		})
 		if err != nil || status != 201 {
@@ -235,7 +232,7 @@ func TestFaults(t *testing.T) {
 		deadline := time.Now().Add(time.Minute)
 		var st, nodeOf string
 		for time.Now().Before(deadline) {
-			a.db.QueryRow(`SELECT status, node FROM jobs WHERE name = 'downed'`).Scan(&st, &nodeOf)
+			a.DB.QueryRow(`SELECT status, node FROM jobs WHERE name = 'downed'`).Scan(&st, &nodeOf)
 			if st == "running" {
 				break
 			}
@@ -247,7 +244,7 @@ func TestFaults(t *testing.T) {
 		run(t, "scontrol", "update", "nodename="+nodeOf, "state=down", "reason=kqi fault suite")
 		var reason string
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(pollInterval) {
-			a.db.QueryRow(`SELECT status, reason FROM jobs WHERE name = 'downed'`).Scan(&st, &reason)
+			a.DB.QueryRow(`SELECT status, reason FROM jobs WHERE name = 'downed'`).Scan(&st, &reason)
 			if st != "running" {
 				break
 			}
@@ -260,8 +257,8 @@ func TestFaults(t *testing.T) {
 		}
 		// Stopped as a user does, so it ends killed, not cancelled outside.
 		var id int64
-		a.db.QueryRow(`SELECT id FROM jobs WHERE name = 'downed'`).Scan(&id)
-		if status, body, err := a.do("POST", fmt.Sprintf("/api/v1/trainings/%d/stop", id), nil); err != nil || status >= 300 {
+		a.DB.QueryRow(`SELECT id FROM jobs WHERE name = 'downed'`).Scan(&id)
+		if status, body, err := a.Do("POST", fmt.Sprintf("/api/v1/trainings/%d/stop", id), nil); err != nil || status >= 300 {
 			t.Errorf("stop: %d %s %v", status, body, err)
 		}
 		return submitResult{created: 1, statuses: map[string]int{"201": 1}}, st + " " + reason
@@ -284,7 +281,7 @@ func add(a, b submitResult) submitResult {
 // throughProxy is the portal's database URL with the proxy as its host.
 func throughProxy(t *testing.T, p *portal, addr string) string {
 	t.Helper()
-	for _, kv := range p.env {
+	for _, kv := range p.Env {
 		if v, ok := strings.CutPrefix(kv, "KQI_DATABASE_URL="); ok {
 			u, err := url.Parse(v)
 			if err != nil {
@@ -324,11 +321,11 @@ func knownHostsFor(t *testing.T, cluster map[string]string, addr string) string 
 // strayDataDirs lists data directories with no row.
 func strayDataDirs(t *testing.T, p *portal) []string {
 	t.Helper()
-	dirs, _ := filepath.Glob(filepath.Join(p.root, "tenants", "*", "data", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(p.Root, "tenants", "*", "data", "*"))
 	var stray []string
 	for _, d := range dirs {
 		var n int
-		p.db.QueryRow(`SELECT count(*) FROM data WHERE id::text = $1`, filepath.Base(d)).Scan(&n)
+		p.DB.QueryRow(`SELECT count(*) FROM data WHERE id::text = $1`, filepath.Base(d)).Scan(&n)
 		if n == 0 {
 			entries, _ := os.ReadDir(d)
 			if len(entries) > 0 {
