@@ -1,6 +1,9 @@
 package storage
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
 
 // MigrateTo applies the migrations up to version, for tests of one
 // migration on the data an earlier schema held.
@@ -13,3 +16,9 @@ func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
 	_, err := s.db.ExecContext(ctx, query, args...)
 	return err
 }
+
+// DB is the store's pool, for tests of what its connections do.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// StmtCacheSize is how many statements a connection keeps prepared.
+const StmtCacheSize = stmtCacheSize
