@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -364,22 +363,9 @@ func newFiles(t testing.TB, cfg *config.Config) files.FS {
 		return fs
 	}
 	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SSH_USER", "KQI_SSH_ADDR", "KQI_SSH_KEY_FILE", "KQI_SSH_KNOWN_HOSTS")
-	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	u, err := user.Lookup(env["KQI_SSH_USER"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(root, uid, gid); err != nil {
-		t.Fatal(err)
-	}
+	root := SharedDir(t, env["KQI_SHARED_ROOT"], "test-portal-", env["KQI_SSH_USER"], 0o755)
 	dialer, err := login.New(login.Config{
-		Addr: env["KQI_SSH_ADDR"], User: u.Username,
+		Addr: env["KQI_SSH_ADDR"], User: env["KQI_SSH_USER"],
 		KeyFile: env["KQI_SSH_KEY_FILE"], KnownHostsFile: env["KQI_SSH_KNOWN_HOSTS"],
 	})
 	if err != nil {
@@ -415,18 +401,13 @@ func Eventually(t testing.TB, check func() error) {
 func clusterFiles(t testing.TB) files.FS {
 	t.Helper()
 	env := slurmtest.Integration(t, "KQI_SHARED_ROOT", "KQI_SLURM_USER")
-	root := filepath.Join(env["KQI_SHARED_ROOT"], "test-portal-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	root := SharedDir(t, env["KQI_SHARED_ROOT"], "test-portal-", env["KQI_SLURM_USER"], 0o755)
 	u, err := user.Lookup(env["KQI_SLURM_USER"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chown(root, uid, gid)
 	fs, err := files.NewLocal(root, files.WithOwner(uid, gid))
 	if err != nil {
 		t.Fatal(err)

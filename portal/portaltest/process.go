@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,26 +79,14 @@ func NewProcess(t *testing.T, name, bin string, cluster, settings map[string]str
 	t.Cleanup(func() { db.Close() })
 
 	dir := t.TempDir()
-	root := filepath.Join(cluster["KQI_SHARED_ROOT"], "process-"+name+"-"+rand.Text()[:8])
-	if err := os.Mkdir(root, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
+	root := SharedDir(t, cluster["KQI_SHARED_ROOT"], "process-"+name+"-", cluster["KQI_SLURM_USER"], 0o700)
 	if rootSize > 0 {
 		mount := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.FormatInt(rootSize, 10)+",mode=0700", "tmpfs", root)
 		if out, err := mount.CombinedOutput(); err != nil {
 			t.Fatalf("mount a tmpfs: %v\n%s", err, out)
 		}
 		t.Cleanup(func() { exec.Command("umount", "-l", root).Run() })
-	}
-	u, err := user.Lookup(cluster["KQI_SLURM_USER"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(root, uid, gid); err != nil {
-		t.Fatal(err)
+		ChownToAccount(t, root, cluster["KQI_SLURM_USER"])
 	}
 	key := filepath.Join(dir, "secret.key")
 	if err := os.WriteFile(key, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
@@ -271,4 +260,32 @@ func (p *Process) Upload(t *testing.T, name string, size int) (int, []byte) {
 		return 0, []byte(err.Error())
 	}
 	return resp.StatusCode, b
+}
+
+// SharedDir makes a directory of its own under the shared root (prefix and
+// a random suffix) for one test, owned by the cluster account jobs run as,
+// and removes it at the end.
+func SharedDir(t testing.TB, sharedRoot, prefix, account string, perm os.FileMode) string {
+	t.Helper()
+	dir := filepath.Join(sharedRoot, prefix+strings.ToLower(rand.Text()[:10]))
+	if err := os.Mkdir(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ChownToAccount(t, dir, account)
+	return dir
+}
+
+// ChownToAccount gives path to a local account.
+func ChownToAccount(t testing.TB, path, account string) {
+	t.Helper()
+	u, err := user.Lookup(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(path, uid, gid); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,7 +47,8 @@ func benchSubmit(t *testing.T, sc scale) {
 	pp.Start(t)
 	pp.Login(t)
 	raw := benchREST(t)
-	rawRoot := benchJobRoot(t)
+	// The raw jobs' directories, on the shared filesystem as the portal's.
+	rawRoot := portaltest.SharedDir(t, cluster["KQI_SHARED_ROOT"], "bench-raw-", cluster["KQI_SLURM_USER"], 0o755)
 	// What the portal puts in every job's environment (cli.siteEnv, no proxy).
 	siteEnv := []slurm.EnvVar{{Name: "LC_ALL", Value: "C.UTF-8"}, {Name: "LANG", Value: "C.UTF-8"}, {Name: "COLUMNS", Value: "200"}}
 	var seq atomic.Int64
@@ -260,19 +260,6 @@ func benchREST(t *testing.T) *slurm.REST {
 	return c
 }
 
-// benchJobRoot is a directory on the shared filesystem for the raw jobs,
-// owned by the cluster user as the portal's job directories are.
-func benchJobRoot(t *testing.T) string {
-	t.Helper()
-	root := filepath.Join(os.Getenv("KQI_SHARED_ROOT"), "bench-raw-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.Mkdir(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	chownToCluster(t, root)
-	return root
-}
-
 // benchJobDir lays out a job directory as the portal does (without a
 // dataset to stage) and returns its path.
 func benchJobDir(t *testing.T, root, name string) string {
@@ -281,19 +268,7 @@ func benchJobDir(t *testing.T, root, name string) string {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			t.Error(err)
 		}
-		chownToCluster(t, p)
+		portaltest.ChownToAccount(t, p, os.Getenv("KQI_SLURM_USER"))
 	}
 	return dir
-}
-
-func chownToCluster(t *testing.T, path string) {
-	u, err := user.Lookup(os.Getenv("KQI_SLURM_USER"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(path, uid, gid); err != nil {
-		t.Error(fmt.Errorf("chown %s: %w", path, err))
-	}
 }
