@@ -399,6 +399,10 @@ ReturnToService=2
 KillWait=5
 InactiveLimit=0
 MinJobAge=300
+# make bench holds 5,000 jobs and submits about 900 more; cancelled ones
+# stay for MinJobAge, so two runs back to back need more than the default
+# 10,000 (past it every submit is refused with EAGAIN).
+MaxJobCount=30000
 DefMemPerCPU=256
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=16 RealMemory=16000 Gres=gpu:$GPU_TYPE:$GPUS State=UNKNOWN
 NodeName=$NODE2 NodeHostname=$NODE2 NodeAddr=$NODE2_ADDR Port=$NODE2_PORT CPUs=16 RealMemory=16000 State=UNKNOWN
