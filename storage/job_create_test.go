@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"testing"
@@ -99,5 +100,69 @@ func TestCreateJobRecordsDirAndToken(t *testing.T) {
 	}
 	if again, err := st.QueueJob(ctx, j.ID, "4243"); err != nil || again != nil {
 		t.Errorf("QueueJob of a row no longer submitting = %v, %v; want nil, nil", again, err)
+	}
+}
+
+// Jobs of one dataset do not wait on each other: only the first freezes
+// the row (a write, locking it until its commit); later ones take a
+// key-share lock, which a lock held on the row by another submit in
+// flight does not block. Another tenant's dataset, or none, is refused.
+func TestSubmitsOfOneDatasetDoNotQueue(t *testing.T) {
+	st, _ := storagetest.NewStore(t)
+	ctx := context.Background()
+	lab, err := st.CreateTenant(ctx, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := st.CreateTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.NextDataID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "j", Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", DatasetID: ds}
+	if _, err := st.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.DatasetByID(ctx, lab.ID, ds)
+	if err != nil || d.FrozenAt == nil {
+		t.Fatalf("the first job's dataset: %+v, %v; want it frozen", d, err)
+	}
+
+	// A submit in flight holds the row as the old freeze (an UPDATE) did.
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM datasets WHERE id = $1 FOR NO KEY UPDATE`, ds); err != nil {
+		t.Fatal(err)
+	}
+	quick, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := st.CreateJob(quick, job); err != nil {
+		t.Errorf("a second job of a frozen dataset waited on another submit's lock: %v", err)
+	}
+	tx.Rollback()
+
+	for _, c := range []struct {
+		name     string
+		tenant   int64
+		datasets int64
+	}{{"another tenant's", other.ID, ds}, {"a missing", lab.ID, ds + 1000}} {
+		j := job
+		j.TenantID, j.DatasetID = c.tenant, c.datasets
+		if _, err := st.CreateJob(ctx, j); !errors.Is(err, storage.ErrUnknownDataset) {
+			t.Errorf("a job of %s dataset: %v, want ErrUnknownDataset", c.name, err)
+		}
 	}
 }
