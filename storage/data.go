@@ -228,7 +228,7 @@ func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Pag
 	}
 	var out []Data
 	var total int
-	if len(where) == 2 && f.Tag != "" && sort == "id" {
+	if f.Tag != "" && len(where) == 2 && sort == "id" { // the tenant and the tag only
 		out, total, err = s.dataOfTag(ctx, tenantID, f.Tag, k)
 	} else {
 		l := listSQL{table: "data", alias: "d", columns: dataColumns, joins: " LEFT JOIN users u ON u.id = d.created_by",
@@ -242,7 +242,8 @@ func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Pag
 }
 
 // dataOfTag is a page of the data carrying tag, by id, when nothing else
-// filters (the tag links' list): the page's ids from the tag's entries
+// filters (a tag typed alone, on the page or in the API): the page's ids
+// from the tag's entries
 // (data_tag_items, an index alone however common the tag) and the total
 // from the tag's count (data_tags). Through the data's GIN index, the
 // page read and counted every datum with the tag (a heap page each).
@@ -252,25 +253,24 @@ func (s *Store) dataOfTag(ctx context.Context, tenantID int64, tag string, k key
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	const total = `SELECT LEAST(uses, %d) FROM data_tags WHERE tenant_id = $1 AND tag = $2`
+	total := fmt.Sprintf(`SELECT LEAST(uses, %d) FROM data_tags WHERE tenant_id = $1 AND tag = $2`, CountCap+1)
 	cond := "t.tenant_id = $1 AND t.tag = $2"
 	if w := k.where("t.data_id", "t.data_id", arg); w != "" {
 		cond += " AND " + w
 	}
-	q := fmt.Sprintf(`SELECT %s, page.total FROM (SELECT t.data_id AS id, COALESCE((`+total+`), 0) AS total
+	q := fmt.Sprintf(`SELECT %s, page.total FROM (SELECT t.data_id AS id, COALESCE((%s), 0) AS total
 		FROM data_tag_items t WHERE %s ORDER BY %s %s) page JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by
-		ORDER BY %s`, dataColumns, CountCap+1, cond, k.order("t.data_id", "t.data_id", k.back), k.limits(), k.order("d.id", "d.id", false))
+		ORDER BY %s`, dataColumns, total, cond, k.order("t.data_id", "t.data_id", k.back), k.limits(), k.order("d.id", "d.id", false))
 	out, n, err := pageRows(ctx, s, q, args, deref(scanData))
 	if err != nil || n >= 0 {
 		return out, n, err
 	}
 	// An empty page (past the end, or a tag no datum has).
 	n = 0
-	err = s.db.QueryRowContext(ctx, fmt.Sprintf(total, CountCap+1), tenantID, tag).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = nil
+	if err := s.db.QueryRowContext(ctx, total, tenantID, tag).Scan(&n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, err
 	}
-	return out, n, err
+	return out, n, nil
 }
 
 // pageBounds turns a 1-based page and a page size into LIMIT and OFFSET.
