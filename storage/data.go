@@ -374,8 +374,10 @@ const TagSuggestions = 200
 // them), in order, for filter suggestions. It reads the counts a trigger
 // keeps (data_tags), not the data.
 func (s *Store) DataTags(ctx context.Context, tenantID int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tag FROM (SELECT tag FROM data_tags WHERE tenant_id = $1
-		ORDER BY uses DESC, tag LIMIT $2) t ORDER BY tag`, tenantID, TagSuggestions)
+	q := fmt.Sprintf(`SELECT tag FROM (SELECT tag FROM data_tags WHERE tenant_id = $1
+		ORDER BY uses DESC, tag LIMIT %d) t ORDER BY tag`, TagSuggestions)
+	s.explain(ctx, q, []any{tenantID})
+	rows, err := s.db.QueryContext(ctx, q, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: data tags: %w", err)
 	}

@@ -28,8 +28,9 @@ func (s *Store) cappedCount(ctx context.Context, from, cond string, args []any) 
 type explainKey struct{}
 
 // Explain returns a context under which the list queries (ListJobs,
-// ListData, ListDatasets, ListHistories) first hand the plan PostgreSQL
-// chooses for each of their statements to show: `make bench` prints them.
+// ListData, ListDatasets, ListHistories, and JobChoices and DataTags of
+// the list pages) first hand the plan PostgreSQL chooses for each of
+// their statements to show: `make bench` prints them.
 func Explain(ctx context.Context, show func(query, plan string)) context.Context {
 	return context.WithValue(ctx, explainKey{}, show)
 }

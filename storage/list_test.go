@@ -348,3 +348,34 @@ func TestDataOfATagAnswersAsTheFilter(t *testing.T) {
 	}
 	t.Run("changed", check)
 }
+
+// Migration 15 gives the data already there their tags' entries: a tag's
+// page by id answers for them as the filter through the data does.
+func TestTagEntriesMigrationKeepsTheData(t *testing.T) {
+	st, _ := storagetest.NewEmptyStore(t)
+	ctx := context.Background()
+	if _, err := st.MigrateTo(ctx, 14); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO tenants (id, name) VALUES (1, 'lab'), (2, 'other')`,
+		`INSERT INTO data (id, tenant_id, name, tags) VALUES (1, 1, 'a', '{x,y}'), (2, 1, 'b', '{x,x}'), (3, 2, 'c', '{x}'), (4, 1, 'd', '{}')`,
+	} {
+		if err := st.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant int64
+		tag    string
+		want   []int64
+	}{{1, "x", []int64{2, 1}}, {1, "y", []int64{1}}, {2, "x", []int64{3}}, {2, "y", nil}} {
+		p, err := st.DataPage(ctx, c.tenant, storage.DataFilter{Tag: c.tag, Desc: true})
+		if got := ids(p.Items, func(d storage.Data) int64 { return d.ID }); err != nil || !slices.Equal(got, c.want) || p.Total != len(c.want) {
+			t.Errorf("tenant %d, tag %s: %v (total %d), %v; want %v", c.tenant, c.tag, got, p.Total, err, c.want)
+		}
+	}
+}
