@@ -243,10 +243,10 @@ func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Pag
 
 // dataOfTag is a page of the data carrying tag, by id, when nothing else
 // filters (a tag typed alone, on the page or in the API): the page's ids
-// from the tag's entries
-// (data_tag_items, an index alone however common the tag) and the total
-// from the tag's count (data_tags). Through the data's GIN index, the
-// page read and counted every datum with the tag (a heap page each).
+// from the tag's entries (data_tag_items, an index alone however common
+// the tag) and the total from the tag's count (data_tags). Through the
+// data's GIN index, the page read and counted every datum with the tag (a
+// heap page each).
 func (s *Store) dataOfTag(ctx context.Context, tenantID int64, tag string, k keyset) ([]Data, int, error) {
 	args := []any{tenantID, tag}
 	arg := func(v any) string {
