@@ -226,13 +226,51 @@ func (s *Store) DataPage(ctx context.Context, tenantID int64, f DataFilter) (Pag
 	if err != nil {
 		return Page[Data]{}, err
 	}
-	l := listSQL{table: "data", alias: "d", columns: dataColumns, joins: " LEFT JOIN users u ON u.id = d.created_by",
-		cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Memo != "" || f.Tag != ""}
-	out, total, err := listPage(ctx, s, l, k, deref(scanData))
+	var out []Data
+	var total int
+	if f.Tag != "" && len(where) == 2 && sort == "id" { // the tenant and the tag only
+		out, total, err = s.dataOfTag(ctx, tenantID, f.Tag, k)
+	} else {
+		l := listSQL{table: "data", alias: "d", columns: dataColumns, joins: " LEFT JOIN users u ON u.id = d.created_by",
+			cond: strings.Join(where, " AND "), args: args, narrow: f.Name != "" || f.Memo != "" || f.Tag != ""}
+		out, total, err = listPage(ctx, s, l, k, deref(scanData))
+	}
 	if err != nil {
 		return Page[Data]{}, fmt.Errorf("storage: list data: %w", err)
 	}
 	return pageOf(k, out, total, dataKey(sort)), nil
+}
+
+// dataOfTag is a page of the data carrying tag, by id, when nothing else
+// filters (a tag typed alone, on the page or in the API): the page's ids
+// from the tag's entries (data_tag_items, an index alone however common
+// the tag) and the total from the tag's count (data_tags). Through the
+// data's GIN index, the page read and counted every datum with the tag (a
+// heap page each).
+func (s *Store) dataOfTag(ctx context.Context, tenantID int64, tag string, k keyset) ([]Data, int, error) {
+	args := []any{tenantID, tag}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	total := fmt.Sprintf(`SELECT LEAST(uses, %d) FROM data_tags WHERE tenant_id = $1 AND tag = $2`, CountCap+1)
+	cond := "t.tenant_id = $1 AND t.tag = $2"
+	if w := k.where("t.data_id", "t.data_id", arg); w != "" {
+		cond += " AND " + w
+	}
+	q := fmt.Sprintf(`SELECT %s, page.total FROM (SELECT t.data_id AS id, COALESCE((%s), 0) AS total
+		FROM data_tag_items t WHERE %s ORDER BY %s %s) page JOIN data d ON d.id = page.id LEFT JOIN users u ON u.id = d.created_by
+		ORDER BY %s`, dataColumns, total, cond, k.order("t.data_id", "t.data_id", k.back), k.limits(), k.order("d.id", "d.id", false))
+	out, n, err := pageRows(ctx, s, q, args, deref(scanData))
+	if err != nil || n >= 0 {
+		return out, n, err
+	}
+	// An empty page (past the end, or a tag no datum has).
+	n = 0
+	if err := s.db.QueryRowContext(ctx, total, tenantID, tag).Scan(&n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, err
+	}
+	return out, n, nil
 }
 
 // pageBounds turns a 1-based page and a page size into LIMIT and OFFSET.
@@ -336,8 +374,10 @@ const TagSuggestions = 200
 // them), in order, for filter suggestions. It reads the counts a trigger
 // keeps (data_tags), not the data.
 func (s *Store) DataTags(ctx context.Context, tenantID int64) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT tag FROM (SELECT tag FROM data_tags WHERE tenant_id = $1
-		ORDER BY uses DESC, tag LIMIT $2) t ORDER BY tag`, tenantID, TagSuggestions)
+	q := fmt.Sprintf(`SELECT tag FROM (SELECT tag FROM data_tags WHERE tenant_id = $1
+		ORDER BY uses DESC, tag LIMIT %d) t ORDER BY tag`, TagSuggestions)
+	s.explain(ctx, q, []any{tenantID})
+	rows, err := s.db.QueryContext(ctx, q, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: data tags: %w", err)
 	}

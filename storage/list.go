@@ -28,8 +28,9 @@ func (s *Store) cappedCount(ctx context.Context, from, cond string, args []any) 
 type explainKey struct{}
 
 // Explain returns a context under which the list queries (ListJobs,
-// ListData, ListDatasets, ListHistories) first hand the plan PostgreSQL
-// chooses for each of their statements to show: `make bench` prints them.
+// ListData, ListDatasets, ListHistories, and JobChoices and DataTags of
+// the list pages) first hand the plan PostgreSQL chooses for each of
+// their statements to show: `make bench` prints them.
 func Explain(ctx context.Context, show func(query, plan string)) context.Context {
 	return context.WithValue(ctx, explainKey{}, show)
 }
@@ -296,22 +297,7 @@ func (l listSQL) statement(k keyset, mode int) (string, []any) {
 func listPage[T any](ctx context.Context, s *Store, l listSQL, k keyset, scan func(scanner) (T, error)) ([]T, int, error) {
 	run := func(mode int) ([]T, int, error) {
 		q, args := l.statement(k, mode)
-		s.explain(ctx, q, args)
-		rows, err := s.db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer rows.Close()
-		var out []T
-		total := -1
-		for rows.Next() {
-			it, err := scan(withTotal{rows, &total})
-			if err != nil {
-				return nil, 0, err
-			}
-			out = append(out, it)
-		}
-		return out, total, rows.Err()
+		return pageRows(ctx, s, q, args, scan)
 	}
 	mode := inOrder
 	if l.narrow {
@@ -333,6 +319,27 @@ func listPage[T any](ctx context.Context, s *Store, l listSQL, k keyset, scan fu
 		total, err = s.cappedCount(ctx, l.table+" "+l.alias, l.cond, l.args)
 	}
 	return rows, total, err
+}
+
+// pageRows runs a page statement whose rows end with the list's total,
+// and returns the rows and the total (-1 when there is no row).
+func pageRows[T any](ctx context.Context, s *Store, q string, args []any, scan func(scanner) (T, error)) ([]T, int, error) {
+	s.explain(ctx, q, args)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []T
+	total := -1
+	for rows.Next() {
+		it, err := scan(withTotal{rows, &total})
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, it)
+	}
+	return out, total, rows.Err()
 }
 
 // deref makes a scan of *T one of T.

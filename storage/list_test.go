@@ -3,6 +3,9 @@ package storage_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,4 +228,154 @@ func TestDataTagsFollowTheData(t *testing.T) {
 	}
 	want(lab.ID, "d")
 	want(other.ID, "z")
+}
+
+// The data of a tag alone, by id, come from the tag's entries and its
+// count (data_tag_items, data_tags) instead of through the data's GIN
+// index: they answer exactly what the filter through the data does (the
+// same tag with a filter that keeps every datum), page by page either way,
+// by cursor and by OFFSET, past the end, for a tag held by more than
+// CountCap data and for tags no datum of the tenant has, and still after
+// data are retagged, deleted and created.
+func TestDataOfATagAnswersAsTheFilter(t *testing.T) {
+	st, url := storagetest.NewStore(t)
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	lab, _ := st.CreateTenant(ctx, "lab")
+	other, _ := st.CreateTenant(ctx, "other")
+	for _, q := range []struct {
+		tenant int64
+		sql    string
+	}{
+		{lab.ID, `INSERT INTO data (tenant_id, name, tags) SELECT $1, 'd-' || g,
+			CASE WHEN g % 7 = 0 THEN ARRAY['many', 'seven', 'many'] ELSE ARRAY['many'] END FROM generate_series(1, $2) g`},
+		{other.ID, `INSERT INTO data (tenant_id, name, tags) SELECT $1, 'theirs-' || g, ARRAY['seven', 'theirs'] FROM generate_series(1, $2) g`},
+	} {
+		if _, err := db.Exec(q.sql, q.tenant, storage.CountCap+30); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`VACUUM ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	var plans strings.Builder
+	explained := storage.Explain(ctx, func(q, plan string) { plans.WriteString(plan) })
+	// same compares one page by the tag alone with the same page through
+	// the data, and returns it.
+	same := func(f storage.DataFilter) storage.Page[storage.Data] {
+		t.Helper()
+		plans.Reset()
+		got, err := st.DataPage(explained, lab.ID, f)
+		if err != nil {
+			t.Fatalf("%+v: %v", f, err)
+		}
+		if !strings.Contains(plans.String(), "data_tag_items_pkey") || strings.Contains(plans.String(), "data_tags_idx") {
+			t.Fatalf("%+v: not by the tag's entries:\n%s", f, plans.String())
+		}
+		f.IDFrom = 1
+		want, err := st.DataPage(ctx, lab.ID, f)
+		if err != nil {
+			t.Fatalf("%+v: %v", f, err)
+		}
+		if g, w := ids(got.Items, func(d storage.Data) int64 { return d.ID }), ids(want.Items, func(d storage.Data) int64 { return d.ID }); !slices.Equal(g, w) ||
+			got.Total != want.Total || got.Next != want.Next || got.Prev != want.Prev {
+			t.Fatalf("%+v: %v (total %d, next %q, prev %q), want %v (total %d, next %q, prev %q)", f, g, got.Total, got.Next, got.Prev, w, want.Total, want.Next, want.Prev)
+		}
+		if len(got.Items) > 0 && (got.Items[0].Name == "" || got.Items[0].TenantID != lab.ID || !slices.Contains(got.Items[0].Tags, f.Tag)) {
+			t.Fatalf("%+v: first row %+v", f, got.Items[0])
+		}
+		return got
+	}
+	check := func(t *testing.T) {
+		for _, desc := range []bool{true, false} {
+			f := storage.DataFilter{Tag: "seven", Desc: desc, PerPage: 100}
+			var pages []storage.Page[storage.Data]
+			for p := same(f); ; p = same(storage.DataFilter{Tag: "seven", Desc: desc, PerPage: 100, After: p.Next}) {
+				pages = append(pages, p)
+				if p.Next == "" {
+					break
+				}
+			}
+			if len(pages) < 10 {
+				t.Fatalf("desc=%v: %d pages", desc, len(pages))
+			}
+			for _, p := range pages[1:] {
+				same(storage.DataFilter{Tag: "seven", Desc: desc, PerPage: 100, Before: p.Prev})
+			}
+			// Past the end: after the last row shown.
+			end := pages[len(pages)-1].Items
+			past := map[bool]string{true: "d", false: "a"}[desc] + "." + fmt.Sprint(end[len(end)-1].ID) + "."
+			if p := same(storage.DataFilter{Tag: "seven", Desc: desc, PerPage: 100, After: base64.RawURLEncoding.EncodeToString([]byte("id." + past))}); len(p.Items) != 0 || p.Total == 0 {
+				t.Fatalf("desc=%v past the end: %d rows, total %d", desc, len(p.Items), p.Total)
+			}
+			same(storage.DataFilter{Tag: "seven", Desc: desc, Page: 3})
+			same(storage.DataFilter{Tag: "seven", Desc: desc, Page: 1000})
+		}
+		if p := same(storage.DataFilter{Tag: "many", Desc: true}); p.Total != storage.CountCap+1 || len(p.Items) != 30 {
+			t.Fatalf("many: total %d, %d rows", p.Total, len(p.Items))
+		}
+		for _, tag := range []string{"theirs", "nobody's"} {
+			if p := same(storage.DataFilter{Tag: tag, Desc: true}); p.Total != 0 || len(p.Items) != 0 {
+				t.Fatalf("%s: total %d, %d rows", tag, p.Total, len(p.Items))
+			}
+		}
+	}
+	t.Run("as inserted", check)
+	var seven []int64
+	rows, _ := db.Query(`SELECT id FROM data WHERE tenant_id = $1 AND 'seven' = ANY (tags) ORDER BY id LIMIT 3`, lab.ID)
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		seven = append(seven, id)
+	}
+	rows.Close()
+	if err := st.UpdateData(ctx, lab.ID, seven[0], "retagged", "", []string{"many"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateData(ctx, lab.ID, seven[1]+1, "retagged", "", []string{"seven", "seven"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteData(ctx, lab.ID, seven[2]); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := st.NextDataID(ctx)
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "new", Tags: []string{"seven", "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("changed", check)
+}
+
+// Migration 15 gives the data already there their tags' entries: a tag's
+// page by id answers for them as the filter through the data does.
+func TestTagEntriesMigrationKeepsTheData(t *testing.T) {
+	st, _ := storagetest.NewEmptyStore(t)
+	ctx := context.Background()
+	if _, err := st.MigrateTo(ctx, 14); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO tenants (id, name) VALUES (1, 'lab'), (2, 'other')`,
+		`INSERT INTO data (id, tenant_id, name, tags) VALUES (1, 1, 'a', '{x,y}'), (2, 1, 'b', '{x,x}'), (3, 2, 'c', '{x}'), (4, 1, 'd', '{}')`,
+	} {
+		if err := st.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant int64
+		tag    string
+		want   []int64
+	}{{1, "x", []int64{2, 1}}, {1, "y", []int64{1}}, {2, "x", []int64{3}}, {2, "y", nil}} {
+		p, err := st.DataPage(ctx, c.tenant, storage.DataFilter{Tag: c.tag, Desc: true})
+		if got := ids(p.Items, func(d storage.Data) int64 { return d.ID }); err != nil || !slices.Equal(got, c.want) || p.Total != len(c.want) {
+			t.Errorf("tenant %d, tag %s: %v (total %d), %v; want %v", c.tenant, c.tag, got, p.Total, err, c.want)
+		}
+	}
 }

@@ -91,8 +91,8 @@ func (s *Service) UpdateNotes(ctx context.Context, tenantID int64, kind Kind, id
 // may be parents, the cluster's partitions and the default image.
 type Choices struct {
 	Datasets     []storage.Dataset
-	Parents      []storage.Job     // newest first, of each parent kind in turn
-	Partitions   []slurm.Partition // nil when the cluster did not answer
+	Parents      []storage.JobChoice // newest first, of each parent kind in turn
+	Partitions   []slurm.Partition   // nil when the cluster did not answer
 	DefaultImage string
 }
 
@@ -115,9 +115,9 @@ func (s *Service) FormChoices(ctx context.Context, tenantID int64, parentKinds .
 }
 
 // ParentChoices are the jobs a form or a list filter offers as parents:
-// the newest 200 of each kind, with their id, name and kind only.
-func (s *Service) ParentChoices(ctx context.Context, tenantID int64, kinds ...Kind) ([]storage.Job, error) {
-	var out []storage.Job
+// the newest 200 of each kind.
+func (s *Service) ParentChoices(ctx context.Context, tenantID int64, kinds ...Kind) ([]storage.JobChoice, error) {
+	var out []storage.JobChoice
 	for _, k := range kinds {
 		parents, err := s.Store.JobChoices(ctx, tenantID, k.Name(), 200)
 		if err != nil {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"html"
 	"net/http"
@@ -321,5 +322,94 @@ func TestDeletingATrainingAnInferenceUsed(t *testing.T) {
 	}
 	if p := e.alice.Submit(path, path+"/delete", nil); p.Status != http.StatusSeeOther {
 		t.Fatalf("delete the training once its inference is gone: %d", p.Status)
+	}
+}
+
+// The inference list's parent filter offers the newest 200 trainings and
+// the newest 200 inferences of the tenant, newest first, each as
+// "#id name (kind)" in the visitor's language, its name escaped, the one
+// filtered by selected; none of another tenant.
+func TestInferenceListParentChoices(t *testing.T) {
+	env := portaltest.New(t)
+	lab := env.Tenant(t, "lab")
+	other := env.Tenant(t, "other")
+	u := env.User(t, "alice", pw, false, "lab")
+	db, err := sql.Open("postgres", env.Config.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// 210 trainings and 3 inferences in lab (the newest inference with a
+	// name no form would take), 5 trainings in the other tenant.
+	for _, q := range []struct {
+		tenant int64
+		sql    string
+	}{
+		{lab.ID, `SELECT $1::bigint, 'training', 'tr-' || g FROM generate_series(1, 210) g`},
+		{other.ID, `SELECT $1::bigint, 'training', 'theirs-' || g FROM generate_series(1, 5) g`},
+		{lab.ID, `SELECT $1::bigint, 'inference', 'inf-' || g FROM generate_series(1, 2) g`},
+		{lab.ID, `SELECT $1::bigint, 'inference', '<b>&"x'`},
+	} {
+		if _, err := db.Exec(`INSERT INTO jobs (tenant_id, kind, name, image, command, cpu, memory_gb, gpu, partition, status, created_by)
+			SELECT t, k, n, 'img', 'true', 1, 1, 0, 'cpu', 'completed', $2 FROM (`+q.sql+`) s (t, k, n)`, q.tenant, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(kind string, n int) []string { // "id name" of the newest n of kind in lab
+		rows, err := db.Query(`SELECT id || ' ' || name FROM jobs WHERE tenant_id = $1 AND kind = $2 ORDER BY id DESC LIMIT $3`, lab.ID, kind, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			out = append(out, s)
+		}
+		return out
+	}
+	trainings, inferences := want("training", 200), want("inference", 3)
+	var selected int64
+	db.QueryRow(`SELECT id FROM jobs WHERE tenant_id = $1 AND name = 'tr-100'`, lab.ID).Scan(&selected)
+	option := regexp.MustCompile(`<option value="(\d+)"( selected)?>#(\d+) ([^<]*) \(([^)]*)\)</option>`)
+	b := env.Browser(t)
+	b.Login("alice", pw)
+	for _, lang := range []string{"en", "ja"} {
+		if p := b.Submit("/settings", "/settings/language", url.Values{"lang": {lang}}); p.Status != http.StatusSeeOther {
+			t.Fatalf("set language %s: %d", lang, p.Status)
+		}
+		for _, path := range []string{"/inferences", fmt.Sprintf("/inferences?parent_id=%d", selected)} {
+			var got, wantAll []string
+			var chosen []string
+			for _, m := range option.FindAllStringSubmatch(b.Get(path).Body, -1) {
+				if m[1] != m[3] {
+					t.Errorf("%s %s: option value %s shows #%s", lang, path, m[1], m[3])
+				}
+				got = append(got, m[3]+" "+html.UnescapeString(m[4])+" ("+m[5]+")")
+				if m[2] != "" {
+					chosen = append(chosen, m[1])
+				}
+			}
+			for _, s := range trainings {
+				wantAll = append(wantAll, s+" ("+i18n.T(lang, "kind.training")+")")
+			}
+			for _, s := range inferences {
+				wantAll = append(wantAll, s+" ("+i18n.T(lang, "kind.inference")+")")
+			}
+			if strings.Join(got, "\n") != strings.Join(wantAll, "\n") {
+				t.Errorf("%s %s: %d choices %.300q…, want %d %.300q…", lang, path, len(got), got, len(wantAll), wantAll)
+			}
+			wantChosen := ""
+			if strings.Contains(path, "parent_id") {
+				wantChosen = fmt.Sprint(selected)
+			}
+			if strings.Join(chosen, ",") != wantChosen {
+				t.Errorf("%s %s: selected %v, want %q", lang, path, chosen, wantChosen)
+			}
+		}
+	}
+	if body := b.Get("/inferences").Body; !strings.Contains(body, `&lt;b&gt;&amp;&#34;x (`) || strings.Contains(body, `<b>&"x`) {
+		t.Error("a parent's name is not escaped")
 	}
 }

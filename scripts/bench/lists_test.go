@@ -132,6 +132,18 @@ func benchLists(t *testing.T, sc scale) {
 			return err
 		}}
 	}
+	// dataPage is what the data page reads beside the session: the page
+	// and the tenant's tags.
+	dataPage := func(f storage.DataFilter) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			f.Desc = true
+			if _, err := env.Store.DataPage(ctx, tn.ID, f); err != nil {
+				return err
+			}
+			_, err := env.Store.DataTags(ctx, tn.ID)
+			return err
+		}
+	}
 	page := fmt.Sprintf("page=%d", deep)
 	cursor := func(path string) string { return next(path + page) }
 	tc := cursor("/api/v1/trainings?")
@@ -179,11 +191,20 @@ func benchLists(t *testing.T, sc scale) {
 		histories("default", "", storage.HistoryFilter{}),
 		histories("deep, by cursor", after(hc), storage.HistoryFilter{After: hc}),
 		// The pages (HTML) do what the API does and more: the data page
-		// also lists the tenant's tags.
-		{"page /data", "default", "/data", nil},
-		{"page /data", "tag=t7", "/data?tag=t7", nil},
-		{"page /trainings", "deep, by cursor", "/trainings?" + after(tc), nil},
-		{"page /inferences", "default", "/inferences", nil},
+		// also lists the tenant's tags, the inference page the parent
+		// filter's choices.
+		{"page /data", "default", "/data", dataPage(storage.DataFilter{})},
+		{"page /data", "tag=t7", "/data?tag=t7", dataPage(storage.DataFilter{Tag: "t7"})},
+		{"page /trainings", "deep, by cursor", "/trainings?" + after(tc), jobs("training", "", "", storage.JobFilter{After: tc}).explain},
+		{"page /inferences", "default", "/inferences", func(ctx context.Context) error {
+			for _, k := range []string{"training", "inference"} {
+				if _, err := env.Store.JobChoices(ctx, tn.ID, k, 200); err != nil {
+					return err
+				}
+			}
+			_, err := env.Store.JobsPage(ctx, tn.ID, storage.JobFilter{Kind: "inference", Desc: true})
+			return err
+		}},
 	}
 
 	base := baseline(t, db, tn.ID)
