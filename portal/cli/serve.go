@@ -90,14 +90,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, _ func(str
 	}
 	go jobsSvc.Run(ctx, cfg.PollInterval)
 	go (&notify.Sender{Store: st, SMTP: cfg.SMTP, BaseURL: cfg.BaseURL, Sealer: sealer, Guard: notify.GuardFor(cfg), Log: log}).Run(ctx, 10*time.Second)
-	go sweep(ctx, st, dataSvc, cfg.UploadSweepAge, log)
+	go sweep(ctx, st, dataSvc, jobsSvc, cfg.UploadSweepAge, log)
 	return server.Run(ctx, cfg, handler, log)
 }
 
-// sweep deletes ended sessions and tokens, and what crashed uploads left
-// in the file store, at start and then hourly. Lookups already ignore all
-// of it; this only keeps tables and disks clean.
-func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, uploadAge time.Duration, log *slog.Logger) {
+// sweep deletes ended sessions and tokens, and what crashed uploads and
+// submits left in the file store, at start and then hourly. Lookups
+// already ignore all of it; this only keeps tables and disks clean.
+func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, jobsSvc *jobs.Service, uploadAge time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -110,6 +110,11 @@ func sweep(ctx context.Context, st *storage.Store, dataSvc *data.Service, upload
 			log.Warn("sweeping upload leftovers", "error", err)
 		} else if n > 0 {
 			log.Info("swept upload leftovers", "count", n)
+		}
+		if n, err := jobsSvc.SweepUnrecorded(ctx, uploadAge); err != nil && ctx.Err() == nil {
+			log.Warn("sweeping directories of unrecorded jobs", "error", err)
+		} else if n > 0 {
+			log.Info("swept directories of unrecorded jobs", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -321,10 +321,26 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	}
 	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID
 	// The directory's name and the job's token are recorded with the row,
-	// in its one commit; a submit that fails later discards both.
+	// in its one commit; a submit that fails later discards both. The id
+	// comes first, so the directory's bare skeleton (two mkdirs, a
+	// millisecond here) is made while the row is recorded; a refused row
+	// takes it away again, and one a crash left is swept (SweepUnrecorded).
+	id, err := s.Store.NextJobID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	token := auth.NewSecret()
-	req.JobDirPrefix, req.Token, req.TokenExpires = jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
+	req.ID, req.JobDirPrefix, req.Token, req.TokenExpires = id, jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
+	var skeletonErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { skeletonErr = s.skeleton(ctx, JobDir(who.TenantID, id)) })
 	j, err := s.Store.CreateJob(ctx, req)
+	wg.Wait()
+	if err != nil {
+		if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), JobDir(who.TenantID, id)); rerr != nil {
+			s.Log.Warn("removing the directory of a refused submit", "job", id, "error", rerr)
+		}
+	}
 	var quota *storage.QuotaError
 	switch {
 	case errors.As(err, &quota):
@@ -342,7 +358,11 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	// whose submitter is still at work.
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
 	defer cancel()
-	spec, script, err := s.prepare(lctx, who, kind, j, token)
+	var spec slurm.JobSpec
+	var script string
+	if err = skeletonErr; err == nil {
+		spec, script, err = s.prepare(lctx, who, kind, j, token)
+	}
 	if errors.Is(err, files.ErrNoSpace) {
 		// The store is full: the user is told so (507), nothing is kept.
 		s.Log.Error("the file store is full: a submit is withdrawn", "job", j.ID, "kind", j.Kind, "error", err)
@@ -377,12 +397,25 @@ type Staged struct {
 	Env    []slurm.EnvVar
 }
 
-// prepare lays out the job directory (named in the row) and renders the
-// job's script. An error means nothing reached Slurm.
+// skeleton makes a job's directory with its output/ and input/. The batch
+// script makes attach/ (as does the first attachment): a directory costs
+// the disk more than anything else a submit writes. output/ is made now: a
+// child binds it even if this job never ran.
+func (s *Service) skeleton(ctx context.Context, dir string) error {
+	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
+		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare fills the job's directory (named in the row, its skeleton made)
+// and renders the job's script. An error means nothing reached Slurm.
 //
-// The layout (a few mkdirs and the inputs' links) and the secrets file (an
-// fsync) are independent writes to the store, each a millisecond or more:
-// they run side by side while the rest is read from the database.
+// The inputs (their links) and the secrets file (an fsync) are
+// independent writes to the store, each a millisecond or more: they run
+// side by side while the rest is read from the database.
 func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job, token string) (slurm.JobSpec, string, error) {
 	var none slurm.JobSpec
 	dir := j.JobDir
@@ -391,11 +424,11 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 		return none, "", fmt.Errorf("model repository: %w", err)
 	}
 	var (
-		wg                    sync.WaitGroup
-		staged                Staged
-		layoutErr, secretsErr error
+		wg                   sync.WaitGroup
+		staged               Staged
+		stageErr, secretsErr error
 	)
-	wg.Go(func() { staged, layoutErr = s.layout(ctx, kind, j) })
+	wg.Go(func() { staged, stageErr = kind.Stage(ctx, s, j) })
 	wg.Go(func() { secretsErr = s.writeSecrets(ctx, who.UserID, j, token, git) })
 	parents, err := s.parentInputs(ctx, j)
 	var instance string
@@ -411,7 +444,10 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 		rt, err = s.runtime(ctx)
 	}
 	wg.Wait()
-	if err := cmp.Or(layoutErr, secretsErr, err); err != nil {
+	if stageErr != nil {
+		return none, "", fmt.Errorf("stage inputs: %w", stageErr)
+	}
+	if err := cmp.Or(secretsErr, err); err != nil {
 		return none, "", err
 	}
 	staged.Inputs = append(parents, staged.Inputs...)
@@ -428,23 +464,6 @@ func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.
 		return none, "", fmt.Errorf("write script: %w", err)
 	}
 	return spec, script, nil
-}
-
-// layout makes the job's output/ and input/ and stages the kind's inputs.
-// The batch script makes attach/ (as does the first attachment): a
-// directory costs the disk more than anything else a submit writes.
-// output/ is made now: a child binds it even if this job never ran.
-func (s *Service) layout(ctx context.Context, kind Kind, j *storage.Job) (Staged, error) {
-	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
-		if err := s.Files.MkdirAll(ctx, j.JobDir+"/"+sub); err != nil {
-			return Staged{}, err
-		}
-	}
-	staged, err := kind.Stage(ctx, s, j)
-	if err != nil {
-		return Staged{}, fmt.Errorf("stage inputs: %w", err)
-	}
-	return staged, nil
 }
 
 // writeSecrets writes the job's tokens (its own, the model repository's
