@@ -21,7 +21,7 @@ func TestPageSetsHoldOnlyWhatTheyCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		page      string
+		page       string
 		has, lacks []string
 	}{
 		{"pages/data_list.html", []string{"layout.html", "partials/icons.html", "partials/pager.html"}, []string{"partials/job.html", "partials/picker.html"}},
