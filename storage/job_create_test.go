@@ -16,28 +16,9 @@ import (
 // statement, and CreateJob and QueueJob return the row as JobByID reads
 // it, so the submit path need not read it again.
 func TestCreateJobRecordsDirAndToken(t *testing.T) {
-	st, _ := storagetest.NewStore(t)
+	st, lab, other, ds := datasetFixture(t)
 	ctx := context.Background()
-	lab, err := st.CreateTenant(ctx, "lab")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := st.CreateTenant(ctx, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ann, err := st.CreateUser(ctx, storage.NewUser{Username: "ann", PasswordHash: "x"}, storage.TenantRole{TenantID: lab.ID, Role: storage.RoleUser})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := st.NextDataID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,27 +89,8 @@ func TestCreateJobRecordsDirAndToken(t *testing.T) {
 // key-share lock, which a lock held on the row by another submit in
 // flight does not block. Another tenant's dataset, or none, is refused.
 func TestSubmitsOfOneDatasetDoNotQueue(t *testing.T) {
-	st, _ := storagetest.NewStore(t)
+	st, lab, other, ds := datasetFixture(t)
 	ctx := context.Background()
-	lab, err := st.CreateTenant(ctx, "lab")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := st.CreateTenant(ctx, "other")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := st.NextDataID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	job := storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "j", Image: "host", Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu", DatasetID: ds}
 	if _, err := st.CreateJob(ctx, job); err != nil {
 		t.Fatal(err)
@@ -165,4 +127,30 @@ func TestSubmitsOfOneDatasetDoNotQueue(t *testing.T) {
 			t.Errorf("a job of %s dataset: %v, want ErrUnknownDataset", c.name, err)
 		}
 	}
+}
+
+// datasetFixture is a store with tenants lab and other, and a dataset of
+// one datum in lab.
+func datasetFixture(t *testing.T) (st *storage.Store, lab, other *storage.Tenant, ds int64) {
+	t.Helper()
+	st, _ = storagetest.NewStore(t)
+	ctx := context.Background()
+	lab, err := st.CreateTenant(ctx, "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err = st.CreateTenant(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.NextDataID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateData(ctx, storage.NewData{ID: id, TenantID: lab.ID, Name: "d", Files: []storage.NewFile{{Name: "f", Size: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err = st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "s", Entries: []storage.Entry{{DataID: id, Area: "training"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return st, lab, other, ds
 }

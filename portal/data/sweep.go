@@ -3,7 +3,6 @@ package data
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"kqi/storage"
@@ -21,38 +20,23 @@ import (
 func (s *Service) SweepOrphans(ctx context.Context, olderThan time.Duration) (int, error) {
 	removed := 0
 	cutoff := time.Now().Add(-olderThan)
-	tenants, err := s.Files.List(ctx, "tenants")
+	dirs, err := files.StaleIDDirs(ctx, s.Files, "data", cutoff)
 	if err != nil {
 		return removed, err
 	}
-	for _, t := range tenants {
-		tenantID, err := strconv.ParseInt(t.Name, 10, 64)
-		if err != nil || !t.IsDir {
+	for _, d := range dirs {
+		if fresh, err := s.touchedSince(ctx, d.Path, cutoff); err != nil || fresh {
 			continue
 		}
-		base := "tenants/" + t.Name + "/data"
-		dirs, err := s.Files.List(ctx, base)
-		if err != nil {
+		_, err = s.Store.DataByID(ctx, d.Tenant, d.ID)
+		if !errors.Is(err, storage.ErrNotFound) {
+			continue // recorded (or the database is not answering: keep)
+		}
+		s.Log.Info("removing files of an upload that was never recorded", "tenant", d.Tenant, "data_id", d.ID)
+		if err := s.Files.RemoveAll(ctx, d.Path); err != nil {
 			return removed, err
 		}
-		for _, d := range dirs {
-			id, err := strconv.ParseInt(d.Name, 10, 64)
-			if err != nil || !d.IsDir || d.ModTime.After(cutoff) {
-				continue
-			}
-			if fresh, err := s.touchedSince(ctx, base+"/"+d.Name, cutoff); err != nil || fresh {
-				continue
-			}
-			_, err = s.Store.DataByID(ctx, tenantID, id)
-			if !errors.Is(err, storage.ErrNotFound) {
-				continue // recorded (or the database is not answering: keep)
-			}
-			s.Log.Info("removing files of an upload that was never recorded", "tenant", tenantID, "data_id", id)
-			if err := s.Files.RemoveAll(ctx, base+"/"+d.Name); err != nil {
-				return removed, err
-			}
-			removed++
-		}
+		removed++
 	}
 	n, err := files.SweepTemp(ctx, s.Files, "tenants", olderThan)
 	return removed + n, err

@@ -3,8 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"kqi/storage"
@@ -18,38 +16,19 @@ import (
 // a submit still at work is never hit.
 func (s *Service) SweepUnrecorded(ctx context.Context, olderThan time.Duration) (int, error) {
 	removed := 0
-	cutoff := time.Now().Add(-olderThan)
-	tenants, err := s.Files.List(ctx, "tenants")
+	dirs, err := files.StaleIDDirs(ctx, s.Files, "jobs", time.Now().Add(-olderThan))
 	if err != nil {
 		return removed, err
 	}
-	for _, t := range tenants {
-		tenantID, err := strconv.ParseInt(t.Name, 10, 64)
-		if err != nil || !t.IsDir {
-			continue
+	for _, d := range dirs {
+		if _, err := s.Store.JobByID(ctx, d.Tenant, d.ID); !errors.Is(err, storage.ErrNotFound) {
+			continue // recorded (or the database is not answering: keep)
 		}
-		base := jobDirPrefix(tenantID)
-		dirs, err := s.Files.List(ctx, strings.TrimSuffix(base, "/"))
-		if errors.Is(err, files.ErrNotExist) {
-			continue // a tenant that never ran a job
-		}
-		if err != nil {
+		s.Log.Info("removing the directory of a job that was never recorded", "tenant", d.Tenant, "job", d.ID)
+		if err := s.Files.RemoveAll(ctx, d.Path); err != nil {
 			return removed, err
 		}
-		for _, d := range dirs {
-			id, err := strconv.ParseInt(d.Name, 10, 64)
-			if err != nil || !d.IsDir || d.ModTime.After(cutoff) {
-				continue
-			}
-			if _, err := s.Store.JobByID(ctx, tenantID, id); !errors.Is(err, storage.ErrNotFound) {
-				continue // recorded (or the database is not answering: keep)
-			}
-			s.Log.Info("removing the directory of a job that was never recorded", "tenant", tenantID, "job", id)
-			if err := s.Files.RemoveAll(ctx, base+d.Name); err != nil {
-				return removed, err
-			}
-			removed++
-		}
+		removed++
 	}
 	return removed, nil
 }

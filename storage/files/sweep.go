@@ -2,7 +2,9 @@ package files
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -44,4 +46,43 @@ func SweepTemp(ctx context.Context, fsys FS, dir string, olderThan time.Duration
 		return removed, fmt.Errorf("files: sweep %q: %w", dir, err)
 	}
 	return removed, nil
+}
+
+// IDDir is a directory tenants/{Tenant}/{area}/{ID} of the store.
+type IDDir struct {
+	Tenant, ID int64
+	Path       string
+}
+
+// StaleIDDirs lists every tenant's directories tenants/{tenant}/{area}/{id}
+// (numeric names only) not modified since cutoff: what the sweeps of
+// unrecorded data and jobs look at. A tenant without area is skipped.
+func StaleIDDirs(ctx context.Context, fsys FS, area string, cutoff time.Time) ([]IDDir, error) {
+	tenants, err := fsys.List(ctx, "tenants")
+	if err != nil {
+		return nil, err
+	}
+	var out []IDDir
+	for _, t := range tenants {
+		tenant, err := strconv.ParseInt(t.Name, 10, 64)
+		if err != nil || !t.IsDir {
+			continue
+		}
+		base := "tenants/" + t.Name + "/" + area
+		dirs, err := fsys.List(ctx, base)
+		if errors.Is(err, ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dirs {
+			id, err := strconv.ParseInt(d.Name, 10, 64)
+			if err != nil || !d.IsDir || d.ModTime.After(cutoff) {
+				continue
+			}
+			out = append(out, IDDir{Tenant: tenant, ID: id, Path: base + "/" + d.Name})
+		}
+	}
+	return out, nil
 }
