@@ -331,13 +331,14 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	}
 	token := auth.NewSecret()
 	req.ID, req.JobDirPrefix, req.Token, req.TokenExpires = id, jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
+	dir := JobDir(who.TenantID, id) // what the row records as its JobDir
 	var skeletonErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { skeletonErr = s.skeleton(ctx, JobDir(who.TenantID, id)) })
+	wg.Go(func() { skeletonErr = s.skeleton(ctx, dir) })
 	j, err := s.Store.CreateJob(ctx, req)
 	wg.Wait()
 	if err != nil {
-		if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), JobDir(who.TenantID, id)); rerr != nil {
+		if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), dir); rerr != nil {
 			s.Log.Warn("removing the directory of a refused submit", "job", id, "error", rerr)
 		}
 	}
