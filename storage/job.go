@@ -226,11 +226,20 @@ func (s *Store) SetTenantQuota(ctx context.Context, tenantID int64, cpu, memoryG
 
 // CreateJob checks the tenant's quota and that the dataset (if any) and
 // parents belong to the tenant, freezes the dataset and inserts the job as
-// submitting, all in one transaction.
+// submitting, all at once. The common job (a tenant without quotas, no
+// parents) is one statement, so one round trip and its commit; any other,
+// or one that statement did not insert, takes the transaction that says
+// why.
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 	env, err := jsonEnv(n.Env)
 	if err != nil {
 		return nil, err
+	}
+	if len(n.ParentIDs) == 0 {
+		j, err := insertJob(ctx, s.db, n, env, fastCreate, "(SELECT free FROM q) AND (SELECT ok FROM d)")
+		if !errors.Is(err, sql.ErrNoRows) {
+			return j, wrap("create job", err)
+		}
 	}
 	var j *Job
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -238,14 +247,8 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 			return err
 		}
 		if n.DatasetID != 0 {
-			// Only the first job's freeze writes the row: later submits of
-			// the same dataset take a key-share lock that keeps it from
-			// being deleted, and do not wait on each other.
 			var ok bool
-			err := tx.QueryRowContext(ctx, `
-				WITH f AS (UPDATE datasets SET frozen_at = now() WHERE tenant_id = $1 AND id = $2 AND frozen_at IS NULL RETURNING id)
-				SELECT EXISTS (SELECT FROM f) OR EXISTS (SELECT FROM datasets WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE)`,
-				n.TenantID, n.DatasetID).Scan(&ok)
+			err := tx.QueryRowContext(ctx, `WITH `+freezeDataset("true")+` SELECT ok FROM d`, n.TenantID, n.DatasetID).Scan(&ok)
 			if err != nil {
 				return fmt.Errorf("storage: freeze dataset: %w", err)
 			}
@@ -274,9 +277,9 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 			}
 		}
 		var err error
-		j, err = insertJob(ctx, tx, n, env)
+		j, err = insertJob(ctx, tx, n, env, "", "true")
 		if err != nil {
-			return err
+			return fmt.Errorf("storage: create job: %w", err)
 		}
 		if len(n.ParentIDs) > 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO job_parents (job_id, parent_id, position)
@@ -293,33 +296,52 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (*Job, error) {
 	return j, nil
 }
 
+// freezeDataset is d(ok): whether dataset $2 (0 = none) is the tenant's
+// ($1), freezing it if cond holds. Only the first job's freeze writes the
+// row: later submits of the same dataset take a key-share lock that keeps
+// it from being deleted, and do not wait on each other.
+func freezeDataset(cond string) string {
+	return `
+	f AS (UPDATE datasets SET frozen_at = now() WHERE tenant_id = $1 AND id = $2 AND frozen_at IS NULL AND ` + cond + ` RETURNING id),
+	d AS (SELECT $2::bigint = 0 OR EXISTS (SELECT FROM f)
+		OR EXISTS (SELECT FROM datasets WHERE tenant_id = $1 AND id = $2 FOR KEY SHARE) AS ok)`
+}
+
+// fastCreate checks what the transaction would, for a job without
+// parents: q(free) says the tenant has no quota (a quota needs the
+// transaction's lock and second read), d(ok) that the dataset is the
+// tenant's. The dataset is frozen, and the job inserted, only when both
+// hold. A quota is read without a lock, as checkQuota's first read does.
+var fastCreate = `
+	q AS (SELECT quota_cpu IS NULL AND quota_memory_gb IS NULL AND quota_gpu IS NULL AS free FROM tenants WHERE id = $1),` +
+	freezeDataset("(SELECT free FROM q)") + `,`
+
 // insertJob inserts the row as submitting, with its directory and token
 // when given, and returns it as JobByID would (parents aside: they are
-// linked after).
-func insertJob(ctx context.Context, tx *sql.Tx, n NewJob, env string) (*Job, error) {
+// linked after). The insert runs only if cond holds, which may refer to
+// the CTEs in with (each ending in a comma); sql.ErrNoRows when it did not.
+func insertJob(ctx context.Context, db rowQuerier, n NewJob, env, with, cond string) (*Job, error) {
 	var token []byte
 	if n.Token != "" {
 		token = secretHash(n.Token)
 	}
-	j, err := scanJob(tx.QueryRowContext(ctx, `
-		WITH j AS (
+	return scanJob(db.QueryRowContext(ctx, `
+		WITH `+with+`
+		j AS (
 			INSERT INTO jobs (id, tenant_id, kind, name, dataset_id, image, git_repository, git_branch, git_commit,
 				command, cpu, memory_gb, gpu, partition, env, sbatch_options, time_limit_minutes, memo, status, created_by, job_dir)
-			SELECT n.id, $1, $2, $3, NULLIF($4, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0),
+			SELECT n.id, $1, $3, $4, NULLIF($2, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0),
 				CASE WHEN $19 = '' THEN '' ELSE $19 || n.id END
 			FROM (SELECT CASE WHEN $22::bigint = 0 THEN nextval('jobs_id_seq') ELSE $22::bigint END AS id) n
+			WHERE `+cond+`
 			RETURNING *),
 		t AS (
 			INSERT INTO api_tokens (token_hash, user_id, tenant_id, job_id, expires_at)
 			SELECT $20, j.created_by, j.tenant_id, j.id, $21 FROM j WHERE $20::bytea IS NOT NULL)
 		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`,
-		n.TenantID, n.Kind, n.Name, n.DatasetID, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
+		n.TenantID, n.DatasetID, n.Kind, n.Name, n.Image, n.GitRepository, n.GitBranch, n.GitCommit,
 		n.Command, n.CPU, n.MemoryGB, n.GPU, n.Partition, env, pq.Array(nonNil(n.SbatchOptions)), n.TimeLimitMin, n.Memo, n.CreatedBy,
 		n.JobDirPrefix, token, n.TokenExpires, n.ID))
-	if err != nil {
-		return nil, fmt.Errorf("storage: create job: %w", err)
-	}
-	return j, nil
 }
 
 func nonNilEnv(e []EnvPair) []EnvPair {

@@ -154,3 +154,87 @@ func datasetFixture(t *testing.T) (st *storage.Store, lab, other *storage.Tenant
 	}
 	return st, lab, other, ds
 }
+
+// A job without parents of a tenant without quotas is recorded in one
+// statement, any other in a transaction: both record the same row, and
+// one refused records nothing (no row, no token, no frozen dataset).
+func TestCreateJobRecordsTheSameRowEitherWay(t *testing.T) {
+	st, lab, _, ds := datasetFixture(t)
+	ctx := context.Background()
+	ann, err := st.CreateUser(ctx, storage.NewUser{Username: "ann", PasswordHash: "x"}, storage.TenantRole{TenantID: lab.ID, Role: storage.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus := 4
+	n := storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "j", DatasetID: ds, CreatedBy: ann.ID, Image: "host", Command: "true", CPU: 2, MemoryGB: 1,
+		Partition: "cpu", Env: []storage.EnvPair{{Name: "A", Value: "$x"}}, SbatchOptions: []string{"--nice=1"}, TimeLimitMin: 5, Memo: "m",
+		JobDirPrefix: "tenants/" + strconv.FormatInt(lab.ID, 10) + "/jobs/", TokenExpires: time.Now().Add(time.Hour)}
+	create := func(way string) *storage.Job {
+		t.Helper()
+		id, err := st.NextJobID(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.ID, n.Token = id, "token-"+way
+		j, err := st.CreateJob(ctx, n)
+		if err != nil {
+			t.Fatalf("%s: %v", way, err)
+		}
+		read, err := st.JobByID(ctx, lab.ID, id)
+		if err != nil || !reflect.DeepEqual(j, read) || j.Status != "submitting" || j.JobDir != n.JobDirPrefix+strconv.FormatInt(id, 10) {
+			t.Errorf("%s: CreateJob returned\n%+v\nJobByID reads\n%+v (%v)", way, j, read, err)
+		}
+		if tok, err := st.APITokenByValue(ctx, n.Token); err != nil || tok.JobID == nil || *tok.JobID != id {
+			t.Errorf("%s: the job's token %+v, %v", way, tok, err)
+		}
+		return j
+	}
+	one := create("one statement")
+	if err := st.SetTenantQuota(ctx, lab.ID, &cpus, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	tx := create("transaction")
+	if one.Name != tx.Name || !reflect.DeepEqual(one.Env, tx.Env) || !reflect.DeepEqual(one.SbatchOptions, tx.SbatchOptions) ||
+		one.DatasetID != tx.DatasetID || one.CPU != tx.CPU || one.TimeLimitMin != tx.TimeLimitMin || one.Memo != tx.Memo {
+		t.Errorf("the two ways record different jobs:\n%+v\n%+v", one, tx)
+	}
+
+	// Refused by the quota: 2 + 2 + 2 > 4 (both jobs are still active).
+	fresh, err := st.CreateDataset(ctx, storage.NewDataset{TenantID: lab.ID, Name: "fresh", Entries: []storage.Entry{{DataID: datumOf(t, st, lab.ID, ds), Area: "training"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := n
+	refused.ID, refused.DatasetID, refused.Token = 0, fresh, "token-refused"
+	var quota *storage.QuotaError
+	if _, err := st.CreateJob(ctx, refused); !errors.As(err, &quota) || quota.Resource != "cpu" {
+		t.Fatalf("a job beyond the quota: %v, want a cpu QuotaError", err)
+	}
+	if d, err := st.DatasetByID(ctx, lab.ID, fresh); err != nil || d.FrozenAt != nil {
+		t.Errorf("the refused job's dataset: %+v, %v; want it not frozen", d, err)
+	}
+	if _, err := st.APITokenByValue(ctx, "token-refused"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the refused job's token: %v, want ErrNotFound", err)
+	}
+	if err := st.SetTenantQuota(ctx, lab.ID, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	refused.Token = "token-unknown"
+	refused.DatasetID = ds + 1000
+	if _, err := st.CreateJob(ctx, refused); !errors.Is(err, storage.ErrUnknownDataset) {
+		t.Errorf("a job of a missing dataset: %v, want ErrUnknownDataset", err)
+	}
+	if _, err := st.APITokenByValue(ctx, "token-unknown"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the refused job's token: %v, want ErrNotFound", err)
+	}
+}
+
+// datumOf is the one datum of a dataset.
+func datumOf(t *testing.T, st *storage.Store, tenantID, ds int64) int64 {
+	t.Helper()
+	d, err := st.DatasetByID(context.Background(), tenantID, ds)
+	if err != nil || len(d.Entries) != 1 {
+		t.Fatalf("dataset %d: %+v, %v", ds, d, err)
+	}
+	return d.Entries[0].DataID
+}

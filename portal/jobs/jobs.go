@@ -311,34 +311,52 @@ func (s *Service) checkPartition(ctx context.Context, req *Request, bad *refusal
 // exists, a failure before Slurm has the job leaves it in `error` with the
 // cause and without its secrets; once Slurm has it, the job is kept and a
 // row that could not record it is settled by the reconcile.
+//
+// Each step's waits overlap where nothing orders them: the id is taken
+// while the request is checked, and the directory's skeleton and the
+// reads the job's files need are made while the row is recorded.
 func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request) (*storage.Job, error) {
 	defer metrics.ObserveSubmit(kind.Name(), time.Now())
-	if err := s.Validate(ctx, who.TenantID, kind, &req); err != nil {
-		return nil, err
+	// A refused request leaves a gap in the ids, nothing else.
+	var (
+		wg    sync.WaitGroup
+		id    int64
+		idErr error
+	)
+	wg.Go(func() { id, idErr = s.Store.NextJobID(ctx) })
+	err := s.Validate(ctx, who.TenantID, kind, &req)
+	if err == nil {
+		err = s.checkRefs(ctx, who.UserID, &req)
 	}
-	if err := s.checkRefs(ctx, who.UserID, &req); err != nil {
+	wg.Wait()
+	if err = cmp.Or(err, idErr); err != nil {
 		return nil, err
 	}
 	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID
 	// The directory's name and the job's token are recorded with the row,
-	// in its one commit; a submit that fails later discards both. The id
-	// comes first, so the directory's bare skeleton (two mkdirs, a
-	// millisecond here) is made while the row is recorded; a refused row
-	// takes it away again, and one a crash left is swept (SweepUnrecorded).
-	id, err := s.Store.NextJobID(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// in its one commit; a submit that fails later discards both. The
+	// directory's bare skeleton (two mkdirs, a millisecond here) is made
+	// while the row is recorded; a refused row takes it away again, and one
+	// a crash left is swept (SweepUnrecorded).
 	token := auth.NewSecret()
 	req.ID, req.JobDirPrefix, req.Token, req.TokenExpires = id, jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
 	dir := JobDir(who.TenantID, id) // what the row records as its JobDir
-	var skeletonErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { skeletonErr = s.skeleton(ctx, dir) })
+	// Once the row exists the submission runs to its end even if the
+	// caller goes away, so the row never waits on a reconcile needlessly.
+	// It gives up at half the grace, so the reconcile never settles a row
+	// whose submitter is still at work.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
+	defer cancel()
+	var (
+		skeletonErr, readErr error
+		reads                submitReads
+	)
+	wg.Go(func() { skeletonErr = s.skeleton(lctx, dir) })
+	wg.Go(func() { reads, readErr = s.readForSubmit(lctx, who.UserID, &req) })
 	j, err := s.Store.CreateJob(ctx, req)
 	wg.Wait()
 	if err != nil {
-		if rerr := s.Files.RemoveAll(context.WithoutCancel(ctx), dir); rerr != nil {
+		if rerr := s.Files.RemoveAll(lctx, dir); rerr != nil {
 			s.Log.Warn("removing the directory of a refused submit", "job", id, "error", rerr)
 		}
 	}
@@ -353,16 +371,10 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	case err != nil:
 		return nil, err
 	}
-	// Once the row exists the submission runs to its end even if the
-	// caller goes away, so the row never waits on a reconcile needlessly.
-	// It gives up at half the grace, so the reconcile never settles a row
-	// whose submitter is still at work.
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Cfg.SubmitGrace/2)
-	defer cancel()
 	var spec slurm.JobSpec
 	var script string
-	if err = skeletonErr; err == nil {
-		spec, script, err = s.prepare(lctx, who, kind, j, token)
+	if err = cmp.Or(skeletonErr, readErr); err == nil {
+		spec, script, err = s.prepare(lctx, kind, j, token, reads)
 	}
 	if errors.Is(err, files.ErrNoSpace) {
 		// The store is full: the user is told so (507), nothing is kept.
@@ -411,72 +423,87 @@ func (s *Service) skeleton(ctx context.Context, dir string) error {
 	return nil
 }
 
+// submitReads is what a job's files and script need from the database
+// besides its row.
+type submitReads struct {
+	git                          accounts.GitAccess
+	registryUser, registryPasswd string
+	parents                      []slurm.Bind
+	instance                     string
+	tenant                       *storage.Tenant
+	rt                           slurm.Runtime
+}
+
+// readForSubmit reads what a job of req needs, in two halves side by side
+// (the user's credentials, and the rest). Nothing in it depends on the
+// row: it is read while the row is recorded.
+func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request) (submitReads, error) {
+	var (
+		r                submitReads
+		wg               sync.WaitGroup
+		credErr, restErr error
+	)
+	wg.Go(func() {
+		if r.git, credErr = s.gitAccess(ctx, userID, req.GitRepository); credErr != nil {
+			credErr = fmt.Errorf("model repository: %w", credErr)
+		} else if s.Sources != nil {
+			if r.registryUser, r.registryPasswd, credErr = s.Sources.ResolveRegistry(ctx, userID, req.Image); credErr != nil {
+				credErr = fmt.Errorf("registry credentials: %w", credErr)
+			}
+		}
+	})
+	r.parents, restErr = s.parentInputs(ctx, req.TenantID, req.ParentIDs)
+	if restErr == nil {
+		r.instance, restErr = s.Store.InstanceID(ctx)
+	}
+	if restErr == nil {
+		r.tenant, restErr = s.Store.TenantByID(ctx, req.TenantID)
+	}
+	if restErr == nil {
+		r.rt, restErr = s.runtime(ctx)
+	}
+	wg.Wait()
+	return r, cmp.Or(credErr, restErr)
+}
+
 // prepare fills the job's directory (named in the row, its skeleton made)
 // and renders the job's script. An error means nothing reached Slurm.
 //
 // The inputs (their links) and the secrets file (an fsync) are
-// independent writes to the store, each a millisecond or more: they run
-// side by side while the rest is read from the database.
-func (s *Service) prepare(ctx context.Context, who Actor, kind Kind, j *storage.Job, token string) (slurm.JobSpec, string, error) {
-	var none slurm.JobSpec
-	dir := j.JobDir
-	git, err := s.gitAccess(ctx, who.UserID, j.GitRepository)
-	if err != nil {
-		return none, "", fmt.Errorf("model repository: %w", err)
-	}
+// independent writes to the store, each a millisecond or more: they are
+// made side by side.
+func (s *Service) prepare(ctx context.Context, kind Kind, j *storage.Job, token string, r submitReads) (slurm.JobSpec, string, error) {
 	var (
-		wg                   sync.WaitGroup
-		staged               Staged
-		stageErr, secretsErr error
+		none     slurm.JobSpec
+		wg       sync.WaitGroup
+		staged   Staged
+		stageErr error
 	)
 	wg.Go(func() { staged, stageErr = kind.Stage(ctx, s, j) })
-	wg.Go(func() { secretsErr = s.writeSecrets(ctx, who.UserID, j, token, git) })
-	parents, err := s.parentInputs(ctx, j)
-	var instance string
-	if err == nil {
-		instance, err = s.Store.InstanceID(ctx)
-	}
-	var tenant *storage.Tenant
-	if err == nil {
-		tenant, err = s.Store.TenantByID(ctx, j.TenantID)
-	}
-	var rt slurm.Runtime
-	if err == nil {
-		rt, err = s.runtime(ctx)
-	}
+	secretsErr := s.writeSecrets(ctx, j, slurm.Secrets{KQIToken: token, GitToken: r.git.Token, ModelRepositoryToken: r.git.Token,
+		RegistryUsername: r.registryUser, RegistryPassword: r.registryPasswd})
 	wg.Wait()
 	if stageErr != nil {
 		return none, "", fmt.Errorf("stage inputs: %w", stageErr)
 	}
-	if err := cmp.Or(secretsErr, err); err != nil {
-		return none, "", err
+	if secretsErr != nil {
+		return none, "", secretsErr
 	}
-	staged.Inputs = append(parents, staged.Inputs...)
-	spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, Comment(instance, j.Kind, j.ID))
-	spec.Account = s.identity(tenant).Account
-	spec.Git.URL, spec.Git.Username = git.URL, git.Username
-	setEnv(spec.System, "MODEL_REPOSITORY", git.URL)
-	script, err := slurm.Render(spec, rt)
+	staged.Inputs = append(r.parents, staged.Inputs...)
+	spec := s.spec(kind, j, s.Files.LocalPath(j.JobDir), staged, Comment(r.instance, j.Kind, j.ID))
+	spec.Account = s.identity(r.tenant).Account
+	spec.Git.URL, spec.Git.Username = r.git.URL, r.git.Username
+	setEnv(spec.System, "MODEL_REPOSITORY", r.git.URL)
+	script, err := slurm.Render(spec, r.rt)
 	if err != nil {
 		return none, "", fmt.Errorf("render script: %w", err)
-	}
-	// Kept for the user to read: Slurm gets the script itself.
-	if _, err := s.Files.PutNoSync(ctx, dir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
-		return none, "", fmt.Errorf("write script: %w", err)
 	}
 	return spec, script, nil
 }
 
 // writeSecrets writes the job's tokens (its own, the model repository's
 // and the registry's) to its private secrets file.
-func (s *Service) writeSecrets(ctx context.Context, userID int64, j *storage.Job, token string, git accounts.GitAccess) error {
-	sec := slurm.Secrets{KQIToken: token, GitToken: git.Token, ModelRepositoryToken: git.Token}
-	if s.Sources != nil {
-		var err error
-		if sec.RegistryUsername, sec.RegistryPassword, err = s.Sources.ResolveRegistry(ctx, userID, j.Image); err != nil {
-			return fmt.Errorf("registry credentials: %w", err)
-		}
-	}
+func (s *Service) writeSecrets(ctx context.Context, j *storage.Job, sec slurm.Secrets) error {
 	secrets, err := sec.Marshal()
 	if err != nil {
 		return err
@@ -490,7 +517,17 @@ func (s *Service) writeSecrets(ctx context.Context, userID int64, j *storage.Job
 // submit hands the prepared job to Slurm and records its id, returning
 // the row as it is now.
 func (s *Service) submit(ctx context.Context, j *storage.Job, spec slurm.JobSpec, script string) (*storage.Job, error) {
+	// The script's file is kept for the user to read: Slurm gets the
+	// script itself, so the file is written while Slurm takes the job, and
+	// the job runs even if it could not be.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if _, err := s.Files.PutNoSync(ctx, j.JobDir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
+			s.Log.Warn("keeping the job's script for the user", "job", j.ID, "error", err)
+		}
+	})
 	jobID, err := s.Cluster.Submit(ctx, script, spec)
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -530,10 +567,10 @@ func (s *Service) identity(t *storage.Tenant) config.Identity {
 
 // parentInputs binds the parents' outputs read-only: one parent at
 // /kqi/parent (the training contract), several at /kqi/parent/{id}.
-func (s *Service) parentInputs(ctx context.Context, j *storage.Job) ([]slurm.Bind, error) {
+func (s *Service) parentInputs(ctx context.Context, tenantID int64, parentIDs []int64) ([]slurm.Bind, error) {
 	var out []slurm.Bind
-	for _, id := range j.ParentIDs {
-		p, err := s.Store.JobByID(ctx, j.TenantID, id)
+	for _, id := range parentIDs {
+		p, err := s.Store.JobByID(ctx, tenantID, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // deleted since: the job runs without it, as PARENT_ID still says
 		}
@@ -544,7 +581,7 @@ func (s *Service) parentInputs(ctx context.Context, j *storage.Job) ([]slurm.Bin
 			continue
 		}
 		target := "/kqi/parent"
-		if len(j.ParentIDs) > 1 {
+		if len(parentIDs) > 1 {
 			target += "/" + strconv.FormatInt(id, 10)
 		}
 		out = append(out, slurm.Bind{Source: s.Files.LocalPath(p.JobDir + "/" + slurm.OutputDir), Target: target})
