@@ -327,13 +327,26 @@ type StagedFile struct {
 // DatasetFiles lists every file of every datum in a dataset of the tenant,
 // for staging a job's inputs.
 func (s *Store) DatasetFiles(ctx context.Context, tenantID, id int64) ([]StagedFile, error) {
+	return s.datasetFiles(ctx, tenantID, id, "")
+}
+
+// FrozenDatasetFiles is DatasetFiles of a dataset frozen when read. Its
+// files no longer change (ErrFrozen), so they may be read before the row
+// of the job that uses it is recorded. ok is false for a dataset not yet
+// frozen, not the tenant's, or without files: read it once it is frozen.
+func (s *Store) FrozenDatasetFiles(ctx context.Context, tenantID, id int64) (list []StagedFile, ok bool, err error) {
+	list, err = s.datasetFiles(ctx, tenantID, id, " AND s.frozen_at IS NOT NULL")
+	return list, err == nil && len(list) > 0, err
+}
+
+func (s *Store) datasetFiles(ctx context.Context, tenantID, id int64, cond string) ([]StagedFile, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT e.area, f.data_id, f.name
 		FROM datasets s
 		JOIN dataset_entries e ON e.dataset_id = s.id
 		JOIN data d ON d.id = e.data_id AND d.tenant_id = s.tenant_id
 		JOIN data_files f ON f.data_id = d.id
-		WHERE s.tenant_id = $1 AND s.id = $2
+		WHERE s.tenant_id = $1 AND s.id = $2`+cond+`
 		ORDER BY e.area, f.data_id, f.name`, tenantID, id)
 	if err != nil {
 		return nil, fmt.Errorf("storage: dataset files: %w", err)

@@ -238,3 +238,27 @@ func datumOf(t *testing.T, st *storage.Store, tenantID, ds int64) int64 {
 	}
 	return d.Entries[0].DataID
 }
+
+// A dataset's files are read ahead of a job's row only once it is frozen,
+// and then read as DatasetFiles reads them; another tenant's never.
+func TestFrozenDatasetFiles(t *testing.T) {
+	st, lab, other, ds := datasetFixture(t)
+	ctx := context.Background()
+	if list, ok, err := st.FrozenDatasetFiles(ctx, lab.ID, ds); err != nil || ok || list != nil {
+		t.Fatalf("before any job: %v, %v, %v; want none", list, ok, err)
+	}
+	if _, err := st.CreateJob(ctx, storage.NewJob{TenantID: lab.ID, Kind: "training", Name: "j", Image: "host", Command: "true",
+		CPU: 1, MemoryGB: 1, Partition: "cpu", DatasetID: ds}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := st.DatasetFiles(ctx, lab.ID, ds)
+	if err != nil || len(want) != 1 {
+		t.Fatalf("DatasetFiles: %v, %v", want, err)
+	}
+	if list, ok, err := st.FrozenDatasetFiles(ctx, lab.ID, ds); err != nil || !ok || !reflect.DeepEqual(list, want) {
+		t.Errorf("once frozen: %v, %v, %v; want %v", list, ok, err, want)
+	}
+	if list, ok, err := st.FrozenDatasetFiles(ctx, other.ID, ds); err != nil || ok || list != nil {
+		t.Errorf("another tenant's: %v, %v, %v; want none", list, ok, err)
+	}
+}

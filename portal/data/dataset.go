@@ -140,7 +140,7 @@ func (s *Service) StageDataset(ctx context.Context, tenantID, datasetID int64, i
 	if err != nil {
 		return files.StageStats{}, err
 	}
-	return s.stage(ctx, tenantID, list, inputDir)
+	return s.StageFiles(ctx, tenantID, list, inputDir)
 }
 
 // StageData lays out one datum's files as {inputDir}/{dataId}/{file}, for
@@ -154,10 +154,12 @@ func (s *Service) StageData(ctx context.Context, tenantID, dataID int64, inputDi
 	for i, f := range d.Files {
 		list[i] = storage.StagedFile{DataID: dataID, FileName: f.Name}
 	}
-	return s.stage(ctx, tenantID, list, inputDir)
+	return s.StageFiles(ctx, tenantID, list, inputDir)
 }
 
-func (s *Service) stage(ctx context.Context, tenantID int64, list []storage.StagedFile, inputDir string) (files.StageStats, error) {
+// StageFiles lays out files of the tenant's data, as StageDataset (files
+// with an area) or StageData (without) would.
+func (s *Service) StageFiles(ctx context.Context, tenantID int64, list []storage.StagedFile, inputDir string) (files.StageStats, error) {
 	in := make([]files.InputFile, 0, len(list))
 	for _, f := range list {
 		from, err := FilePath(tenantID, f.DataID, f.FileName)

@@ -124,7 +124,7 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 				return err
 			}
 		}
-		staged, err := kind.Stage(ctx, s, j)
+		staged, err := s.stageInputs(ctx, kind, j, nil)
 		if err != nil {
 			return fmt.Errorf("stage inputs of task %d: %w", i, err)
 		}
@@ -137,7 +137,7 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 		if err != nil {
 			return err
 		}
-		if _, err := s.Files.PutPrivate(ctx, dir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
+		if err := s.Files.CreatePrivate(ctx, dir+"/"+slurm.SecretsFile, secrets); err != nil {
 			return fmt.Errorf("write secrets: %w", err)
 		}
 		spec := s.spec(kind, j, s.Files.LocalPath(dir), staged, comment)

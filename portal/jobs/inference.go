@@ -49,9 +49,9 @@ func (inference) Check(ctx context.Context, s *Service, tenantID int64, req *Req
 	return checkParents(ctx, s, Inference, tenantID, req.ParentIDs, bad, Training, Inference)
 }
 
-func (inference) Stage(ctx context.Context, s *Service, j *storage.Job) (Staged, error) {
-	return stageDataset(ctx, s, j)
-}
+// Stage has nothing to add: the Service stages the dataset and binds
+// the parents.
+func (inference) Stage(context.Context, *Service, *storage.Job) (Staged, error) { return Staged{}, nil }
 
 // Ended records the output value, whatever the outcome. The file is the
 // job's own: a missing, malformed or unreadable one (a link, a FIFO) is

@@ -432,17 +432,29 @@ type submitReads struct {
 	instance                     string
 	tenant                       *storage.Tenant
 	rt                           slurm.Runtime
+	// datasetFiles are the dataset's files if it was frozen already (the
+	// first job of a dataset reads them once the row has frozen it).
+	datasetFiles []storage.StagedFile
 }
 
-// readForSubmit reads what a job of req needs, in two halves side by side
-// (the user's credentials, and the rest). Nothing in it depends on the
-// row: it is read while the row is recorded.
+// readForSubmit reads what a job of req needs, in three parts side by side
+// (the user's credentials, the dataset's files, and the rest). Nothing in
+// it depends on the row: it is read while the row is recorded.
 func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request) (submitReads, error) {
 	var (
-		r                submitReads
-		wg               sync.WaitGroup
-		credErr, restErr error
+		r                          submitReads
+		wg                         sync.WaitGroup
+		credErr, filesErr, restErr error
 	)
+	if req.DatasetID != 0 {
+		wg.Go(func() {
+			list, frozen, err := s.Store.FrozenDatasetFiles(ctx, req.TenantID, req.DatasetID)
+			if frozen {
+				r.datasetFiles = list
+			}
+			filesErr = err
+		})
+	}
 	wg.Go(func() {
 		if r.git, credErr = s.gitAccess(ctx, userID, req.GitRepository); credErr != nil {
 			credErr = fmt.Errorf("model repository: %w", credErr)
@@ -463,7 +475,7 @@ func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request)
 		r.rt, restErr = s.runtime(ctx)
 	}
 	wg.Wait()
-	return r, cmp.Or(credErr, restErr)
+	return r, cmp.Or(credErr, filesErr, restErr)
 }
 
 // prepare fills the job's directory (named in the row, its skeleton made)
@@ -479,7 +491,7 @@ func (s *Service) prepare(ctx context.Context, kind Kind, j *storage.Job, token 
 		staged   Staged
 		stageErr error
 	)
-	wg.Go(func() { staged, stageErr = kind.Stage(ctx, s, j) })
+	wg.Go(func() { staged, stageErr = s.stageInputs(ctx, kind, j, r.datasetFiles) })
 	secretsErr := s.writeSecrets(ctx, j, slurm.Secrets{KQIToken: token, GitToken: r.git.Token, ModelRepositoryToken: r.git.Token,
 		RegistryUsername: r.registryUser, RegistryPassword: r.registryPasswd})
 	wg.Wait()
@@ -501,6 +513,27 @@ func (s *Service) prepare(ctx context.Context, kind Kind, j *storage.Job, token 
 	return spec, script, nil
 }
 
+// stageInputs lays the job's dataset, if any, into its input directory
+// (from frozen, its files if read before the row, or read now), then the
+// kind's own inputs.
+func (s *Service) stageInputs(ctx context.Context, kind Kind, j *storage.Job, frozen []storage.StagedFile) (Staged, error) {
+	if j.DatasetID != 0 {
+		dir := j.JobDir + "/" + slurm.InputDir
+		var stats files.StageStats
+		var err error
+		if frozen != nil {
+			stats, err = s.Data.StageFiles(ctx, j.TenantID, frozen, dir)
+		} else {
+			stats, err = s.Data.StageDataset(ctx, j.TenantID, j.DatasetID, dir)
+		}
+		if err != nil {
+			return Staged{}, err
+		}
+		s.Log.Info("dataset staged", "job", j.ID, "links", stats.Links, "duration", stats.Duration)
+	}
+	return kind.Stage(ctx, s, j)
+}
+
 // writeSecrets writes the job's tokens (its own, the model repository's
 // and the registry's) to its private secrets file.
 func (s *Service) writeSecrets(ctx context.Context, j *storage.Job, sec slurm.Secrets) error {
@@ -508,7 +541,7 @@ func (s *Service) writeSecrets(ctx context.Context, j *storage.Job, sec slurm.Se
 	if err != nil {
 		return err
 	}
-	if _, err := s.Files.PutPrivate(ctx, j.JobDir+"/"+slurm.SecretsFile, strings.NewReader(string(secrets))); err != nil {
+	if err := s.Files.CreatePrivate(ctx, j.JobDir+"/"+slurm.SecretsFile, secrets); err != nil {
 		return fmt.Errorf("write secrets: %w", err)
 	}
 	return nil

@@ -27,7 +27,8 @@ type Kind interface {
 	Check(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error
 	// Stage lays the kind's inputs into the job directory j.JobDir (below
 	// slurm.InputDir, by hard links: no bytes copied) and returns further
-	// read-only binds and variables. Parents are bound by the Service.
+	// read-only binds and variables. The job's dataset (j.DatasetID) is
+	// staged, and its parents bound, by the Service.
 	Stage(ctx context.Context, s *Service, j *storage.Job) (Staged, error)
 	// Ended runs once the poller has decided a final outcome, before it is
 	// recorded. It may change the outcome (a result it cannot register
@@ -107,14 +108,4 @@ func isKind(j *storage.Job, allowed []Kind) bool {
 		}
 	}
 	return false
-}
-
-// stageDataset hard-links the job's dataset below its input directory.
-func stageDataset(ctx context.Context, s *Service, j *storage.Job) (Staged, error) {
-	stats, err := s.Data.StageDataset(ctx, j.TenantID, j.DatasetID, j.JobDir+"/"+slurm.InputDir)
-	if err != nil {
-		return Staged{}, err
-	}
-	s.Log.Info("dataset staged", "job", j.ID, "links", stats.Links, "duration", stats.Duration)
-	return Staged{}, nil
 }

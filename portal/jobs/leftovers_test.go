@@ -23,8 +23,8 @@ func (fullStore) Put(context.Context, string, io.Reader) (int64, error) {
 	return 0, fmt.Errorf("put: %w", files.ErrNoSpace)
 }
 
-func (fullStore) PutPrivate(context.Context, string, io.Reader) (int64, error) {
-	return 0, fmt.Errorf("put: %w", files.ErrNoSpace)
+func (fullStore) CreatePrivate(context.Context, string, []byte) error {
+	return fmt.Errorf("create: %w", files.ErrNoSpace)
 }
 
 func (fullStore) PutNoSync(context.Context, string, io.Reader) (int64, error) {

@@ -29,8 +29,7 @@ func (training) Check(ctx context.Context, s *Service, tenantID int64, req *Requ
 	return checkParents(ctx, s, Training, tenantID, req.ParentIDs, bad, Training)
 }
 
-func (training) Stage(ctx context.Context, s *Service, j *storage.Job) (Staged, error) {
-	return stageDataset(ctx, s, j)
-}
+// Stage has nothing to add: the Service stages the dataset.
+func (training) Stage(context.Context, *Service, *storage.Job) (Staged, error) { return Staged{}, nil }
 
 func (training) Ended(context.Context, *Service, *storage.Job, *slurm.Outcome) error { return nil }

@@ -26,9 +26,12 @@ type FS interface {
 	// failed/cancelled/cut-off upload leaves no file and no temp file.
 	// Parent directories are created. Returns the bytes written.
 	Put(ctx context.Context, path string, r io.Reader) (int64, error)
-	// PutPrivate is Put for secrets: the file is readable by its owner only
-	// (0600) from the moment it exists, never after the fact.
-	PutPrivate(ctx context.Context, path string, r io.Reader) (int64, error)
+	// CreatePrivate writes a secret to a new file, readable by its owner
+	// only (0600) from the moment it exists, never after the fact, and on
+	// disk when it returns. path must not exist yet: a secret is written
+	// once, into a directory being laid out, so it is written in place
+	// (no temporary to rename, and wait for). A failed write removes it.
+	CreatePrivate(ctx context.Context, path string, data []byte) error
 	// PutNoSync is Put without waiting for the disk: readers still see the
 	// whole file or none, but a crash of the host may lose it. For copies
 	// kept only to be read, such as a job's script (Slurm has its own).

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -327,9 +328,39 @@ func (s *SFTP) PutNoSync(ctx context.Context, p string, r io.Reader) (int64, err
 	return s.put(ctx, p, r, filePerm, false)
 }
 
-// PutPrivate implements FS. The file is made 0600 while still empty.
-func (s *SFTP) PutPrivate(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return s.put(ctx, p, r, privatePerm, true)
+// CreatePrivate implements FS. The file is made 0600 while still empty.
+func (s *SFTP) CreatePrivate(ctx context.Context, p string, data []byte) error {
+	if err := checkPath(p, false); err != nil {
+		return err
+	}
+	dir, base := splitPath(p)
+	if err := s.do(ctx, true, func(c *sftp.Client) error { return s.mkdirAll(c, dir) }); err != nil {
+		return fmt.Errorf("files: create %q: %w", p, err)
+	}
+	var made string
+	err := s.do(ctx, false, func(c *sftp.Client) error {
+		realDir, err := s.resolve(c, dir)
+		if err != nil {
+			return err
+		}
+		target := path.Join(realDir, base)
+		f, err := c.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if err != nil {
+			return err
+		}
+		made = target
+		if _, err := writeSFTP(ctx, c, f, bytes.NewReader(data), privatePerm, true); err != nil {
+			return noSpaceOr(c, realDir, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if made != "" {
+			s.removeTemp(ctx, made)
+		}
+		return wrapErr("create", p, err)
+	}
+	return nil
 }
 
 func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
@@ -436,9 +467,10 @@ type sourceError struct{ err error }
 func (e sourceError) Error() string { return e.err.Error() }
 func (e sourceError) Unwrap() error { return e.err }
 
-// removeTemp removes a failed upload's temporary even when ctx is already
-// cancelled (that may be why it failed), reconnecting if need be. If even
-// that fails, SweepTemp will find it.
+// removeTemp removes what a failed write left (an upload's temporary, a
+// secret begun) even when ctx is already cancelled (that may be why it
+// failed), reconnecting if need be. If even that fails, SweepTemp finds
+// a temporary, and the job's removal a secret.
 func (s *SFTP) removeTemp(ctx context.Context, tmp string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sftpCleanupTimeout)
 	defer cancel()
