@@ -330,7 +330,7 @@ func insertJob(ctx context.Context, db rowQuerier, n NewJob, env, with, cond str
 		j AS (
 			INSERT INTO jobs (id, tenant_id, kind, name, dataset_id, image, git_repository, git_branch, git_commit,
 				command, cpu, memory_gb, gpu, partition, env, sbatch_options, time_limit_minutes, memo, status, created_by, job_dir)
-			SELECT n.id, $1, $3, $4, NULLIF($2, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0),
+			SELECT n.id, $1, $3, $4, NULLIF($2::bigint, 0), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'submitting', NULLIF($18, 0),
 				CASE WHEN $19 = '' THEN '' ELSE $19 || n.id END
 			FROM (SELECT CASE WHEN $22::bigint = 0 THEN nextval('jobs_id_seq') ELSE $22::bigint END AS id) n
 			WHERE `+cond+`
