@@ -97,15 +97,9 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 	if err != nil {
 		return err
 	}
-	git, err := s.gitAccess(ctx, who.UserID, first.GitRepository)
+	git, regUser, regPassword, err := s.credentials(ctx, who.UserID, first.GitRepository, first.Image)
 	if err != nil {
-		return fmt.Errorf("model repository: %w", err)
-	}
-	var regUser, regPassword string
-	if s.Sources != nil {
-		if regUser, regPassword, err = s.Sources.ResolveRegistry(ctx, who.UserID, first.Image); err != nil {
-			return fmt.Errorf("registry credentials: %w", err)
-		}
+		return err
 	}
 	rt, err := s.runtime(ctx)
 	if err != nil {

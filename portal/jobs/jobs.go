@@ -456,13 +456,7 @@ func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request)
 		})
 	}
 	wg.Go(func() {
-		if r.git, credErr = s.gitAccess(ctx, userID, req.GitRepository); credErr != nil {
-			credErr = fmt.Errorf("model repository: %w", credErr)
-		} else if s.Sources != nil {
-			if r.registryUser, r.registryPasswd, credErr = s.Sources.ResolveRegistry(ctx, userID, req.Image); credErr != nil {
-				credErr = fmt.Errorf("registry credentials: %w", credErr)
-			}
-		}
+		r.git, r.registryUser, r.registryPasswd, credErr = s.credentials(ctx, userID, req.GitRepository, req.Image)
 	})
 	r.parents, restErr = s.parentInputs(ctx, req.TenantID, req.ParentIDs)
 	if restErr == nil {
@@ -476,6 +470,20 @@ func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request)
 	}
 	wg.Wait()
 	return r, cmp.Or(credErr, filesErr, restErr)
+}
+
+// credentials resolves the user's access to a job's model repository and
+// the login to its image's registry (none when not registered).
+func (s *Service) credentials(ctx context.Context, userID int64, repo, image string) (git accounts.GitAccess, regUser, regPasswd string, err error) {
+	if git, err = s.gitAccess(ctx, userID, repo); err != nil {
+		return git, "", "", fmt.Errorf("model repository: %w", err)
+	}
+	if s.Sources != nil {
+		if regUser, regPasswd, err = s.Sources.ResolveRegistry(ctx, userID, image); err != nil {
+			return git, "", "", fmt.Errorf("registry credentials: %w", err)
+		}
+	}
+	return git, regUser, regPasswd, nil
 }
 
 // prepare fills the job's directory (named in the row, its skeleton made)

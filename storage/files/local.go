@@ -103,12 +103,18 @@ func (l *Local) CreatePrivate(ctx context.Context, p string, data []byte) error 
 	}
 	if err != nil {
 		_ = l.root.Remove(p)
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			return fmt.Errorf("files: create %q: %w: %w", p, ErrNoSpace, err)
-		}
-		return fmt.Errorf("files: create %q: %w", p, err)
+		return writeFailed("create", p, err)
 	}
 	return nil
+}
+
+// writeFailed wraps the failure of a write to p, marking a full disk or
+// quota as ErrNoSpace.
+func writeFailed(op, p string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("files: %s %q: %w: %w", op, p, ErrNoSpace, err)
+	}
+	return fmt.Errorf("files: %s %q: %w", op, p, err)
 }
 
 // PutNoSync implements FS.
@@ -139,10 +145,7 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 	if err != nil {
 		// Best effort: the file may already be gone if rename half-failed.
 		_ = l.root.Remove(tmp)
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			return n, fmt.Errorf("files: put %q: %w: %w", p, ErrNoSpace, err)
-		}
-		return n, fmt.Errorf("files: put %q: %w", p, err)
+		return n, writeFailed("put", p, err)
 	}
 	if !sync {
 		return n, nil
