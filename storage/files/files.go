@@ -29,8 +29,8 @@ type FS interface {
 	// CreatePrivate writes a secret to a new file, readable by its owner
 	// only (0600) from the moment it exists, never after the fact, and on
 	// disk when it returns. path must not exist yet: a secret is written
-	// once, into a directory being laid out, so it is written in place
-	// (no temporary to rename, and wait for). A failed write removes it.
+	// once, into a directory being laid out, so it is written in place,
+	// with no temporary to rename. A failed write removes it.
 	CreatePrivate(ctx context.Context, path string, data []byte) error
 	// PutNoSync is Put without waiting for the disk: readers still see the
 	// whole file or none, but a crash of the host may lose it. For copies
