@@ -32,10 +32,12 @@ run: build cluster-up
 	$(WITH_ENV) scripts/run-portal.sh $(BIN)/kqi-portal
 
 # Unit and integration tests (integration tests need the dev cluster and
-# fail without it), then a short fuzz of the script quoting.
+# fail without it), then short fuzzes of the script quoting and of the
+# GET /jobs decoder.
 test: lint cluster-up
 	$(WITH_ENV) go test -count=1 -timeout 25m ./...
 	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s ./slurm/
+	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzDecodeJobs$$' -fuzztime 20s ./slurm/
 	$(MAKE) test-faults
 
 # The fault suite (scripts/faults): portals of its own driven through

@@ -389,60 +389,12 @@ func (c *REST) eachJob(ctx context.Context, keep func(restJob)) error {
 		_ = json.Unmarshal(raw, &envelope)
 		return &RESTError{Method: method, Path: path, Status: resp.StatusCode, Errors: envelope.Errors, Body: snippet(raw)}
 	}
-	fail := func(err error) error { return fmt.Errorf("slurm: %s %s: decode: %w", method, path, err) }
-	dec := json.NewDecoder(resp.Body)
-	if err := expectDelim(dec, '{'); err != nil {
-		return fail(err)
-	}
-	var errs []apiError
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return fail(err)
-		}
-		switch key {
-		case "jobs":
-			if err := expectDelim(dec, '['); err != nil {
-				return fail(err)
-			}
-			for dec.More() {
-				var j restJob
-				if err := dec.Decode(&j); err != nil {
-					return fail(err)
-				}
-				keep(j)
-			}
-			if err := expectDelim(dec, ']'); err != nil {
-				return fail(err)
-			}
-		case "errors":
-			if err := dec.Decode(&errs); err != nil {
-				return fail(err)
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return fail(err)
+	errs, err := decodeJobs(resp.Body, keep)
+	if err != nil {
+		return fmt.Errorf("slurm: %s %s: decode: %w", method, path, err)
 	}
 	if len(errs) > 0 {
 		return &RESTError{Method: method, Path: path, Status: resp.StatusCode, Errors: errs}
-	}
-	return nil
-}
-
-// expectDelim reads the next token, which must be the delimiter d.
-func expectDelim(dec *json.Decoder, d json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != d {
-		return fmt.Errorf("got %v where %v was expected", tok, d)
 	}
 	return nil
 }

@@ -48,14 +48,19 @@ func (n *noVal) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return err
 		}
-		switch v {
-		case slurmInfinite32:
-			n.Infinite = true
-		case slurmNoVal32:
-		default:
-			n.Set, n.Number = true, v
-		}
+		n.set(v)
 		return nil
+	}
+}
+
+// set makes n the number v as slurmrestd meant it.
+func (n *noVal) set(v int64) {
+	switch *n = (noVal{}); v {
+	case slurmInfinite32:
+		n.Infinite = true
+	case slurmNoVal32:
+	default:
+		n.Set, n.Number = true, v
 	}
 }
 
