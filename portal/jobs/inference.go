@@ -35,9 +35,7 @@ func (inference) IDVariable() string { return "INFERENCE_ID" }
 func (inference) KeepsParents() bool { return true }
 
 func (inference) Check(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error {
-	if err := checkDataset(ctx, s, tenantID, req, bad); err != nil {
-		return err
-	}
+	checkDataset(req, bad)
 	switch {
 	case len(req.ParentIDs) == 0:
 		bad.Add("parent_id", "inference.parent_required")

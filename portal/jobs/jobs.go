@@ -142,6 +142,29 @@ func jobDirPrefix(tenantID int64) string {
 // Validate checks a request of kind against the tenant's data and the
 // cluster, before anything is recorded. Refusals are a *refusal.Error.
 func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *Request) error {
+	bad, err := s.check(ctx, tenantID, kind, req)
+	if err == nil {
+		err = s.checkDatasetOwned(ctx, tenantID, req, &bad)
+	}
+	return cmp.Or(err, bad.Err())
+}
+
+// checkDatasetOwned refuses a dataset that is not the tenant's, unless
+// the dataset is refused already.
+func (s *Service) checkDatasetOwned(ctx context.Context, tenantID int64, req *Request, bad *refusal.Fields) error {
+	if req.DatasetID <= 0 {
+		return nil
+	}
+	ok, err := s.Store.HasDataset(ctx, tenantID, req.DatasetID)
+	if err == nil && !ok {
+		bad.Add("dataset_id", "training.unknown_dataset")
+	}
+	return err
+}
+
+// check is Validate but for whether the dataset is the tenant's: the
+// refusals it adds to bad, or a server error.
+func (s *Service) check(ctx context.Context, tenantID int64, kind Kind, req *Request) (refusal.Fields, error) {
 	var bad refusal.Fields
 	if !jobName.MatchString(req.Name) {
 		bad.Add("name", "training.invalid_name")
@@ -151,7 +174,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 	}
 	rt, err := s.runtime(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	imageErr := rt.ValidateImage(req.Image)
 	if imageErr != nil {
@@ -172,10 +195,10 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 		key, arg := r.Key()
 		bad.Add("git_repository", key, arg)
 	} else {
-		return err
+		return nil, err
 	}
 	if err := kind.Check(ctx, s, tenantID, req, &bad); err != nil {
-		return err
+		return nil, err
 	}
 	if req.CPU < 1 {
 		bad.Add("cpu", "training.cpu_min")
@@ -199,7 +222,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 		bad.Add("memo", "data.memo_too_long")
 	}
 	if err := s.checkPartition(ctx, req, &bad); err != nil {
-		return err
+		return nil, err
 	}
 	// The rest (env names, read-only variables, #SBATCH extras, quoting
 	// limits) is the slurm package's own check of the job it would run,
@@ -217,7 +240,7 @@ func (s *Service) Validate(ctx context.Context, tenantID int64, kind Kind, req *
 	} else if err := s.Cluster.Check(spec); err != nil {
 		bad.Add("sbatch_options", "training.backend_refuses", err.Error())
 	}
-	return bad.Err()
+	return bad, nil
 }
 
 // checkRepository allows http(s) repositories anywhere and file:// ones
@@ -324,8 +347,14 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 		idErr error
 	)
 	wg.Go(func() { id, idErr = s.Store.NextJobID(ctx) })
-	err := s.Validate(ctx, who.TenantID, kind, &req)
-	if err == nil {
+	bad, err := s.check(ctx, who.TenantID, kind, &req)
+	if err == nil && len(bad) > 0 {
+		// Refused anyway: the refusal says too whether the dataset is
+		// unknown. Otherwise the row's own statement refuses it (below),
+		// a round trip fewer.
+		err = s.checkDatasetOwned(ctx, who.TenantID, &req, &bad)
+	}
+	if err = cmp.Or(err, bad.Err()); err == nil {
 		err = s.checkRefs(ctx, who.UserID, &req)
 	}
 	wg.Wait()
@@ -364,7 +393,7 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	switch {
 	case errors.As(err, &quota):
 		return nil, refusal.Invalidf(quota.Resource, "training.quota_exceeded", fmt.Sprintf("%d + %d > %d", quota.InUse, quota.Asked, quota.Limit))
-	case errors.Is(err, storage.ErrUnknownDataset): // deleted since Validate
+	case errors.Is(err, storage.ErrUnknownDataset): // not the tenant's, or deleted since
 		return nil, refusal.Invalidf("dataset_id", "training.unknown_dataset")
 	case errors.Is(err, storage.ErrUnknownParent): // deleted since Validate
 		return nil, refusal.Invalidf("parent_id", kind.Name()+".unknown_parent")

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -267,6 +268,65 @@ func TestSubmitRefusesBadRequests(t *testing.T) {
 	}
 	if list, total, _ := e.store.ListJobs(ctx, e.tenant.ID, storage.JobFilter{Kind: "training"}); total != 0 {
 		t.Fatalf("refused requests were recorded: %+v", list)
+	}
+}
+
+// A submit leaves "is the dataset the tenant's" to the row's own statement
+// when nothing else is wrong, and asks it up front when the request is
+// refused anyway, so the refusal lists every bad field. Either way another
+// tenant's dataset is refused as a missing one, and nothing is left: no
+// row, no directory.
+func TestSubmitRefusesADatasetNotTheTenants(t *testing.T) {
+	e, _ := newFakeEnv(t)
+	ctx := context.Background()
+	other, err := e.store.CreateTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		tenant int64
+		mod    func(*jobs.Request)
+		want   []string
+	}{
+		{"another tenant's", other.ID, func(*jobs.Request) {}, []string{"dataset_id/training.unknown_dataset"}},
+		{"missing", e.tenant.ID, func(r *jobs.Request) { r.DatasetID = e.dataset + 1000 }, []string{"dataset_id/training.unknown_dataset"}},
+		{"another tenant's, and a bad name", other.ID, func(r *jobs.Request) { r.Name = "Bad" },
+			[]string{"name/training.invalid_name", "dataset_id/training.unknown_dataset"}},
+		{"missing, and no CPU", e.tenant.ID, func(r *jobs.Request) { r.DatasetID, r.CPU = e.dataset+1000, 0 },
+			[]string{"cpu/training.cpu_min", "dataset_id/training.unknown_dataset"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := jobs.Request{Name: "fine", DatasetID: e.dataset, Command: "true", CPU: 1, MemoryGB: 1, Partition: "cpu"}
+			tc.mod(&req)
+			_, err := e.svc.Submit(ctx, jobs.Actor{TenantID: tc.tenant, UserID: e.user.ID}, jobs.Training, req)
+			inv, ok := refusal.Of(err)
+			if !ok {
+				t.Fatalf("not refused: %v", err)
+			}
+			var got []string
+			for _, fe := range inv.Fields {
+				got = append(got, fe.Field+"/"+fe.Key)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("refusals %v, want %v", got, tc.want)
+			}
+			if err := e.svc.Validate(ctx, tc.tenant, jobs.Training, &req); !reflect.DeepEqual(err, inv) {
+				t.Errorf("Validate: %v; Submit refused with %v", err, inv)
+			}
+			dirs, _ := os.ReadDir(e.svc.Files.LocalPath(fmt.Sprintf("tenants/%d/jobs", tc.tenant)))
+			if len(dirs) != 0 {
+				t.Errorf("a refused submit left %d job directories", len(dirs))
+			}
+		})
+	}
+	for _, tn := range []int64{e.tenant.ID, other.ID} {
+		if list, total, _ := e.store.ListJobs(ctx, tn, storage.JobFilter{Kind: "training"}); total != 0 {
+			t.Fatalf("refused requests were recorded: %+v", list)
+		}
+	}
+	if d, err := e.store.DatasetByID(ctx, e.tenant.ID, e.dataset); err != nil || d.FrozenAt != nil {
+		t.Errorf("the dataset after submits refused in another tenant: %+v, %v; want it not frozen", d, err)
 	}
 }
 

@@ -68,16 +68,12 @@ func parentKeepers() []string {
 // The steps below are shared by the kinds that read a dataset and take
 // parents (trainings, inferences).
 
-// checkDataset requires a dataset of the tenant.
-func checkDataset(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error {
-	ok, err := s.Store.HasDataset(ctx, tenantID, req.DatasetID)
-	if err != nil {
-		return err
-	}
-	if !ok {
+// checkDataset requires a dataset. That it is the tenant's is the
+// Service's check (checkDatasetOwned), or the row's own.
+func checkDataset(req *Request, bad *refusal.Fields) {
+	if req.DatasetID <= 0 {
 		bad.Add("dataset_id", "training.unknown_dataset")
 	}
-	return nil
 }
 
 // checkParents requires each parent to be a job of the tenant of one of

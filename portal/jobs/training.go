@@ -19,9 +19,7 @@ func (training) IDVariable() string { return "TRAINING_ID" }
 func (training) KeepsParents() bool { return false }
 
 func (training) Check(ctx context.Context, s *Service, tenantID int64, req *Request, bad *refusal.Fields) error {
-	if err := checkDataset(ctx, s, tenantID, req, bad); err != nil {
-		return err
-	}
+	checkDataset(req, bad)
 	if len(req.ParentIDs) > 1 {
 		bad.Add("parent_id", "training.one_parent")
 		return nil
