@@ -253,24 +253,11 @@ func (s *jsonScanner) byteAt() (byte, error) {
 // quotes included, valid until the next read) once the colon is read;
 // member must read the value.
 func (s *jsonScanner) object(member func(key []byte, plain bool) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	c, err := s.next()
-	if err != nil {
-		return err
-	}
-	if c == '}' {
-		s.pos++
-		s.depth--
-		return nil
-	}
-	for {
-		key, plain, err := s.str()
-		if err != nil {
+	empty, err := s.begin('{', '}')
+	for more := !empty; err == nil && more; more, err = s.another('}') {
+		var key []byte
+		var plain bool
+		if key, plain, err = s.str(); err != nil {
 			return err
 		}
 		// The buffer may move while the colon is read: keep the key in it.
@@ -283,57 +270,55 @@ func (s *jsonScanner) object(member func(key []byte, plain bool) error) error {
 		if err := member(key, plain); err != nil {
 			return err
 		}
-		c, err := s.next()
-		if err != nil {
-			return err
-		}
-		s.pos++
-		switch c {
-		case ',':
-		case '}':
-			s.depth--
-			return nil
-		default:
-			return s.unexpected(c, "',' or '}'")
-		}
 	}
+	return err
 }
 
 // array reads an array, calling elem to read each element.
 func (s *jsonScanner) array(elem func() error) error {
-	if err := s.expect('['); err != nil {
-		return err
-	}
-	if err := s.enter(); err != nil {
-		return err
-	}
-	c, err := s.next()
-	if err != nil {
-		return err
-	}
-	if c == ']' {
-		s.pos++
-		s.depth--
-		return nil
-	}
-	for {
+	empty, err := s.begin('[', ']')
+	for more := !empty; err == nil && more; more, err = s.another(']') {
 		if err := elem(); err != nil {
 			return err
 		}
-		c, err := s.next()
-		if err != nil {
-			return err
-		}
-		s.pos++
-		switch c {
-		case ',':
-		case ']':
-			s.depth--
-			return nil
-		default:
-			return s.unexpected(c, "',' or ']'")
-		}
 	}
+	return err
+}
+
+// begin reads the opening delimiter of an object or array, and its
+// closing one too if it is empty.
+func (s *jsonScanner) begin(open, close byte) (empty bool, err error) {
+	if err := s.expect(open); err != nil {
+		return false, err
+	}
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	c, err := s.next()
+	if err != nil || c != close {
+		return false, err
+	}
+	s.pos++
+	s.depth--
+	return true, nil
+}
+
+// another reads what follows a member or an element: a comma (another
+// follows) or the closing delimiter.
+func (s *jsonScanner) another(close byte) (bool, error) {
+	c, err := s.next()
+	if err != nil {
+		return false, err
+	}
+	s.pos++
+	switch c {
+	case ',':
+		return true, nil
+	case close:
+		s.depth--
+		return false, nil
+	}
+	return false, s.unexpected(c, fmt.Sprintf("',' or %q", close))
 }
 
 // fresh counts depth from 0 until the returned restore, as json.Decoder
