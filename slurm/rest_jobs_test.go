@@ -185,6 +185,36 @@ var jobsSeeds = []string{
 	`{"jobs":[{"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]}`,
 }
 
+// Every field restJob has is read under its name in any case, as
+// encoding/json reads it: a field added to restJob but not to jobMember
+// (or to restJobFields, which the case-folded names go through) fails.
+func TestDecodeJobsReadsEveryField(t *testing.T) {
+	typ := reflect.TypeFor[restJob]()
+	var exact, upper []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		value := `7`
+		if f.Type.Kind() == reflect.String {
+			value = `"v"`
+		}
+		name := f.Tag.Get("json")
+		exact = append(exact, `"`+name+`":`+value)
+		upper = append(upper, `"`+strings.ToUpper(name)+`":`+value)
+	}
+	for _, members := range [][]string{exact, upper} {
+		d := sameAsStd(t, []byte(`{"jobs":[{`+strings.Join(members, ",")+`}]}`))
+		if d.err != nil || len(d.jobs) != 1 {
+			t.Fatalf("%v, %d jobs", d.err, len(d.jobs))
+		}
+		j := reflect.ValueOf(d.jobs[0])
+		for i := range typ.NumField() {
+			if j.Field(i).IsZero() {
+				t.Errorf("%s (%s) was not read", typ.Field(i).Name, members[i])
+			}
+		}
+	}
+}
+
 // Nesting up to encoding/json's limit is read; one more is refused. The
 // limit counts from each value json.Decoder decodes, a job or errors[].
 func TestDecodeJobsDepth(t *testing.T) {
