@@ -80,8 +80,9 @@ func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 }
 
 // CreatePrivate implements FS. Both the file and its directory are
-// fsynced; after the file's, the directory's costs little (the same
-// journal commit, on ext4).
+// fsynced; after the file's, the directory's costs little on ext4 (the
+// same journal commit, or without a journal, the file's fsync has written
+// its new name already).
 func (l *Local) CreatePrivate(ctx context.Context, p string, data []byte) error {
 	if err := checkPath(p, false); err != nil {
 		return err
