@@ -76,6 +76,9 @@ type JobSpec struct {
 	// JobDir is the job's directory on the shared filesystem, laid out as
 	// the constants above describe.
 	JobDir string
+	// InputSource, if set, is the directory bound read-only at /kqi/input
+	// in place of JobDir/input: a dataset staged once for all its jobs.
+	InputSource string
 	// Inputs are further directories the container sees read-only, such as
 	// a parent's outputs at /kqi/parent: what a kind of job adds to the
 	// /kqi directories every job has.
@@ -196,6 +199,9 @@ func (s JobSpec) Validate() error {
 		add(fmt.Errorf("command %w", errNUL))
 	}
 	add(checkPath("job directory", s.JobDir))
+	if s.InputSource != "" {
+		add(checkPath("input directory", s.InputSource))
+	}
 	if s.ArraySize < 0 || s.ArraySize > MaxArraySize {
 		add(fmt.Errorf("an array has 1 to %d tasks, got %d", MaxArraySize, s.ArraySize))
 	}

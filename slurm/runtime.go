@@ -52,9 +52,13 @@ type bind struct {
 // user uploaded on the training's page, listed and deleted there; a job that
 // rewrote them would make that record lie. Results belong in /kqi/output.
 func binds(s JobSpec) []bind {
+	input := s.InputSource
+	if input == "" {
+		input = s.Path(InputDir)
+	}
 	b := []bind{
 		{s.Path(GitDir), "/kqi/git", false},
-		{s.Path(InputDir), "/kqi/input", true},
+		{input, "/kqi/input", true},
 		{s.Path(OutputDir), "/kqi/output", false},
 		{s.Path(AttachDir), "/kqi/attach", true},
 	}

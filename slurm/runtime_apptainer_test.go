@@ -587,6 +587,26 @@ func TestApptainerFlags(t *testing.T) {
 	}
 }
 
+// A dataset staged once for all its jobs is bound at /kqi/input in place
+// of the job's own input/, read-only like it.
+func TestApptainerBindsASharedInput(t *testing.T) {
+	spec := withImage(baseSpec(), "docker://x:1")
+	fn, err := Apptainer{}.ShellFunction(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fn, "--bind "+spec.Path(InputDir)+":/kqi/input:ro\n") {
+		t.Errorf("the job's own input/ is not bound at /kqi/input:\n%s", fn)
+	}
+	spec.InputSource = "/shared/tenants/1/datasets/3/input"
+	if fn, err = (Apptainer{}).ShellFunction(spec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fn, "--bind /shared/tenants/1/datasets/3/input:/kqi/input:ro\n") || strings.Contains(fn, spec.Path(InputDir)) {
+		t.Errorf("the shared input is not what is bound at /kqi/input:\n%s", fn)
+	}
+}
+
 func withImage(s JobSpec, image string) JobSpec {
 	s.Image = image
 	return s

@@ -253,6 +253,29 @@ exit 7`
 	}
 }
 
+// A dataset staged once for all its jobs, elsewhere on the shared
+// filesystem, is what the command sees at /kqi/input, read-only; the job's
+// own input/ is not bound.
+func TestBubblewrapBindsASharedInput(t *testing.T) {
+	requireTools(t)
+	spec := jobFixture(t, "")
+	spec.Git = GitSource{}
+	shared := filepath.Join(t.TempDir(), "datasets", "3", "input")
+	writeFile(t, filepath.Join(shared, "training", "7", "data.csv"), "shared\n")
+	spec.InputSource = shared
+	spec.Command = `cat /kqi/input/training/7/data.csv >/kqi/output/read
+if touch /kqi/input/probe 2>/dev/null; then echo rw; else echo ro; fi >>/kqi/output/read`
+	if _, code := runScript(t, spec); code != 0 {
+		t.Fatalf("script exit %d\nlog:\n%s", code, readFile(t, spec.Path(LogFile)))
+	}
+	if got := readFile(t, filepath.Join(spec.Path(OutputDir), "read")); got != "shared\nro\n" {
+		t.Errorf("the command read %q from /kqi/input, want the shared tree's file, read-only", got)
+	}
+	if _, err := os.Stat(filepath.Join(shared, "probe")); !os.IsNotExist(err) {
+		t.Errorf("the command wrote into the shared tree: %v", err)
+	}
+}
+
 func TestBubblewrapCloneFailureIsAnError(t *testing.T) {
 	requireTools(t)
 	url, _ := gitServer(t, testGitToken)

@@ -8,7 +8,6 @@ import (
 
 	"kqi/portal/refusal"
 	"kqi/storage"
-	"kqi/storage/files"
 )
 
 // DatasetForm is a dataset as typed: name, memo and the area of each datum.
@@ -130,47 +129,4 @@ func (s *Service) CopyDataset(ctx context.Context, who Actor, id int64, name str
 		}
 	}
 	return s.Store.CopyDataset(ctx, who.TenantID, id, strings.TrimSpace(name), who.UserID)
-}
-
-// StageDataset lays out a dataset's files for a job as
-// {inputDir}/{area}/{dataId}/{file}: hard links, no bytes copied. inputDir
-// is relative to the file store's root.
-func (s *Service) StageDataset(ctx context.Context, tenantID, datasetID int64, inputDir string) (files.StageStats, error) {
-	list, err := s.Store.DatasetFiles(ctx, tenantID, datasetID)
-	if err != nil {
-		return files.StageStats{}, err
-	}
-	return s.StageFiles(ctx, tenantID, list, inputDir)
-}
-
-// StageData lays out one datum's files as {inputDir}/{dataId}/{file}, for
-// preprocessing.
-func (s *Service) StageData(ctx context.Context, tenantID, dataID int64, inputDir string) (files.StageStats, error) {
-	d, err := s.Store.DataByID(ctx, tenantID, dataID)
-	if err != nil {
-		return files.StageStats{}, err
-	}
-	list := make([]storage.StagedFile, len(d.Files))
-	for i, f := range d.Files {
-		list[i] = storage.StagedFile{DataID: dataID, FileName: f.Name}
-	}
-	return s.StageFiles(ctx, tenantID, list, inputDir)
-}
-
-// StageFiles lays out files of the tenant's data, as StageDataset (files
-// with an area) or StageData (without) would.
-func (s *Service) StageFiles(ctx context.Context, tenantID int64, list []storage.StagedFile, inputDir string) (files.StageStats, error) {
-	in := make([]files.InputFile, 0, len(list))
-	for _, f := range list {
-		from, err := FilePath(tenantID, f.DataID, f.FileName)
-		if err != nil {
-			return files.StageStats{}, err
-		}
-		in = append(in, files.InputFile{Area: f.Area, DataID: f.DataID, Name: f.FileName, Path: from})
-	}
-	links, err := files.InputLinks(inputDir, in)
-	if err != nil {
-		return files.StageStats{}, err
-	}
-	return files.Stage(ctx, s.Files, links)
 }

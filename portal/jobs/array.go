@@ -118,7 +118,7 @@ func (s *Service) launchArray(ctx context.Context, who Actor, kind Kind, rows []
 				return err
 			}
 		}
-		staged, err := s.stageInputs(ctx, kind, j, nil)
+		staged, err := s.stageInputs(ctx, kind, j, "", nil)
 		if err != nil {
 			return fmt.Errorf("stage inputs of task %d: %w", i, err)
 		}

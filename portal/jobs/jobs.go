@@ -364,9 +364,9 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 	req.TenantID, req.Kind, req.CreatedBy = who.TenantID, kind.Name(), who.UserID
 	// The directory's name and the job's token are recorded with the row,
 	// in its one commit; a submit that fails later discards both. The
-	// directory's bare skeleton (two mkdirs, a millisecond here) is made
-	// while the row is recorded; a refused row takes it away again, and one
-	// a crash left is swept (SweepUnrecorded).
+	// directory's bare skeleton is made while the row is recorded; a
+	// refused row takes it away again, and one a crash left is swept
+	// (SweepUnrecorded).
 	token := auth.NewSecret()
 	req.ID, req.JobDirPrefix, req.Token, req.TokenExpires = id, jobDirPrefix(who.TenantID), token, s.now().Add(s.Cfg.TokenTTL)
 	dir := JobDir(who.TenantID, id) // what the row records as its JobDir
@@ -435,21 +435,21 @@ func (s *Service) Submit(ctx context.Context, who Actor, kind Kind, req Request)
 // Staged is what a kind adds to a job's container: read-only inputs and
 // environment variables (read-only too).
 type Staged struct {
+	// Input is the directory (relative to the store's root) bound at
+	// /kqi/input when it is not the job's own input/: its dataset, staged
+	// once for every job of it.
+	Input  string
 	Inputs []slurm.Bind
 	Env    []slurm.EnvVar
 }
 
-// skeleton makes a job's directory with its output/ and input/. The batch
-// script makes attach/ (as does the first attachment): a directory costs
-// the disk more than anything else a submit writes. output/ is made now: a
-// child binds it even if this job never ran.
+// skeleton makes a job's directory with its output/: a child binds it
+// even if this job never ran. Staging makes input/ when the job has
+// inputs of its own, and the batch script makes what is still missing
+// (input/, attach/): a directory costs the disk more than anything else a
+// submit writes.
 func (s *Service) skeleton(ctx context.Context, dir string) error {
-	for _, sub := range []string{slurm.OutputDir, slurm.InputDir} {
-		if err := s.Files.MkdirAll(ctx, dir+"/"+sub); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.Files.MkdirAll(ctx, dir+"/"+slurm.OutputDir)
 }
 
 // submitReads is what a job's files and script need from the database
@@ -461,8 +461,11 @@ type submitReads struct {
 	instance                     string
 	tenant                       *storage.Tenant
 	rt                           slurm.Runtime
-	// datasetFiles are the dataset's files if it was frozen already (the
-	// first job of a dataset reads them once the row has frozen it).
+	// datasetInput is the dataset's tree if a job has staged it already
+	// (data.StagedDataset). Else datasetFiles are its files if it was
+	// frozen already (the first job of a dataset reads them once the row
+	// has frozen it).
+	datasetInput string
 	datasetFiles []storage.StagedFile
 }
 
@@ -476,7 +479,13 @@ func (s *Service) readForSubmit(ctx context.Context, userID int64, req *Request)
 		credErr, filesErr, restErr error
 	)
 	if req.DatasetID != 0 {
+		// The tree is the tenant's dataset if it is there at all: it was
+		// staged by a job whose row was allowed the dataset.
 		wg.Go(func() {
+			r.datasetInput, filesErr = s.Data.StagedDataset(ctx, req.TenantID, req.DatasetID)
+			if filesErr != nil || r.datasetInput != "" {
+				return
+			}
 			list, frozen, err := s.Store.FrozenDatasetFiles(ctx, req.TenantID, req.DatasetID)
 			if frozen {
 				r.datasetFiles = list
@@ -528,7 +537,7 @@ func (s *Service) prepare(ctx context.Context, kind Kind, j *storage.Job, token 
 		staged   Staged
 		stageErr error
 	)
-	wg.Go(func() { staged, stageErr = s.stageInputs(ctx, kind, j, r.datasetFiles) })
+	wg.Go(func() { staged, stageErr = s.stageInputs(ctx, kind, j, r.datasetInput, r.datasetFiles) })
 	secretsErr := s.writeSecrets(ctx, j, slurm.Secrets{KQIToken: token, GitToken: r.git.Token, ModelRepositoryToken: r.git.Token,
 		RegistryUsername: r.registryUser, RegistryPassword: r.registryPasswd})
 	wg.Wait()
@@ -550,25 +559,29 @@ func (s *Service) prepare(ctx context.Context, kind Kind, j *storage.Job, token 
 	return spec, script, nil
 }
 
-// stageInputs lays the job's dataset, if any, into its input directory
-// (from frozen, its files if read before the row, or read now), then the
-// kind's own inputs.
-func (s *Service) stageInputs(ctx context.Context, kind Kind, j *storage.Job, frozen []storage.StagedFile) (Staged, error) {
-	if j.DatasetID != 0 {
-		dir := j.JobDir + "/" + slurm.InputDir
+// stageInputs binds the job's dataset, if any: the tree staged for every
+// job of it (shared, when found before the row), or staged now, by this
+// job (from frozen, its files if read before the row, or read now). Then
+// the kind's own inputs.
+func (s *Service) stageInputs(ctx context.Context, kind Kind, j *storage.Job, shared string, frozen []storage.StagedFile) (Staged, error) {
+	own, input := j.JobDir+"/"+slurm.InputDir, shared
+	if j.DatasetID != 0 && input == "" {
 		var stats files.StageStats
 		var err error
-		if frozen != nil {
-			stats, err = s.Data.StageFiles(ctx, j.TenantID, frozen, dir)
-		} else {
-			stats, err = s.Data.StageDataset(ctx, j.TenantID, j.DatasetID, dir)
-		}
+		input, stats, err = s.Data.StageDatasetOnce(ctx, j.TenantID, j.DatasetID, frozen, own)
 		if err != nil {
 			return Staged{}, err
 		}
-		s.Log.Info("dataset staged", "job", j.ID, "links", stats.Links, "duration", stats.Duration)
+		s.Log.Info("dataset staged", "job", j.ID, "dataset", j.DatasetID, "links", stats.Links, "duration", stats.Duration, "input", input)
 	}
-	return kind.Stage(ctx, s, j)
+	staged, err := kind.Stage(ctx, s, j)
+	if err != nil {
+		return Staged{}, err
+	}
+	if input != own {
+		staged.Input = input
+	}
+	return staged, nil
 }
 
 // writeSecrets writes the job's tokens (its own, the model repository's
@@ -669,9 +682,12 @@ func (s *Service) spec(kind Kind, j *storage.Job, jobDir string, staged Staged, 
 	for i, id := range j.ParentIDs {
 		parents[i] = strconv.FormatInt(id, 10)
 	}
-	dataset := ""
+	dataset, input := "", ""
 	if j.DatasetID != 0 {
 		dataset = strconv.FormatInt(j.DatasetID, 10)
+	}
+	if staged.Input != "" {
+		input = s.Files.LocalPath(staged.Input)
 	}
 	system := []slurm.EnvVar{
 		{Name: kind.IDVariable(), Value: strconv.FormatInt(j.ID, 10)},
@@ -683,22 +699,23 @@ func (s *Service) spec(kind Kind, j *storage.Job, jobDir string, staged Staged, 
 		{Name: "ENTRY_POINT", Value: j.Command},
 	}
 	return slurm.JobSpec{
-		Name:      j.Kind + "-" + j.Name + "-" + strconv.FormatInt(j.ID, 10),
-		Comment:   comment,
-		Partition: j.Partition,
-		CPUs:      j.CPU,
-		MemoryGiB: j.MemoryGB,
-		GPUs:      j.GPU,
-		TimeLimit: time.Duration(j.TimeLimitMin) * time.Minute,
-		Extra:     j.SbatchOptions,
-		SiteEnv:   s.Cfg.SiteEnv,
-		System:    append(system, staged.Env...),
-		Env:       env,
-		Git:       slurm.GitSource{URL: j.GitRepository, Branch: j.GitBranch, Commit: j.GitCommit},
-		Image:     j.Image,
-		Command:   j.Command,
-		JobDir:    jobDir,
-		Inputs:    staged.Inputs,
+		Name:        j.Kind + "-" + j.Name + "-" + strconv.FormatInt(j.ID, 10),
+		Comment:     comment,
+		Partition:   j.Partition,
+		CPUs:        j.CPU,
+		MemoryGiB:   j.MemoryGB,
+		GPUs:        j.GPU,
+		TimeLimit:   time.Duration(j.TimeLimitMin) * time.Minute,
+		Extra:       j.SbatchOptions,
+		SiteEnv:     s.Cfg.SiteEnv,
+		System:      append(system, staged.Env...),
+		Env:         env,
+		Git:         slurm.GitSource{URL: j.GitRepository, Branch: j.GitBranch, Commit: j.GitCommit},
+		Image:       j.Image,
+		Command:     j.Command,
+		JobDir:      jobDir,
+		InputSource: input,
+		Inputs:      staged.Inputs,
 	}
 }
 

@@ -28,7 +28,9 @@ type Kind interface {
 	// Stage lays the kind's inputs into the job directory j.JobDir (below
 	// slurm.InputDir, by hard links: no bytes copied) and returns further
 	// read-only binds and variables. The job's dataset (j.DatasetID) is
-	// staged, and its parents bound, by the Service.
+	// staged, and its parents bound, by the Service; a job with a dataset
+	// may bind the dataset's shared tree at /kqi/input, so a kind that
+	// takes a dataset stages nothing below slurm.InputDir.
 	Stage(ctx context.Context, s *Service, j *storage.Job) (Staged, error)
 	// Ended runs once the poller has decided a final outcome, before it is
 	// recorded. It may change the outcome (a result it cannot register

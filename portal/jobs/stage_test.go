@@ -1,10 +1,12 @@
 package jobs_test
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -12,26 +14,34 @@ import (
 	"kqi/slurm"
 )
 
-// The first job of a dataset reads its files once its row has frozen it;
-// later ones read them while their row is recorded. Every job gets the
-// same inputs either way: hard links of the data's own files.
+// The first job of a dataset stages it, once its row has frozen it, and
+// its tree becomes the dataset's; later jobs bind that tree and make no
+// link of their own. Every job sees the same inputs: hard links of the
+// data's own files.
 func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
-	e, _ := newFakeEnv(t)
+	e, fake := newFakeEnv(t)
 	d, err := e.store.DatasetByID(t.Context(), e.tenant.ID, e.dataset)
 	if err != nil || d.FrozenAt != nil || len(d.Entries) != 1 {
 		t.Fatalf("the dataset before any job: %+v, %v; want one datum, not frozen", d, err)
 	}
 	datum := d.Entries[0].DataID
-	var first []string
-	for i, name := range []string{"first", "second", "third"} {
+	shared := e.svc.Files.LocalPath(data.DatasetInputDir(e.tenant.ID, e.dataset))
+	want := []string{fmt.Sprintf("training/%d/a.txt", datum), fmt.Sprintf("training/%d/b b.csv", datum)}
+	for _, name := range []string{"first", "second", "third"} {
 		j := e.submit(t, name, "true")
-		in := e.svc.Files.LocalPath(j.JobDir + "/" + slurm.InputDir)
+		job, ok := fake.Job(j.SlurmJobID)
+		if !ok {
+			t.Fatalf("%s: no Slurm job %q", name, j.SlurmJobID)
+		}
+		if job.Spec.InputSource != shared || !strings.Contains(job.Script, "--ro-bind "+shared+" /kqi/input\n") {
+			t.Fatalf("%s binds %q at /kqi/input, want the dataset's tree %q", name, job.Spec.InputSource, shared)
+		}
 		var got []string
-		err := filepath.WalkDir(in, func(p string, de fs.DirEntry, err error) error {
+		err := filepath.WalkDir(shared, func(p string, de fs.DirEntry, err error) error {
 			if err != nil || de.IsDir() {
 				return err
 			}
-			rel, _ := filepath.Rel(in, p)
+			rel, _ := filepath.Rel(shared, p)
 			got = append(got, rel)
 			src, _ := data.FilePath(e.tenant.ID, datum, filepath.Base(p))
 			if !sameFile(t, p, e.svc.Files.LocalPath(src)) {
@@ -43,13 +53,21 @@ func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		slices.Sort(got)
-		if i == 0 {
-			first = got
-			if len(got) != 2 {
-				t.Fatalf("the first job's inputs: %q, want the datum's two files", got)
-			}
-		} else if !slices.Equal(got, first) {
-			t.Errorf("the %s job's inputs %q, the first's %q", name, got, first)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s sees %q, want %q", name, got, want)
+		}
+		// The job's own directory holds its output/, secrets and script:
+		// no input/ of its own (the script makes an empty one on the node).
+		own, err := os.ReadDir(e.svc.Files.LocalPath(j.JobDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, de := range own {
+			names = append(names, de.Name())
+		}
+		if !slices.Equal(names, []string{slurm.OutputDir, slurm.ScriptFile, slurm.SecretsFile}) {
+			t.Errorf("%s's directory holds %q", name, names)
 		}
 	}
 }

@@ -55,6 +55,13 @@ type FS interface {
 	// refused.
 	RemoveAll(ctx context.Context, dir string) error
 	MkdirAll(ctx context.Context, dir string) error
+	// RenameDir moves the directory dir to newDir, whose parent must exist.
+	// A non-empty directory at newDir is kept and the call fails; what
+	// happens to an empty one or a file there differs between stores, so
+	// callers move only non-empty directories, to names nothing else makes.
+	// It is not retried after a dropped connection: the first attempt may
+	// have succeeded.
+	RenameDir(ctx context.Context, dir, newDir string) error
 	// Link makes newPath a hard link to oldPath (no bytes copied). The parent
 	// of newPath must exist.
 	Link(ctx context.Context, oldPath, newPath string) error

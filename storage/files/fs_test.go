@@ -255,6 +255,54 @@ func TestRemoveAll(t *testing.T) {
 	})
 }
 
+// RenameDir moves a whole tree in one step, and never onto a tree that is
+// there already: both stay as they were.
+func TestRenameDir(t *testing.T) {
+	forEachImpl(t, func(t *testing.T, s testStore) {
+		for _, p := range []string{"job/1/input/a/x", "job/1/input/b", "job/2/input/c", "shared/other/y"} {
+			if _, err := s.fs.Put(ctx, p, strings.NewReader(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.fs.MkdirAll(ctx, "shared/1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.fs.RenameDir(ctx, "job/1/input", "shared/1/input"); err != nil {
+			t.Fatalf("RenameDir: %v", err)
+		}
+		if got := readAll(t, s.fs, "shared/1/input/a/x"); got != "job/1/input/a/x" {
+			t.Errorf("moved file reads %q", got)
+		}
+		if _, err := s.fs.Stat(ctx, "job/1/input"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("the old name is still there: %v", err)
+		}
+
+		// A second tree onto the first: refused, both kept whole.
+		before := entries(t, s.dir)
+		if err := s.fs.RenameDir(ctx, "job/2/input", "shared/1/input"); err == nil {
+			t.Fatal("RenameDir onto a non-empty directory succeeded")
+		}
+		if err := s.fs.RenameDir(ctx, "job/2/input", "shared/other"); err == nil {
+			t.Fatal("RenameDir onto another non-empty directory succeeded")
+		}
+		if after := entries(t, s.dir); !slices.Equal(before, after) {
+			t.Errorf("a refused RenameDir changed the tree: %v → %v", before, after)
+		}
+
+		if err := s.fs.RenameDir(ctx, "job/3/input", "shared/3"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("RenameDir of a missing dir = %v, want ErrNotExist", err)
+		}
+		if err := s.fs.RenameDir(ctx, "job/2/input", "missing/parent/input"); err == nil {
+			t.Error("RenameDir into a missing parent succeeded")
+		}
+		for _, bad := range [][2]string{{"../x", "y"}, {"job/2/input", "../y"}, {".", "y"}, {"job/2/input", "."}} {
+			if err := s.fs.RenameDir(ctx, bad[0], bad[1]); !errors.Is(err, ErrInvalidPath) {
+				t.Errorf("RenameDir(%q, %q) = %v, want ErrInvalidPath", bad[0], bad[1], err)
+			}
+		}
+	})
+}
+
 func TestMkdirAll(t *testing.T) {
 	forEachImpl(t, func(t *testing.T, s testStore) {
 		for range 2 { // the second time everything exists

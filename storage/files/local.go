@@ -369,6 +369,23 @@ func (l *Local) MkdirAll(ctx context.Context, dir string) error {
 	return nil
 }
 
+// RenameDir implements FS.
+func (l *Local) RenameDir(ctx context.Context, dir, newDir string) error {
+	if err := checkPath(dir, false); err != nil {
+		return err
+	}
+	if err := checkPath(newDir, false); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("files: rename %q: %w", dir, err)
+	}
+	if err := l.root.Rename(dir, newDir); err != nil {
+		return wrapErr("rename", dir, err)
+	}
+	return nil
+}
+
 // Link implements FS. A symbolic link at oldPath is linked as itself, not
 // followed.
 func (l *Local) Link(ctx context.Context, oldPath, newPath string) error {

@@ -247,6 +247,12 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 			if err := s.fs.Link(ctx, "in/file", link+"/planted-link"); err == nil {
 				t.Errorf("Link into %s succeeded", link)
 			}
+			if err := s.fs.RenameDir(ctx, "in", link+"/moved"); err == nil {
+				t.Errorf("RenameDir into %s succeeded", link)
+			}
+			if err := s.fs.RenameDir(ctx, link+"/secret", "in/moved"); err == nil {
+				t.Errorf("RenameDir out of %s succeeded", link)
+			}
 			if err := s.fs.Remove(ctx, link+"/secret"); err == nil {
 				t.Errorf("Remove through %s reported success", link)
 			}

@@ -717,6 +717,32 @@ func (s *SFTP) Link(ctx context.Context, oldPath, newPath string) error {
 	return nil
 }
 
+// RenameDir implements FS. The server's rename (SSH_FXP_RENAME) refuses
+// a name that exists; it is not retried after a dropped connection.
+func (s *SFTP) RenameDir(ctx context.Context, dir, newDir string) error {
+	if err := checkPath(dir, false); err != nil {
+		return err
+	}
+	if err := checkPath(newDir, false); err != nil {
+		return err
+	}
+	err := s.do(ctx, false, func(c *sftp.Client) error {
+		from, err := s.resolveParent(c, dir)
+		if err != nil {
+			return err
+		}
+		to, err := s.resolveParent(c, newDir)
+		if err != nil {
+			return err
+		}
+		return c.Rename(from, to)
+	})
+	if err != nil {
+		return wrapErr("rename", dir, err)
+	}
+	return nil
+}
+
 // LocalPath implements FS.
 func (s *SFTP) LocalPath(p string) string {
 	if checkPath(p, true) != nil {
