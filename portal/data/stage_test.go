@@ -127,6 +127,17 @@ func BenchmarkStageDataset10000(b *testing.B) {
 	}
 }
 
+// frozenDataset is datasetOfFiles frozen, as a job's row leaves it, with
+// the tree its jobs must see.
+func frozenDataset(t *testing.T, n, perData int) (*data.Service, int64, int64, map[string]uint64) {
+	t.Helper()
+	svc, tenantID, dsID := datasetOfFiles(t, n, perData)
+	if err := svc.Store.FreezeDataset(context.Background(), tenantID, dsID); err != nil {
+		t.Fatal(err)
+	}
+	return svc, tenantID, dsID, datasetTree(t, svc, tenantID, dsID)
+}
+
 // datasetTree is what a job of the dataset must see at /kqi/input: each
 // {area}/{dataId}/{file} with the inode of the stored file it links.
 func datasetTree(t *testing.T, svc *data.Service, tenantID, dsID int64) map[string]uint64 {
@@ -168,12 +179,8 @@ func stagedTree(t *testing.T, svc *data.Service, dir string) map[string]uint64 {
 // every job gets the whole dataset, from it or from its own copy. A later
 // job finds the tree and stages nothing.
 func TestFirstJobsOfADatasetStageItOnce(t *testing.T) {
-	svc, tenantID, dsID := datasetOfFiles(t, 3, 40)
+	svc, tenantID, dsID, want := frozenDataset(t, 3, 40)
 	ctx := context.Background()
-	if err := svc.Store.FreezeDataset(ctx, tenantID, dsID); err != nil {
-		t.Fatal(err)
-	}
-	want := datasetTree(t, svc, tenantID, dsID)
 	shared := data.DatasetInputDir(tenantID, dsID)
 	if dir, err := svc.StagedDataset(ctx, tenantID, dsID); dir != "" || err != nil {
 		t.Fatalf("staged before any job: %q, %v", dir, err)
@@ -252,14 +259,10 @@ func TestStageDatasetOnceKeepsAnUnfrozenDatasetToTheJob(t *testing.T) {
 // When the tree cannot become the dataset's (here a file is where its
 // directory goes), the job keeps its own copy and the operator is told.
 func TestStageDatasetOnceKeepsItsOwnWhenTheMoveFails(t *testing.T) {
-	svc, tenantID, dsID := datasetOfFiles(t, 2, 3)
+	svc, tenantID, dsID, want := frozenDataset(t, 2, 3)
 	ctx := context.Background()
 	var logged strings.Builder
 	svc.Log = slog.New(slog.NewTextHandler(&logged, nil))
-	if err := svc.Store.FreezeDataset(ctx, tenantID, dsID); err != nil {
-		t.Fatal(err)
-	}
-	want := datasetTree(t, svc, tenantID, dsID)
 	if _, err := svc.Files.Put(ctx, path.Dir(data.DatasetInputDir(tenantID, dsID)), strings.NewReader("in the way")); err != nil {
 		t.Fatal(err)
 	}
@@ -290,12 +293,8 @@ func (l lostAnswer) RenameDir(ctx context.Context, dir, newDir string) error {
 // A move whose answer was lost went through all the same: the job binds
 // the dataset's tree, which has its files.
 func TestStageDatasetOnceAfterALostAnswer(t *testing.T) {
-	svc, tenantID, dsID := datasetOfFiles(t, 2, 3)
+	svc, tenantID, dsID, want := frozenDataset(t, 2, 3)
 	ctx := context.Background()
-	if err := svc.Store.FreezeDataset(ctx, tenantID, dsID); err != nil {
-		t.Fatal(err)
-	}
-	want := datasetTree(t, svc, tenantID, dsID)
 	svc.Files = lostAnswer{svc.Files}
 	dir, _, err := svc.StageDatasetOnce(ctx, tenantID, dsID, nil, fmt.Sprintf("tenants/%d/jobs/3/input", tenantID))
 	if err != nil || dir != data.DatasetInputDir(tenantID, dsID) {

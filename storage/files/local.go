@@ -371,35 +371,29 @@ func (l *Local) MkdirAll(ctx context.Context, dir string) error {
 
 // RenameDir implements FS.
 func (l *Local) RenameDir(ctx context.Context, dir, newDir string) error {
-	if err := checkPath(dir, false); err != nil {
-		return err
-	}
-	if err := checkPath(newDir, false); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("files: rename %q: %w", dir, err)
-	}
-	if err := l.root.Rename(dir, newDir); err != nil {
-		return wrapErr("rename", dir, err)
-	}
-	return nil
+	return l.fromTo(ctx, "rename", dir, newDir, l.root.Rename)
 }
 
 // Link implements FS. A symbolic link at oldPath is linked as itself, not
 // followed.
 func (l *Local) Link(ctx context.Context, oldPath, newPath string) error {
-	if err := checkPath(oldPath, false); err != nil {
+	return l.fromTo(ctx, "link", oldPath, newPath, l.root.Link)
+}
+
+// fromTo checks both paths and runs op on them, reporting errors as about
+// to.
+func (l *Local) fromTo(ctx context.Context, name, from, to string, op func(from, to string) error) error {
+	if err := checkPath(from, false); err != nil {
 		return err
 	}
-	if err := checkPath(newPath, false); err != nil {
+	if err := checkPath(to, false); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("files: link %q: %w", newPath, err)
+		return fmt.Errorf("files: %s %q: %w", name, to, err)
 	}
-	if err := l.root.Link(oldPath, newPath); err != nil {
-		return wrapErr("link", newPath, err)
+	if err := op(from, to); err != nil {
+		return wrapErr(name, to, err)
 	}
 	return nil
 }

@@ -694,51 +694,39 @@ func (s *SFTP) isDir(c *sftp.Client, dir string) (bool, error) {
 // at oldPath; it links the link itself. It is not retried after a dropped
 // connection: the first attempt may have succeeded.
 func (s *SFTP) Link(ctx context.Context, oldPath, newPath string) error {
-	if err := checkPath(oldPath, false); err != nil {
-		return err
-	}
-	if err := checkPath(newPath, false); err != nil {
-		return err
-	}
-	err := s.do(ctx, false, func(c *sftp.Client) error {
-		from, err := s.resolveParent(c, oldPath)
-		if err != nil {
-			return err
-		}
-		to, err := s.resolveParent(c, newPath)
-		if err != nil {
-			return err
-		}
-		return c.Link(from, to)
-	})
-	if err != nil {
-		return wrapErr("link", newPath, err)
-	}
-	return nil
+	return s.fromTo(ctx, "link", oldPath, newPath, (*sftp.Client).Link)
 }
 
 // RenameDir implements FS. The server's rename (SSH_FXP_RENAME) refuses
-// a name that exists; it is not retried after a dropped connection.
+// a name that exists.
 func (s *SFTP) RenameDir(ctx context.Context, dir, newDir string) error {
-	if err := checkPath(dir, false); err != nil {
+	return s.fromTo(ctx, "rename", dir, newDir, (*sftp.Client).Rename)
+}
+
+// fromTo runs op on the server names of from and to, each parent resolved
+// (and checked to be inside the root), and reports errors as about to. It
+// is not retried after a dropped connection: the first attempt may have
+// succeeded.
+func (s *SFTP) fromTo(ctx context.Context, name, from, to string, op func(c *sftp.Client, from, to string) error) error {
+	if err := checkPath(from, false); err != nil {
 		return err
 	}
-	if err := checkPath(newDir, false); err != nil {
+	if err := checkPath(to, false); err != nil {
 		return err
 	}
 	err := s.do(ctx, false, func(c *sftp.Client) error {
-		from, err := s.resolveParent(c, dir)
+		realFrom, err := s.resolveParent(c, from)
 		if err != nil {
 			return err
 		}
-		to, err := s.resolveParent(c, newDir)
+		realTo, err := s.resolveParent(c, to)
 		if err != nil {
 			return err
 		}
-		return c.Rename(from, to)
+		return op(c, realFrom, realTo)
 	})
 	if err != nil {
-		return wrapErr("rename", dir, err)
+		return wrapErr(name, to, err)
 	}
 	return nil
 }
