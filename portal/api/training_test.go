@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -334,5 +335,48 @@ func TestOutputSymlinkToAnotherTenant(t *testing.T) {
 	tr, _ := env.Store.JobByID(context.Background(), 1, id)
 	if b, err := os.ReadFile(env.Files.LocalPath(tr.JobDir + "/output/steal.txt")); err != nil || string(b) != "bob's secret" {
 		t.Fatalf("the link did not lead to the secret (%q, %v)", b, err)
+	}
+}
+
+// Trainings of one dataset on the dev cluster, with the local and the SFTP
+// file store: the first stages the dataset and its tree becomes the
+// dataset's; the second binds that tree. Both read the same bytes at
+// /kqi/input, and neither can write there.
+func TestTrainingsShareTheirDatasetOnTheCluster(t *testing.T) {
+	for _, store := range []struct {
+		name string
+		opts []portaltest.Option
+	}{{"local", []portaltest.Option{portaltest.WithCluster}}, {"sftp", []portaltest.Option{portaltest.WithCluster, portaltest.WithSFTP}}} {
+		t.Run(store.name, func(t *testing.T) {
+			env := portaltest.New(t, store.opts...)
+			env.Tenant(t, "lab")
+			env.User(t, "alice", pw, false, "lab")
+			tok := token(t, env, "alice", "lab")
+			input := random(256 << 10)
+			ds := datasetWith(t, env, tok, []upload{{"weights.bin", input}})
+			command := `sha256sum < /kqi/input/training/*/weights.bin > /kqi/output/sum.txt; ` +
+				`if touch /kqi/input/probe 2>/dev/null; then echo writable >> /kqi/output/sum.txt; fi`
+			sum := fmt.Sprintf("%x  -\n", sha256.Sum256(input))
+			shared := fmt.Sprintf("/datasets/%d/input", ds)
+			for _, name := range []string{"first", "second"} {
+				status, created := call(t, env, "POST", "/api/v1/trainings", tok, map[string]any{
+					"name": name, "dataset_id": ds, "command": command, "cpu": 1, "memory_gb": 1, "partition": "cpu"})
+				if status != 201 {
+					t.Fatalf("%s: %d %v", name, status, created)
+				}
+				id := int64(created["id"].(float64))
+				if tr := waitTraining(t, env, tok, id, ended); tr["status"] != "completed" {
+					_, log := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/log", id), tok, "", nil)
+					t.Fatalf("%s: %v\nlog:\n%s", name, tr, log)
+				}
+				if resp, raw := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/files/sum.txt", id), tok, "", nil); resp.StatusCode != 200 || string(raw) != sum {
+					t.Errorf("%s read %d %q at /kqi/input, want %q", name, resp.StatusCode, raw, sum)
+				}
+				_, script := send(t, env, "GET", fmt.Sprintf("/api/v1/trainings/%d/script", id), tok, "", nil)
+				if own := fmt.Sprintf("/jobs/%d/input", id); !strings.Contains(string(script), shared) || strings.Contains(string(script), own) {
+					t.Errorf("%s binds its own input/, not the dataset's tree (…%s), at /kqi/input:\n%s", name, shared, script)
+				}
+			}
+		})
 	}
 }
