@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -165,9 +166,29 @@ func TestInferenceJob(t *testing.T) {
 		if fmt.Sprint(binds) != fmt.Sprint(c.binds) {
 			t.Errorf("%s: parent binds %v, want %v", c.job.Name, binds, c.binds)
 		}
+		// The parents never ran here: their output/ was made for the bind.
+		for target, src := range binds {
+			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+				t.Errorf("%s: the source of %s is no directory: %v", c.job.Name, target, err)
+			}
+		}
 		if !strings.Contains(got.Script, "inference-"+c.job.Name) {
 			t.Errorf("%s: the script does not carry the job name", c.job.Name)
 		}
+	}
+}
+
+// A parent whose directory is gone (its job never reached Slurm) is not
+// brought back by a child's bind.
+func TestAChildDoesNotBringBackItsParentsDirectory(t *testing.T) {
+	e, _ := newFakeEnv(t)
+	parent := e.submitKind(t, jobs.Training, "parent")
+	if err := e.svc.Files.RemoveAll(context.Background(), parent.JobDir); err != nil {
+		t.Fatal(err)
+	}
+	e.submitKind(t, jobs.Inference, "child", parent.ID)
+	if _, err := os.Stat(e.svc.Files.LocalPath(parent.JobDir)); !os.IsNotExist(err) {
+		t.Fatalf("the parent's directory is back: %v", err)
 	}
 }
 
@@ -180,8 +201,16 @@ func TestInferenceValue(t *testing.T) {
 	parent := e.submitKind(t, jobs.Training, "parent")
 	e.endOnFake(t, fake, parent, 0)
 	num := func(v float64) *float64 { return &v }
+	// output is the job's output/, made as its script makes it on the node.
+	output := func(j *storage.Job) string {
+		dir := e.svc.Files.LocalPath(j.JobDir + "/" + slurm.OutputDir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
 	// elsewhere is a file with a number, outside the job's output.
-	elsewhere := e.svc.Files.LocalPath(parent.JobDir + "/" + slurm.OutputDir + "/number.txt")
+	elsewhere := filepath.Join(output(parent), "number.txt")
 	if err := os.WriteFile(elsewhere, []byte("13\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +238,7 @@ func TestInferenceValue(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			j := e.submitKind(t, jobs.Inference, "v", parent.ID)
-			if err := c.leave(e.svc.Files.LocalPath(j.JobDir + "/" + slurm.OutputDir + "/" + jobs.ValueFile)); err != nil {
+			if err := c.leave(filepath.Join(output(j), jobs.ValueFile)); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()

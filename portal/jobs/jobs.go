@@ -443,13 +443,13 @@ type Staged struct {
 	Env    []slurm.EnvVar
 }
 
-// skeleton makes a job's directory with its output/: a child binds it
-// even if this job never ran. Staging makes input/ when the job has
-// inputs of its own, and the batch script makes what is still missing
-// (input/, attach/): a directory costs the disk more than anything else a
-// submit writes.
+// skeleton makes a job's directory, bare: a directory costs the disk more
+// than anything else a submit writes. Staging makes input/ when the job
+// has inputs of its own, and the batch script makes what is still missing
+// (input/, output/, attach/); a child of a job that has not run yet makes
+// its parent's output/ (parentInputs).
 func (s *Service) skeleton(ctx context.Context, dir string) error {
-	return s.Files.MkdirAll(ctx, dir+"/"+slurm.OutputDir)
+	return s.Files.MkdirAll(ctx, dir)
 }
 
 // submitReads is what a job's files and script need from the database
@@ -651,7 +651,7 @@ func (s *Service) identity(t *storage.Tenant) config.Identity {
 // parentInputs binds the parents' outputs read-only: one parent at
 // /kqi/parent (the training contract), several at /kqi/parent/{id}.
 func (s *Service) parentInputs(ctx context.Context, tenantID int64, parentIDs []int64) ([]slurm.Bind, error) {
-	var out []slurm.Bind
+	var binds []slurm.Bind
 	for _, id := range parentIDs {
 		p, err := s.Store.JobByID(ctx, tenantID, id)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -663,13 +663,24 @@ func (s *Service) parentInputs(ctx context.Context, tenantID int64, parentIDs []
 		if p.JobDir == "" {
 			continue
 		}
+		// A parent that has not run yet has no output/ (see skeleton): it
+		// is made now, so that the bind has a source. A parent whose
+		// directory is gone is not brought back.
+		out := p.JobDir + "/" + slurm.OutputDir
+		if _, err := s.Files.Stat(ctx, p.JobDir); err == nil {
+			if err := s.Files.MkdirAll(ctx, out); err != nil {
+				return nil, err
+			}
+		} else if !errors.Is(err, files.ErrNotExist) {
+			return nil, err
+		}
 		target := "/kqi/parent"
 		if len(parentIDs) > 1 {
 			target += "/" + strconv.FormatInt(id, 10)
 		}
-		out = append(out, slurm.Bind{Source: s.Files.LocalPath(p.JobDir + "/" + slurm.OutputDir), Target: target})
+		binds = append(binds, slurm.Bind{Source: s.Files.LocalPath(out), Target: target})
 	}
-	return out, nil
+	return binds, nil
 }
 
 // spec builds the JobSpec of a job in jobDir (as the nodes see it).

@@ -56,8 +56,9 @@ func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s sees %q, want %q", name, got, want)
 		}
-		// The job's own directory holds its output/, secrets and script:
-		// no input/ of its own (the script makes an empty one on the node).
+		// The job's own directory holds its secrets and script: no input/
+		// of its own, and no output/ yet (the script makes both on the
+		// node).
 		own, err := os.ReadDir(e.svc.Files.LocalPath(j.JobDir))
 		if err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
 		for _, de := range own {
 			names = append(names, de.Name())
 		}
-		if !slices.Equal(names, []string{slurm.OutputDir, slurm.ScriptFile, slurm.SecretsFile}) {
+		if !slices.Equal(names, []string{slurm.ScriptFile, slurm.SecretsFile}) {
 			t.Errorf("%s's directory holds %q", name, names)
 		}
 	}
