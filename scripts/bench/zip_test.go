@@ -39,7 +39,12 @@ func benchZip(t *testing.T, sc scale) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The job's outputs, written where its script would (the script makes
+	// output/ on the node; the job never runs here).
 	out := env.Files.LocalPath(j.JobDir + "/" + slurm.OutputDir)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	seed := [32]byte{}
 	rand.Read(seed[:])
 	src := mrand.NewChaCha8(seed)
