@@ -260,15 +260,14 @@ func benchREST(t *testing.T) *slurm.REST {
 	return c
 }
 
-// benchJobDir lays out a job directory as the portal does (without a
-// dataset to stage) and returns its path.
+// benchJobDir makes a raw job's directory, what its script needs before
+// it runs (it makes input/, output/ and attach/ itself, as the portal's
+// jobs do), and returns its path.
 func benchJobDir(t *testing.T, root, name string) string {
 	dir := filepath.Join(root, name)
-	for _, p := range []string{dir, filepath.Join(dir, slurm.InputDir), filepath.Join(dir, slurm.OutputDir), filepath.Join(dir, slurm.AttachDir)} {
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Error(err)
-		}
-		portaltest.ChownToAccount(t, p, os.Getenv("KQI_SLURM_USER"))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Error(err)
 	}
+	portaltest.ChownToAccount(t, dir, os.Getenv("KQI_SLURM_USER"))
 	return dir
 }
