@@ -32,12 +32,13 @@ run: build cluster-up
 	$(WITH_ENV) scripts/run-portal.sh $(BIN)/kqi-portal
 
 # Unit and integration tests (integration tests need the dev cluster and
-# fail without it), then short fuzzes of the script quoting and of the
-# GET /jobs decoder.
+# fail without it), then short fuzzes of the script quoting, of the
+# GET /jobs decoder and of the upload's multipart reader.
 test: lint cluster-up
 	$(WITH_ENV) go test -count=1 -timeout 25m ./...
 	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 20s ./slurm/
 	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzDecodeJobs$$' -fuzztime 20s ./slurm/
+	$(WITH_ENV) go test -count=1 -run '^$$' -fuzz '^FuzzFormReadsAsMimeMultipart$$' -fuzztime 20s ./portal/transfer/
 	$(MAKE) test-faults
 
 # The fault suite (scripts/faults): portals of its own driven through

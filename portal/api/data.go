@@ -37,7 +37,7 @@ func toDataBody(d *storage.Data) dataBody {
 func (h *Handler) createData(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	transfer.NoDeadline(w)
-	mr, err := transfer.MultipartReader(r)
+	mr, err := transfer.FormOf(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with name, memo, tags and file parts"})
 		return

@@ -66,7 +66,7 @@ func (h *Handler) writeDatum(w http.ResponseWriter, r *http.Request, id int64, s
 func (h *Handler) addDataFiles(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r)
 	transfer.NoDeadline(w)
-	mr, err := transfer.MultipartReader(r)
+	mr, err := transfer.FormOf(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with file parts"})
 		return
@@ -161,7 +161,7 @@ func (a *jobAPI) attach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	transfer.NoDeadline(w)
-	mr, err := transfer.MultipartReader(r)
+	mr, err := transfer.FormOf(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with file parts"})
 		return

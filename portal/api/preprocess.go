@@ -262,7 +262,7 @@ type uploadBody = apitypes.Upload
 // then the files.
 func (h *Handler) uploadOutput(w http.ResponseWriter, r *http.Request) {
 	transfer.NoDeadline(w)
-	mr, err := transfer.MultipartReader(r)
+	mr, err := transfer.FormOf(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body must be multipart/form-data with a name part, then file parts"})
 		return

@@ -10,6 +10,7 @@ import (
 
 	"kqi/portal/data"
 	"kqi/portal/refusal"
+	"kqi/portal/transfer"
 	"kqi/storage"
 )
 
@@ -41,8 +42,12 @@ func TestConcurrentAddOfTheSameName(t *testing.T) {
 		f := &feed{pw: pw, content: content, err: make(chan error, 1)}
 		half := body.Len() / 2
 		f.rest = body.Bytes()[half:]
+		form, err := transfer.NewForm(pr, mw.Boundary())
+		if err != nil {
+			t.Fatal(err)
+		}
 		go func() {
-			_, err := svc.AddFiles(ctx, data.Actor{TenantID: tenant.ID}, id, multipart.NewReader(pr, mw.Boundary()))
+			_, err := svc.AddFiles(ctx, data.Actor{TenantID: tenant.ID}, id, form)
 			f.err <- err
 		}()
 		pw.Write(body.Bytes()[:half])

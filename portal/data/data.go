@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -113,7 +112,7 @@ type Actor struct {
 // recorded only after the last byte arrived and everything is valid; on any
 // failure the files written so far are removed, so nothing half-registered
 // remains. The returned Form is what was typed, for showing the form again.
-func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader) (*storage.Data, Form, error) {
+func (s *Service) Register(ctx context.Context, who Actor, mr *transfer.Form) (*storage.Data, Form, error) {
 	var form Form
 	id, err := s.Store.NextDataID(ctx)
 	if err != nil {
@@ -147,7 +146,7 @@ func (s *Service) Register(ctx context.Context, who Actor, mr *multipart.Reader)
 
 // AddFiles streams more `file` parts into an existing datum. Names already
 // taken are refused before anything is written over them.
-func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *multipart.Reader) ([]storage.NewFile, error) {
+func (s *Service) AddFiles(ctx context.Context, who Actor, dataID int64, mr *transfer.Form) ([]storage.NewFile, error) {
 	d, err := s.Store.DataByID(ctx, who.TenantID, dataID)
 	if err != nil {
 		return nil, err
@@ -229,7 +228,7 @@ func randomHex() string {
 // input rules refuse does not end the walk: the rest of the text is read,
 // so the form is shown again with all that was typed, and no file is
 // written after it (the upload is refused anyway).
-func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *Form, target func(string) string, taken map[string]bool) ([]upload, error) {
+func (s *Service) readParts(ctx context.Context, mr *transfer.Form, form *Form, target func(string) string, taken map[string]bool) ([]upload, error) {
 	var written []upload
 	var refused refusal.Fields
 	seen := map[string]bool{}
@@ -242,7 +241,7 @@ func (s *Service) readParts(ctx context.Context, mr *multipart.Reader, form *For
 			return written, fmt.Errorf("%w: %v", ErrUploadCut, err)
 		}
 		field := part.FormName()
-		name := transfer.PartFileName(part)
+		name := part.FileName()
 		if name == "" && field != "file" {
 			if form != nil {
 				if err := readField(part, field, form); err != nil {
@@ -294,7 +293,7 @@ const fieldLimit = 1 << 20
 
 // readField reads one text field into form, held to the input rules. A
 // refused value is kept cleaned (input.Clean) for the form shown again.
-func readField(p *multipart.Part, field string, form *Form) error {
+func readField(p *transfer.Part, field string, form *Form) error {
 	b, err := io.ReadAll(io.LimitReader(p, fieldLimit+1))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUploadCut, err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"path"
 	"strconv"
 	"strings"
@@ -250,7 +249,7 @@ var ErrUploadCut = errors.New("jobs: upload cut short")
 // directory (/kqi/attach in the job, read-only there). An upload that
 // fails midway takes back the files it already wrote: a name refused is a
 // refusal, a body cut short ErrUploadCut.
-func (s *Service) AddAttachments(ctx context.Context, j *storage.Job, mr *multipart.Reader) error {
+func (s *Service) AddAttachments(ctx context.Context, j *storage.Job, mr *transfer.Form) error {
 	var written []string
 	fail := func(err error) error {
 		for _, name := range written {
@@ -266,7 +265,7 @@ func (s *Service) AddAttachments(ctx context.Context, j *storage.Job, mr *multip
 		if err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrUploadCut, err))
 		}
-		name := transfer.PartFileName(part)
+		name := part.FileName()
 		if part.FormName() != "file" || name == "" {
 			continue
 		}

@@ -18,13 +18,14 @@ import (
 	"kqi/portal/data"
 	"kqi/portal/jobs"
 	"kqi/portal/refusal"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/slurm/slurmfake"
 	"kqi/storage"
 	"kqi/storage/files"
-	"kqi/storage/storagetest"
 
 	_ "github.com/lib/pq"
+	"kqi/storage/storagetest"
 )
 
 // fakeEnv is a jobs service on the in-memory cluster: PostgreSQL and a
@@ -147,7 +148,7 @@ func TestAttachmentsAllOrNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upload := func(names ...string) *multipart.Reader {
+	upload := func(names ...string) *transfer.Form {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
 		for _, n := range names {
@@ -155,7 +156,11 @@ func TestAttachmentsAllOrNothing(t *testing.T) {
 			io.WriteString(w, "content of "+n)
 		}
 		mw.Close()
-		return multipart.NewReader(&body, mw.Boundary())
+		form, err := transfer.NewForm(&body, mw.Boundary())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return form
 	}
 	err = svc.AddAttachments(ctx, j, upload("good.txt", "../evil.txt"))
 	if r, ok := refusal.Of(err); !ok || r.Fields[0].Key != "training.bad_attachment_name" {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"strconv"
 
 	"kqi/portal/data"
@@ -62,7 +61,7 @@ func (s *Service) openEntry(ctx context.Context, tenantID, id, dataID int64) (*s
 // Complete ignores, and are linked under the result's name only once the
 // body is whole: an upload cut off or refused leaves nothing, and never
 // half a result.
-func (s *Service) Upload(ctx context.Context, who Actor, id, dataID int64, mr *multipart.Reader) (string, []storage.NewFile, error) {
+func (s *Service) Upload(ctx context.Context, who Actor, id, dataID int64, mr *transfer.Form) (string, []storage.NewFile, error) {
 	h, err := s.openEntry(ctx, who.TenantID, id, dataID)
 	if err != nil {
 		return "", nil, err
@@ -109,7 +108,7 @@ func (s *Service) free(ctx context.Context, h *storage.History, name string) err
 }
 
 // receive streams the body's files into tmp and returns the result's name.
-func (s *Service) receive(ctx context.Context, h *storage.History, tmp string, mr *multipart.Reader) (string, []storage.NewFile, error) {
+func (s *Service) receive(ctx context.Context, h *storage.History, tmp string, mr *transfer.Form) (string, []storage.NewFile, error) {
 	var name string
 	var written []storage.NewFile
 	seen := map[string]bool{}
@@ -121,7 +120,7 @@ func (s *Service) receive(ctx context.Context, h *storage.History, tmp string, m
 		if err != nil {
 			return "", nil, fmt.Errorf("%w: %v", data.ErrUploadCut, err)
 		}
-		file := transfer.PartFileName(part)
+		file := part.FileName()
 		switch {
 		case part.FormName() == "name" && file == "":
 			if name != "" {

@@ -27,6 +27,7 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
 	"kqi/portal/preprocess"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 )
@@ -215,7 +216,7 @@ func (w *world) tenant(t *testing.T, name string, admin *storage.User) *tenantOb
 	body, ctype := uploadBody(t, map[string]string{"name": name + "-data"}, "a.txt", "hello\n")
 	req, _ := http.NewRequest(http.MethodPost, "/", body)
 	req.Header.Set("Content-Type", ctype)
-	mr, err := req.MultipartReader()
+	mr, err := transfer.FormOf(req)
 	if err != nil {
 		t.Fatal(err)
 	}

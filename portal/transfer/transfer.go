@@ -1,28 +1,15 @@
 // Package transfer moves file bytes over HTTP for the pages and the API:
-// streamed multipart uploads, downloads with Range support, and lifting the
-// server's timeouts for transfers that take long.
+// streamed multipart uploads (Form), downloads with Range support, and
+// lifting the server's timeouts for transfers that take long.
 package transfer
 
 import (
-	"bufio"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"path"
 	"time"
 )
-
-// MultipartReader streams a multipart/form-data body through a 1 MiB
-// buffer. The standard reader pulls the socket 4 KiB at a time; big reads
-// cut the system calls of a large upload by two orders of magnitude.
-func MultipartReader(r *http.Request) (*multipart.Reader, error) {
-	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "multipart/form-data" || params["boundary"] == "" {
-		return nil, http.ErrNotMultipart
-	}
-	return multipart.NewReader(bufio.NewReaderSize(r.Body, 1<<20), params["boundary"]), nil
-}
 
 // ServeFile sends a stored file with Range support under the user's file
 // name, as an attachment unless inline.
@@ -48,14 +35,4 @@ func NoDeadline(w http.ResponseWriter) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-}
-
-// PartFileName is a file part's name exactly as sent. Part.FileName strips
-// directories silently; a name like "../x" must be refused, not renamed.
-func PartFileName(p *multipart.Part) string {
-	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-	if err != nil {
-		return p.FileName()
-	}
-	return params["filename"]
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -233,8 +232,8 @@ var multipartKey = multipartCtxKey{}
 
 // firstPartToken reads the CSRF token from the first part of a multipart
 // body and returns the reader positioned after it.
-func firstPartToken(r *http.Request) (*multipart.Reader, string, error) {
-	mr, err := transfer.MultipartReader(r)
+func firstPartToken(r *http.Request) (*transfer.Form, string, error) {
+	mr, err := transfer.FormOf(r)
 	if err != nil {
 		return nil, "", err
 	}
@@ -252,9 +251,9 @@ func firstPartToken(r *http.Request) (*multipart.Reader, string, error) {
 // multipartOf returns the upload body's reader. It comes from the CSRF
 // check (token already consumed) or, when the token came as a header, is
 // opened here.
-func multipartOf(r *http.Request) (*multipart.Reader, error) {
-	if mr, ok := r.Context().Value(multipartKey).(*multipart.Reader); ok {
+func multipartOf(r *http.Request) (*transfer.Form, error) {
+	if mr, ok := r.Context().Value(multipartKey).(*transfer.Form); ok {
 		return mr, nil
 	}
-	return transfer.MultipartReader(r)
+	return transfer.FormOf(r)
 }

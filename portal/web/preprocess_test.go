@@ -16,6 +16,7 @@ import (
 	"kqi/portal/jobs"
 	"kqi/portal/portaltest"
 	"kqi/portal/preprocess"
+	"kqi/portal/transfer"
 	"kqi/slurm"
 	"kqi/storage"
 )
@@ -172,7 +173,11 @@ func TestPreprocessPagesInEveryState(t *testing.T) {
 		fw, _ := mw.CreateFormFile("file", "r.csv")
 		fw.Write([]byte("1,2"))
 		mw.Close()
-		if _, _, err := s.svc.Upload(ctx, s.who, s.pre.ID, d, multipart.NewReader(strings.NewReader(body.String()), mw.Boundary())); err != nil {
+		form, err := transfer.NewForm(strings.NewReader(body.String()), mw.Boundary())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.svc.Upload(ctx, s.who, s.pre.ID, d, form); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.svc.Complete(ctx, s.who, s.pre.ID, d); err != nil {
