@@ -372,6 +372,20 @@ func (s *Store) JobByID(ctx context.Context, tenantID, id int64) (*Job, error) {
 	return j, nil
 }
 
+// JobScript is the batch script kept with a job of the tenant (QueueJob);
+// ErrNotFound when there is no such job or it has none kept.
+func (s *Store) JobScript(ctx context.Context, tenantID, id int64) (string, error) {
+	var script sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT script FROM jobs WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(&script)
+	switch {
+	case errors.Is(err, sql.ErrNoRows), err == nil && !script.Valid:
+		return "", ErrNotFound
+	case err != nil:
+		return "", fmt.Errorf("storage: job script: %w", err)
+	}
+	return script.String, nil
+}
+
 // JobFilter narrows and orders a list of one kind of job.
 type JobFilter struct {
 	Kind     string // required
@@ -558,25 +572,27 @@ func (s *Store) SetJobDir(ctx context.Context, id int64, dir string) error {
 // false when the row had already left submitting (the poller gave up on
 // it), so the caller cancels the job instead of leaving an orphan.
 func (s *Store) SetJobQueued(ctx context.Context, id int64, slurmJobID string) (bool, error) {
-	j, err := s.QueueJob(ctx, id, slurmJobID)
+	j, err := s.QueueJob(ctx, id, slurmJobID, "")
 	return j != nil, err
 }
 
 // QueueJob is SetJobQueued returning the row as changed, in the same
-// statement; nil when the row had already left submitting.
+// statement; nil when the row had already left submitting. A script that
+// is not "" is kept with the row, for JobScript.
 //
 // Its commit does not wait for the disk (synchronous_commit off, for this
 // statement's transaction only): a crash may lose it, and the row is then
 // submitting again, which the reconcile settles from the job's comment as
 // it does for any submit a crash cut short. A submit waited 0.6 ms on it.
-func (s *Store) QueueJob(ctx context.Context, id int64, slurmJobID string) (*Job, error) {
+func (s *Store) QueueJob(ctx context.Context, id int64, slurmJobID, script string) (*Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `
 		WITH j AS (
-			UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now()
+			UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now(),
+				script = COALESCE(NULLIF($3, ''), script)
 			FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
 			WHERE id = $1 AND status = 'submitting'
 			RETURNING jobs.*)
-		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`, id, slurmJobID))
+		SELECT `+jobColumns+` FROM j LEFT JOIN users u ON u.id = j.created_by`, id, slurmJobID, script))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -69,7 +69,10 @@ func TestCreateJobRecordsDirAndToken(t *testing.T) {
 		t.Errorf("token %+v, want job %d of user %d in tenant %d", tok, j.ID, ann.ID, lab.ID)
 	}
 
-	q, err := st.QueueJob(ctx, j.ID, "4242")
+	if _, err := st.JobScript(ctx, lab.ID, j.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("JobScript before the job is queued: %v, want ErrNotFound", err)
+	}
+	q, err := st.QueueJob(ctx, j.ID, "4242", "#!/bin/bash\n#SBATCH --job-name=j\n")
 	if err != nil || q == nil {
 		t.Fatalf("QueueJob = %v, %v", q, err)
 	}
@@ -79,8 +82,21 @@ func TestCreateJobRecordsDirAndToken(t *testing.T) {
 	if !reflect.DeepEqual(q, read) || q.Status != "queued" || q.SlurmJobID != "4242" || q.QueuedAt == nil {
 		t.Errorf("QueueJob returned\n%+v\nJobByID reads\n%+v", q, read)
 	}
-	if again, err := st.QueueJob(ctx, j.ID, "4243"); err != nil || again != nil {
+	if again, err := st.QueueJob(ctx, j.ID, "4243", "#!/bin/bash\n# another\n"); err != nil || again != nil {
 		t.Errorf("QueueJob of a row no longer submitting = %v, %v; want nil, nil", again, err)
+	}
+	// The script is the first queue's, and only the job's tenant reads it.
+	if script, err := st.JobScript(ctx, lab.ID, j.ID); err != nil || script != "#!/bin/bash\n#SBATCH --job-name=j\n" {
+		t.Errorf("JobScript = %q, %v; want the script QueueJob kept", script, err)
+	}
+	stranger, err := st.CreateTenant(ctx, "other-lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ tenant, id int64 }{{stranger.ID, j.ID}, {lab.ID, j.ID + 1000}} {
+		if script, err := st.JobScript(ctx, c.tenant, c.id); !errors.Is(err, storage.ErrNotFound) || script != "" {
+			t.Errorf("JobScript(tenant %d, job %d) = %q, %v; want ErrNotFound", c.tenant, c.id, script, err)
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"kqi/portal/i18n"
 	"kqi/portal/jobs"
 	"kqi/portal/transfer"
-	"kqi/slurm"
 	"kqi/storage"
 	"kqi/storage/files"
 )
@@ -193,7 +192,22 @@ func (a *jobAPI) sendJobFile(w http.ResponseWriter, r *http.Request, name string
 }
 
 func (a *jobAPI) script(w http.ResponseWriter, r *http.Request) {
-	a.sendJobFile(w, r, slurm.ScriptFile)
+	t, ok := a.job(w, r)
+	if !ok {
+		return
+	}
+	script, err := a.jobs.Script(r.Context(), t)
+	if errors.Is(err, files.ErrNotExist) {
+		writeError(w, http.StatusNotFound, "api.not_found")
+		return
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, script)
 }
 
 type outputBody = apitypes.Output

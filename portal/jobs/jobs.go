@@ -600,24 +600,17 @@ func (s *Service) writeSecrets(ctx context.Context, j *storage.Job, sec slurm.Se
 // submit hands the prepared job to Slurm and records its id, returning
 // the row as it is now.
 func (s *Service) submit(ctx context.Context, j *storage.Job, spec slurm.JobSpec, script string) (*storage.Job, error) {
-	// The script's file is kept for the user to read: Slurm gets the
-	// script itself, so the file is written while Slurm takes the job, and
-	// the job runs even if it could not be.
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if _, err := s.Files.PutNoSync(ctx, j.JobDir+"/"+slurm.ScriptFile, strings.NewReader(script)); err != nil {
-			s.Log.Warn("keeping the job's script for the user", "job", j.ID, "error", err)
-		}
-	})
 	jobID, err := s.Cluster.Submit(ctx, script, spec)
-	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
 	s.Log.Info("job submitted", "job", j.ID, "kind", j.Kind, "slurm_job", jobID)
 	// Slurm has the job now: it is kept unless no row can ever own it.
 	ctx = context.WithoutCancel(ctx)
-	queued, err := s.Store.QueueJob(ctx, j.ID, jobID)
+	// The script is kept with the row for its user to read (Script): Slurm
+	// has its own copy, and a file beside the secrets would cost the store
+	// a new name per submit.
+	queued, err := s.Store.QueueJob(ctx, j.ID, jobID, script)
 	if err != nil {
 		// The row stays submitting; failSubmit or the reconcile settles it
 		// from the job's comment.

@@ -95,6 +95,33 @@ func (s *Service) OpenJobFile(ctx context.Context, j *storage.Job, name string) 
 	return s.Files.OpenNoFollow(ctx, j.JobDir+"/"+name)
 }
 
+// maxScript bounds a script read from a job's directory: an array task's,
+// or one of a job submitted before scripts were kept with the row.
+const maxScript = 1 << 20
+
+// Script is the batch script of j as Slurm was given it: kept with the
+// row (QueueJob), or the script.sh of its job directory (an array's task,
+// a job from before); files.ErrNotExist when it has neither (a job that
+// never reached Slurm, or whose queued record a crash lost). The job
+// directory is the job's to write: a script.sh it made unreadable (a
+// link, say) is no script either, so the job's pages still show.
+func (s *Service) Script(ctx context.Context, j *storage.Job) (string, error) {
+	script, err := s.Store.JobScript(ctx, j.TenantID, j.ID)
+	if !errors.Is(err, storage.ErrNotFound) {
+		return script, err
+	}
+	f, err := s.OpenJobFile(ctx, j, slurm.ScriptFile)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", files.ErrNotExist, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxScript))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", files.ErrNotExist, err)
+	}
+	return string(b), nil
+}
+
 // NotIncludedName is the entry of output.zip that lists the output files
 // it could not hold, and why.
 const NotIncludedName = "KQI-NOT-INCLUDED.txt"

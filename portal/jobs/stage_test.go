@@ -56,9 +56,9 @@ func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s sees %q, want %q", name, got, want)
 		}
-		// The job's own directory holds its secrets and script: no input/
-		// of its own, and no output/ yet (the script makes both on the
-		// node).
+		// The job's own directory holds its secrets alone: no input/ of
+		// its own, no output/ yet (the script makes both on the node), and
+		// no script.sh (the script is kept with the row).
 		own, err := os.ReadDir(e.svc.Files.LocalPath(j.JobDir))
 		if err != nil {
 			t.Fatal(err)
@@ -67,7 +67,7 @@ func TestEveryJobOfADatasetGetsItsFiles(t *testing.T) {
 		for _, de := range own {
 			names = append(names, de.Name())
 		}
-		if !slices.Equal(names, []string{slurm.ScriptFile, slurm.SecretsFile}) {
+		if !slices.Equal(names, []string{slurm.SecretsFile}) {
 			t.Errorf("%s's directory holds %q", name, names)
 		}
 	}

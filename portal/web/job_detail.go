@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -97,10 +98,11 @@ func (p *jobPages) renderDetail(w http.ResponseWriter, r *http.Request, status i
 		}
 		f.Close()
 	}
-	if f, err := p.jobs.OpenJobFile(ctx, t, slurm.ScriptFile); err == nil {
-		b, _ := io.ReadAll(io.LimitReader(f, 256<<10))
-		f.Close()
-		d.Script = string(b)
+	if script, err := p.jobs.Script(ctx, t); err == nil {
+		d.Script = script
+	} else if !errors.Is(err, files.ErrNotExist) {
+		p.serverError(w, r, err)
+		return
 	}
 	if d.Shell, err = p.shellPanel(ctx, t); err != nil {
 		p.serverError(w, r, err)

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"kqi/portal/transfer"
-	"kqi/slurm"
+	"kqi/storage/files"
 )
 
 func (p *jobPages) script(w http.ResponseWriter, r *http.Request) {
@@ -13,11 +15,14 @@ func (p *jobPages) script(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := p.jobs.OpenJobFile(r.Context(), t, slurm.ScriptFile)
-	if err != nil {
+	script, err := p.jobs.Script(r.Context(), t)
+	if errors.Is(err, files.ErrNotExist) {
 		p.renderError(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
-	defer f.Close()
-	transfer.ServeFile(w, r, p.kind.Name()+"-"+strconv.FormatInt(t.ID, 10)+".sh", f, false)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	transfer.ServeFile(w, r, p.kind.Name()+"-"+strconv.FormatInt(t.ID, 10)+".sh", strings.NewReader(script), false)
 }
