@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -208,7 +209,9 @@ func (a *jobAPI) attachments(w http.ResponseWriter, r *http.Request) {
 func (a *jobAPI) sendLog(w http.ResponseWriter, r *http.Request) {
 	raw, follow := r.URL.Query()["offset"]
 	if !follow {
-		a.sendJobFile(w, r, slurm.LogFile)
+		a.sendJobText(w, r, func(ctx context.Context, t *storage.Job) (io.ReadCloser, error) {
+			return a.jobs.OpenJobFile(ctx, t, slurm.LogFile)
+		})
 		return
 	}
 	offset, err := strconv.ParseInt(first(raw), 10, 64)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -170,13 +171,14 @@ func (a *jobAPI) stop(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": t.ID, "status": t.Status, "stop_requested": true})
 }
 
-// sendJobFile streams one of the job directory's text files.
-func (a *jobAPI) sendJobFile(w http.ResponseWriter, r *http.Request, name string) {
+// sendJobText answers one of a job's texts (its log, its script) as open
+// reads it; 404 when the job has none.
+func (a *jobAPI) sendJobText(w http.ResponseWriter, r *http.Request, open func(context.Context, *storage.Job) (io.ReadCloser, error)) {
 	t, ok := a.job(w, r)
 	if !ok {
 		return
 	}
-	f, err := a.jobs.OpenJobFile(r.Context(), t, name)
+	f, err := open(r.Context(), t)
 	if errors.Is(err, files.ErrNotExist) {
 		writeError(w, http.StatusNotFound, "api.not_found")
 		return
@@ -192,22 +194,10 @@ func (a *jobAPI) sendJobFile(w http.ResponseWriter, r *http.Request, name string
 }
 
 func (a *jobAPI) script(w http.ResponseWriter, r *http.Request) {
-	t, ok := a.job(w, r)
-	if !ok {
-		return
-	}
-	script, err := a.jobs.Script(r.Context(), t)
-	if errors.Is(err, files.ErrNotExist) {
-		writeError(w, http.StatusNotFound, "api.not_found")
-		return
-	}
-	if err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	io.WriteString(w, script)
+	a.sendJobText(w, r, func(ctx context.Context, t *storage.Job) (io.ReadCloser, error) {
+		script, err := a.jobs.Script(ctx, t)
+		return io.NopCloser(strings.NewReader(script)), err
+	})
 }
 
 type outputBody = apitypes.Output
