@@ -587,8 +587,7 @@ func (s *Store) SetJobQueued(ctx context.Context, id int64, slurmJobID string) (
 func (s *Store) QueueJob(ctx context.Context, id int64, slurmJobID, script string) (*Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `
 		WITH j AS (
-			UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now(),
-				script = COALESCE(NULLIF($3, ''), script)
+			UPDATE jobs SET status = 'queued', slurm_job_id = $2, queued_at = now(), updated_at = now(), script = NULLIF($3, '')
 			FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
 			WHERE id = $1 AND status = 'submitting'
 			RETURNING jobs.*)
