@@ -213,11 +213,19 @@ func TestBrowserTrainingCompletes(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	portaltest.Screenshot(t, ctx, "training-completed")
-	logText, _ := chromedp.Run(ctx, chromedp.Text("#training-log"))
-	if !strings.Contains(logText, "done ") {
-		t.Fatalf("log on the page: %q", logText)
+	// The status can turn before the page's reload has shown the log (seen
+	// once in CI: the log read ""): the log is read again until it shows.
+	var logText string
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		logText, _ = chromedp.Run(ctx, chromedp.Text("#training-log"))
+		if strings.Contains(logText, "done ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log on the page: %q", logText)
+		}
 	}
+	portaltest.Screenshot(t, ctx, "training-completed")
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](
 		`fetch(document.querySelector("#output-table .output-link").href).then(r => r.text())`, chromedp.EvalAwaitPromise))
 	if err != nil || strings.TrimSpace(got) != "6" {
