@@ -17,7 +17,7 @@ import (
 // Names of the entries in a job directory. The portal lays the directory
 // out and reads the results; the script reads the secrets and writes the rest.
 const (
-	ScriptFile   = "script.sh" // the rendered script, kept for the user to read
+	ScriptFile   = "script.sh" // an array task's script, which the array's script runs (a single job's is kept with its row)
 	LogFile      = "log"       // Slurm's and the script's output, appended to as it happens
 	SecretsFile  = "secrets"   // KEY=value lines, mode 0600, read by the script at run time
 	ExitCodeFile = "exit_code" // the command's exit code, one decimal line, written last

@@ -27,10 +27,6 @@ func (fullStore) CreatePrivate(context.Context, string, []byte) error {
 	return fmt.Errorf("create: %w", files.ErrNoSpace)
 }
 
-func (fullStore) PutNoSync(context.Context, string, io.Reader) (int64, error) {
-	return 0, fmt.Errorf("put: %w", files.ErrNoSpace)
-}
-
 // A submission that fails, by whatever path, leaves no job directory, no
 // secrets file and no live job token; and a row whose request knows it
 // failed ends at once instead of waiting for the reconcile's grace.

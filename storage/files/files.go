@@ -32,10 +32,6 @@ type FS interface {
 	// once, into a directory being laid out, so it is written in place,
 	// with no temporary to rename. A failed write removes it.
 	CreatePrivate(ctx context.Context, path string, data []byte) error
-	// PutNoSync is Put without waiting for the disk: readers still see the
-	// whole file or none, but a crash of the host may lose it. For copies
-	// kept only to be read, such as a job's script (Slurm has its own).
-	PutNoSync(ctx context.Context, path string, r io.Reader) (int64, error)
 	// Open opens a regular file for reading.
 	Open(ctx context.Context, path string) (File, error)
 	// OpenNoFollow opens a regular file only if no component of path is a

@@ -379,23 +379,3 @@ func TestSweepTemp(t *testing.T) {
 		}
 	})
 }
-
-// PutNoSync writes like Put (whole file under its name, no temp file
-// left), only without waiting for the disk.
-func TestPutNoSync(t *testing.T) {
-	forEachImpl(t, func(t *testing.T, s testStore) {
-		for _, body := range []string{"#!/bin/bash\necho one\n", "two"} { // the second replaces the first
-			if n, err := s.fs.PutNoSync(ctx, "jobs/1/script.sh", strings.NewReader(body)); err != nil || n != int64(len(body)) {
-				t.Fatalf("PutNoSync = %d, %v", n, err)
-			}
-			got, err := os.ReadFile(filepath.Join(s.dir, "jobs/1/script.sh"))
-			if err != nil || string(got) != body {
-				t.Fatalf("read back %q, %v; want %q", got, err, body)
-			}
-		}
-		assertMode(t, filepath.Join(s.dir, "jobs/1/script.sh"), 0o644)
-		if list, err := s.fs.List(ctx, "jobs/1"); err != nil || len(list) != 1 {
-			t.Fatalf("List = %+v, %v; want the script alone", list, err)
-		}
-	})
-}

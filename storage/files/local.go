@@ -76,7 +76,7 @@ func (l *Local) Close() error { return l.root.Close() }
 // Put implements FS. The data is fsynced before the rename and the directory
 // after it, so a name that exists after a crash has all its bytes.
 func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return l.put(ctx, p, r, filePerm, true)
+	return l.put(ctx, p, r, filePerm)
 }
 
 // CreatePrivate implements FS. Both the file and its directory are
@@ -98,7 +98,7 @@ func (l *Local) CreatePrivate(ctx context.Context, p string, data []byte) error 
 	if err != nil {
 		return wrapErr("create", p, err)
 	}
-	_, err = l.writeLocal(ctx, f, bytes.NewReader(data), privatePerm, true)
+	_, err = l.writeLocal(ctx, f, bytes.NewReader(data), privatePerm)
 	if err == nil {
 		err = l.syncDir(dir)
 	}
@@ -118,12 +118,7 @@ func writeFailed(op, p string, err error) error {
 	return fmt.Errorf("files: %s %q: %w", op, p, err)
 }
 
-// PutNoSync implements FS.
-func (l *Local) PutNoSync(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return l.put(ctx, p, r, filePerm, false)
-}
-
-func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
+func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -139,7 +134,7 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 	if err != nil {
 		return 0, fmt.Errorf("files: put %q: %w", p, err)
 	}
-	n, err := l.writeLocal(ctx, f, r, perm, sync)
+	n, err := l.writeLocal(ctx, f, r, perm)
 	if err == nil {
 		err = l.root.Rename(tmp, p)
 	}
@@ -148,18 +143,15 @@ func (l *Local) put(ctx context.Context, p string, r io.Reader, perm os.FileMode
 		_ = l.root.Remove(tmp)
 		return n, writeFailed("put", p, err)
 	}
-	if !sync {
-		return n, nil
-	}
 	if err := l.syncDir(dir); err != nil {
 		return n, fmt.Errorf("files: put %q: %w", p, err)
 	}
 	return n, nil
 }
 
-// writeLocal fills f from r and closes it, reporting the first
+// writeLocal fills f from r, syncs and closes it, reporting the first
 // failure. Owner and mode are set before any byte is written.
-func (l *Local) writeLocal(ctx context.Context, f *os.File, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
+func (l *Local) writeLocal(ctx context.Context, f *os.File, r io.Reader, perm os.FileMode) (int64, error) {
 	var n int64
 	err := f.Chmod(perm)
 	if err == nil && l.owner != nil {
@@ -172,7 +164,7 @@ func (l *Local) writeLocal(ctx context.Context, f *os.File, r io.Reader, perm os
 			err = cerr
 		}
 	}
-	if err == nil && sync {
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

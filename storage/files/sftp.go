@@ -320,12 +320,7 @@ func (s *SFTP) resolveParent(c *sftp.Client, p string) (string, error) {
 // is fsynced on the server when it supports fsync@openssh.com, and the
 // rename replaces an existing file atomically.
 func (s *SFTP) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return s.put(ctx, p, r, filePerm, true)
-}
-
-// PutNoSync implements FS.
-func (s *SFTP) PutNoSync(ctx context.Context, p string, r io.Reader) (int64, error) {
-	return s.put(ctx, p, r, filePerm, false)
+	return s.put(ctx, p, r, filePerm)
 }
 
 // CreatePrivate implements FS. The file is made 0600 while still empty.
@@ -349,7 +344,7 @@ func (s *SFTP) CreatePrivate(ctx context.Context, p string, data []byte) error {
 			return err
 		}
 		made = target
-		if _, err := writeSFTP(ctx, c, f, bytes.NewReader(data), privatePerm, true); err != nil {
+		if _, err := writeSFTP(ctx, c, f, bytes.NewReader(data), privatePerm); err != nil {
 			return noSpaceOr(c, realDir, err)
 		}
 		return nil
@@ -363,7 +358,7 @@ func (s *SFTP) CreatePrivate(ctx context.Context, p string, data []byte) error {
 	return nil
 }
 
-func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
+func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode) (int64, error) {
 	if err := checkPath(p, false); err != nil {
 		return 0, err
 	}
@@ -386,7 +381,7 @@ func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode,
 			tmp = ""
 			return err
 		}
-		n, err = writeSFTP(ctx, c, f, r, perm, sync)
+		n, err = writeSFTP(ctx, c, f, r, perm)
 		if err != nil {
 			return noSpaceOr(c, realDir, err)
 		}
@@ -401,9 +396,9 @@ func (s *SFTP) put(ctx context.Context, p string, r io.Reader, perm os.FileMode,
 	return n, nil
 }
 
-// writeSFTP fills f from r and closes it, reporting the first failure. The
-// mode is set before any byte is written.
-func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, perm os.FileMode, sync bool) (int64, error) {
+// writeSFTP fills f from r, syncs it where the server can and closes it,
+// reporting the first failure. The mode is set before any byte is written.
+func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, perm os.FileMode) (int64, error) {
 	var n int64
 	err := f.Chmod(perm)
 	if err == nil {
@@ -414,7 +409,7 @@ func writeSFTP(ctx context.Context, c *sftp.Client, f *sftp.File, r io.Reader, p
 			err = sourceError{err}
 		}
 	}
-	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil && sync {
+	if _, ok := c.HasExtension("fsync@openssh.com"); ok && err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
